@@ -1,0 +1,61 @@
+"""What every frame source produces and the protocol it follows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+"""A BGR image, height x width x 3, as OpenCV uses."""
+
+
+class DeviceError(Exception):
+    """Root of every error raised by ``eyeline.devices``."""
+
+    retryable: bool = False
+
+
+class DeviceNotFoundError(DeviceError):
+    """The camera, file or image named does not exist or cannot be opened."""
+
+    retryable = True
+
+
+class DeviceSpecError(DeviceError):
+    """A device string such as ``webcam:0`` could not be understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    """One frame as the camera delivered it.
+
+    ``capture_ns`` is taken once, when the frame was captured, on the source's clock, and travels with
+    the frame through every later stage. ``truth`` carries exact ground truth for synthetic sources
+    (and ``None`` for real cameras).
+    """
+
+    seq: int
+    capture_ns: int
+    image: Image = field(repr=False)
+    truth: Any = field(default=None, repr=False)
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """An async iterator of frames, paced by the source itself; ``aclose()`` releases the device."""
+
+    def __aiter__(self) -> AsyncIterator[CapturedFrame]: ...
+
+    async def aclose(self) -> None: ...
