@@ -44,6 +44,7 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_UNSUPPORTED: _ClassVar[ErrorCode]
     ERROR_CODE_OVERLOADED: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
+    ERROR_CODE_SHUTTING_DOWN: _ClassVar[ErrorCode]
 MODE_UNSPECIFIED: Mode
 MODE_INSTANT: Mode
 MODE_THINKING: Mode
@@ -70,6 +71,7 @@ ERROR_CODE_NO_FRAME: ErrorCode
 ERROR_CODE_UNSUPPORTED: ErrorCode
 ERROR_CODE_OVERLOADED: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
+ERROR_CODE_SHUTTING_DOWN: ErrorCode
 
 class Point(_message.Message):
     __slots__ = ("x", "y")

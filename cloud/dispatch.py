@@ -1,0 +1,125 @@
+"""The session dispatcher: what the cloud does with each message an edge sends, whatever the transport.
+
+Frames are checked on the loop (header only) and decoded in a worker thread; queries run as tasks owned
+by their session, their perception in the OCR pool. Every failure a sender can cause comes back as a
+typed ``Error`` on the same stream, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from eyeline.cloud import wire
+from eyeline.cloud.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_frame, decode_image
+from eyeline.cloud.model import Mode, SkillResult
+from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.sessions import Session
+from eyeline.cloud.skills.base import Skill, SkillContext, SkillRouter, UnsupportedQuestionError
+
+log = logging.getLogger(__name__)
+
+NowNs = Callable[[], int]
+
+
+class Dispatcher:
+    def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
+                 now_ns: NowNs = time.monotonic_ns, frame_skill: Skill | None = None,
+                 max_queries_in_flight: int = 2) -> None:
+        self._router = router
+        self._ocr = ocr
+        self._decode_pool = decode_pool
+        self.limits = limits
+        self._now_ns = now_ns
+        self._frame_skill = frame_skill
+        self._max_queries = max_queries_in_flight
+
+    async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
+        match event:
+            case wire.FrameIn():
+                await self._on_frame(session, event)
+            case wire.QueryIn():
+                await self._on_query(session, event)
+            case wire.MalformedIn(reason=reason):
+                await session.send(wire.error("malformed_message", reason))
+            case wire.HelloIn():
+                await session.send(wire.error("protocol", "Hello may only open a session, once"))
+            case wire.OtherIn():
+                pass  # audio, utterances and acks have no consumer in this cloud yet
+
+    async def _on_frame(self, session: Session, event: wire.FrameIn) -> None:
+        received_ns = self._now_ns()
+        session.stats.frames_received += 1
+        try:
+            frame = await self._decode(event, received_ns)
+        except FrameRejectedError as exc:
+            session.stats.frames_rejected += 1
+            await session.send(wire.error(exc.code, str(exc), frame_seq=event.seq))
+            return
+        session.keep_frame(frame)
+        if self._frame_skill is not None:
+            await self._run_frame_skill(session, frame, self._frame_skill)
+
+    async def _decode(self, event: wire.FrameIn, received_ns: int) -> DecodedFrame:
+        size = check_frame(event.data, self.limits)
+        loop = asyncio.get_running_loop()
+        image = await loop.run_in_executor(self._decode_pool, decode_image, event.data, size)
+        return DecodedFrame(seq=event.seq, trace_id=event.trace_id, image=image, capture_ns=event.capture_ns,
+                            sent_ns=event.sent_ns, received_ns=received_ns)
+
+    async def _run_frame_skill(self, session: Session, frame: DecodedFrame, skill: Skill) -> None:
+        context = SkillContext(question="", mode=session.mode, image=frame.image, frame_seq=frame.seq,
+                               ocr=self._ocr)
+        result = await skill.answer(context)
+        await self._send_overlay(session, result, frame, query_id="", overlay_id=f"frame-{frame.seq}")
+
+    async def _on_query(self, session: Session, query: wire.QueryIn) -> None:
+        session.stats.queries += 1
+        if not session.spawn(self._answer(session, query), self._max_queries):
+            await session.send(wire.error(
+                "overloaded", f"{self._max_queries} queries are already in flight; ask again shortly",
+                retryable=True, query_id=query.query_id))
+
+    async def _answer(self, session: Session, query: wire.QueryIn) -> None:
+        frame = session.frame(query.frame_seq)
+        if frame is None:
+            wanted = "any keyframe" if query.frame_seq == 0 else f"frame {query.frame_seq}"
+            await session.send(wire.error("no_frame", f"the cloud holds no {wanted} to answer over",
+                                          retryable=True, query_id=query.query_id))
+            return
+        try:
+            skill = self._router.route(query.text)
+        except UnsupportedQuestionError as exc:
+            await session.send(wire.error("unsupported", str(exc), query_id=query.query_id))
+            return
+        mode = query.mode or session.mode
+        context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
+                               ocr=self._ocr)
+        try:
+            result = await skill.answer(context)
+        except Exception:
+            log.exception("skill %s failed in session %s", skill.name, session.session_id)
+            await session.send(wire.error("internal", f"the {skill.name} skill failed; see the cloud log",
+                                          retryable=True, query_id=query.query_id))
+            return
+        await self._send_result(session, result, frame, query, mode)
+
+    async def _send_result(self, session: Session, result: SkillResult, frame: DecodedFrame,
+                           query: wire.QueryIn, mode: Mode) -> None:
+        for index, step in enumerate(result.steps):
+            await session.send(wire.trace_step(step, index=index, query_id=query.query_id, frame_seq=frame.seq))
+        await self._send_overlay(session, result, frame, query_id=query.query_id,
+                                 overlay_id=f"answer-{query.query_id}")
+        await session.send(wire.answer(result, query_id=query.query_id, frame_seq=frame.seq,
+                                       trace_id=frame.trace_id, mode=mode))
+
+    async def _send_overlay(self, session: Session, result: SkillResult, frame: DecodedFrame, *,
+                            query_id: str, overlay_id: str) -> None:
+        reasoned_ns = self._now_ns()
+        hops = wire.Hops(capture_ns=frame.capture_ns, sent_ns=frame.sent_ns, received_ns=frame.received_ns,
+                         reasoned_ns=reasoned_ns, overlay_sent_ns=self._now_ns())
+        await session.send(wire.overlay(result, overlay_id=overlay_id, query_id=query_id,
+                                        frame_seq=frame.seq, trace_id=frame.trace_id, hops=hops))

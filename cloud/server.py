@@ -1,0 +1,184 @@
+"""The cloud's gRPC ingress: a ``grpc.aio`` server with health checking, reflection, session tokens,
+explicit message-size limits and graceful shutdown.
+
+The ``Session/Connect`` handler is registered by hand rather than through the generated servicer so that
+requests are parsed by ``wire.parse_edge_message``, which never raises: a malformed message then earns a
+typed ``Error`` instead of killing the whole stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import grpc
+from eyeline.cloud import wire
+from eyeline.cloud.auth import AuthError, TokenClaims, TokenSigner, bearer_token
+from eyeline.cloud.dispatch import Dispatcher
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.frames import FrameLimits
+from eyeline.cloud.model import Mode
+from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
+from eyeline.cloud.skills.base import Skill, SkillRouter
+from eyeline.cloud.skills.noop import NoopSkill
+from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.protos.v1 import session_pb2 as pb
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Session"].full_name
+SERVER_VERSION = "eyeline-cloud/0.1"
+# Room for the largest frame plus the rest of its message.
+_MESSAGE_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CloudConfig:
+    host: str = "127.0.0.1"
+    port: int = 0                          # 0 = any free port
+    max_sessions: int = 32
+    frame_limits: FrameLimits = field(default_factory=FrameLimits)
+    default_mode: Mode = Mode.INSTANT
+    frames_kept: int = 8
+    ocr_workers: int = 1
+    decode_workers: int = 2
+    hello_timeout_s: float = 10.0
+    frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.frame_limits.max_bytes * 2 + _MESSAGE_OVERHEAD_BYTES
+
+
+class CloudServer:
+    """Owns the gRPC server, the session manager and the worker pools."""
+
+    def __init__(self, config: CloudConfig, signer: TokenSigner, *,
+                 now_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self.config = config
+        self._signer = signer
+        self._now_ns = now_ns
+        self.sessions = SessionManager(config.max_sessions, config.frames_kept)
+        self._ocr = OcrPool(workers=config.ocr_workers)
+        self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
+        self._router = SkillRouter([ProteinRankingSkill()])
+        self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
+                                      now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill))
+        self._health = health.aio.HealthServicer()
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    async def start(self) -> None:
+        limit = self.config.max_message_bytes
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
+                                          ("grpc.max_send_message_length", limit)])
+        handler = grpc.stream_stream_rpc_method_handler(
+            self._connect, request_deserializer=wire.parse_edge_message,
+            response_serializer=pb.CloudMessage.SerializeToString)
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, {"Connect": handler})])
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+        self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("cloud listening on %s", self.address)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Stop taking sessions, tell live ones the cloud is going, let them finish within ``grace_s``."""
+        if self._server is None:
+            return
+        await self._health.enter_graceful_shutdown()
+        self.sessions.end_all(wire.error("shutting_down", "the cloud is shutting down; reconnect later",
+                                         retryable=True))
+        await self._server.stop(grace_s)
+        self._server = None
+        self._ocr.close()
+        self._decode_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    # ------------------------------------------------------------------ the session stream
+
+    async def _connect(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn],
+                       context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CloudMessage]:
+        hello, claims = await self._authenticate(requests, context)
+        session = await self._open_session(hello, claims, context)
+        reader = asyncio.create_task(self._read(requests, session))
+        try:
+            while (message := await session.outbound.get()) is not None:
+                yield message
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            await self.sessions.close(session)
+
+    async def _authenticate(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn],
+                            context: grpc.aio.ServicerContext) -> tuple[wire.HelloIn, TokenClaims]:
+        metadata_token = bearer_token(context.invocation_metadata())
+        try:
+            if metadata_token is not None:
+                self._signer.verify(metadata_token)
+            first = await asyncio.wait_for(anext(requests), self.config.hello_timeout_s)
+        except AuthError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        except (TimeoutError, StopAsyncIteration):
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello arrived to open the session")
+        hello = wire.edge_event(first)
+        if not isinstance(hello, wire.HelloIn):
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the first message must be Hello")
+        token = hello.token or metadata_token or ""
+        if metadata_token is not None and hello.token and hello.token != metadata_token:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "Hello and metadata carry different tokens")
+        try:
+            return hello, self._signer.verify(token)
+        except AuthError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
+        raise AssertionError("unreachable: abort raises")
+
+    async def _open_session(self, hello: wire.HelloIn, claims: TokenClaims,
+                            context: grpc.aio.ServicerContext) -> Session:
+        mode = hello.mode or self.config.default_mode
+        try:
+            session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns())
+        except SessionLimitError as exc:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        limits = self.config.frame_limits
+        await session.send(wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes,
+                                        limits.max_pixels, mode, self._router.names()))
+        log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
+        return session
+
+    async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session) -> None:
+        try:
+            async for message in requests:
+                await self._dispatcher.handle(session, wire.edge_event(message))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("session %s reader failed", session.session_id)
+        # The edge closed its side: answers to queries already asked still go out before the stream ends.
+        await session.wait_idle()
+        session.end()
+
+
+def _frame_skill(name: str) -> Skill | None:
+    if not name:
+        return None
+    if name == "noop":
+        return NoopSkill()
+    raise CloudError(f"unknown frame skill {name!r}; known: noop")

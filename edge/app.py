@@ -1,0 +1,134 @@
+"""One edge session from a device to the cloud and back: what ``eyeline edge`` and the demo run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.devices.profiles import GlassesProfile
+from eyeline.devices.spec import open_device
+from eyeline.edge.errors import EdgeError
+from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
+from eyeline.edge.overlays import Overlay
+from eyeline.edge.render import OverlayRenderer
+from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
+from eyeline.edge.sinks import open_sink, write_snapshot
+from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.wire import HelloOut
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeAppOptions:
+    device: str                         # e.g. "synthetic:shelf", "webcam:0", "video:clip.mp4"
+    cloud: str                          # host:port
+    token: str
+    profile: GlassesProfile
+    question: str = ""                  # asked once the first keyframe is up; "" = just stream
+    mode: str = ""
+    video_path: Path | None = None      # annotated video; None = a window when one exists
+    snapshot_path: Path | None = None   # the answer's overlay on the frame it was computed on
+    prefer_window: bool = False
+    duration_s: float | None = None     # None: until the source ends, or the answer when asking
+    linger_s: float = 1.0               # keep rendering this long after the answer
+    answer_timeout_s: float = 60.0
+    config: EdgeConfig = field(default_factory=EdgeConfig)
+
+
+@dataclass(slots=True)
+class EdgeRunReport:
+    welcome: Welcome
+    answer: Answer | None = None
+    steps: list[TraceStep] = field(default_factory=list)
+    overlay: Overlay | None = None
+    answered_frame_truth: Any = None    # ground truth of the answered frame, for synthetic devices
+    stats: EdgeStats | None = None
+    latencies: list[HopTimes] = field(default_factory=list)
+
+
+def hello_for(options: EdgeAppOptions) -> HelloOut:
+    p = options.profile
+    return HelloOut(token=options.token, profile_name=p.name, width=p.width, height=p.height, fps=p.fps,
+                    horizontal_fov_deg=p.horizontal_fov_deg, uplink_budget_kbps=p.uplink_budget_kbps,
+                    has_display=p.has_display, mode=options.mode or "instant")
+
+
+async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
+                   on_event: Callable[[CloudEvent], None] | None = None) -> EdgeRunReport:
+    clock = clock or MonotonicClock()
+    source = open_device(options.device, clock=clock, profile=options.profile)
+    uplink = GrpcUplink(UplinkOptions(options.cloud), clock=clock)
+    try:
+        welcome = await uplink.open(hello_for(options))
+    except BaseException:
+        await source.aclose()
+        raise
+    report = EdgeRunReport(welcome)
+
+    def observe(event: CloudEvent) -> None:
+        if isinstance(event, TraceStep):
+            report.steps.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    size = (options.profile.width, options.profile.height)
+    sink = await open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
+    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=options.config,
+                          clock=clock, on_event=observe)
+    try:
+        await _drive(runtime, options, report)
+    finally:
+        await sink.aclose()
+        await uplink.aclose()
+    report.stats = runtime.stats
+    report.latencies = list(runtime.latencies)
+    return report
+
+
+async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport) -> None:
+    running = asyncio.create_task(runtime.run(), name="edge-runtime")
+    try:
+        if options.question:
+            await _first_keyframe(runtime, running)
+            await _ask(runtime, options, report)
+        await _wait_until_done(running, options, bool(options.question))
+    finally:
+        await runtime.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def _first_keyframe(runtime: EdgeRuntime, running: asyncio.Task[None]) -> None:
+    """Wait for the first keyframe to go up, or fail with the reason the runtime stopped first."""
+    keyframe = asyncio.create_task(runtime.wait_for_keyframe())
+    await asyncio.wait({keyframe, running}, return_when=asyncio.FIRST_COMPLETED)
+    if keyframe.done():
+        return
+    keyframe.cancel()
+    running.result()  # re-raises the runtime's failure, if it failed
+    raise EdgeError("the device ended before any frame was sent")
+
+
+async def _ask(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport) -> None:
+    query_id = await runtime.ask(options.question, options.mode)
+    try:
+        report.answer = await asyncio.wait_for(runtime.answer(query_id), options.answer_timeout_s)
+    except TimeoutError as exc:
+        raise EdgeError(f"no answer within {options.answer_timeout_s:g} s") from exc
+    report.overlay = runtime.overlays.get(f"answer-{query_id}")
+    if report.overlay is None:
+        return
+    frame = runtime.frame(report.overlay.frame_seq)
+    report.answered_frame_truth = frame.truth if frame is not None else None
+    if options.snapshot_path is not None:
+        await write_snapshot(options.snapshot_path, await runtime.snapshot(report.overlay.overlay_id))
+
+
+async def _wait_until_done(running: asyncio.Task[None], options: EdgeAppOptions, asked: bool) -> None:
+    limit = options.duration_s if options.duration_s is not None else (options.linger_s if asked else None)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(running), limit)

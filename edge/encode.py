@@ -1,0 +1,49 @@
+"""JPEG encoding of frames, in a worker thread: the event loop never compresses pixels."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import Executor
+
+import cv2
+from eyeline.devices.base import CapturedFrame, Image
+from eyeline.edge.errors import EdgeError
+from eyeline.edge.wire import EncodedFrame
+
+
+class EncodeError(EdgeError):
+    """OpenCV could not encode a frame."""
+
+
+def new_trace_id() -> str:
+    return os.urandom(8).hex()
+
+
+def encode_jpeg(image: Image, quality: int, max_width: int = 0) -> tuple[bytes, int, int]:
+    """CPU work: JPEG bytes and the encoded (width, height), downscaled to ``max_width`` if set."""
+    height, width = image.shape[:2]
+    if max_width and width > max_width:
+        height = round(height * max_width / width)
+        width = max_width
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise EncodeError(f"JPEG encoding failed for a {width}x{height} frame")
+    return buffer.tobytes(), width, height
+
+
+class JpegEncoder:
+    def __init__(self, executor: Executor, quality: int = 80, max_width: int = 0) -> None:
+        if not 1 <= quality <= 100:
+            raise EncodeError(f"JPEG quality must be 1..100, got {quality}")
+        self._executor = executor
+        self.quality = quality
+        self.max_width = max_width
+
+    async def encode(self, frame: CapturedFrame, trace_id: str, keyframe: bool = True) -> EncodedFrame:
+        loop = asyncio.get_running_loop()
+        data, width, height = await loop.run_in_executor(
+            self._executor, encode_jpeg, frame.image, self.quality, self.max_width)
+        return EncodedFrame(seq=frame.seq, trace_id=trace_id, capture_ns=frame.capture_ns, data=data,
+                            width=width, height=height, keyframe=keyframe)

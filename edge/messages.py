@@ -1,0 +1,78 @@
+"""What the cloud tells the edge, as ``edge.wire`` decodes it (overlays live in ``edge.overlays``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eyeline.edge.overlays import Box, Overlay
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    session_id: str
+    server_version: str
+    max_frame_bytes: int
+    max_frame_pixels: int
+    skills: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    query_id: str
+    text: str
+    frame_seq: int
+    trace_id: str
+    mode: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    query_id: str
+    index: int
+    kind: str          # perceive, group, read, ground, compare, verify, answer, refuse
+    text: str
+    evidence: tuple[Box, ...]
+    confidence: float
+    cost_us: int
+    agent: str
+    frame_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlowControl:
+    max_keyframes_per_s: float   # 0 = no limit
+    max_width: int               # 0 = no limit
+    keyframe_wanted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CloudErrorReport:
+    """A typed error the cloud sent on the stream; the session goes on unless the stream ends."""
+
+    code: str          # e.g. "frame_too_large", "undecodable_image", "malformed_message"
+    message: str
+    retryable: bool
+    frame_seq: int = 0
+    query_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HopTimes:
+    """Per-hop timestamps of one frame, in integer ns (edge clock for capture/sent/rendered)."""
+
+    capture_ns: int = 0
+    sent_ns: int = 0
+    received_ns: int = 0
+    reasoned_ns: int = 0
+    overlay_sent_ns: int = 0
+    rendered_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OverlayArrival:
+    overlay: Overlay
+    hops: HopTimes = field(default_factory=HopTimes)
+
+
+CloudEvent = Welcome | OverlayArrival | Answer | TraceStep | FlowControl | CloudErrorReport

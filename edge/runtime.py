@@ -1,0 +1,235 @@
+"""The edge runtime: ``source → slot → sampler → encoder → uplink`` and ``downlink → overlays → renderer → sink``.
+
+Every stage is a task owned by ``EdgeRuntime.run``; video moves through latest-frame slots, so a slow
+stage drops stale frames (counted) instead of queueing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from eyeline.devices.base import CapturedFrame, FrameSource, Image
+from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.edge.encode import JpegEncoder, new_trace_id
+from eyeline.edge.errors import EdgeError
+from eyeline.edge.messages import (
+    Answer,
+    CloudErrorReport,
+    CloudEvent,
+    FlowControl,
+    HopTimes,
+    OverlayArrival,
+    TraceStep,
+)
+from eyeline.edge.overlays import Overlay
+from eyeline.edge.render import OverlayRenderer
+from eyeline.edge.sampler import RateSampler, Sampler
+from eyeline.edge.sinks import FrameSink
+from eyeline.edge.slot import LatestSlot, SlotClosedError
+from eyeline.edge.uplink import GrpcUplink
+from eyeline.edge.wire import QueryOut
+
+log = logging.getLogger(__name__)
+
+
+class QueryFailedError(EdgeError):
+    """The cloud answered a query with an error."""
+
+    def __init__(self, report: CloudErrorReport) -> None:
+        super().__init__(f"{report.code}: {report.message}")
+        self.report = report
+        self.retryable = report.retryable
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    jpeg_quality: int = 80
+    max_width: int = 0                # 0 = send at capture resolution
+    max_keyframes_per_s: float = 2.0
+    recent_frames: int = 90           # kept to draw an overlay onto the very frame it was computed on
+    latency_records: int = 1000
+
+
+@dataclass(slots=True)
+class EdgeStats:
+    captured: int = 0
+    keyframes_sent: int = 0
+    overlays_received: int = 0
+    frames_rendered: int = 0
+    cloud_errors: int = 0
+    uplink_dropped: int = 0           # filled from the slots when read
+    render_dropped: int = 0
+
+
+@dataclass(slots=True)
+class _Channels:
+    uplink: LatestSlot[CapturedFrame] = field(default_factory=LatestSlot)
+    display: LatestSlot[CapturedFrame] = field(default_factory=LatestSlot)
+
+
+EventHook = Callable[[CloudEvent], None]
+
+
+class EdgeRuntime:
+    def __init__(self, source: FrameSource, uplink: GrpcUplink, *, renderer: OverlayRenderer,
+                 sink: FrameSink | None = None, config: EdgeConfig | None = None, clock: Clock | None = None,
+                 sampler: Sampler | None = None, on_event: EventHook | None = None) -> None:
+        self.config = config or EdgeConfig()
+        self._source = source
+        self._uplink = uplink
+        self._renderer = renderer
+        self._sink = sink
+        self._clock = clock or MonotonicClock()
+        self.sampler = sampler or RateSampler(self.config.max_keyframes_per_s)
+        self._on_event = on_event
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
+        self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width)
+        self._channels = _Channels()
+        self._recent: OrderedDict[int, CapturedFrame] = OrderedDict()
+        self.overlays: dict[str, Overlay] = {}
+        self.latencies: deque[HopTimes] = deque(maxlen=self.config.latency_records)
+        self._pending_hops: dict[str, HopTimes] = {}
+        self._answers: dict[str, asyncio.Future[Answer]] = {}
+        self._query_ids = itertools.count(1)
+        self._first_keyframe = asyncio.Event()
+        self._stats = EdgeStats()
+
+    @property
+    def stats(self) -> EdgeStats:
+        return replace(self._stats, uplink_dropped=self._channels.uplink.dropped,
+                       render_dropped=self._channels.display.dropped)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Run until the source ends or ``stop()`` is called; the uplink is closed by its owner."""
+        async with asyncio.TaskGroup() as group:
+            receiver = group.create_task(self._receive(), name="edge-receive")
+            sender = group.create_task(self._send(), name="edge-send")
+            renderer = group.create_task(self._render(), name="edge-render")
+            await self._capture()
+            self._channels.uplink.close()
+            self._channels.display.close()
+            await asyncio.gather(sender, renderer)
+            receiver.cancel()
+        self._pool.shutdown(wait=False)
+
+    async def stop(self) -> None:
+        await self._source.aclose()
+
+    async def _capture(self) -> None:
+        async for frame in self._source:
+            self._stats.captured += 1
+            self._remember(frame)
+            self._channels.uplink.put(frame)
+            self._channels.display.put(frame)
+
+    def _remember(self, frame: CapturedFrame) -> None:
+        self._recent[frame.seq] = frame
+        while len(self._recent) > self.config.recent_frames:
+            self._recent.popitem(last=False)
+
+    async def _send(self) -> None:
+        with contextlib.suppress(SlotClosedError):
+            while True:
+                frame = await self._channels.uplink.get()
+                if not self.sampler.should_send(frame):
+                    continue
+                encoded = await self._encoder.encode(frame, new_trace_id())
+                await self._uplink.push_frame(encoded)
+                self._stats.keyframes_sent += 1
+                self._first_keyframe.set()
+
+    async def _render(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(SlotClosedError):
+            while True:
+                frame = await self._channels.display.get()
+                overlays = list(self.overlays.values())
+                image = await loop.run_in_executor(self._pool, self._renderer.draw, frame.image, overlays)
+                self._mark_rendered(overlays)
+                self._stats.frames_rendered += 1
+                if self._sink is not None:
+                    await self._sink.write(image, frame.capture_ns)
+
+    def _mark_rendered(self, overlays: list[Overlay]) -> None:
+        now_ns = self._clock.now_ns()
+        for overlay in overlays:
+            hops = self._pending_hops.pop(overlay.trace_id + overlay.overlay_id, None)
+            if hops is not None:
+                self.latencies.append(replace(hops, rendered_ns=now_ns))
+
+    async def _receive(self) -> None:
+        async for event in self._uplink:
+            self._handle(event)
+            if self._on_event is not None:
+                self._on_event(event)
+
+    def _handle(self, event: CloudEvent) -> None:
+        match event:
+            case OverlayArrival(overlay=overlay, hops=hops):
+                self._stats.overlays_received += 1
+                self.overlays[overlay.overlay_id] = overlay
+                self._pending_hops[overlay.trace_id + overlay.overlay_id] = hops
+            case Answer() if event.final:
+                self._resolve(event.query_id, event)
+            case FlowControl():
+                self.sampler.apply(event)
+            case CloudErrorReport():
+                self._stats.cloud_errors += 1
+                log.warning("cloud error %s: %s", event.code, event.message)
+                if event.query_id:
+                    self._fail(event.query_id, QueryFailedError(event))
+            case TraceStep() | Answer():
+                pass
+
+    # ------------------------------------------------------------------ asking
+
+    async def wait_for_keyframe(self) -> None:
+        await self._first_keyframe.wait()
+
+    async def ask(self, text: str, mode: str = "") -> str:
+        """Send a question about the latest keyframe; returns its query id (see ``answer``)."""
+        query_id = f"q{next(self._query_ids)}"
+        self._answers[query_id] = asyncio.get_running_loop().create_future()
+        await self._uplink.ask(QueryOut(query_id, text, mode, asked_ns=self._clock.now_ns()))
+        return query_id
+
+    async def answer(self, query_id: str) -> Answer:
+        """The final answer to ``query_id``; raises ``QueryFailedError`` if the cloud reported an error."""
+        try:
+            return await self._answers[query_id]
+        finally:
+            self._answers.pop(query_id, None)
+
+    def _resolve(self, query_id: str, answer: Answer) -> None:
+        future = self._answers.get(query_id)
+        if future is not None and not future.done():
+            future.set_result(answer)
+
+    def _fail(self, query_id: str, error: QueryFailedError) -> None:
+        future = self._answers.get(query_id)
+        if future is not None and not future.done():
+            future.set_exception(error)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def frame(self, seq: int) -> CapturedFrame | None:
+        return self._recent.get(seq)
+
+    async def snapshot(self, overlay_id: str) -> Image:
+        """The overlay drawn onto the very frame it was computed on."""
+        overlay = self.overlays.get(overlay_id)
+        if overlay is None:
+            raise EdgeError(f"no overlay {overlay_id!r} has arrived")
+        frame = self._recent.get(overlay.frame_seq)
+        if frame is None:
+            raise EdgeError(f"frame {overlay.frame_seq} is no longer kept; raise EdgeConfig.recent_frames")
+        return await asyncio.to_thread(self._renderer.draw, frame.image, [overlay])

@@ -1,0 +1,159 @@
+"""The gRPC uplink: one session stream to the cloud, as a stream object.
+
+``open()`` says Hello and waits for Welcome; ``push_frame()`` and ``ask()`` queue messages for a single
+writer task (bounded, so a slow cloud pushes back instead of growing memory); ``async for`` yields what
+the cloud sends; ``aclose()`` ends the stream and the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.edge import wire
+from eyeline.edge.errors import EdgeError
+from eyeline.edge.messages import CloudEvent, Welcome
+from eyeline.protos.v1 import session_pb2 as pb
+from eyeline.protos.v1 import session_pb2_grpc
+
+
+class UplinkError(EdgeError):
+    """The session stream could not be opened or broke; ``retryable`` says whether to reconnect."""
+
+    def __init__(self, message: str, *, retryable: bool, status: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+_RETRYABLE_STATUS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                     grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
+
+
+def _uplink_error(exc: grpc.aio.AioRpcError, doing: str) -> UplinkError:
+    code = exc.code()
+    return UplinkError(f"{doing}: {code.name}: {exc.details()}", retryable=code in _RETRYABLE_STATUS,
+                       status=code.name)
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkOptions:
+    target: str                                 # host:port
+    max_message_bytes: int = 16 * 1024 * 1024
+    send_queue: int = 8
+    connect_timeout_s: float = 10.0
+
+
+_Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
+
+
+class GrpcUplink:
+    def __init__(self, options: UplinkOptions, *, clock: Clock | None = None) -> None:
+        self.options = options
+        self._clock = clock or MonotonicClock()
+        self._channel: grpc.aio.Channel | None = None
+        self._call: grpc.aio.StreamStreamCall | None = None
+        self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=options.send_queue)
+        self._writer: asyncio.Task[None] | None = None
+        self._broken = False
+        self.frames_sent = 0
+        self.bytes_sent = 0
+
+    async def open(self, hello: wire.HelloOut) -> Welcome:
+        limit = self.options.max_message_bytes
+        self._channel = grpc.aio.insecure_channel(self.options.target, options=[
+            ("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)])
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), self.options.connect_timeout_s)
+        except TimeoutError as exc:
+            await self.aclose()
+            raise UplinkError(f"cannot reach the cloud at {self.options.target} within "
+                              f"{self.options.connect_timeout_s:g} s", retryable=True) from exc
+        stub = session_pb2_grpc.SessionStub(self._channel)
+        self._call = stub.Connect(metadata=(("authorization", f"Bearer {hello.token}"),))
+        return await self._greet(self._call, hello)
+
+    async def _greet(self, call: grpc.aio.StreamStreamCall, hello: wire.HelloOut) -> Welcome:
+        try:
+            await call.write(wire.hello_message(hello))
+            first = await call.read()
+        except grpc.aio.AioRpcError as exc:
+            await self.aclose()
+            raise _uplink_error(exc, "the cloud refused the session") from exc
+        if first is grpc.aio.EOF:
+            status = await call.code()
+            details = await call.details()
+            await self.aclose()
+            raise UplinkError(f"the cloud refused the session: {status.name}: {details}",
+                              retryable=status in _RETRYABLE_STATUS, status=status.name)
+        event = wire.cloud_event(first)
+        if not isinstance(event, Welcome):
+            await self.aclose()
+            raise wire.ProtocolError(f"the cloud answered Hello with {type(event).__name__}, not Welcome")
+        self._writer = asyncio.create_task(self._write_loop(call), name="uplink-writer")
+        return event
+
+    async def push_frame(self, frame: wire.EncodedFrame) -> None:
+        await self._put(frame)
+
+    async def ask(self, query: wire.QueryOut) -> None:
+        await self._put(query)
+
+    async def send_message(self, message: pb.EdgeMessage) -> None:
+        """Send a ready-made message (tools and tests that speak the contract directly)."""
+        await self._put(message)
+
+    async def _write_loop(self, call: grpc.aio.StreamStreamCall) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                await call.write(self._to_message(item))
+                if isinstance(item, wire.EncodedFrame):
+                    self.frames_sent += 1
+                    self.bytes_sent += len(item.data)
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+            # The stream ended; the reader reports why. Free any producer waiting on the queue.
+            self._broken = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+
+    async def _put(self, item: _Outgoing) -> None:
+        if self._broken:
+            raise UplinkError("the session stream has ended", retryable=True)
+        await self._queue.put(item)
+
+    def _to_message(self, item: _Outgoing) -> pb.EdgeMessage:
+        if isinstance(item, wire.EncodedFrame):
+            return wire.frame_message(item, sent_ns=self._clock.now_ns())
+        if isinstance(item, wire.QueryOut):
+            return wire.query_message(item)
+        return item
+
+    async def __aiter__(self) -> AsyncIterator[CloudEvent]:
+        if self._call is None:
+            raise EdgeError("the uplink is not open")
+        try:
+            while (message := await self._call.read()) is not grpc.aio.EOF:
+                yield wire.cloud_event(message)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise _uplink_error(exc, "the session stream broke") from exc
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                await self._writer
+            self._writer = None
+        if self._call is not None:
+            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError):
+                await self._call.done_writing()
+            self._call.cancel()
+            self._call = None
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None

@@ -1,0 +1,40 @@
+"""Fixtures shared by the suite: a real cloud on loopback and the real test data beside the repo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from eyeline.cloud.auth import TokenSigner
+
+if TYPE_CHECKING:
+    from eyeline.cloud.server import CloudServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not present at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def signer() -> TokenSigner:
+    return TokenSigner(os.urandom(32))
+
+
+@pytest.fixture
+async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
+    from eyeline.cloud.server import CloudConfig, CloudServer
+
+    server = CloudServer(CloudConfig(port=0), signer)
+    await server.start()
+    yield server
+    await server.stop(grace_s=0.5)

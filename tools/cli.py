@@ -1,0 +1,179 @@
+"""The ``eyeline`` command: cloud, edge, token, demo and bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eyeline.cloud.auth import TokenSigner, load_secret
+from eyeline.cloud.errors import CloudError
+from eyeline.devices.base import DeviceError
+from eyeline.devices.profiles import PROFILES, profile_by_name
+from eyeline.edge.errors import EdgeError
+from eyeline.tools.console import print_event, print_report
+
+# Heavy modules (the OCR models, the gRPC server) are imported by the subcommand that needs them, so an
+# edge device never loads the cloud's perception stack.
+if TYPE_CHECKING:
+    from eyeline.cloud.server import CloudServer
+
+log = logging.getLogger("eyeline")
+
+
+def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("cloud", help="run the cloud reasoning service (gRPC)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=50051, help="0 = any free port")
+    p.add_argument("--secret-file", type=Path, help="token secret (default: $EYELINE_TOKEN_SECRET)")
+    p.add_argument("--max-sessions", type=int, default=32)
+    p.add_argument("--max-frame-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--ocr-workers", type=int, default=1)
+    p.add_argument("--frame-skill", default="", choices=["", "noop"],
+                   help="answer every frame with this skill's overlay (noop: round-trip benchmarks)")
+    p.set_defaults(run=_run_cloud)
+
+
+def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("edge", help="stream a device to the cloud and draw its overlays")
+    p.add_argument("--device", required=True,
+                   help="webcam:0 | webcam:/dev/videoN | video:PATH | image:PATH | synthetic:shelf")
+    p.add_argument("--cloud", required=True, metavar="HOST:PORT")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token", help="session token (default: $EYELINE_TOKEN)")
+    token.add_argument("--token-file", type=Path)
+    p.add_argument("--profile", default="webcam", choices=sorted(PROFILES))
+    p.add_argument("--ask", default="", metavar="QUESTION", help="ask this once the first keyframe is up")
+    p.add_argument("--mode", default="", choices=["", "instant", "thinking", "contemplating"])
+    p.add_argument("--video", type=Path, help="write the annotated video here (default: a window if any)")
+    p.add_argument("--snapshot", type=Path, help="PNG of the answer's overlay on its frame")
+    p.add_argument("--window", action="store_true", help="show a window when a display exists")
+    p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
+    p.set_defaults(run=_run_edge)
+
+
+def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("token", help="mint a session token")
+    p.add_argument("--secret-file", type=Path, help="token secret (default: $EYELINE_TOKEN_SECRET)")
+    p.add_argument("--subject", default="edge")
+    p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    p.set_defaults(run=_run_token)
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="embedded demo: cloud and edge on a synthetic shelf, no camera or network")
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--question", default="which of these has the most protein?")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_demo)
+
+
+def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="benchmark harness; writes docs/PERFORMANCE.md")
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--output", type=Path, default=Path("docs/PERFORMANCE.md"))
+    p.set_defaults(run=_run_bench)
+
+
+def _signer(secret_file: Path | None) -> TokenSigner:
+    return TokenSigner(load_secret(secret_file))
+
+
+def _run_token(args: argparse.Namespace) -> int:
+    print(_signer(args.secret_file).mint(args.subject, args.ttl))
+    return 0
+
+
+def _run_cloud(args: argparse.Namespace) -> int:
+    from eyeline.cloud.frames import FrameLimits
+    from eyeline.cloud.server import CloudConfig, CloudServer
+
+    config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
+                         frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
+                         frame_skill=args.frame_skill)
+    return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file))))
+
+
+async def _serve(server: CloudServer) -> int:
+    await server.start()
+    print(f"eyeline cloud listening on {server.address}", flush=True)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    print("eyeline cloud shutting down", flush=True)
+    await server.stop(grace_s=2.0)
+    return 0
+
+
+def _edge_token(args: argparse.Namespace) -> str:
+    if args.token_file is not None:
+        try:
+            return str(args.token_file.read_text().strip())
+        except OSError as exc:
+            raise EdgeError(f"cannot read token file {args.token_file}: {exc.strerror}") from exc
+    token = args.token or os.environ.get("EYELINE_TOKEN", "")
+    if not token:
+        raise EdgeError("no session token: pass --token, --token-file or set $EYELINE_TOKEN")
+    return str(token)
+
+
+def _run_edge(args: argparse.Namespace) -> int:
+    from eyeline.edge.app import EdgeAppOptions, run_edge
+
+    options = EdgeAppOptions(device=args.device, cloud=args.cloud, token=_edge_token(args),
+                             profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
+                             video_path=args.video, snapshot_path=args.snapshot, prefer_window=args.window,
+                             duration_s=args.duration)
+    report = asyncio.run(run_edge(options, on_event=print_event))
+    print_report(report)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from eyeline.tools.demo import run_demo
+
+    result = asyncio.run(run_demo(args.out, question=args.question, seed=args.seed, on_event=print_event))
+    print_report(result.report)
+    print(f"annotated video: {result.video_path}\nsnapshot:        {result.snapshot_path}")
+    return 0
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from eyeline.tools.bench import run_benchmarks
+
+    return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eyeline", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except (CloudError, DeviceError, EdgeError) as exc:
+        print(f"eyeline {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
