@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -95,7 +96,7 @@ def check_frame(data: bytes, limits: FrameLimits) -> tuple[int, int]:
 
 def decode_image(data: bytes, expected: tuple[int, int]) -> Image:
     """Decode to BGR. CPU work: call it from a worker thread, never the event loop."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = cast(Image | None, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
     if image is None:
         raise FrameRejectedError("undecodable_image", "image data is corrupt and does not decode")
     if (image.shape[1], image.shape[0]) != expected:

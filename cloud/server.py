@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import grpc
 from eyeline.cloud import wire
@@ -135,20 +136,19 @@ class CloudServer:
                 self._signer.verify(metadata_token)
             first = await asyncio.wait_for(anext(requests), self.config.hello_timeout_s)
         except AuthError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
         except (TimeoutError, StopAsyncIteration):
-            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello arrived to open the session")
+            await _refuse(context, grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello arrived to open the session")
         hello = wire.edge_event(first)
         if not isinstance(hello, wire.HelloIn):
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the first message must be Hello")
+            await _refuse(context, grpc.StatusCode.FAILED_PRECONDITION, "the first message must be Hello")
         token = hello.token or metadata_token or ""
         if metadata_token is not None and hello.token and hello.token != metadata_token:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "Hello and metadata carry different tokens")
+            await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, "Hello and metadata carry different tokens")
         try:
             return hello, self._signer.verify(token)
         except AuthError as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
-        raise AssertionError("unreachable: abort raises")
+            await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
 
     async def _open_session(self, hello: wire.HelloIn, claims: TokenClaims,
                             context: grpc.aio.ServicerContext) -> Session:
@@ -156,7 +156,7 @@ class CloudServer:
         try:
             session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns())
         except SessionLimitError as exc:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            await _refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         limits = self.config.frame_limits
         await session.send(wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes,
                                         limits.max_pixels, mode, self._router.names()))
@@ -174,6 +174,12 @@ class CloudServer:
         # The edge closed its side: answers to queries already asked still go out before the stream ends.
         await session.wait_idle()
         session.end()
+
+
+async def _refuse(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    """End the stream with ``code``; the peer sees ``details`` as the reason."""
+    await context.abort(code, details)
+    raise AssertionError("ServicerContext.abort returns only by raising")
 
 
 def _frame_skill(name: str) -> Skill | None:

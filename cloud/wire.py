@@ -16,8 +16,8 @@ _MODE_FROM_WIRE = {pb.MODE_INSTANT: Mode.INSTANT, pb.MODE_THINKING: Mode.THINKIN
                    pb.MODE_CONTEMPLATING: Mode.CONTEMPLATING}
 _MODE_TO_WIRE = {mode: wire for wire, mode in _MODE_FROM_WIRE.items()}
 _STEP_TO_WIRE = {kind: getattr(pb, f"STEP_KIND_{kind.name}") for kind in StepKind}
-ERROR_CODES = {name.removeprefix("ERROR_CODE_").lower(): value
-               for name, value in pb.ErrorCode.items() if value != pb.ERROR_CODE_UNSPECIFIED}
+ERROR_CODES = {name.removeprefix("ERROR_CODE_").lower(): name
+               for name in pb.ErrorCode.keys() if name != "ERROR_CODE_UNSPECIFIED"}
 
 
 # ------------------------------------------------------------------ edge -> cloud

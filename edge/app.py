@@ -36,6 +36,7 @@ class EdgeAppOptions:
     duration_s: float | None = None     # None: until the source ends, or the answer when asking
     linger_s: float = 1.0               # keep rendering this long after the answer
     answer_timeout_s: float = 60.0
+    connect_timeout_s: float = 10.0
     config: EdgeConfig = field(default_factory=EdgeConfig)
 
 
@@ -61,7 +62,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
                    on_event: Callable[[CloudEvent], None] | None = None) -> EdgeRunReport:
     clock = clock or MonotonicClock()
     source = open_device(options.device, clock=clock, profile=options.profile)
-    uplink = GrpcUplink(UplinkOptions(options.cloud), clock=clock)
+    uplink = GrpcUplink(UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s), clock=clock)
     try:
         welcome = await uplink.open(hello_for(options))
     except BaseException:
@@ -76,7 +77,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
             on_event(event)
 
     size = (options.profile.width, options.profile.height)
-    sink = await open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
+    sink = open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
     runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=options.config,
                           clock=clock, on_event=observe)
     try:

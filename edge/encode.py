@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import Executor
+from typing import cast
 
 import cv2
 from eyeline.devices.base import CapturedFrame, Image
@@ -26,7 +27,7 @@ def encode_jpeg(image: Image, quality: int, max_width: int = 0) -> tuple[bytes, 
     if max_width and width > max_width:
         height = round(height * max_width / width)
         width = max_width
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        image = cast(Image, cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise EncodeError(f"JPEG encoding failed for a {width}x{height} frame")

@@ -73,7 +73,7 @@ class GrpcUplink:
             await self.aclose()
             raise UplinkError(f"cannot reach the cloud at {self.options.target} within "
                               f"{self.options.connect_timeout_s:g} s", retryable=True) from exc
-        stub = session_pb2_grpc.SessionStub(self._channel)
+        stub = session_pb2_grpc.SessionStub(self._channel)  # type: ignore[no-untyped-call]
         self._call = stub.Connect(metadata=(("authorization", f"Bearer {hello.token}"),))
         return await self._greet(self._call, hello)
 

@@ -55,6 +55,7 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--snapshot", type=Path, help="PNG of the answer's overlay on its frame")
     p.add_argument("--window", action="store_true", help="show a window when a display exists")
     p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
+    p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the cloud")
     p.set_defaults(run=_run_edge)
 
 
@@ -132,7 +133,7 @@ def _run_edge(args: argparse.Namespace) -> int:
     options = EdgeAppOptions(device=args.device, cloud=args.cloud, token=_edge_token(args),
                              profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
                              video_path=args.video, snapshot_path=args.snapshot, prefer_window=args.window,
-                             duration_s=args.duration)
+                             duration_s=args.duration, connect_timeout_s=args.connect_timeout)
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
     return 0

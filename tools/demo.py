@@ -6,6 +6,7 @@ the token secret is made up for the run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class DemoResult:
 
 async def run_demo(out_dir: Path, *, question: str = DEMO_QUESTION, seed: int = 0,
                    on_event: Callable[[CloudEvent], None] | None = None) -> DemoResult:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0), signer)
     await server.start()

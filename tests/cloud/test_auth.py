@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from eyeline.cloud.auth import AuthError, TokenSigner, bearer_token, load_secret
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -38,7 +37,7 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
 
 def test_an_altered_token_is_refused() -> None:
     signer = TokenSigner(SECRET)
-    version, claims, signature = signer.mint("edge").split(".")
+    version, _, signature = signer.mint("edge").split(".")
     forged = TokenSigner(b"x" * 32).mint("admin").split(".")[1]
     with pytest.raises(AuthError, match="signature"):
         signer.verify(f"{version}.{forged}.{signature}")

@@ -6,7 +6,6 @@ import zlib
 import cv2
 import numpy as np
 import pytest
-
 from eyeline.cloud.frames import FrameLimits, FrameRejectedError, check_frame, decode_image, image_dimensions
 
 
@@ -61,7 +60,7 @@ def test_a_jpeg_with_corrupt_pixels_fails_to_decode_with_a_clear_error() -> None
     data = _jpeg(320, 200)
     header_end = data.index(b"\xff\xda")  # start of scan: everything after it is entropy-coded pixels
     corrupt = data[:header_end] + b"\xff\xda\x00\x02" + b"\xff\xd9"
-    with pytest.raises(FrameRejectedError, match="corrupt|differs"):
+    with pytest.raises(FrameRejectedError, match=r"corrupt|differs"):
         decode_image(corrupt, check_frame(corrupt, FrameLimits()))
 
 

@@ -1,0 +1,216 @@
+"""Text reading with PP-OCR (the det/rec/cls ONNX models shipped inside the ``rapidocr`` wheel).
+
+``OcrEngine`` reads one image synchronously; ``OcrPool`` runs engines in worker threads so the event
+loop never waits on a model. onnxruntime releases the GIL while it runs, so a worker thread really runs
+in parallel with the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.model import NormBox, Point
+
+Image = npt.NDArray[np.uint8]
+Quad = tuple[Point, Point, Point, Point]
+
+# The files the rapidocr wheel ships; naming them explicitly is what keeps rapidocr from downloading.
+_MODEL_FILES = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+
+
+class OcrError(CloudError):
+    """The OCR models are missing, an image cannot be read, or the pool is closed."""
+
+
+class OcrBusyError(OcrError):
+    """More reads are waiting than the pool admits; the same read may succeed shortly."""
+
+    retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of text as read, placed in normalized image coordinates.
+
+    ``quad`` is the detected (possibly rotated) outline, clockwise from top-left; ``box`` bounds it.
+    """
+
+    text: str
+    score: float
+    box: NormBox
+    quad: Quad
+
+    @property
+    def height(self) -> float:
+        return self.box.y1 - self.box.y0
+
+    @property
+    def width(self) -> float:
+        return self.box.x1 - self.box.x0
+
+
+class TextReader(Protocol):
+    """Reads the text lines in one image, synchronously (an engine, or a fake in tests)."""
+
+    def read(self, image_bgr: Image) -> tuple[TextLine, ...]: ...
+
+
+class AsyncTextReader(Protocol):
+    """Reads the text lines in one image without blocking the event loop (the pool, or a fake)."""
+
+    async def read(self, image_bgr: Image) -> tuple[TextLine, ...]: ...
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class OcrEngine:
+    """One PP-OCR pipeline. Not thread-safe: give each thread its own (``OcrPool`` does)."""
+
+    def __init__(self, *, threads: int = 1) -> None:
+        if threads < 1:
+            raise OcrError(f"OcrEngine needs at least one thread, got {threads}")
+        from rapidocr import RapidOCR  # heavy import, paid only by processes that read text
+
+        # Typed loosely: rapidocr's declared union covers det-only and rec-only modes we never enable.
+        self._ocr: Callable[[Image], Any] = RapidOCR(params=_rapidocr_params(threads))
+
+    def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        """All text lines found; an empty tuple when the image holds no text."""
+        height, width = _check_image(image_bgr)
+        result = self._ocr(image_bgr)
+        if result.boxes is None or result.txts is None or result.scores is None:
+            return ()
+        return tuple(_text_line(text, float(score), quad, width, height)
+                     for text, score, quad in zip(result.txts, result.scores, result.boxes, strict=True))
+
+
+def _rapidocr_params(threads: int) -> dict[str, Any]:
+    models = _packaged_model_dir()
+    params: dict[str, Any] = {
+        "Global.log_level": "error",
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+    for section, filename in _MODEL_FILES.items():
+        path = models / filename
+        if not path.is_file():
+            raise OcrError(f"OCR model {filename} is missing from the rapidocr package at {models}; "
+                           "reinstall rapidocr (models are never downloaded at run time)")
+        params[f"{section}.model_path"] = str(path)
+    return params
+
+
+def _packaged_model_dir() -> Path:
+    import rapidocr
+
+    return Path(rapidocr.__file__).resolve().parent / "models"
+
+
+def _check_image(image: Any) -> tuple[int, int]:
+    if not isinstance(image, np.ndarray):
+        raise OcrError(f"OCR needs a numpy BGR image, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise OcrError(f"OCR needs an HxWx3 uint8 BGR image, got shape {image.shape} of {image.dtype}")
+    height, width = int(image.shape[0]), int(image.shape[1])
+    if height == 0 or width == 0:
+        raise OcrError(f"OCR got an empty image ({width}x{height})")
+    return height, width
+
+
+def _text_line(text: str, score: float, quad_px: Any, width: int, height: int) -> TextLine:
+    points = [(_clamp(float(x) / width), _clamp(float(y) / height)) for x, y in quad_px]
+    xs = [x for x, _ in points]
+    ys = [y for _, y in points]
+    quad: Quad = (points[0], points[1], points[2], points[3])
+    return TextLine(text=text, score=score, box=NormBox(min(xs), min(ys), max(xs), max(ys)), quad=quad)
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+# ------------------------------------------------------------------ the pool
+
+
+class OcrPool:
+    """Reads images in ``workers`` threads, each with its own engine created on its first read.
+
+    At most ``max_pending`` reads may be queued or running; beyond that ``read`` raises
+    ``OcrBusyError`` at once rather than letting a backlog grow without bound.
+    """
+
+    def __init__(self, workers: int = 1, *, max_pending: int = 32,
+                 engine_factory: Callable[[], TextReader] | None = None) -> None:
+        if workers < 1:
+            raise OcrError(f"OcrPool needs at least one worker, got {workers}")
+        if max_pending < workers:
+            raise OcrError(f"max_pending ({max_pending}) must be at least the worker count ({workers})")
+        self.workers = workers
+        self._max_pending = max_pending
+        self._pending = 0
+        self._closed = False
+        self._make_engine = engine_factory or _engine_factory(workers)
+        self._local = threading.local()
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr")
+
+    async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        if self._closed:
+            raise OcrError("the OCR pool is closed")
+        if self._pending >= self._max_pending:
+            raise OcrBusyError(f"{self._pending} OCR reads are already waiting; try again shortly")
+        self._pending += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._read_in_worker, image_bgr)
+        finally:
+            self._pending -= 1
+
+    def close(self) -> None:
+        """Refuse new reads and drop queued ones; a read already running finishes in its thread."""
+        self._closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def __aenter__(self) -> OcrPool:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.close()
+
+    def _read_in_worker(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        engine: TextReader | None = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._make_engine()
+            self._local.engine = engine
+        return engine.read(image_bgr)
+
+
+def _engine_factory(workers: int) -> Callable[[], TextReader]:
+    # Split the cores between workers so parallel reads do not oversubscribe a small machine.
+    threads = max(1, (os.cpu_count() or 1) // workers)
+
+    def make() -> TextReader:
+        return OcrEngine(threads=threads)
+
+    return make
+

@@ -1,0 +1,78 @@
+"""What a skill is, what it is given, and how a question finds its skill."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.model import Mode, SkillResult
+from eyeline.cloud.perception.ocr import AsyncTextReader, Image
+
+
+class UnsupportedQuestionError(CloudError):
+    """No skill of this cloud can answer the question asked."""
+
+
+class SkillConfigError(CloudError):
+    """Skills were registered in a way the router cannot serve (e.g. two with one name)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SkillContext:
+    """Everything a skill may use to answer one question over one frame."""
+
+    question: str
+    mode: Mode
+    image: Image = field(repr=False)
+    frame_seq: int
+    ocr: AsyncTextReader = field(repr=False)
+
+
+class Skill(Protocol):
+    name: str
+
+    def matches(self, question: str) -> bool: ...
+
+    async def answer(self, ctx: SkillContext) -> SkillResult: ...
+
+
+@runtime_checkable
+class ExampleQuestions(Protocol):
+    """Optional: a skill that names questions it answers, so a refusal can suggest them."""
+
+    examples: tuple[str, ...]
+
+
+class SkillRouter:
+    """Picks the first registered skill whose ``matches`` accepts the question."""
+
+    def __init__(self, skills: Iterable[Skill]) -> None:
+        self._skills = tuple(skills)
+        names = [skill.name for skill in self._skills]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise SkillConfigError(f"skills must have distinct names; registered twice: {', '.join(duplicates)}")
+
+    def names(self) -> list[str]:
+        return [skill.name for skill in self._skills]
+
+    def route(self, question: str) -> Skill:
+        if not question.strip():
+            raise UnsupportedQuestionError(f"the question is empty; {self._what_can_be_asked()}")
+        for skill in self._skills:
+            if skill.matches(question):
+                return skill
+        raise UnsupportedQuestionError(f"no skill can answer {question!r}; {self._what_can_be_asked()}")
+
+    def _what_can_be_asked(self) -> str:
+        if not self._skills:
+            return "this cloud has no skills that answer questions"
+        return "you can ask: " + "; ".join(_describe(skill) for skill in self._skills)
+
+
+def _describe(skill: Skill) -> str:
+    if isinstance(skill, ExampleQuestions) and skill.examples:
+        return f"{skill.name} (e.g. {', '.join(repr(example) for example in skill.examples)})"
+    return skill.name

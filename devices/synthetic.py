@@ -1,0 +1,480 @@
+"""A synthetic pair of glasses looking at a snack shelf, with exact ground truth.
+
+The shelf is drawn once, flat, on a *canvas* (the world). Each frame views that canvas through a camera that
+only rotates (the wearer's head): the canvas is first placed so the whole row of products fills the frame, then
+the head rotation ``K R K^-1`` is applied. Pixels and ground truth come from the very same homography, so the
+truth is exact rather than estimated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Self
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from eyeline.devices.base import CapturedFrame, DeviceError, DeviceSpecError, Image
+from eyeline.devices.clock import Clock, MonotonicClock
+
+Matrix = npt.NDArray[np.float64]
+Point = tuple[float, float]
+Box = tuple[int, int, int, int]
+
+HORIZONTAL_FOV_DEG = 70.0
+"""The synthetic camera's horizontal field of view, a typical webcam standing in for glasses."""
+
+FULLY_VISIBLE = 0.99
+"""``visible_fraction`` from which a package counts as fully in view (and may be ranked)."""
+
+_REFERENCE_WIDTH = 1280
+_PACKAGE_W, _PACKAGE_H = 228, 320
+_GAP, _ROW_MARGIN = 16, 16
+_SIDE_PAD = 200  # shelf beyond the products, so turning the head never shows where the canvas ends
+_MARGIN_X = _SIDE_PAD + _ROW_MARGIN
+_CANVAS_H, _ROW_TOP = 560, 120
+_FIT_MARGIN = 0.97  # share of the frame the product row may take, so no package touches the border at rest
+
+_BACKGROUND_BGR = (214, 220, 224)
+_BOARD_BGR = (96, 122, 152)
+_EDGE_BGR = (40, 52, 66)
+_INK_DARK = (20, 20, 20)
+_INK_LIGHT = (250, 250, 250)
+_PANEL_BGR = (255, 255, 255)
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A snack as printed on its package; ``protein_g`` and ``kcal`` are per serving."""
+
+    brand: str
+    name: str
+    protein_g: float
+    serving_g: int
+    kcal: int
+    color_bgr: tuple[int, int, int]
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.brand} {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTruth:
+    """Where one product is in one frame.
+
+    ``quad`` holds the package's corners (clockwise from top-left) in OpenCV pixel coordinates, where pixel
+    centres sit on integers, so an unrotated package edge lies on a half pixel. ``box`` is the pixel bounds of
+    what is visible, ``x1``/``y1`` exclusive like a numpy slice, clipped to the frame.
+    """
+
+    product: Product
+    box: Box
+    quad: tuple[Point, ...]
+    visible_fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShelfTruth:
+    """Exact ground truth for one rendered frame; homographies are 3x3, row-major, normalised to ``[2][2] = 1``."""
+
+    products: tuple[ProductTruth, ...]
+    world_to_frame: tuple[float, ...]
+    motion: tuple[float, ...]
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+
+    def best_product(self) -> Product:
+        """The product with the most protein per serving among those fully in view."""
+        candidates = [truth.product for truth in self.products if truth.visible_fraction >= FULLY_VISIBLE]
+        if not candidates:
+            raise DeviceError("no product is fully in view, so none can be ranked")
+        return max(candidates, key=lambda product: product.protein_g)
+
+
+@dataclass(frozen=True, slots=True)
+class ShelfScene:
+    """The flat shelf (world): products left to right, their canvas boxes, and the seed of the head motion."""
+
+    products: tuple[Product, ...]
+    canvas: Image = field(repr=False, compare=False)
+    product_boxes: tuple[Box, ...]
+    seed: int = 0
+
+
+CATALOG: tuple[Product, ...] = (
+    Product("Peak", "Protein Bar", 20.0, 60, 230, (40, 40, 200)),
+    Product("Nordic", "Oat Crisps", 4.0, 30, 140, (170, 110, 30)),
+    Product("Sunny", "Trail Mix", 6.0, 40, 200, (30, 170, 240)),
+    Product("Atlas", "Jerky Bites", 15.0, 40, 110, (60, 120, 40)),
+    Product("Bolt", "Energy Bar", 9.0, 50, 210, (140, 40, 120)),
+    Product("Cacao", "Brownie Bar", 3.0, 45, 190, (40, 70, 110)),
+    Product("Verde", "Pea Puffs", 7.0, 28, 130, (60, 190, 120)),
+    Product("Vita", "Whey Wafer", 12.0, 35, 160, (150, 150, 20)),
+    Product("Crunch", "Soy Chips", 11.0, 30, 140, (20, 110, 230)),
+    Product("Maple", "Granola", 5.0, 45, 190, (90, 150, 200)),
+    Product("Titan", "Power Cookie", 16.0, 70, 280, (100, 40, 30)),
+    Product("Rocky", "Nut Bar", 8.0, 40, 200, (130, 60, 200)),
+    Product("Alpine", "Cheese Crisps", 13.0, 30, 170, (220, 170, 90)),
+    Product("Ocean", "Tuna Snack", 18.0, 85, 120, (200, 120, 110)),
+    Product("Zen", "Seaweed Thins", 2.5, 10, 50, (50, 50, 50)),
+)
+"""Every product a synthetic shelf can show; protein values are all distinct so rankings are unambiguous."""
+
+
+# --- the flat shelf -------------------------------------------------------------------------------------------
+
+
+def make_shelf_scene(seed: int = 0, n_products: int = 5) -> ShelfScene:
+    """Pick ``n_products`` from :data:`CATALOG` (deterministically from ``seed``) and lay them out in a row."""
+    if not 1 <= n_products <= len(CATALOG):
+        raise DeviceSpecError(f"n_products must be between 1 and {len(CATALOG)}, got {n_products}")
+    picks = np.random.default_rng(seed).choice(len(CATALOG), size=n_products, replace=False)
+    products = tuple(CATALOG[int(index)] for index in picks)
+    boxes = tuple(_package_box(slot) for slot in range(n_products))
+    canvas = _draw_canvas(products, boxes, _canvas_width(n_products))
+    canvas.flags.writeable = False  # the scene is a value shared by every frame and thread
+    return ShelfScene(products=products, canvas=canvas, product_boxes=boxes, seed=seed)
+
+
+def _canvas_width(n_products: int) -> int:
+    return 2 * _MARGIN_X + n_products * _PACKAGE_W + (n_products - 1) * _GAP
+
+
+def _package_box(slot: int) -> Box:
+    x0 = _MARGIN_X + slot * (_PACKAGE_W + _GAP)
+    return (x0, _ROW_TOP, x0 + _PACKAGE_W, _ROW_TOP + _PACKAGE_H)
+
+
+def _draw_canvas(products: Sequence[Product], boxes: Sequence[Box], width: int) -> Image:
+    canvas = np.empty((_CANVAS_H, width, 3), dtype=np.uint8)
+    canvas[:] = _BACKGROUND_BGR
+    _draw_board(canvas, top=_ROW_TOP - 60, bottom=_ROW_TOP - 24)  # underside of the shelf above
+    _draw_board(canvas, top=_ROW_TOP + _PACKAGE_H, bottom=_ROW_TOP + _PACKAGE_H + 30)
+    for product, (x0, y0, x1, y1) in zip(products, boxes, strict=True):
+        canvas[y0:y1, x0:x1] = _draw_package(product)
+    return canvas
+
+
+def _draw_board(canvas: Image, *, top: int, bottom: int) -> None:
+    canvas[top:bottom] = _BOARD_BGR
+    last_column = canvas.shape[1] - 1
+    for y in (top, bottom - 1):
+        cv2.line(canvas, (0, y), (last_column, y), _EDGE_BGR, 2)
+
+
+def _draw_package(product: Product) -> Image:
+    package = np.empty((_PACKAGE_H, _PACKAGE_W, 3), dtype=np.uint8)
+    package[:] = product.color_bgr
+    ink = _INK_DARK if _luminance(product.color_bgr) > 140 else _INK_LIGHT
+    _put_centred(package, product.brand, baseline=46, scale=1.2, color=ink)
+    _put_centred(package, product.name, baseline=88, scale=1.0, color=ink)
+    _draw_panel(package, product)
+    outline = tuple(channel // 2 for channel in product.color_bgr)
+    cv2.rectangle(package, (0, 0), (_PACKAGE_W - 1, _PACKAGE_H - 1), outline, 2)
+    return package
+
+
+def _draw_panel(package: Image, product: Product) -> None:
+    left, top, right, bottom = 12, 128, _PACKAGE_W - 12, _PACKAGE_H - 14
+    cv2.rectangle(package, (left, top), (right, bottom), _PANEL_BGR, -1)
+    cv2.rectangle(package, (left, top), (right, bottom), _INK_DARK, 1)
+    lines = ("Nutrition Facts", f"Serving {product.serving_g}g", f"Calories {product.kcal}",
+             f"Protein {product.protein_g:g}g")
+    for row, text in enumerate(lines):
+        scale = _fitting_scale(text, preferred=0.8, width=right - left - 20)
+        cv2.putText(package, text, (left + 10, top + 36 + 40 * row), _FONT, scale, _INK_DARK, 2, cv2.LINE_AA)
+
+
+def _put_centred(image: Image, text: str, *, baseline: int, scale: float, color: tuple[int, int, int]) -> None:
+    scale = _fitting_scale(text, preferred=scale, width=image.shape[1] - 16)
+    (text_w, _), _ = cv2.getTextSize(text, _FONT, scale, 2)
+    cv2.putText(image, text, ((image.shape[1] - text_w) // 2, baseline), _FONT, scale, color, 2, cv2.LINE_AA)
+
+
+def _fitting_scale(text: str, *, preferred: float, width: int) -> float:
+    (text_w, _), _ = cv2.getTextSize(text, _FONT, preferred, 2)
+    return preferred if text_w <= width else preferred * width / text_w
+
+
+def _luminance(bgr: tuple[int, int, int]) -> float:
+    blue, green, red = bgr
+    return 0.114 * blue + 0.587 * green + 0.299 * red
+
+
+# --- the head and the camera ----------------------------------------------------------------------------------
+
+_AMPLITUDES_DEG = (4.0, 3.0, 2.0)  # yaw, pitch, roll of someone standing still, looking along a shelf
+
+
+@dataclass(frozen=True, slots=True)
+class _Wave:
+    amplitude_deg: float
+    frequency_hz: float
+
+    def at(self, t_s: float) -> float:
+        return self.amplitude_deg * math.sin(2.0 * math.pi * self.frequency_hz * t_s)
+
+
+@functools.lru_cache(maxsize=64)
+def _head_waves(seed: int) -> tuple[tuple[_Wave, ...], ...]:
+    """Per axis, a slow sway and a faster wobble; both start at zero, so ``t = 0`` is the rest pose."""
+    rng = np.random.default_rng([seed, 0x5EE])
+    waves = []
+    for amplitude in _AMPLITUDES_DEG:
+        signs = rng.choice((-1.0, 1.0), size=2)
+        slow = _Wave(0.7 * amplitude * signs[0], float(rng.uniform(0.15, 0.35)))
+        wobble = _Wave(0.3 * amplitude * signs[1], float(rng.uniform(0.6, 1.1)))
+        waves.append((slow, wobble))
+    return tuple(waves)
+
+
+def head_pose(seed: int, t_s: float, motion_scale: float = 1.0) -> tuple[float, float, float]:
+    """Yaw, pitch and roll in degrees at ``t_s``: smooth, bounded by (4, 3, 2) x ``motion_scale``."""
+    yaw, pitch, roll = (motion_scale * sum(wave.at(t_s) for wave in axis) for axis in _head_waves(seed))
+    return (yaw, pitch, roll)
+
+
+def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> Matrix:
+    yaw, pitch, roll = (math.radians(angle) for angle in (yaw_deg, pitch_deg, roll_deg))
+    about_y = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]])
+    about_x = np.array([[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)], [0, math.sin(pitch), math.cos(pitch)]])
+    about_z = np.array([[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]])
+    rotation: Matrix = about_z @ about_x @ about_y
+    return rotation
+
+
+def _intrinsics(width: int, height: int) -> Matrix:
+    focal = (width / 2.0) / math.tan(math.radians(HORIZONTAL_FOV_DEG) / 2.0)
+    return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def _placement(canvas_shape: tuple[int, ...], width: int, height: int) -> Matrix:
+    """Canvas to frame at rest: centred, the product row fitting, never magnified past the reference size."""
+    canvas_h, canvas_w = canvas_shape[:2]
+    row_w, row_h = canvas_w - 2 * _SIDE_PAD, _PACKAGE_H + 60
+    scale = min(width / _REFERENCE_WIDTH, _FIT_MARGIN * width / row_w, _FIT_MARGIN * height / row_h)
+    return np.array([
+        [scale, 0.0, (width - scale * canvas_w) / 2.0],
+        [0.0, scale, (height - scale * canvas_h) / 2.0],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def _world_to_frame(scene: ShelfScene, width: int, height: int, pose: tuple[float, float, float]) -> Matrix:
+    camera = _intrinsics(width, height)
+    head = camera @ _rotation(*pose) @ np.linalg.inv(camera)
+    return _normalised(head @ _placement(scene.canvas.shape, width, height))
+
+
+def _normalised(homography: Matrix) -> Matrix:
+    scaled: Matrix = homography / homography[2, 2]
+    return scaled
+
+
+def _as_tuple(homography: Matrix) -> tuple[float, ...]:
+    return tuple(float(value) for value in homography.ravel())
+
+
+def _as_matrix(flat: Sequence[float]) -> Matrix:
+    return np.asarray(flat, dtype=np.float64).reshape(3, 3)
+
+
+# --- ground truth ---------------------------------------------------------------------------------------------
+
+
+def _project(homography: Matrix, points: Sequence[Point]) -> list[Point]:
+    projected = []
+    for x, y in points:
+        u, v, w = homography @ np.array([x, y, 1.0])
+        projected.append((float(u / w), float(v / w)))
+    return projected
+
+
+def _polygon_area(points: Sequence[Point]) -> float:
+    total = 0.0
+    for (x0, y0), (x1, y1) in zip(points, [*points[1:], *points[:1]], strict=True):
+        total += x0 * y1 - x1 * y0
+    return abs(total) / 2.0
+
+
+def _clip_half_plane(points: Sequence[Point], axis: int, limit: float, keep_below: bool) -> list[Point]:
+    """One Sutherland-Hodgman pass: keep the part of a convex polygon on one side of ``x|y = limit``."""
+
+    def inside(point: Point) -> bool:
+        return point[axis] <= limit if keep_below else point[axis] >= limit
+
+    kept: list[Point] = []
+    for current, following in zip(points, [*points[1:], *points[:1]], strict=True):
+        if inside(current):
+            kept.append(current)
+        if inside(current) != inside(following):
+            share = (limit - current[axis]) / (following[axis] - current[axis])
+            kept.append((current[0] + share * (following[0] - current[0]),
+                         current[1] + share * (following[1] - current[1])))
+    return kept
+
+
+def _clip_to_frame(points: Sequence[Point], width: int, height: int) -> list[Point]:
+    clipped = list(points)
+    for axis, low, high in ((0, -0.5, width - 0.5), (1, -0.5, height - 0.5)):
+        clipped = _clip_half_plane(clipped, axis, low, keep_below=False)
+        clipped = _clip_half_plane(clipped, axis, high, keep_below=True)
+        if not clipped:
+            break
+    return clipped
+
+
+_SNAP_PX = 1e-6  # rounding noise of the homography must not widen a box by a whole pixel
+
+
+def _package_truth(product: Product, box: Box, world_to_frame: Matrix, size: tuple[int, int]) -> ProductTruth | None:
+    width, height = size
+    x0, y0, x1, y1 = (edge - 0.5 for edge in box)  # pixel edges, not pixel centres
+    quad = _project(world_to_frame, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    visible = _clip_to_frame(quad, width, height)
+    visible_area = _polygon_area(visible) if len(visible) >= 3 else 0.0
+    if visible_area <= 0.0:
+        return None
+    fraction = min(1.0, visible_area / _polygon_area(quad))
+    return ProductTruth(product=product, box=_pixel_bounds(visible), quad=tuple(quad), visible_fraction=fraction)
+
+
+def _pixel_bounds(points: Sequence[Point]) -> Box:
+    """The pixels whose centres a polygon (already inside the frame) spans, as an exclusive-end box."""
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    return (math.floor(min(xs) + 0.5 + _SNAP_PX), math.floor(min(ys) + 0.5 + _SNAP_PX),
+            math.ceil(max(xs) + 0.5 - _SNAP_PX), math.ceil(max(ys) + 0.5 - _SNAP_PX))
+
+
+def _visible_products(scene: ShelfScene, world_to_frame: Matrix, size: tuple[int, int]) -> tuple[ProductTruth, ...]:
+    truths = (_package_truth(product, box, world_to_frame, size)
+              for product, box in zip(scene.products, scene.product_boxes, strict=True))
+    return tuple(truth for truth in truths if truth is not None)
+
+
+def _motion(world_to_frame: Matrix, previous: ShelfTruth | None) -> Matrix:
+    if previous is None:
+        return np.eye(3)
+    return _normalised(world_to_frame @ np.linalg.inv(_as_matrix(previous.world_to_frame)))
+
+
+# --- rendering ------------------------------------------------------------------------------------------------
+
+
+def render_shelf_frame(
+    scene: ShelfScene,
+    t_s: float,
+    width: int = 1280,
+    height: int = 720,
+    motion_scale: float = 1.0,
+    previous: ShelfTruth | None = None,
+) -> tuple[Image, ShelfTruth]:
+    """Render the shelf as seen at ``t_s`` seconds, with its exact ground truth.
+
+    ``previous`` is the truth of the frame shown before this one (of the same scene and size); ``motion`` maps
+    its pixels onto this frame's. ``motion_scale`` multiplies the head motion: 0 is a camera held still.
+    """
+    _check_render_args(t_s, width, height, motion_scale)
+    yaw, pitch, roll = head_pose(scene.seed, t_s, motion_scale)
+    world_to_frame = _world_to_frame(scene, width, height, (yaw, pitch, roll))
+    image: Image = np.asarray(cv2.warpPerspective(
+        scene.canvas, world_to_frame, (width, height), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=_BACKGROUND_BGR,
+    ), dtype=np.uint8)
+    truth = ShelfTruth(
+        products=_visible_products(scene, world_to_frame, (width, height)),
+        world_to_frame=_as_tuple(world_to_frame),
+        motion=_as_tuple(_motion(world_to_frame, previous)),
+        yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
+    )
+    return image, truth
+
+
+def _check_render_args(t_s: float, width: int, height: int, motion_scale: float) -> None:
+    if width <= 0 or height <= 0:
+        raise DeviceSpecError(f"frame size must be positive, got {width}x{height}")
+    if not math.isfinite(t_s):
+        raise DeviceSpecError(f"t_s must be a finite number of seconds, got {t_s}")
+    if not (math.isfinite(motion_scale) and motion_scale >= 0.0):
+        raise DeviceSpecError(f"motion_scale must be a finite number >= 0, got {motion_scale}")
+
+
+# --- the source -----------------------------------------------------------------------------------------------
+
+
+class SyntheticShelfSource:
+    """A :class:`~eyeline.devices.base.FrameSource` of shelf frames; each frame's ``truth`` is a :class:`ShelfTruth`.
+
+    Frame ``i`` is the shelf at ``t = i / fps`` and is captured at ``start + i * 1e9 / fps`` on ``clock`` (start:
+    the first pull); the source waits for that moment before delivering it, so on a
+    :class:`~eyeline.devices.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
+    ``seed`` picks the scene when none is given. Meant for one consumer at a time.
+    """
+
+    def __init__(
+        self,
+        scene: ShelfScene | None = None,
+        *,
+        width: int = 1280,
+        height: int = 720,
+        fps: float = 30.0,
+        frames: int | None = None,
+        clock: Clock | None = None,
+        motion_scale: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        _check_render_args(0.0, width, height, motion_scale)
+        _check_pacing(fps, frames)
+        self._scene = scene if scene is not None else make_shelf_scene(seed)
+        self._size = (width, height)
+        self._fps = fps
+        self._frames = frames
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._motion_scale = motion_scale
+        self._next_seq = 0
+        self._start_ns: int | None = None
+        self._previous: ShelfTruth | None = None
+        self._closed = False
+
+    @property
+    def scene(self) -> ShelfScene:
+        return self._scene
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> CapturedFrame:
+        if self._closed or (self._frames is not None and self._next_seq >= self._frames):
+            raise StopAsyncIteration
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        capture_ns = self._capture_ns(seq)
+        image, truth = await asyncio.to_thread(
+            render_shelf_frame, self._scene, seq / self._fps, *self._size, self._motion_scale, self._previous
+        )
+        await self._clock.sleep_until(capture_ns)
+        if self._closed:
+            raise StopAsyncIteration
+        self._previous = truth  # only once delivered, so ``motion`` is always from the frame the consumer saw
+        return CapturedFrame(seq=seq, capture_ns=capture_ns, image=image, truth=truth)
+
+    def _capture_ns(self, seq: int) -> int:
+        if self._start_ns is None:
+            self._start_ns = self._clock.now_ns()
+        return self._start_ns + round(seq * 1e9 / self._fps)
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+
+def _check_pacing(fps: float, frames: int | None) -> None:
+    if not (math.isfinite(fps) and fps > 0.0):
+        raise DeviceSpecError(f"fps must be a positive number, got {fps}")
+    if frames is not None and frames < 0:
+        raise DeviceSpecError(f"frames must be >= 0 or None for endless, got {frames}")

@@ -1,0 +1,61 @@
+"""The embedded demo end to end: real gRPC on loopback, real OCR, the rendered snapshot checked against
+the synthetic shelf's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from eyeline.edge.overlays import BadgeShape, PanelShape
+from eyeline.edge.render import BADGE_BGR
+from eyeline.tools.demo import run_demo
+
+pytestmark = pytest.mark.slow
+
+
+def _badge_blobs(snapshot: np.ndarray) -> list[tuple[float, float]]:
+    """Centroids of the regions drawn in the badge colour."""
+    mask = np.all(np.abs(snapshot.astype(int) - np.array(BADGE_BGR)) <= 12, axis=2).astype(np.uint8)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask)
+    return [tuple(centroids[i]) for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 40]
+
+
+def _inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    x, y = point
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+async def test_the_demo_names_the_right_product_and_pins_ranks_on_it(tmp_path: Path) -> None:
+    result = await run_demo(tmp_path, seed=3)
+    report = result.report
+    truth = report.answered_frame_truth
+    assert report.answer is not None and report.overlay is not None and truth is not None
+    assert truth.best_product().display_name.lower() in report.answer.text.lower()
+    assert report.steps[0].kind == "perceive"
+    assert report.steps[-1].kind == "answer"
+
+    visible = [p for p in truth.products if p.visible_fraction >= 0.99]
+    by_name = {p.product.display_name.lower(): p for p in visible}
+    expected_ranking = [p.product.display_name.lower()
+                        for p in sorted(visible, key=lambda p: -p.product.protein_g)]
+    panel = next(i.shape for i in report.overlay.items if isinstance(i.shape, PanelShape))
+    assert [row.text.lower() for row in panel.rows] == expected_ranking
+
+    snapshot = cv2.imread(str(result.snapshot_path))
+    height, width = snapshot.shape[:2]
+    blobs = _badge_blobs(snapshot)
+    badges = [i.shape for i in report.overlay.items if isinstance(i.shape, BadgeShape)]
+    assert len(badges) == len(visible) == len(blobs)
+    for badge in badges:
+        product = by_name[expected_ranking[int(badge.text) - 1]]
+        drawn = min(blobs, key=lambda b: (b[0] - badge.center[0] * width) ** 2 + (b[1] - badge.center[1] * height) ** 2)
+        assert _inside(drawn, product.box), f"badge {badge.text} drawn at {drawn}, outside {product.box}"
+
+    video = cv2.VideoCapture(str(result.video_path))
+    frames = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, first = video.read()
+    video.release()
+    assert ok and first.shape[:2] == (720, 1280)
+    assert report.stats is not None and 15 <= frames <= report.stats.frames_rendered
