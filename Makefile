@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test lint setup clean
 
 demo: $(STAMP)
 	$(BIN)/eyeline demo --out out/demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	tools/typecheck.sh
 
 setup: $(STAMP)
 

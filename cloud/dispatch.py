@@ -86,7 +86,7 @@ class Dispatcher:
     async def _answer(self, session: Session, query: wire.QueryIn) -> None:
         frame = session.frame(query.frame_seq)
         if frame is None:
-            wanted = "any keyframe" if query.frame_seq == 0 else f"frame {query.frame_seq}"
+            wanted = "any keyframe" if query.frame_seq is None else f"frame {query.frame_seq}"
             await session.send(wire.error("no_frame", f"the cloud holds no {wanted} to answer over",
                                           retryable=True, query_id=query.query_id))
             return

@@ -13,6 +13,7 @@ from typing import cast
 import cv2
 import numpy as np
 import numpy.typing as npt
+
 from eyeline.cloud.errors import CloudError
 
 Image = npt.NDArray[np.uint8]

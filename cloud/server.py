@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
 from eyeline.cloud import wire
 from eyeline.cloud.auth import AuthError, TokenClaims, TokenSigner, bearer_token
 from eyeline.cloud.dispatch import Dispatcher
@@ -29,8 +32,6 @@ from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.protein import ProteinRankingSkill
 from eyeline.protos.v1 import session_pb2 as pb
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger(__name__)
 

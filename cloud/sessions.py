@@ -66,9 +66,9 @@ class Session:
         while len(self._frames) > self._frames_kept:
             self._frames.popitem(last=False)
 
-    def frame(self, seq: int) -> DecodedFrame | None:
-        """The frame with ``seq``, or the latest one for ``seq == 0``."""
-        if seq == 0:
+    def frame(self, seq: int | None) -> DecodedFrame | None:
+        """The frame with ``seq``, or the latest one for ``None``."""
+        if seq is None:
             return next(reversed(self._frames.values()), None)
         return self._frames.get(seq)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import DecodeError
+
 from eyeline.cloud import model
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
 from eyeline.protos.v1 import session_pb2 as pb
-from google.protobuf.message import DecodeError
 
 _MODE_FROM_WIRE = {pb.MODE_INSTANT: Mode.INSTANT, pb.MODE_THINKING: Mode.THINKING,
                    pb.MODE_CONTEMPLATING: Mode.CONTEMPLATING}
@@ -46,7 +47,7 @@ class QueryIn:
     query_id: str
     text: str
     mode: Mode | None
-    frame_seq: int  # 0 = the latest keyframe
+    frame_seq: int | None  # None = the latest keyframe
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ def _query(query: pb.Query) -> QueryIn | MalformedIn:
     if not query.text.strip():
         return MalformedIn("Query with no text")
     return QueryIn(query_id=query.query_id, text=query.text, mode=_MODE_FROM_WIRE.get(query.mode),
-                   frame_seq=query.frame_seq)
+                   frame_seq=query.frame_seq if query.HasField("frame_seq") else None)
 
 
 # ------------------------------------------------------------------ cloud -> edge

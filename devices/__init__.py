@@ -1,0 +1,72 @@
+"""Frame sources, synthetic scenes with exact ground truth, and glasses profiles.
+
+Errors, all under one root::
+
+    DeviceError                      (retryable: False)
+    ├── DeviceNotFoundError          the camera or file does not exist / cannot be opened (retryable)
+    ├── DeviceSpecError              a device string or setting is invalid
+    ├── CameraReadError              an open camera stopped delivering frames (retryable)
+    ├── VideoDecodeError             a file that is not a video, or holds no decodable frame
+    └── ImageDecodeError             a file that is not a decodable image
+"""
+
+from eyeline.devices.base import (
+    CapturedFrame,
+    DeviceError,
+    DeviceNotFoundError,
+    DeviceSpecError,
+    FrameSource,
+    Image,
+)
+from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
+from eyeline.devices.image import ImageDecodeError, ImageSource, load_image
+from eyeline.devices.profiles import PROFILES, RAYBAN_CLASS, WEBCAM, GlassesProfile, profile_by_name
+from eyeline.devices.spec import KNOWN_KINDS, DeviceSpec, open_device, parse_device_spec
+from eyeline.devices.synthetic import (
+    CATALOG,
+    Product,
+    ProductTruth,
+    ShelfScene,
+    ShelfTruth,
+    SyntheticShelfSource,
+    make_shelf_scene,
+    render_shelf_frame,
+)
+from eyeline.devices.video import VideoDecodeError, VideoFileSource
+from eyeline.devices.webcam import CameraReadError, WebcamSource
+
+__all__ = [
+    "CATALOG",
+    "KNOWN_KINDS",
+    "PROFILES",
+    "RAYBAN_CLASS",
+    "WEBCAM",
+    "CameraReadError",
+    "CapturedFrame",
+    "Clock",
+    "DeviceError",
+    "DeviceNotFoundError",
+    "DeviceSpec",
+    "DeviceSpecError",
+    "FrameSource",
+    "GlassesProfile",
+    "Image",
+    "ImageDecodeError",
+    "ImageSource",
+    "MonotonicClock",
+    "Product",
+    "ProductTruth",
+    "ShelfScene",
+    "ShelfTruth",
+    "SyntheticShelfSource",
+    "VideoDecodeError",
+    "VideoFileSource",
+    "VirtualClock",
+    "WebcamSource",
+    "load_image",
+    "make_shelf_scene",
+    "open_device",
+    "parse_device_spec",
+    "profile_by_name",
+    "render_shelf_frame",
+]

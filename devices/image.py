@@ -10,6 +10,7 @@ from typing import Self
 
 import cv2
 import numpy as np
+
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, DeviceSpecError, Image
 from eyeline.devices.clock import Clock, MonotonicClock
 

@@ -18,6 +18,7 @@ from typing import Self
 import cv2
 import numpy as np
 import numpy.typing as npt
+
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceSpecError, Image
 from eyeline.devices.clock import Clock, MonotonicClock
 
@@ -123,7 +124,7 @@ CATALOG: tuple[Product, ...] = (
     Product("Rocky", "Nut Bar", 8.0, 40, 200, (130, 60, 200)),
     Product("Alpine", "Cheese Crisps", 13.0, 30, 170, (220, 170, 90)),
     Product("Ocean", "Tuna Snack", 18.0, 85, 120, (200, 120, 110)),
-    Product("Zen", "Seaweed Thins", 2.5, 10, 50, (50, 50, 50)),
+    Product("Zen", "Seaweed Thins", 2.5, 10, 50, (50, 100, 90)),
 )
 """Every product a synthetic shelf can show; protein values are all distinct so rankings are unambiguous."""
 

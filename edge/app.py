@@ -123,7 +123,7 @@ async def _ask(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunRep
     report.overlay = runtime.overlays.get(f"answer-{query_id}")
     if report.overlay is None:
         return
-    frame = runtime.frame(report.overlay.frame_seq)
+    frame = runtime.keyframe(report.overlay.frame_seq)
     report.answered_frame_truth = frame.truth if frame is not None else None
     if options.snapshot_path is not None:
         await write_snapshot(options.snapshot_path, await runtime.snapshot(report.overlay.overlay_id))

@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from typing import cast
 
 import cv2
+
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.wire import EncodedFrame

@@ -19,6 +19,7 @@ from typing import Final
 
 import cv2
 import numpy as np
+
 from eyeline.devices.base import Image
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.overlays import (
@@ -163,9 +164,12 @@ class _Font:
 
     def fit(self, text: str, max_width: int) -> str:
         """``text``, cut short with '...' if it is wider than ``max_width``."""
-        if self.width(text) <= max_width:
+        full_width = self.width(text)
+        if full_width <= max_width:
             return text
-        for end in range(len(text) - 1, 0, -1):
+        # Start near the proportional cut, so a huge string costs a few measurements rather than thousands.
+        first_end = min(len(text) - 1, len(text) * max_width // max(full_width, 1) + 1)
+        for end in range(first_end, 0, -1):
             shortened = text[:end].rstrip() + "..."
             if self.width(shortened) <= max_width:
                 return shortened

@@ -53,7 +53,7 @@ class EdgeConfig:
     jpeg_quality: int = 80
     max_width: int = 0                # 0 = send at capture resolution
     max_keyframes_per_s: float = 2.0
-    recent_frames: int = 90           # kept to draw an overlay onto the very frame it was computed on
+    keyframes_kept: int = 16          # sent frames kept to draw an overlay onto the frame it was computed on
     latency_records: int = 1000
 
 
@@ -92,7 +92,7 @@ class EdgeRuntime:
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
         self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width)
         self._channels = _Channels()
-        self._recent: OrderedDict[int, CapturedFrame] = OrderedDict()
+        self._keyframes: OrderedDict[int, CapturedFrame] = OrderedDict()
         self.overlays: dict[str, Overlay] = {}
         self.latencies: deque[HopTimes] = deque(maxlen=self.config.latency_records)
         self._pending_hops: dict[str, HopTimes] = {}
@@ -127,14 +127,13 @@ class EdgeRuntime:
     async def _capture(self) -> None:
         async for frame in self._source:
             self._stats.captured += 1
-            self._remember(frame)
             self._channels.uplink.put(frame)
             self._channels.display.put(frame)
 
-    def _remember(self, frame: CapturedFrame) -> None:
-        self._recent[frame.seq] = frame
-        while len(self._recent) > self.config.recent_frames:
-            self._recent.popitem(last=False)
+    def _remember(self, keyframe: CapturedFrame) -> None:
+        self._keyframes[keyframe.seq] = keyframe
+        while len(self._keyframes) > self.config.keyframes_kept:
+            self._keyframes.popitem(last=False)
 
     async def _send(self) -> None:
         with contextlib.suppress(SlotClosedError):
@@ -142,6 +141,7 @@ class EdgeRuntime:
                 frame = await self._channels.uplink.get()
                 if not self.sampler.should_send(frame):
                     continue
+                self._remember(frame)
                 encoded = await self._encoder.encode(frame, new_trace_id())
                 await self._uplink.push_frame(encoded)
                 self._stats.keyframes_sent += 1
@@ -221,15 +221,16 @@ class EdgeRuntime:
 
     # ------------------------------------------------------------------ snapshots
 
-    def frame(self, seq: int) -> CapturedFrame | None:
-        return self._recent.get(seq)
+    def keyframe(self, seq: int) -> CapturedFrame | None:
+        """A frame sent to the cloud, while it is among the last ``keyframes_kept``."""
+        return self._keyframes.get(seq)
 
     async def snapshot(self, overlay_id: str) -> Image:
         """The overlay drawn onto the very frame it was computed on."""
         overlay = self.overlays.get(overlay_id)
         if overlay is None:
             raise EdgeError(f"no overlay {overlay_id!r} has arrived")
-        frame = self._recent.get(overlay.frame_seq)
+        frame = self._keyframes.get(overlay.frame_seq)
         if frame is None:
-            raise EdgeError(f"frame {overlay.frame_seq} is no longer kept; raise EdgeConfig.recent_frames")
+            raise EdgeError(f"keyframe {overlay.frame_seq} is no longer kept; raise EdgeConfig.keyframes_kept")
         return await asyncio.to_thread(self._renderer.draw, frame.image, [overlay])

@@ -18,6 +18,7 @@ from typing import Final, Protocol, Self, runtime_checkable
 
 import cv2
 import numpy as np
+
 from eyeline.devices.base import Image
 from eyeline.edge.errors import EdgeError
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge import wire
 from eyeline.edge.errors import EdgeError

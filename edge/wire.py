@@ -60,7 +60,7 @@ class QueryOut:
     query_id: str
     text: str
     mode: str = ""       # "" = the session's mode
-    frame_seq: int = 0   # 0 = the latest keyframe
+    frame_seq: int | None = None  # None = the latest keyframe
     asked_ns: int = 0
 
 

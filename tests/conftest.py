@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
 from eyeline.cloud.auth import TokenSigner
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ Coordinates are binary fractions, exact in the wire's float32.
 from __future__ import annotations
 
 import pytest
+
 from eyeline.cloud import model
 from eyeline.cloud import wire as cloud_wire
 from eyeline.edge import overlays as ov

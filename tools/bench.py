@@ -21,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import grpc
+
 from eyeline.cloud.auth import TokenSigner
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import OverlayArrival

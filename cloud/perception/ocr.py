@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import NormBox, Point
 
@@ -178,6 +179,10 @@ class OcrPool:
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self._read_in_worker, image_bgr)
+        except asyncio.CancelledError:
+            if self._closed and not _caller_cancelled():
+                raise OcrError("the OCR pool was closed before this read ran") from None
+            raise
         finally:
             self._pending -= 1
 
@@ -203,6 +208,12 @@ class OcrPool:
             engine = self._make_engine()
             self._local.engine = engine
         return engine.read(image_bgr)
+
+
+def _caller_cancelled() -> bool:
+    """Whether the awaiting task itself is being cancelled (rather than its queued read being dropped)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _engine_factory(workers: int) -> Callable[[], TextReader]:

@@ -7,10 +7,12 @@ OCR lines, so they are tested without a model.
 Grouping, in words: every line that states a protein amount is one product's panel. That product's name
 is the largest non-panel text above the protein line in the same column (horizontally overlapping it),
 and below any other product's protein line in that column; text of similar size right next to it (a
-brand above a name, or words the detector split) joins the name. Panel text (Nutrition Facts, Serving,
+brand above a name, or words the detector split) joins the name, unless it stands over another product's
+panel. Panel text (Nutrition Facts, Serving,
 Calories...) in the column near the protein line belongs to the same product but never names it.
 
-Nothing is guessed: a package whose protein amount cannot be read is left out of the ranking, and a
+Nothing is guessed: a package whose protein amount cannot be read is left out of the ranking, so is one
+whose text runs into the frame's edge (it is cut off, so its name and panel may be incomplete), and a
 frame with no readable amount gets an answer that says so.
 """
 
@@ -40,12 +42,11 @@ from eyeline.cloud.skills.base import SkillContext
 
 AGENT = "shelf"
 NOTICE_TEXT = "Nutrition information only - not medical advice."
-WINNER_RGB = 0x00C853
-OTHER_RGB = 0xFFFFFF
-NOTICE_RGB = 0xFFD54F
 # A per-serving amount beyond this is an OCR misread (merged digits), not food.
 MAX_PLAUSIBLE_PROTEIN_G = 100.0
-
+# Package text this close to the frame's border (as a share of the frame) means the package runs out of
+# view: its name may be cut short and part of its panel unseen, so it is read but not ranked.
+FRAME_EDGE_MARGIN = 0.01
 
 
 class UnreadableAmountError(CloudError):
@@ -118,13 +119,16 @@ def _same_row(a: NormBox, b: NormBox) -> bool:
     return -_gap(a.y0, a.y1, b.y0, b.y1) >= 0.5 * shorter
 
 
-def _continues(line: NormBox, span: NormBox, reach: float, aspect: float) -> bool:
+def _continues(line: TextLine, span: NormBox, anchor: TextLine, aspect: float) -> bool:
     """Whether ``line`` continues a name: stacked right under/over it, or next to it on its row.
 
-    ``reach`` is in units of frame height; ``aspect`` (width / height) turns normalized x into those units.
+    ``aspect`` (width / height) turns normalized x distances into units of frame height, like text heights.
     """
-    stacked = _same_column(line, span) and _gap(line.y0, line.y1, span.y0, span.y1) <= reach
-    beside = _same_row(line, span) and _gap(line.x0, line.x1, span.x0, span.x1) * aspect <= reach
+    box = line.box
+    line_gap = _gap(box.y0, box.y1, span.y0, span.y1)
+    word_gap = _gap(box.x0, box.x1, span.x0, span.x1) * aspect
+    stacked = _same_column(box, span) and line_gap <= _LINE_BREAK * anchor.height
+    beside = _same_row(box, span) and word_gap <= _WORD_SPACE * min(line.height, anchor.height)
     return stacked or beside
 
 
@@ -138,9 +142,12 @@ def _union(boxes: Iterable[NormBox]) -> NormBox:
 
 # ------------------------------------------------------------------ grouping
 
-# How far, in text heights, the next line of a name may be: a line break or a word space, never the gap
-# between two packages.
-_NAME_REACH = 0.8
+# How far, in text heights, the next part of a name may be: a line break below, or a word space beside;
+# never as far as the gap between two packages.
+_LINE_BREAK = 0.8
+_WORD_SPACE = 0.6
+# A panel runs a few lines on either side of its protein line (energy and fat above, sugars and salt below).
+_PANEL_REACH_LINES = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +184,7 @@ def join_split_amounts(lines: Sequence[TextLine]) -> tuple[TextLine, ...]:
 def _amount_right_of(label: TextLine, lines: Sequence[TextLine], used: set[int]) -> int | None:
     candidates = [
         (line.box.x0 - label.box.x1, index) for index, line in enumerate(lines)
-        if index not in used and _BARE_GRAMS.match(line.text) and line.box.x0 >= label.box.x1 - label.height
+        if index not in used and _BARE_GRAMS.match(line.text) and line.box.x0 >= label.box.center[0]
         and -_gap(label.box.y0, label.box.y1, line.box.y0, line.box.y1) >= 0.5 * min(label.height, line.height)
         and line.box.x0 - label.box.x1 <= 4 * label.width
     ]
@@ -211,10 +218,12 @@ def group_products(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[P
 
 def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines: Sequence[TextLine],
                 aspect: float) -> tuple[TextLine, ...]:
-    ceiling = max((other.box.y1 for other in protein_lines if other is not protein_line
-                   and other.box.y1 <= protein_line.box.y0 and _same_column(other.box, protein_line.box)),
+    others = [other for other in protein_lines if other is not protein_line]
+    ceiling = max((other.box.y1 for other in others
+                   if other.box.y1 <= protein_line.box.y0 and _same_column(other.box, protein_line.box)),
                   default=0.0)
-    above = [line for line in names if line.box.y0 >= ceiling and line.box.center[1] < protein_line.box.y0]
+    above = [line for line in names if line.box.y0 >= ceiling and line.box.center[1] < protein_line.box.y0
+             and not _over_another_panel(line, protein_line, others)]
     column = [line for line in above if _same_column(line.box, protein_line.box)]
     if not column:
         return ()
@@ -222,17 +231,22 @@ def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines
     return _reading_order(_stacked_with(anchor, above, aspect))
 
 
+def _over_another_panel(line: TextLine, own: TextLine, others: Sequence[TextLine]) -> bool:
+    """A line in another product's column (and not in this one's) names that product, however close it is."""
+    return not _same_column(line.box, own.box) and any(
+        _same_column(line.box, other.box) and other.box.y0 > line.box.center[1] for other in others)
+
+
 def _stacked_with(anchor: TextLine, candidates: Sequence[TextLine], aspect: float) -> list[TextLine]:
     """The anchor plus similar-sized lines that continue it (brand over name, or words split apart)."""
     similar = [line for line in candidates if line is not anchor and line.height >= 0.6 * anchor.height]
-    reach = _NAME_REACH * anchor.height
     members = [anchor]
     span = anchor.box
     grew = True
     while grew:
         grew = False
         for line in similar:
-            if line not in members and _continues(line.box, span, reach, aspect):
+            if line not in members and _continues(line, span, anchor, aspect):
                 members.append(line)
                 span = span.union(line.box)
                 grew = True
@@ -268,8 +282,9 @@ def _panel_owner(line: TextLine, products: Sequence[ProductText]) -> int | None:
     best: tuple[float, int] | None = None
     for index, product in enumerate(products):
         protein = product.protein_line.box
-        top = max((name.box.y1 for name in product.name_lines), default=protein.y0 - 6 * product.protein_line.height)
-        reach_below = protein.y1 + 6 * product.protein_line.height
+        reach = _PANEL_REACH_LINES * product.protein_line.height
+        top = max((name.box.y1 for name in product.name_lines), default=protein.y0 - reach)
+        reach_below = protein.y1 + reach
         centre_y = line.box.center[1]
         if not _same_column(line.box, protein) or not top <= centre_y <= reach_below:
             continue
@@ -296,11 +311,19 @@ class ProductReading:
 
     @property
     def display_name(self) -> str:
-        return self.name or "an unnamed product"
+        return self.name or "Unnamed product"
 
     @property
     def badge_center(self) -> Point:
         return self.text.region.center
+
+    @property
+    def cut_off(self) -> bool:
+        return at_frame_edge(self.text.region)
+
+
+def at_frame_edge(box: NormBox, margin: float = FRAME_EDGE_MARGIN) -> bool:
+    return box.x0 < margin or box.y0 < margin or box.x1 > 1.0 - margin or box.y1 > 1.0 - margin
 
 
 def read_product(text: ProductText) -> ProductReading:
@@ -319,12 +342,14 @@ def rank_by_protein(readings: Iterable[ProductReading]) -> tuple[ProductReading,
 # ------------------------------------------------------------------ the answer
 
 
-def answer_text(ranking: Sequence[ProductReading]) -> str:
+def answer_text(ranking: Sequence[ProductReading], cut_off: int = 0) -> str:
+    """The spoken answer; ``cut_off`` counts packages read but left unranked at the edge of view."""
     if not ranking:
-        return ("I could not read any nutrition panel with a protein amount in view, so I cannot rank "
-                "these products. Try holding the packages closer, panels facing the camera.")
+        return _no_ranking_text(cut_off)
     best = ranking[0]
     count = f"of {len(ranking)} product{'s' if len(ranking) != 1 else ''} read"
+    if cut_off:
+        count += f"; {cut_off} more at the edge of view not ranked"
     tied = [reading for reading in ranking if reading.protein_g == best.protein_g]
     if len(tied) > 1:
         names = " and ".join(reading.display_name for reading in tied)
@@ -333,20 +358,27 @@ def answer_text(ranking: Sequence[ProductReading]) -> str:
             "Not medical advice.")
 
 
+def _no_ranking_text(cut_off: int) -> str:
+    if cut_off:
+        return ("The only protein amounts I could read are on packages cut off at the edge of view; turn "
+                "toward them so they are fully in view, and ask again.")
+    return ("I could not read any nutrition panel with a protein amount in view, so I cannot rank these "
+            "products. Try holding the packages closer, panels facing the camera.")
+
+
 def overlay_items(ranking: Sequence[ProductReading]) -> tuple[OverlayItem, ...]:
+    """Badges, boxes, the ranked panel and the notice; colours are left to the edge's renderer."""
     if not ranking:
         return ()
     box_ids = _box_ids(ranking)
     items: list[OverlayItem] = []
     for rank, reading in enumerate(ranking, start=1):
-        rgb = WINNER_RGB if reading.protein_g == ranking[0].protein_g else OTHER_RGB
-        items.append(BadgeItem(id=f"rank-{rank}", center=reading.badge_center, text=str(rank), rgb=rgb))
-        items.append(BoxItem(id=box_ids[rank - 1], box=reading.text.region, caption=f"{reading.protein_g:g} g",
-                             rgb=rgb))
+        items.append(BadgeItem(id=f"rank-{rank}", center=reading.badge_center, text=str(rank)))
+        items.append(BoxItem(id=box_ids[rank - 1], box=reading.text.region, caption=f"{reading.protein_g:g} g"))
     rows = tuple(PanelRow(rank=str(rank), text=reading.display_name, value=f"{reading.protein_g:g} g")
                  for rank, reading in enumerate(ranking, start=1))
-    items.append(PanelItem(id="ranking", title="Protein per serving", rows=rows, rgb=OTHER_RGB))
-    items.append(NoticeItem(id="notice", text=NOTICE_TEXT, rgb=NOTICE_RGB))
+    items.append(PanelItem(id="ranking", title="Protein per serving", rows=rows))
+    items.append(NoticeItem(id="notice", text=NOTICE_TEXT))
     return tuple(items)
 
 
@@ -379,30 +411,44 @@ class ProteinRankingSkill:
         return bool(_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question))
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
-        started = time.perf_counter_ns()
-        lines = await ctx.ocr.read(ctx.image)
-        steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
-                           evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT)]
-        started = time.perf_counter_ns()
-        products = group_products(lines, aspect=ctx.image.shape[1] / ctx.image.shape[0])
-        steps.append(TraceStep(StepKind.GROUP, f"{len(products)} products with a protein amount",
-                               evidence=tuple(product.region for product in products),
-                               cost_us=_since_us(started), agent=AGENT))
+        steps: list[TraceStep] = []
+        lines = await self._perceive(ctx, steps)
+        products = self._group(lines, aspect=ctx.image.shape[1] / ctx.image.shape[0], steps=steps)
         readings = [self._read(product, steps) for product in products]
-        ranking = self._compare(readings, steps)
+        ranking = self._compare([reading for reading in readings if not reading.cut_off], steps)
         started = time.perf_counter_ns()
-        text, items = answer_text(ranking), overlay_items(ranking)
+        text = answer_text(ranking, cut_off=len(readings) - len(ranking))
+        items = overlay_items(ranking)
         steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.text.region for r in ranking[:1]),
                                cost_us=_since_us(started), agent=AGENT))
         return SkillResult(answer=text, items=items, steps=tuple(steps))
 
     @staticmethod
+    async def _perceive(ctx: SkillContext, steps: list[TraceStep]) -> tuple[TextLine, ...]:
+        started = time.perf_counter_ns()
+        lines = await ctx.ocr.read(ctx.image)
+        steps.append(TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
+                               evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT))
+        return lines
+
+    @staticmethod
+    def _group(lines: Sequence[TextLine], *, aspect: float, steps: list[TraceStep]) -> tuple[ProductText, ...]:
+        started = time.perf_counter_ns()
+        products = group_products(lines, aspect=aspect)
+        steps.append(TraceStep(StepKind.GROUP, f"{len(products)} products with a protein amount",
+                               evidence=tuple(product.region for product in products),
+                               cost_us=_since_us(started), agent=AGENT))
+        return products
+
+    @staticmethod
     def _read(product: ProductText, steps: list[TraceStep]) -> ProductReading:
         started = time.perf_counter_ns()
         reading = read_product(product)
-        steps.append(TraceStep(StepKind.READ, f"{reading.display_name}: protein {reading.protein_g:g} g",
-                               evidence=(product.protein_line.box,), confidence=reading.confidence,
-                               cost_us=_since_us(started), agent=AGENT))
+        text = f"{reading.display_name}: protein {reading.protein_g:g} g"
+        if reading.cut_off:
+            text += " (package cut off at the edge of view; not ranked)"
+        steps.append(TraceStep(StepKind.READ, text, evidence=(product.protein_line.box,),
+                               confidence=reading.confidence, cost_us=_since_us(started), agent=AGENT))
         return reading
 
     @staticmethod

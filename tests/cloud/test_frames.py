@@ -6,6 +6,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+
 from eyeline.cloud.frames import FrameLimits, FrameRejectedError, check_frame, decode_image, image_dimensions
 
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
+
 from eyeline.devices.base import Image
 from eyeline.edge.overlays import (
     ArrowShape,
@@ -53,12 +54,14 @@ def render(*shapes: Shape, image: Image | None = None, rgb: int = 0) -> Image:
 
 def changed(out: Image, base: Image | None = None) -> Mask:
     reference = grey(out.shape[1], out.shape[0]) if base is None else base
-    return np.any(out != reference, axis=2)
+    mask: Mask = np.any(out != reference, axis=2)
+    return mask
 
 
 def near_colour(image: Image, bgr: tuple[int, int, int], tolerance: int = 0) -> Mask:
     distance = np.abs(image.astype(np.int16) - np.array(bgr, np.int16)).max(axis=2)
-    return distance <= tolerance
+    close: Mask = distance <= tolerance
+    return close
 
 
 def centroid(mask: Mask) -> tuple[float, float]:
@@ -326,6 +329,18 @@ def test_non_ascii_everywhere_does_not_crash() -> None:
                  ArrowShape((0.2, 0.9), (0.5, 0.5), odd), PanelShape(odd, (PanelRow(odd, odd, odd),)),
                  StepCardShape(1, 1, odd, warning=odd), NoticeShape(odd))
     assert changed(out).any()
+
+
+def test_huge_text_is_cut_short_quickly() -> None:
+    out = render(LabelShape((0.5, 0.5), "protein " * 20_000), NoticeShape("x" * 100_000))
+    _, top, _, bottom = bounding_box(changed(out)[: HEIGHT * 3 // 4])
+    assert bottom - top < 40, "the label should stay one line tall"
+
+
+def test_unknown_shape_is_named_in_the_error() -> None:
+    stray = Overlay("o1", "q1", 1, "t1", 0, (Item("odd", "not a shape"),))  # type: ignore[arg-type]
+    with pytest.raises(RenderError, match="str"):
+        OverlayRenderer().draw(grey(), [stray])
 
 
 @pytest.mark.parametrize("image", [

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from eyeline.devices.base import CapturedFrame
 from eyeline.edge.messages import FlowControl
 from eyeline.edge.sampler import RateSampler

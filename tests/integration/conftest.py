@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+
 from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.server import CloudServer
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions

@@ -6,6 +6,7 @@ import asyncio
 
 import cv2
 import numpy as np
+
 from eyeline.edge.messages import CloudEvent
 from eyeline.edge.uplink import GrpcUplink
 from eyeline.edge.wire import EncodedFrame, HelloOut

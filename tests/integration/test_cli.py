@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from eyeline.cloud.auth import TokenSigner
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from eyeline.edge.overlays import BadgeShape, PanelShape
 from eyeline.edge.render import BADGE_BGR
 from eyeline.tools.demo import run_demo

@@ -6,6 +6,9 @@ import asyncio
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
 from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
@@ -13,8 +16,6 @@ from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, Welc
 from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
 from eyeline.edge.wire import EncodedFrame, QueryOut, hello_message, query_message
 from eyeline.protos.v1 import session_pb2 as pb
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from .helpers import hello, jpeg_frame
 
