@@ -29,7 +29,8 @@ from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import EncodedFrame, HelloOut
 
 ECHO_METHOD = "/eyeline.bench.Echo/Connect"
-_SECRET = os.urandom(32)
+# Handed to the cloud process through its environment, so it is text.
+_SECRET = os.urandom(32).hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ async def _paced(payload_count: int, fps: float) -> list[float]:
 
 async def measure_eyeline(address: str, payloads: list[bytes], fps: float) -> Latencies:
     uplink = GrpcUplink(UplinkOptions(address))
-    await uplink.open(HelloOut(token=TokenSigner(_SECRET).mint("bench"), profile_name="bench", width=1280,
+    await uplink.open(HelloOut(token=TokenSigner(_SECRET.encode()).mint("bench"), profile_name="bench", width=1280,
                                height=720, fps=fps, horizontal_fov_deg=70, uplink_budget_kbps=0, has_display=True))
     sent: dict[int, int] = {}
     received: dict[int, int] = {}
@@ -137,7 +138,7 @@ async def measure_echo(address: str, payloads: list[bytes], fps: float) -> Laten
 async def run_roundtrip(frames: int, fps: float) -> tuple[Latencies, Latencies, float]:
     """(eyeline, baseline, mean payload KiB)."""
     payloads = await asyncio.to_thread(make_payloads, frames)
-    env = {**os.environ, "EYELINE_TOKEN_SECRET": _SECRET.hex()}
+    env = {**os.environ, "EYELINE_TOKEN_SECRET": _SECRET}
     echo, echo_address = _start(["-m", "eyeline.tools.bench", "--echo-server"], env)
     cloud, cloud_address = _start(["-m", "eyeline.tools.cli", "cloud", "--port", "0", "--frame-skill", "noop"], env)
     try:
