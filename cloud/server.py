@@ -53,6 +53,7 @@ class CloudConfig:
     decode_workers: int = 2
     hello_timeout_s: float = 10.0
     frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
+    warm_up: bool = True                   # load the OCR models at start, not at the first question
 
     @property
     def max_message_bytes(self) -> int:
@@ -75,6 +76,7 @@ class CloudServer:
                                       now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill))
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
+        self._warming: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
@@ -96,6 +98,8 @@ class CloudServer:
         self._server = server
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.config.warm_up:
+            self._warming = asyncio.create_task(self._ocr.warm_up(), name="ocr-warm-up")
         log.info("cloud listening on %s", self.address)
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -107,6 +111,9 @@ class CloudServer:
                                          retryable=True))
         await self._server.stop(grace_s)
         self._server = None
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
         self._ocr.close()
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
 

@@ -34,7 +34,7 @@ def signer() -> TokenSigner:
 async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
     from eyeline.cloud.server import CloudConfig, CloudServer
 
-    server = CloudServer(CloudConfig(port=0), signer)
+    server = CloudServer(CloudConfig(port=0, warm_up=False), signer)
     await server.start()
     yield server
     await server.stop(grace_s=0.5)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eyeline")
 
+DEFAULT_EDGE_VIDEO = Path("out/edge.mp4")
+
 
 def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cloud", help="run the cloud reasoning service (gRPC)")
@@ -51,9 +53,9 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--profile", default="webcam", choices=sorted(PROFILES))
     p.add_argument("--ask", default="", metavar="QUESTION", help="ask this once the first keyframe is up")
     p.add_argument("--mode", default="", choices=["", "instant", "thinking", "contemplating"])
-    p.add_argument("--video", type=Path, help="write the annotated video here (default: a window if any)")
+    p.add_argument("--video", type=Path,
+                   help=f"annotated video path (default: a window if a display exists, else {DEFAULT_EDGE_VIDEO})")
     p.add_argument("--snapshot", type=Path, help="PNG of the answer's overlay on its frame")
-    p.add_argument("--window", action="store_true", help="show a window when a display exists")
     p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the cloud")
     p.set_defaults(run=_run_edge)
@@ -130,9 +132,11 @@ def _edge_token(args: argparse.Namespace) -> str:
 def _run_edge(args: argparse.Namespace) -> int:
     from eyeline.edge.app import EdgeAppOptions, run_edge
 
+    video = args.video or DEFAULT_EDGE_VIDEO
+    video.parent.mkdir(parents=True, exist_ok=True)
     options = EdgeAppOptions(device=args.device, cloud=args.cloud, token=_edge_token(args),
                              profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
-                             video_path=args.video, snapshot_path=args.snapshot, prefer_window=args.window,
+                             video_path=video, snapshot_path=args.snapshot, prefer_window=args.video is None,
                              duration_s=args.duration, connect_timeout_s=args.connect_timeout)
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -185,6 +186,12 @@ class OcrPool:
             raise
         finally:
             self._pending -= 1
+
+    async def warm_up(self) -> None:
+        """Load the models now, so the first question does not wait for them."""
+        image = np.full((48, 200, 3), 255, np.uint8)
+        cv2.putText(image, "Eyeline", (8, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+        await asyncio.gather(*(self.read(image) for _ in range(self.workers)))
 
     def close(self) -> None:
         """Refuse new reads and drop queued ones; a read already running finishes in its thread."""

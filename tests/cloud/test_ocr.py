@@ -208,3 +208,21 @@ async def test_reads_beyond_the_pending_limit_are_refused_as_retryable() -> None
 def test_a_pool_that_could_not_work_is_refused(workers: int, max_pending: int) -> None:
     with pytest.raises(OcrError, match="worker"):
         OcrPool(workers=workers, max_pending=max_pending)
+
+
+async def test_warm_up_creates_the_engine_before_the_first_read() -> None:
+    created: list[str] = []
+
+    class CountingEngine:
+        def read(self, image_bgr: object) -> tuple[TextLine, ...]:
+            return ()
+
+    def factory() -> CountingEngine:
+        created.append(threading.current_thread().name)
+        return CountingEngine()
+
+    async with OcrPool(engine_factory=factory) as pool:
+        await pool.warm_up()
+        assert len(created) == 1 and created[0].startswith("ocr")
+        await pool.read(np.zeros((8, 8, 3), np.uint8))
+        assert len(created) == 1

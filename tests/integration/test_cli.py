@@ -21,8 +21,9 @@ EYELINE = [sys.executable, "-m", "eyeline.tools.cli"]
 SECRET = b"cli-test-secret-0123456789abcdef"
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*EYELINE, *args], capture_output=True, text=True, timeout=timeout, check=False)
+def run(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``eyeline`` in ``cwd``, so files it writes by default land there, not in the repository."""
+    return subprocess.run([*EYELINE, *args], capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
 
 
 @pytest.fixture
@@ -78,22 +79,24 @@ def test_edge_process_gets_the_answer_from_the_cloud_process(
     assert process.stdout is not None and "shutting down" in process.stdout.read()
 
 
-def test_edge_with_a_wrong_token_exits_with_the_reason(cloud_process: tuple[subprocess.Popen[str], str]) -> None:
+def test_edge_with_a_wrong_token_exits_with_the_reason(
+        cloud_process: tuple[subprocess.Popen[str], str], tmp_path: Path) -> None:
     _, address = cloud_process
     forged = TokenSigner(b"some-other-secret-0123456789abcd").mint("edge")
-    result = run("edge", "--device", "synthetic:shelf", "--cloud", address, "--token", forged, "--duration", "1")
+    result = run("edge", "--device", "synthetic:shelf", "--cloud", address, "--token", forged, "--duration", "1",
+                 cwd=tmp_path)
     assert result.returncode == 2
     assert "UNAUTHENTICATED" in result.stderr and "signature" in result.stderr
 
 
-def test_edge_with_an_unreachable_cloud_exits_with_the_reason() -> None:
+def test_edge_with_an_unreachable_cloud_exits_with_the_reason(tmp_path: Path) -> None:
     result = run("edge", "--device", "synthetic:shelf", "--cloud", "127.0.0.1:9", "--token", "x",
-                 "--connect-timeout", "1", "--duration", "1")
+                 "--connect-timeout", "1", "--duration", "1", cwd=tmp_path)
     assert result.returncode == 2
     assert "cannot reach the cloud at 127.0.0.1:9" in result.stderr
 
 
-def test_edge_with_an_unknown_device_exits_with_the_reason() -> None:
-    result = run("edge", "--device", "telescope:1", "--cloud", "127.0.0.1:9", "--token", "x")
+def test_edge_with_an_unknown_device_exits_with_the_reason(tmp_path: Path) -> None:
+    result = run("edge", "--device", "telescope:1", "--cloud", "127.0.0.1:9", "--token", "x", cwd=tmp_path)
     assert result.returncode == 2
     assert "telescope" in result.stderr

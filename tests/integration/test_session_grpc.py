@@ -123,7 +123,7 @@ async def test_a_question_no_skill_answers_is_unsupported(connect) -> None:  # t
 
 
 async def test_the_session_limit_is_enforced(signer: TokenSigner) -> None:
-    server = CloudServer(CloudConfig(port=0, max_sessions=1), signer)
+    server = CloudServer(CloudConfig(port=0, max_sessions=1, warm_up=False), signer)
     await server.start()
     try:
         first = GrpcUplink(UplinkOptions(server.address))
@@ -152,7 +152,7 @@ async def test_health_and_reflection_are_served(cloud: CloudServer) -> None:
 
 
 async def test_shutdown_tells_live_sessions_to_come_back_later(signer: TokenSigner) -> None:
-    server = CloudServer(CloudConfig(port=0), signer)
+    server = CloudServer(CloudConfig(port=0, warm_up=False), signer)
     await server.start()
     uplink = GrpcUplink(UplinkOptions(server.address))
     await uplink.open(hello(signer.mint("edge")))
