@@ -19,6 +19,7 @@ frame with no readable amount gets an answer that says so.
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -92,9 +93,21 @@ def is_panel_text(text: str) -> bool:
     return bool(tokens) and all(token in _PANEL_WORDS or _AMOUNT_TOKEN.match(token) for token in tokens)
 
 
+# Text that states a quantity ("58.5g", "100 ml") or a serving ("servings per container", "per 100g") is
+# label information, never a product's name.
+_QUANTITY = re.compile(r"\d(?:[.,]\d+)?\s*(?:g|mg|kg|ml|l|kcal|kj)\b", re.IGNORECASE)
+_SERVING_WORDS = re.compile(r"\b(servings?|container|portions?|per\s+100|typical\s+values?)\b", re.IGNORECASE)
+# Nutrient names a product is not called by ("fat" and "protein" stay out: "Low Fat Yoghurt", "Protein Bar").
+_NUTRIENT_WORDS = re.compile(
+    r"\b(nutrients?|nutrition|dietary|fib(?:er|re)|sugars|sodium|cholesterol|carbohydrates?|saturated|"
+    r"vitamins?|calcium|iron|potassium|calories|kcal|kj)\b", re.IGNORECASE)
+
+
 def is_name_text(line: TextLine) -> bool:
     letters = sum(char.isalpha() for char in line.text)
-    return letters >= 2 and not is_panel_text(line.text)
+    if letters < 2 or any(p.search(line.text) for p in (_QUANTITY, _SERVING_WORDS, _NUTRIENT_WORDS)):
+        return False
+    return not is_panel_text(line.text)
 
 
 # ------------------------------------------------------------------ geometry helpers
@@ -146,6 +159,8 @@ def _union(boxes: Iterable[NormBox]) -> NormBox:
 # never as far as the gap between two packages.
 _LINE_BREAK = 0.8
 _WORD_SPACE = 0.6
+# A package's name is display type, set larger than the rows of its nutrition panel.
+_NAME_MIN_HEIGHT = 1.15
 # A panel runs a few lines on either side of its protein line (energy and fat above, sugars and salt below).
 _PANEL_REACH_LINES = 6
 
@@ -206,9 +221,10 @@ def group_products(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[P
     protein_lines = sorted((line for line in lines if parse_protein_grams(line.text) is not None),
                            key=lambda line: (line.box.y0, line.box.x0))
     names = [line for line in lines if is_name_text(line)]
+    panel = [line for line in lines if is_panel_text(line.text)]
     products: list[ProductText] = []
     for protein_line in protein_lines:
-        name_lines = _name_lines(protein_line, names, protein_lines, aspect)
+        name_lines = _name_lines(protein_line, names, protein_lines, aspect, _panel_row_height(protein_line, panel))
         if name_lines and any(name_lines == product.name_lines for product in products):
             continue  # a second amount on a package already found (e.g. a repeated panel)
         products.append(ProductText(name_lines, protein_line))
@@ -216,8 +232,16 @@ def group_products(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[P
     return tuple(sorted(products, key=lambda product: (product.region.x0, product.region.y0)))
 
 
+def _panel_row_height(protein_line: TextLine, panel: Sequence[TextLine]) -> float:
+    """The typical height of the panel rows around a protein line (the line itself included)."""
+    reach = _PANEL_REACH_LINES * protein_line.height
+    rows = [line.height for line in panel if _same_column(line.box, protein_line.box)
+            and abs(line.box.center[1] - protein_line.box.center[1]) <= reach]
+    return statistics.median(rows or [protein_line.height])
+
+
 def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines: Sequence[TextLine],
-                aspect: float) -> tuple[TextLine, ...]:
+                aspect: float, row_height: float) -> tuple[TextLine, ...]:
     others = [other for other in protein_lines if other is not protein_line]
     ceiling = max((other.box.y1 for other in others
                    if other.box.y1 <= protein_line.box.y0 and _same_column(other.box, protein_line.box)),
@@ -228,6 +252,8 @@ def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines
     if not column:
         return ()
     anchor = max(column, key=lambda line: (line.height, line.box.y1))
+    if anchor.height < _NAME_MIN_HEIGHT * row_height:
+        return ()  # only panel-sized text above: rows of the same table, not the package's name
     return _reading_order(_stacked_with(anchor, above, aspect))
 
 
@@ -347,6 +373,9 @@ def answer_text(ranking: Sequence[ProductReading], cut_off: int = 0) -> str:
     if not ranking:
         return _no_ranking_text(cut_off)
     best = ranking[0]
+    if len(ranking) == 1 and not cut_off:
+        return (f"{best.display_name} has {best.protein_g:g} g of protein per serving; it is the only product "
+                "whose panel I could read. Not medical advice.")
     count = f"of {len(ranking)} product{'s' if len(ranking) != 1 else ''} read"
     if cut_off:
         count += f"; {cut_off} more at the edge of view not ranked"

@@ -282,7 +282,7 @@ async def test_read_confidence_is_the_ocr_score_of_the_amount() -> None:
 
     (read,) = [step for step in result.steps if step.kind is StepKind.READ]
     assert read.confidence == pytest.approx(0.61)
-    assert result.answer.startswith("Peak Protein Bar has the most protein: 20 g per serving (of 1 product read)")
+    assert result.answer.startswith("Peak Protein Bar has 20 g of protein per serving; it is the only product")
 
 
 async def test_equal_amounts_are_reported_as_a_tie() -> None:
