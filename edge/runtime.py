@@ -109,17 +109,25 @@ class EdgeRuntime:
     # ------------------------------------------------------------------ running
 
     async def run(self) -> None:
-        """Run until the source ends or ``stop()`` is called; the uplink is closed by its owner."""
-        async with asyncio.TaskGroup() as group:
-            receiver = group.create_task(self._receive(), name="edge-receive")
-            sender = group.create_task(self._send(), name="edge-send")
-            renderer = group.create_task(self._render(), name="edge-render")
-            await self._capture()
-            self._channels.uplink.close()
-            self._channels.display.close()
-            await asyncio.gather(sender, renderer)
-            receiver.cancel()
-        self._pool.shutdown(wait=False)
+        """Run until the source ends or ``stop()`` is called; the uplink is closed by its owner.
+
+        A failing stage stops the others; its ``EdgeError`` (a broken stream, a sink that cannot write) is
+        raised as itself rather than inside an exception group.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                receiver = group.create_task(self._receive(), name="edge-receive")
+                sender = group.create_task(self._send(), name="edge-send")
+                renderer = group.create_task(self._render(), name="edge-render")
+                await self._capture()
+                self._channels.uplink.close()
+                self._channels.display.close()
+                await asyncio.gather(sender, renderer)
+                receiver.cancel()
+        except* EdgeError as failed:
+            raise failed.exceptions[0] from None
+        finally:
+            self._pool.shutdown(wait=False)
 
     async def stop(self) -> None:
         await self._source.aclose()

@@ -1,0 +1,47 @@
+"""The edge application against a real cloud on loopback: per-hop timing and the cloud going away."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+import pytest
+
+from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.devices.profiles import WEBCAM
+from eyeline.edge.app import EdgeAppOptions, run_edge
+from eyeline.edge.uplink import UplinkError
+
+
+def options(cloud: CloudServer, signer: TokenSigner, tmp_path: Path, **overrides: object) -> EdgeAppOptions:
+    base = {"device": "synthetic:shelf?seed=1", "cloud": cloud.address, "token": signer.mint("edge"),
+            "profile": WEBCAM, "video_path": tmp_path / "edge.mp4"}
+    return EdgeAppOptions(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+async def test_every_hop_of_the_answered_frame_is_timed_in_order(
+        cloud: CloudServer, signer: TokenSigner, tmp_path: Path) -> None:
+    report = await run_edge(options(cloud, signer, tmp_path, question="which has the most protein?"))
+    assert report.answer is not None and report.overlay is not None
+    (hops,) = report.latencies
+    # One machine, one monotonic clock: every hop happens after the one before it.
+    order = [hops.capture_ns, hops.sent_ns, hops.received_ns, hops.reasoned_ns, hops.overlay_sent_ns,
+             hops.rendered_ns]
+    assert all(earlier <= later for earlier, later in itertools.pairwise(order)), order
+    assert hops.capture_ns > 0
+    assert report.overlay.trace_id == report.answer.trace_id
+
+
+async def test_the_edge_stops_with_a_clear_error_when_the_cloud_goes_away(
+        signer: TokenSigner, tmp_path: Path) -> None:
+    server = CloudServer(CloudConfig(port=0, warm_up=False), signer)
+    await server.start()
+    running = asyncio.create_task(run_edge(options(server, signer, tmp_path, duration_s=30.0)))
+    await asyncio.sleep(1.0)
+    await server.stop(grace_s=0.5)
+    with pytest.raises(UplinkError, match="session stream") as caught:
+        await asyncio.wait_for(running, 15)
+    assert caught.value.retryable
