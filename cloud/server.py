@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NoReturn
 
 import grpc
@@ -54,6 +55,8 @@ class CloudConfig:
     hello_timeout_s: float = 10.0
     frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
     warm_up: bool = True                   # load the OCR models at start, not at the first question
+    tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
+    tls_key: Path | None = None
 
     @property
     def max_message_bytes(self) -> int:
@@ -93,7 +96,7 @@ class CloudServer:
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, {"Connect": handler})])
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection([SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-        self.port = server.add_insecure_port(f"{self.config.host}:{self.config.port}")
+        self.port = await self._bind(server)
         await server.start()
         self._server = server
         for name in ("", SERVICE_NAME):
@@ -101,6 +104,13 @@ class CloudServer:
         if self.config.warm_up:
             self._warming = asyncio.create_task(self._ocr.warm_up(), name="ocr-warm-up")
         log.info("cloud listening on %s", self.address)
+
+    async def _bind(self, server: grpc.aio.Server) -> int:
+        address = f"{self.config.host}:{self.config.port}"
+        if self.config.tls_cert is None and self.config.tls_key is None:
+            return int(server.add_insecure_port(address))
+        credentials = await asyncio.to_thread(_server_credentials, self.config.tls_cert, self.config.tls_key)
+        return int(server.add_secure_port(address, credentials))
 
     async def stop(self, grace_s: float = 2.0) -> None:
         """Stop taking sessions, tell live ones the cloud is going, let them finish within ``grace_s``."""
@@ -182,6 +192,15 @@ class CloudServer:
         # The edge closed its side: answers to queries already asked still go out before the stream ends.
         await session.wait_idle()
         session.end()
+
+
+def _server_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredentials:
+    if cert is None or key is None:
+        raise CloudError("TLS needs both a certificate and its private key")
+    try:
+        return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    except OSError as exc:
+        raise CloudError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from exc
 
 
 async def _refuse(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:

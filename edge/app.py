@@ -37,6 +37,7 @@ class EdgeAppOptions:
     linger_s: float = 1.0               # keep rendering this long after the answer
     answer_timeout_s: float = 60.0
     connect_timeout_s: float = 10.0
+    tls_ca: Path | None = None          # trust these roots and speak TLS to the cloud
     config: EdgeConfig = field(default_factory=EdgeConfig)
 
 
@@ -62,7 +63,8 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
                    on_event: Callable[[CloudEvent], None] | None = None) -> EdgeRunReport:
     clock = clock or MonotonicClock()
     source = open_device(options.device, clock=clock, profile=options.profile)
-    uplink = GrpcUplink(UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s), clock=clock)
+    uplink = GrpcUplink(UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s,
+                                      tls_ca=options.tls_ca), clock=clock)
     try:
         welcome = await uplink.open(hello_for(options))
     except BaseException:

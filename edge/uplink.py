@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -41,12 +42,20 @@ def _uplink_error(exc: grpc.aio.AioRpcError, doing: str) -> UplinkError:
                        status=code.name)
 
 
+def _read_roots(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UplinkError(f"cannot read TLS roots {path}: {exc.strerror}", retryable=False) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class UplinkOptions:
     target: str                                 # host:port
     max_message_bytes: int = 16 * 1024 * 1024
     send_queue: int = 8
     connect_timeout_s: float = 10.0
+    tls_ca: Path | None = None                  # PEM roots to trust; set = connect over TLS
 
 
 _Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
@@ -66,8 +75,13 @@ class GrpcUplink:
 
     async def open(self, hello: wire.HelloOut) -> Welcome:
         limit = self.options.max_message_bytes
-        self._channel = grpc.aio.insecure_channel(self.options.target, options=[
-            ("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)])
+        channel_options = [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
+        if self.options.tls_ca is None:
+            self._channel = grpc.aio.insecure_channel(self.options.target, options=channel_options)
+        else:
+            roots = await asyncio.to_thread(_read_roots, self.options.tls_ca)
+            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+            self._channel = grpc.aio.secure_channel(self.options.target, credentials, options=channel_options)
         try:
             await asyncio.wait_for(self._channel.channel_ready(), self.options.connect_timeout_s)
         except TimeoutError as exc:

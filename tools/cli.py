@@ -37,6 +37,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--max-sessions", type=int, default=32)
     p.add_argument("--max-frame-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--ocr-workers", type=int, default=1)
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     p.add_argument("--frame-skill", default="", choices=["", "noop"],
                    help="answer every frame with this skill's overlay (noop: round-trip benchmarks)")
     p.set_defaults(run=_run_cloud)
@@ -58,6 +60,7 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--snapshot", type=Path, help="PNG of the answer's overlay on its frame")
     p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the cloud")
+    p.add_argument("--tls-ca", type=Path, help="PEM roots to trust: connect over TLS")
     p.set_defaults(run=_run_edge)
 
 
@@ -100,7 +103,7 @@ def _run_cloud(args: argparse.Namespace) -> int:
 
     config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                          frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
-                         frame_skill=args.frame_skill)
+                         frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file))))
 
 
@@ -137,7 +140,7 @@ def _run_edge(args: argparse.Namespace) -> int:
     options = EdgeAppOptions(device=args.device, cloud=args.cloud, token=_edge_token(args),
                              profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
                              video_path=video, snapshot_path=args.snapshot, prefer_window=args.video is None,
-                             duration_s=args.duration, connect_timeout_s=args.connect_timeout)
+                             duration_s=args.duration, connect_timeout_s=args.connect_timeout, tls_ca=args.tls_ca)
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
     return 0
