@@ -59,6 +59,20 @@ class Dispatcher:
             session.stats.frames_rejected += 1
             await session.send(wire.error(exc.code, str(exc), frame_seq=event.seq))
             return
+        await self._keep(session, frame)
+
+    async def handle_decoded(self, session: Session, frame: DecodedFrame) -> None:
+        """A frame that arrives already decoded (a WebRTC video track): no JPEG round trip, same limits."""
+        session.stats.frames_received += 1
+        height, width = frame.image.shape[:2]
+        if width * height > self.limits.max_pixels:
+            session.stats.frames_rejected += 1
+            await session.send(wire.error("frame_too_large", f"{width}x{height} video frame is over the limit of "
+                                          f"{self.limits.max_pixels} pixels", frame_seq=frame.seq))
+            return
+        await self._keep(session, frame)
+
+    async def _keep(self, session: Session, frame: DecodedFrame) -> None:
         session.keep_frame(frame)
         if self._frame_skill is not None:
             await self._run_frame_skill(session, frame, self._frame_skill)

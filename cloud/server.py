@@ -26,8 +26,10 @@ from eyeline.cloud.auth import AuthError, TokenClaims, TokenSigner, bearer_token
 from eyeline.cloud.dispatch import Dispatcher
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.frames import FrameLimits
+from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.reasoning.guardrails import GuardrailSkill
 from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.noop import NoopSkill
@@ -74,7 +76,7 @@ class CloudServer:
         self.sessions = SessionManager(config.max_sessions, config.frames_kept)
         self._ocr = OcrPool(workers=config.ocr_workers)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
-        self._router = SkillRouter([ProteinRankingSkill()])
+        self._router = SkillRouter([GuardrailSkill(), ProteinRankingSkill(demo_pack().products)])
         self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                       now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill))
         self._health = health.aio.HealthServicer()
@@ -170,16 +172,28 @@ class CloudServer:
 
     async def _open_session(self, hello: wire.HelloIn, claims: TokenClaims,
                             context: grpc.aio.ServicerContext) -> Session:
-        mode = hello.mode or self.config.default_mode
         try:
-            session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns())
+            return await self.open_session(hello, claims)
         except SessionLimitError as exc:
             await _refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+
+    async def open_session(self, hello: wire.HelloIn, claims: TokenClaims) -> Session:
+        """Open a session for an authenticated Hello and queue its Welcome, whatever the transport."""
+        mode = hello.mode or self.config.default_mode
+        session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns())
         limits = self.config.frame_limits
         await session.send(wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes,
                                         limits.max_pixels, mode, self._router.names()))
         log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
         return session
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._dispatcher
+
+    @property
+    def signer(self) -> TokenSigner:
+        return self._signer
 
     async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session) -> None:
         try:

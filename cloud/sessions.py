@@ -56,6 +56,10 @@ class Session:
         self.outbound: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=outbound_size)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Copies of what the session sends, for observers such as the viewer; a slow watcher misses
+        # messages (counted) rather than slowing the session.
+        self._watchers: set[asyncio.Queue[pb.CloudMessage | None]] = set()
+        self.watch_dropped = 0
 
     @property
     def session_id(self) -> str:
@@ -75,7 +79,24 @@ class Session:
     async def send(self, message: pb.CloudMessage) -> None:
         if message.WhichOneof("kind") == "error":
             self.stats.errors_sent += 1
+        for watcher in self._watchers:
+            self._offer(watcher, message)
         await self.outbound.put(message)
+
+    def watch(self, size: int = 64) -> asyncio.Queue[pb.CloudMessage | None]:
+        """A bounded queue that receives a copy of every later message; None when the session closes."""
+        watcher: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=size)
+        self._watchers.add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: asyncio.Queue[pb.CloudMessage | None]) -> None:
+        self._watchers.discard(watcher)
+
+    def _offer(self, watcher: asyncio.Queue[pb.CloudMessage | None], message: pb.CloudMessage | None) -> None:
+        if watcher.full():
+            watcher.get_nowait()
+            self.watch_dropped += 1
+        watcher.put_nowait(message)
 
     def spawn(self, coro: Coroutine[Any, Any, None], limit: int) -> bool:
         """Run ``coro`` as a task owned by this session; False (and nothing started) at ``limit``."""
@@ -105,6 +126,9 @@ class Session:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._frames.clear()
+        for watcher in self._watchers:
+            self._offer(watcher, None)
+        self._watchers.clear()
 
 
 @dataclass
@@ -129,6 +153,9 @@ class SessionManager:
     async def close(self, session: Session) -> None:
         self._sessions.pop(session.session_id, None)
         await session.close()
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
 
     def active(self) -> list[SessionInfo]:
         return [s.info for s in self._sessions.values()]

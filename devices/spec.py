@@ -9,6 +9,7 @@ Grammar::
     video:PATH                        options: loop (0 or 1)
     image:PATH                        options: fps, frames
     synthetic:shelf                   options: seed, frames, fps, products, motion  (fps: the profile's)
+    replay:PATH                       options: fast (0 or 1), keyframes (0 or 1)
 
 A ``TARGET`` cannot contain ``?``. Examples: ``webcam:0?fps=15``, ``video:clips/shelf.mp4?loop=1``,
 ``synthetic:shelf?seed=3&frames=90``.
@@ -24,6 +25,7 @@ from eyeline.devices.base import DeviceSpecError, FrameSource
 from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.devices.image import ImageSource
 from eyeline.devices.profiles import WEBCAM, GlassesProfile
+from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import SyntheticShelfSource, make_shelf_scene
 from eyeline.devices.video import VideoFileSource
 from eyeline.devices.webcam import WebcamSource
@@ -164,11 +166,20 @@ def _open_synthetic(spec: DeviceSpec, context: _Context) -> FrameSource:
     )
 
 
+def _open_replay(spec: DeviceSpec, context: _Context) -> FrameSource:
+    """A recording at recorded speed, or as fast as it is pulled with ``fast=1`` (or an unpaced context)."""
+    options = _Options(spec, ("fast", "keyframes"))
+    clock = VirtualClock((context.clock or MonotonicClock()).now_ns()) if options.flag("fast") \
+        else context.paced_clock()
+    return ReplaySource(spec.target, clock=clock, keyframes_only=options.flag("keyframes"))
+
+
 _OPENERS: Mapping[str, Callable[[DeviceSpec, _Context], FrameSource]] = {
     "webcam": _open_webcam,
     "video": _open_video,
     "image": _open_image,
     "synthetic": _open_synthetic,
+    "replay": _open_replay,
 }
 
 KNOWN_KINDS: tuple[str, ...] = tuple(_OPENERS)

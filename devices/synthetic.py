@@ -9,6 +9,7 @@ truth is exact rather than estimated.
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
 import math
 from collections.abc import Sequence
@@ -107,6 +108,33 @@ class ShelfScene:
     canvas: Image = field(repr=False, compare=False)
     product_boxes: tuple[Box, ...]
     seed: int = 0
+    layouts: tuple[LabelLayout, ...] = ()
+
+
+class LabelLayout(enum.Enum):
+    """How a package states its protein; the difficulty knobs that live on the package itself."""
+
+    CLASSIC = "classic"              # "Protein 20g", per serving
+    COLON = "colon"                  # "Protein: 20 g"
+    AMOUNT_FIRST = "amount_first"    # "20g protein"
+    PER_100G = "per_100g"            # a per-100 g table with the serving size above it
+    HIDDEN = "hidden"                # no panel in view: brand and name only, so only a catalog can answer
+    OCCLUDED = "occluded"            # a price sticker covers the protein row
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEffects:
+    """The difficulty knobs of one rendered frame; the defaults change nothing.
+
+    ``perspective_deg`` turns the shelf plane about its vertical axis; ``zoom`` below 1 makes everything
+    (text included) smaller; ``glare`` (0..1) is a bright reflection; ``blur_sigma`` a defocus in pixels.
+    Geometry knobs go through the frame's homography, so the ground truth stays exact.
+    """
+
+    blur_sigma: float = 0.0
+    glare: float = 0.0
+    perspective_deg: float = 0.0
+    zoom: float = 1.0
 
 
 CATALOG: tuple[Product, ...] = (
@@ -132,16 +160,20 @@ CATALOG: tuple[Product, ...] = (
 # --- the flat shelf -------------------------------------------------------------------------------------------
 
 
-def make_shelf_scene(seed: int = 0, n_products: int = 5) -> ShelfScene:
-    """Pick ``n_products`` from :data:`CATALOG` (deterministically from ``seed``) and lay them out in a row."""
+def make_shelf_scene(seed: int = 0, n_products: int = 5, layouts: Sequence[LabelLayout] = ()) -> ShelfScene:
+    """Pick ``n_products`` from :data:`CATALOG` (deterministically from ``seed``) and lay them out in a row.
+
+    ``layouts`` gives each slot's label layout, left to right; slots it does not reach are ``CLASSIC``.
+    """
     if not 1 <= n_products <= len(CATALOG):
         raise DeviceSpecError(f"n_products must be between 1 and {len(CATALOG)}, got {n_products}")
     picks = np.random.default_rng(seed).choice(len(CATALOG), size=n_products, replace=False)
     products = tuple(CATALOG[int(index)] for index in picks)
     boxes = tuple(_package_box(slot) for slot in range(n_products))
-    canvas = _draw_canvas(products, boxes, _canvas_width(n_products))
+    slot_layouts = tuple(layouts[slot] if slot < len(layouts) else LabelLayout.CLASSIC for slot in range(n_products))
+    canvas = _draw_canvas(products, boxes, _canvas_width(n_products), slot_layouts)
     canvas.flags.writeable = False  # the scene is a value shared by every frame and thread
-    return ShelfScene(products=products, canvas=canvas, product_boxes=boxes, seed=seed)
+    return ShelfScene(products=products, canvas=canvas, product_boxes=boxes, seed=seed, layouts=slot_layouts)
 
 
 def _canvas_width(n_products: int) -> int:
@@ -153,13 +185,14 @@ def _package_box(slot: int) -> Box:
     return (x0, _ROW_TOP, x0 + _PACKAGE_W, _ROW_TOP + _PACKAGE_H)
 
 
-def _draw_canvas(products: Sequence[Product], boxes: Sequence[Box], width: int) -> Image:
+def _draw_canvas(products: Sequence[Product], boxes: Sequence[Box], width: int,
+                 layouts: Sequence[LabelLayout]) -> Image:
     canvas = np.empty((_CANVAS_H, width, 3), dtype=np.uint8)
     canvas[:] = _BACKGROUND_BGR
     _draw_board(canvas, top=_ROW_TOP - 60, bottom=_ROW_TOP - 24)  # underside of the shelf above
     _draw_board(canvas, top=_ROW_TOP + _PACKAGE_H, bottom=_ROW_TOP + _PACKAGE_H + 30)
-    for product, (x0, y0, x1, y1) in zip(products, boxes, strict=True):
-        canvas[y0:y1, x0:x1] = _draw_package(product)
+    for product, (x0, y0, x1, y1), layout in zip(products, boxes, layouts, strict=True):
+        canvas[y0:y1, x0:x1] = _draw_package(product, layout)
     return canvas
 
 
@@ -170,27 +203,41 @@ def _draw_board(canvas: Image, *, top: int, bottom: int) -> None:
         cv2.line(canvas, (0, y), (last_column, y), _EDGE_BGR, 2)
 
 
-def _draw_package(product: Product) -> Image:
+def _draw_package(product: Product, layout: LabelLayout = LabelLayout.CLASSIC) -> Image:
     package = np.empty((_PACKAGE_H, _PACKAGE_W, 3), dtype=np.uint8)
     package[:] = product.color_bgr
     ink = _INK_DARK if _luminance(product.color_bgr) > 140 else _INK_LIGHT
     _put_centred(package, product.brand, baseline=46, scale=1.2, color=ink)
     _put_centred(package, product.name, baseline=88, scale=1.0, color=ink)
-    _draw_panel(package, product)
+    if layout is not LabelLayout.HIDDEN:
+        _draw_panel(package, product, layout)
     outline = tuple(channel // 2 for channel in product.color_bgr)
     cv2.rectangle(package, (0, 0), (_PACKAGE_W - 1, _PACKAGE_H - 1), outline, 2)
     return package
 
 
-def _draw_panel(package: Image, product: Product) -> None:
+def _draw_panel(package: Image, product: Product, layout: LabelLayout = LabelLayout.CLASSIC) -> None:
     left, top, right, bottom = 12, 128, _PACKAGE_W - 12, _PACKAGE_H - 14
     cv2.rectangle(package, (left, top), (right, bottom), _PANEL_BGR, -1)
     cv2.rectangle(package, (left, top), (right, bottom), _INK_DARK, 1)
-    lines = ("Nutrition Facts", f"Serving {product.serving_g}g", f"Calories {product.kcal}",
-             f"Protein {product.protein_g:g}g")
-    for row, text in enumerate(lines):
+    for row, text in enumerate(_panel_lines(product, layout)):
         scale = _fitting_scale(text, preferred=0.8, width=right - left - 20)
         cv2.putText(package, text, (left + 10, top + 36 + 40 * row), _FONT, scale, _INK_DARK, 2, cv2.LINE_AA)
+    if layout is LabelLayout.OCCLUDED:  # a price sticker over the protein row (the fourth)
+        cv2.rectangle(package, (left + 4, top + 140), (right - 4, bottom - 4), (40, 200, 250), -1)
+        cv2.putText(package, "SALE", (left + 60, top + 172), _FONT, 0.9, _INK_DARK, 2, cv2.LINE_AA)
+
+
+def _panel_lines(product: Product, layout: LabelLayout) -> tuple[str, ...]:
+    amount = f"{product.protein_g:g}"
+    if layout is LabelLayout.PER_100G:
+        per_100g = round(100.0 * product.protein_g / product.serving_g, 1)
+        kcal_100g = round(100 * product.kcal / product.serving_g)
+        return ("Nutrition per 100g", f"Serving {product.serving_g}g", f"Energy {kcal_100g} kcal",
+                f"Protein {per_100g:g}g")
+    protein = {LabelLayout.COLON: f"Protein: {amount} g", LabelLayout.AMOUNT_FIRST: f"{amount}g protein"}.get(
+        layout, f"Protein {amount}g")
+    return ("Nutrition Facts", f"Serving {product.serving_g}g", f"Calories {product.kcal}", protein)
 
 
 def _put_centred(image: Image, text: str, *, baseline: int, scale: float, color: tuple[int, int, int]) -> None:
@@ -256,11 +303,11 @@ def _intrinsics(width: int, height: int) -> Matrix:
     return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
 
 
-def _placement(canvas_shape: tuple[int, ...], width: int, height: int) -> Matrix:
+def _placement(canvas_shape: tuple[int, ...], width: int, height: int, zoom: float = 1.0) -> Matrix:
     """Canvas to frame at rest: centred, the product row fitting, never magnified past the reference size."""
     canvas_h, canvas_w = canvas_shape[:2]
     row_w, row_h = canvas_w - 2 * _SIDE_PAD, _PACKAGE_H + 60
-    scale = min(width / _REFERENCE_WIDTH, _FIT_MARGIN * width / row_w, _FIT_MARGIN * height / row_h)
+    scale = zoom * min(width / _REFERENCE_WIDTH, _FIT_MARGIN * width / row_w, _FIT_MARGIN * height / row_h)
     return np.array([
         [scale, 0.0, (width - scale * canvas_w) / 2.0],
         [0.0, scale, (height - scale * canvas_h) / 2.0],
@@ -268,10 +315,24 @@ def _placement(canvas_shape: tuple[int, ...], width: int, height: int) -> Matrix
     ])
 
 
-def _world_to_frame(scene: ShelfScene, width: int, height: int, pose: tuple[float, float, float]) -> Matrix:
+def _world_to_frame(scene: ShelfScene, width: int, height: int, pose: tuple[float, float, float],
+                    effects: FrameEffects | None = None) -> Matrix:
+    effects = effects or FrameEffects()
     camera = _intrinsics(width, height)
     head = camera @ _rotation(*pose) @ np.linalg.inv(camera)
-    return _normalised(head @ _placement(scene.canvas.shape, width, height))
+    placement = _placement(scene.canvas.shape, width, height, effects.zoom)
+    return _normalised(head @ _turned_plane(camera, effects.perspective_deg) @ placement)
+
+
+def _turned_plane(camera: Matrix, degrees: float) -> Matrix:
+    """The shelf plane turned about the frame's vertical centre line, re-centred so it stays in view."""
+    turn = camera @ _rotation(degrees, 0.0, 0.0) @ np.linalg.inv(camera)
+    centre = np.array([camera[0, 2], camera[1, 2], 1.0])
+    moved = turn @ centre
+    shift = np.array([[1.0, 0.0, centre[0] - moved[0] / moved[2]], [0.0, 1.0, centre[1] - moved[1] / moved[2]],
+                      [0.0, 0.0, 1.0]])
+    turned: Matrix = shift @ turn
+    return turned
 
 
 def _normalised(homography: Matrix) -> Matrix:
@@ -376,6 +437,7 @@ def render_shelf_frame(
     height: int = 720,
     motion_scale: float = 1.0,
     previous: ShelfTruth | None = None,
+    effects: FrameEffects | None = None,
 ) -> tuple[Image, ShelfTruth]:
     """Render the shelf as seen at ``t_s`` seconds, with its exact ground truth.
 
@@ -384,11 +446,13 @@ def render_shelf_frame(
     """
     _check_render_args(t_s, width, height, motion_scale)
     yaw, pitch, roll = head_pose(scene.seed, t_s, motion_scale)
-    world_to_frame = _world_to_frame(scene, width, height, (yaw, pitch, roll))
+    world_to_frame = _world_to_frame(scene, width, height, (yaw, pitch, roll), effects)
     image: Image = np.asarray(cv2.warpPerspective(
         scene.canvas, world_to_frame, (width, height), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=_BACKGROUND_BGR,
     ), dtype=np.uint8)
+    if effects is not None:
+        image = _with_optics(image, effects, scene.seed)
     truth = ShelfTruth(
         products=_visible_products(scene, world_to_frame, (width, height)),
         world_to_frame=_as_tuple(world_to_frame),
@@ -396,6 +460,21 @@ def render_shelf_frame(
         yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
     )
     return image, truth
+
+
+def _with_optics(image: Image, effects: FrameEffects, seed: int) -> Image:
+    """Glare (a bright soft ellipse placed by the seed) and defocus blur, applied after the geometry."""
+    if effects.glare > 0.0:
+        height, width = image.shape[:2]
+        rng = np.random.default_rng([seed, 0x61A])
+        centre = (int(rng.uniform(0.2, 0.8) * width), int(rng.uniform(0.3, 0.7) * height))
+        mask = np.zeros((height, width), np.float32)
+        cv2.ellipse(mask, centre, (width // 8, height // 5), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+        mask = cv2.GaussianBlur(mask, (0, 0), width / 40) * min(1.0, effects.glare)
+        image = np.asarray(image * (1 - mask[..., None]) + 255 * mask[..., None], dtype=np.uint8)
+    if effects.blur_sigma > 0.0:
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), effects.blur_sigma), dtype=np.uint8)
+    return image
 
 
 def _check_render_args(t_s: float, width: int, height: int, motion_scale: float) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,18 @@ from eyeline.devices.spec import open_device
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
 from eyeline.edge.overlays import Overlay
+from eyeline.edge.record import (
+    RecorderOptions,
+    RecordingSampler,
+    RecordingSource,
+    RecordingUplink,
+    SessionRecorder,
+    observe_with,
+)
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
 from eyeline.edge.sinks import open_sink, write_snapshot
+from eyeline.edge.transport import IceServer, TransportOptions, Uplink, open_uplink, with_preview
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import HelloOut
 
@@ -39,6 +48,12 @@ class EdgeAppOptions:
     connect_timeout_s: float = 10.0
     tls_ca: Path | None = None          # trust these roots and speak TLS to the cloud
     config: EdgeConfig = field(default_factory=EdgeConfig)
+    record_path: Path | None = None     # record the session to this MCAP file
+    record: RecorderOptions = field(default_factory=RecorderOptions)
+    transport: str = "grpc"             # grpc, webrtc, or auto (WebRTC, falling back to gRPC)
+    whip_url: str = ""                  # "" = http://<cloud host>:8080/whip
+    ice_servers: tuple[IceServer, ...] = ()
+    ice_timeout_s: float = 5.0
 
 
 @dataclass(slots=True)
@@ -63,14 +78,22 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
                    on_event: Callable[[CloudEvent], None] | None = None) -> EdgeRunReport:
     clock = clock or MonotonicClock()
     source = open_device(options.device, clock=clock, profile=options.profile)
-    uplink = GrpcUplink(UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s,
-                                      tls_ca=options.tls_ca), clock=clock)
+    uplink_options = UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s, tls_ca=options.tls_ca)
+    recorder = None if options.record_path is None else SessionRecorder(
+        options.record_path, options.record, clock=clock,
+        info={"device": options.device, "profile": options.profile.name, "question": options.question})
+    uplink: Uplink = GrpcUplink(uplink_options, clock=clock) if recorder is None else \
+        RecordingUplink(uplink_options, recorder, clock=clock)
     try:
-        welcome = await uplink.open(hello_for(options))
+        uplink, welcome = await _open(options, uplink, recorder is not None, clock)
     except BaseException:
         await source.aclose()
         raise
     report = EdgeRunReport(welcome)
+    source = with_preview(source, uplink)
+    if recorder is not None:
+        await asyncio.to_thread(recorder.open)
+        source, on_event = RecordingSource(source, recorder), observe_with(recorder, on_event)
 
     def observe(event: CloudEvent) -> None:
         if isinstance(event, TraceStep):
@@ -80,16 +103,39 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
 
     size = (options.profile.width, options.profile.height)
     sink = open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=options.config,
+    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=edge_config(options),
                           clock=clock, on_event=observe)
+    if recorder is not None:
+        runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:
         await _drive(runtime, options, report)
     finally:
         await sink.aclose()
         await uplink.aclose()
+        if recorder is not None:
+            await recorder.aclose()
     report.stats = runtime.stats
     report.latencies = list(runtime.latencies)
     return report
+
+
+def edge_config(options: EdgeAppOptions) -> EdgeConfig:
+    """The runtime's configuration, with the sampler's byte budget taken from the glasses profile unless set."""
+    if options.config.uplink_budget_kbps:
+        return options.config
+    return replace(options.config, uplink_budget_kbps=options.profile.uplink_budget_kbps)
+
+
+async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, recording: bool,
+                clock: Clock) -> tuple[Uplink, Welcome]:
+    if options.transport == "grpc":
+        return grpc_uplink, await grpc_uplink.open(hello_for(options))
+    if recording:
+        raise EdgeError("recording a session needs the grpc transport")
+    transport = TransportOptions(options.transport, options.cloud, whip_url=options.whip_url,
+                                 ice_servers=options.ice_servers, ice_timeout_s=options.ice_timeout_s,
+                                 connect_timeout_s=options.connect_timeout_s, tls_ca=options.tls_ca)
+    return await open_uplink(transport, hello_for(options), clock=clock)
 
 
 async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport) -> None:

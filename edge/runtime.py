@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.edge.anchor import SceneTracker
 from eyeline.edge.encode import JpegEncoder, new_trace_id
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
@@ -29,12 +30,13 @@ from eyeline.edge.messages import (
     TraceStep,
 )
 from eyeline.edge.overlays import Overlay
+from eyeline.edge.privacy import FaceRedactor, NoRedaction, Redactor
 from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.sampler import RateSampler, Sampler
+from eyeline.edge.sampler import KeyframeChoice, RateSampler, Sampler, SceneSampler, SceneSamplerConfig
 from eyeline.edge.sinks import FrameSink
 from eyeline.edge.slot import LatestSlot, SlotClosedError
-from eyeline.edge.uplink import GrpcUplink
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport import Uplink
+from eyeline.edge.wire import QueryOut, UtteranceOut
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ class EdgeConfig:
     max_keyframes_per_s: float = 2.0
     keyframes_kept: int = 16          # sent frames kept to draw an overlay onto the frame it was computed on
     latency_records: int = 1000
+    sampling: str = "scene"           # "scene": SceneSampler; "rate": RateSampler at max_keyframes_per_s
+    uplink_budget_kbps: int = 0       # the glasses profile's budget; 0 = unlimited
+    preview_interval_s: float = 0.0   # a low-resolution preview this often between keyframes; 0 = none
+    redact_faces: bool = True         # False only by an explicit choice, which is logged
+    anchor_overlays: bool = True      # track the scene and keep overlays on what they point at
 
 
 @dataclass(slots=True)
@@ -66,6 +73,9 @@ class EdgeStats:
     cloud_errors: int = 0
     uplink_dropped: int = 0           # filled from the slots when read
     render_dropped: int = 0
+    previews_sent: int = 0
+    regions_redacted: int = 0         # face regions destroyed before frames left the device
+    anchors_lost: int = 0             # displayed frames on which tracking had to start over
 
 
 @dataclass(slots=True)
@@ -78,19 +88,22 @@ EventHook = Callable[[CloudEvent], None]
 
 
 class EdgeRuntime:
-    def __init__(self, source: FrameSource, uplink: GrpcUplink, *, renderer: OverlayRenderer,
+    def __init__(self, source: FrameSource, uplink: Uplink, *, renderer: OverlayRenderer,
                  sink: FrameSink | None = None, config: EdgeConfig | None = None, clock: Clock | None = None,
-                 sampler: Sampler | None = None, on_event: EventHook | None = None) -> None:
+                 sampler: Sampler | None = None, on_event: EventHook | None = None,
+                 redactor: Redactor | None = None) -> None:
         self.config = config or EdgeConfig()
         self._source = source
         self._uplink = uplink
         self._renderer = renderer
         self._sink = sink
         self._clock = clock or MonotonicClock()
-        self.sampler = sampler or RateSampler(self.config.max_keyframes_per_s)
+        self.sampler = sampler or _default_sampler(self.config)
         self._on_event = on_event
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
-        self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width)
+        self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width,
+                                    redactor=redactor or _default_redactor(self.config))
+        self.tracker = SceneTracker() if self.config.anchor_overlays else None
         self._channels = _Channels()
         self._keyframes: OrderedDict[int, CapturedFrame] = OrderedDict()
         self.overlays: dict[str, Overlay] = {}
@@ -144,16 +157,42 @@ class EdgeRuntime:
             self._keyframes.popitem(last=False)
 
     async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(SlotClosedError):
             while True:
                 frame = await self._channels.uplink.get()
-                if not self.sampler.should_send(frame):
-                    continue
-                self._remember(frame)
-                encoded = await self._encoder.encode(frame, new_trace_id())
-                await self._uplink.push_frame(encoded)
-                self._stats.keyframes_sent += 1
-                self._first_keyframe.set()
+                choice = await loop.run_in_executor(self._pool, self.sampler.offer, frame)
+                if choice is not None:
+                    await self._send_choice(choice)
+
+    async def _send_choice(self, choice: KeyframeChoice) -> None:
+        frame, encoding = choice.frame, choice.encoding
+        if choice.keyframe:
+            self._remember(frame)
+            if self.tracker is not None:
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.tracker.add, frame)
+        encoded = await self._encoder.encode(frame, new_trace_id(), choice.keyframe, quality=encoding.quality,
+                                             max_width=encoding.max_width or self.config.max_width)
+        self.sampler.sent(choice, len(encoded.data))
+        await self._uplink.push_frame(encoded)
+        self._stats.regions_redacted += len(encoded.redacted)
+        if not choice.keyframe:
+            self._stats.previews_sent += 1
+            return
+        self._stats.keyframes_sent += 1
+        self._first_keyframe.set()
+
+    def request_keyframe(self) -> None:
+        """The wearer wants the cloud to see what is in view now."""
+        self.sampler.request_keyframe()
+
+    def _compose(self, frame: CapturedFrame, overlays: list[Overlay]) -> Image:
+        """CPU work for one displayed frame: follow the scene, then draw every overlay where it now belongs."""
+        if self.tracker is None:
+            return self._renderer.draw(frame.image, overlays)
+        if not self.tracker.track(frame):
+            self._stats.anchors_lost += 1
+        return self._renderer.draw(frame.image, overlays, project=self.tracker.projection)
 
     async def _render(self) -> None:
         loop = asyncio.get_running_loop()
@@ -161,7 +200,7 @@ class EdgeRuntime:
             while True:
                 frame = await self._channels.display.get()
                 overlays = list(self.overlays.values())
-                image = await loop.run_in_executor(self._pool, self._renderer.draw, frame.image, overlays)
+                image = await loop.run_in_executor(self._pool, self._compose, frame, overlays)
                 self._mark_rendered(overlays)
                 self._stats.frames_rendered += 1
                 if self._sink is not None:
@@ -203,11 +242,12 @@ class EdgeRuntime:
     async def wait_for_keyframe(self) -> None:
         await self._first_keyframe.wait()
 
-    async def ask(self, text: str, mode: str = "") -> str:
-        """Send a question about the latest keyframe; returns its query id (see ``answer``)."""
+    async def ask(self, text: str, mode: str = "", utterance: UtteranceOut | None = None) -> str:
+        """Send a question about the latest keyframe (with the utterance, when spoken); returns its query id
+        (see ``answer``)."""
         query_id = f"q{next(self._query_ids)}"
         self._answers[query_id] = asyncio.get_running_loop().create_future()
-        await self._uplink.ask(QueryOut(query_id, text, mode, asked_ns=self._clock.now_ns()))
+        await self._uplink.ask(QueryOut(query_id, text, mode, asked_ns=self._clock.now_ns(), utterance=utterance))
         return query_id
 
     async def answer(self, query_id: str) -> Answer:
@@ -242,3 +282,17 @@ class EdgeRuntime:
         if frame is None:
             raise EdgeError(f"keyframe {overlay.frame_seq} is no longer kept; raise EdgeConfig.keyframes_kept")
         return await asyncio.to_thread(self._renderer.draw, frame.image, [overlay])
+
+
+def _default_sampler(config: EdgeConfig) -> Sampler:
+    if config.sampling == "rate":
+        return RateSampler(config.max_keyframes_per_s)
+    if config.sampling != "scene":
+        raise EdgeError(f"EdgeConfig.sampling must be 'scene' or 'rate', got {config.sampling!r}")
+    return SceneSampler(SceneSamplerConfig(uplink_budget_kbps=config.uplink_budget_kbps,
+                                           preview_interval_s=config.preview_interval_s,
+                                           max_keyframes_per_s=config.max_keyframes_per_s))
+
+
+def _default_redactor(config: EdgeConfig) -> Redactor:
+    return FaceRedactor() if config.redact_faces else NoRedaction("EdgeConfig.redact_faces=False")

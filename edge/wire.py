@@ -53,6 +53,18 @@ class EncodedFrame:
     width: int
     height: int
     keyframe: bool = True
+    redacted: tuple[ov.Box, ...] = ()   # regions (normalized) whose faces were destroyed before sending
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceOut:
+    """What was said, when (capture times of its first and last speech sample), as the edge recognised it."""
+
+    text: str
+    start_ns: int
+    end_ns: int
+    confidence: float = 0.0
+    language: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,7 @@ class QueryOut:
     mode: str = ""       # "" = the session's mode
     frame_seq: int | None = None  # None = the latest keyframe
     asked_ns: int = 0
+    utterance: UtteranceOut | None = None  # set when the query was spoken
 
 
 def hello_message(hello: HelloOut) -> pb.EdgeMessage:
@@ -77,13 +90,17 @@ def frame_message(frame: EncodedFrame, sent_ns: int) -> pb.EdgeMessage:
     return pb.EdgeMessage(frame=pb.Frame(
         seq=frame.seq, trace_id=frame.trace_id, hops=pb.HopTimes(capture_ns=frame.capture_ns, sent_ns=sent_ns),
         encoding=pb.IMAGE_ENCODING_JPEG, data=frame.data, width=frame.width, height=frame.height,
-        keyframe=frame.keyframe))
+        keyframe=frame.keyframe, redacted=[pb.Box(x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in frame.redacted]))
 
 
 def query_message(query: QueryOut) -> pb.EdgeMessage:
     mode = MODES[query.mode] if query.mode else pb.MODE_UNSPECIFIED
+    spoken = query.utterance
+    utterance = None if spoken is None else pb.Utterance(
+        text=spoken.text, start_ns=spoken.start_ns, end_ns=spoken.end_ns, confidence=spoken.confidence,
+        language=spoken.language)
     return pb.EdgeMessage(query=pb.Query(query_id=query.query_id, text=query.text, mode=mode,
-                                         frame_seq=query.frame_seq, asked_ns=query.asked_ns))
+                                         frame_seq=query.frame_seq, asked_ns=query.asked_ns, utterance=utterance))
 
 
 def cloud_event(message: pb.CloudMessage) -> CloudEvent:

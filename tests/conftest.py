@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ from eyeline.cloud.auth import TokenSigner
 
 if TYPE_CHECKING:
     from eyeline.cloud.server import CloudServer
+    from eyeline.edge.asr import WhisperTranscriber
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -38,3 +39,14 @@ async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
     await server.start()
     yield server
     await server.stop(grace_s=0.5)
+
+
+@pytest.fixture(scope="session")
+def whisper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WhisperTranscriber]:
+    """The packaged Whisper base model, assembled and loaded once for the whole run."""
+    from eyeline.edge.asr import WhisperOptions, WhisperTranscriber
+
+    transcriber = WhisperTranscriber(WhisperOptions(cache_dir=tmp_path_factory.mktemp("models")))
+    transcriber.load()
+    yield transcriber
+    transcriber.close()

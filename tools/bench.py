@@ -176,15 +176,29 @@ Command: `{command}`
 """
 
 
+def _has_webrtc() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("aiortc") is not None and importlib.util.find_spec("aiohttp") is not None
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
 
-async def run_benchmarks(output: Path, *, frames: int, fps: float) -> int:
+async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False) -> int:
     eyeline, baseline, payload_kib = await run_roundtrip(frames, fps)
     command = f"eyeline bench --frames {frames} --fps {fps:g}"
     report = render_report(eyeline, baseline, frames, fps, payload_kib, command)
+    if _has_webrtc():
+        from eyeline.tools.bench_webrtc import webrtc_section
+
+        report += "\n" + await webrtc_section(frames, fps)
+    if speech:
+        from eyeline.tools.bench_speech import speech_section
+
+        report += "\n" + await speech_section(command)
     await asyncio.to_thread(_write, output, report)
     print(report)
     return 0

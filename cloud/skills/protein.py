@@ -22,32 +22,36 @@ import re
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eyeline.cloud.errors import CloudError
+from eyeline.cloud.knowledge.schema import CatalogProduct
 from eyeline.cloud.model import (
-    BadgeItem,
-    BoxItem,
+    Mode,
     NormBox,
-    NoticeItem,
-    OverlayItem,
-    PanelItem,
-    PanelRow,
-    Point,
     SkillResult,
     StepKind,
     TraceStep,
 )
+from eyeline.cloud.perception.crops import from_crop, package_crop
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.grounding import CatalogMatcher
+from eyeline.cloud.skills.ranking import (
+    Basis,
+    ProductReading,
+    Ranking,
+    Source,
+    answer_text,
+    catalog_reading,
+    label_reading,
+    overlay_items,
+    rank_by_protein,
+)
 
 AGENT = "shelf"
-NOTICE_TEXT = "Nutrition information only - not medical advice."
 # A per-serving amount beyond this is an OCR misread (merged digits), not food.
 MAX_PLAUSIBLE_PROTEIN_G = 100.0
-# Package text this close to the frame's border (as a share of the frame) means the package runs out of
-# view: its name may be cut short and part of its panel unseen, so it is read but not ranked.
-FRAME_EDGE_MARGIN = 0.01
 
 
 class UnreadableAmountError(CloudError):
@@ -58,7 +62,7 @@ class UnreadableAmountError(CloudError):
 
 # OCR confuses O with 0 and l/I with 1 inside numbers; a token counts only if it holds a real digit.
 _NUMBER = r"(?P<num>[0-9OoIl]*[0-9][0-9OoIl]*(?:[.,][0-9Oo]+)?)"
-_GRAMS = r"(?:grams?|gr|g)(?![a-z])"
+_GRAMS = r"(?P<unit>mg|milligrams?|grams?|gr|g)(?![a-z])"
 _PROTEIN_WORD = r"pr[o0]t[e3]in"
 _LABEL_FIRST = re.compile(rf"{_PROTEIN_WORD}\s*[:.]?\s*{_NUMBER}\s*{_GRAMS}", re.IGNORECASE)
 _AMOUNT_FIRST = re.compile(rf"(?<![a-z0-9.,]){_NUMBER}\s*{_GRAMS}\s*(?:of\s+)?{_PROTEIN_WORD}", re.IGNORECASE)
@@ -82,7 +86,33 @@ def parse_protein_grams(text: str) -> float | None:
     if match is None:
         return None
     grams = float(match.group("num").translate(_DIGIT_LOOKALIKES))
+    if match.group("unit").lower().startswith("m"):
+        grams /= 1000.0  # milligrams: normalised to grams like every other figure
     return grams if 0.0 <= grams <= MAX_PLAUSIBLE_PROTEIN_G else None
+
+
+_PER_100 = re.compile(r"(?:\bper\s*|/\s*)100\s*(?:g|ml)\b", re.IGNORECASE)
+_PER_SERVING = re.compile(r"\b(?:per|amount\s+per)\s+(?:serving|portion|bar|pack)\b", re.IGNORECASE)
+_SERVING_LINE = re.compile(r"\b(?:serving|portion)", re.IGNORECASE)
+_SERVING_AMOUNT = re.compile(rf"{_NUMBER}\s*(?:g|ml)\b", re.IGNORECASE)
+
+
+def parse_serving_grams(text: str) -> float | None:
+    """The serving size a line states ("Serving 60g", "Serving size 1 bag (58.5g)"), or None."""
+    if not _SERVING_LINE.search(text) or _PER_100.search(text):
+        return None
+    amounts = _SERVING_AMOUNT.findall(text)
+    if not amounts:
+        return None
+    grams = float(amounts[-1].translate(_DIGIT_LOOKALIKES))
+    return grams if grams > 0.0 else None
+
+
+def states_per_100g(protein_line: str, panel: Sequence[str]) -> bool:
+    """Whether a protein amount is per 100 g: said on its own line, or by a panel heading with no per-serving one."""
+    if _PER_100.search(protein_line):
+        return True
+    return any(_PER_100.search(text) for text in panel) and not any(_PER_SERVING.search(text) for text in panel)
 
 
 def is_panel_text(text: str) -> bool:
@@ -320,107 +350,58 @@ def _panel_owner(line: TextLine, products: Sequence[ProductText]) -> int | None:
     return None if best is None else best[1]
 
 
-# ------------------------------------------------------------------ reading and ranking
-
-
-@dataclass(frozen=True, slots=True)
-class ProductReading:
-    """One product's name and protein per serving as read from its package."""
-
-    name: str
-    protein_g: float
-    text: ProductText
-
-    @property
-    def confidence(self) -> float:
-        return self.text.protein_line.score
-
-    @property
-    def display_name(self) -> str:
-        return self.name or "Unnamed product"
-
-    @property
-    def badge_center(self) -> Point:
-        return self.text.region.center
-
-    @property
-    def cut_off(self) -> bool:
-        return at_frame_edge(self.text.region)
-
-
-def at_frame_edge(box: NormBox, margin: float = FRAME_EDGE_MARGIN) -> bool:
-    return box.x0 < margin or box.y0 < margin or box.x1 > 1.0 - margin or box.y1 > 1.0 - margin
+# ------------------------------------------------------------------ reading
 
 
 def read_product(text: ProductText) -> ProductReading:
+    """A panel's protein figure on its stated basis, with the serving size read beside it."""
     grams = parse_protein_grams(text.protein_line.text)
     if grams is None:
         raise UnreadableAmountError(f"line {text.protein_line.text!r} states no protein amount")
-    return ProductReading(name=text.name, protein_g=grams, text=text)
+    panel = [line.text for line in text.panel_lines]
+    basis = Basis.PER_100G if states_per_100g(text.protein_line.text, panel) else Basis.PER_SERVING
+    serving = next((grams for grams in map(parse_serving_grams, panel) if grams is not None), None)
+    return label_reading(text.name, text.region, grams, basis, serving, text.protein_line.score)
 
 
-def rank_by_protein(readings: Iterable[ProductReading]) -> tuple[ProductReading, ...]:
-    """Most protein first; equal amounts keep their left-to-right order."""
-    return tuple(sorted(readings, key=lambda reading: (-reading.protein_g, reading.text.region.x0,
-                                                       reading.text.region.y0)))
+@dataclass(frozen=True, slots=True)
+class UnlabelledText:
+    """Display text of a package with no readable protein amount, and whether a panel sits under it."""
+
+    name_lines: tuple[TextLine, ...]
+    has_panel: bool
+
+    @property
+    def name(self) -> str:
+        return " ".join(" ".join(line.text.split()) for line in self.name_lines)
+
+    @property
+    def region(self) -> NormBox:
+        return _union(line.box for line in self.name_lines)
 
 
-# ------------------------------------------------------------------ the answer
-
-
-def answer_text(ranking: Sequence[ProductReading], cut_off: int = 0) -> str:
-    """The spoken answer; ``cut_off`` counts packages read but left unranked at the edge of view."""
-    if not ranking:
-        return _no_ranking_text(cut_off)
-    best = ranking[0]
-    if len(ranking) == 1 and not cut_off:
-        return (f"{best.display_name} has {best.protein_g:g} g of protein per serving; it is the only product "
-                "whose panel I could read. Not medical advice.")
-    count = f"of {len(ranking)} product{'s' if len(ranking) != 1 else ''} read"
-    if cut_off:
-        count += f"; {cut_off} more at the edge of view not ranked"
-    tied = [reading for reading in ranking if reading.protein_g == best.protein_g]
-    if len(tied) > 1:
-        names = " and ".join(reading.display_name for reading in tied)
-        return f"{names} tie for the most protein: {best.protein_g:g} g per serving ({count}). Not medical advice."
-    return (f"{best.display_name} has the most protein: {best.protein_g:g} g per serving ({count}). "
-            "Not medical advice.")
-
-
-def _no_ranking_text(cut_off: int) -> str:
-    if cut_off:
-        return ("The only protein amounts I could read are on packages cut off at the edge of view; turn "
-                "toward them so they are fully in view, and ask again.")
-    return ("I could not read any nutrition panel with a protein amount in view, so I cannot rank these "
-            "products. Try holding the packages closer, panels facing the camera.")
-
-
-def overlay_items(ranking: Sequence[ProductReading]) -> tuple[OverlayItem, ...]:
-    """Badges, boxes, the ranked panel and the notice; colours are left to the edge's renderer."""
-    if not ranking:
-        return ()
-    box_ids = _box_ids(ranking)
-    items: list[OverlayItem] = []
-    for rank, reading in enumerate(ranking, start=1):
-        items.append(BadgeItem(id=f"rank-{rank}", center=reading.badge_center, text=str(rank)))
-        items.append(BoxItem(id=box_ids[rank - 1], box=reading.text.region, caption=f"{reading.protein_g:g} g"))
-    rows = tuple(PanelRow(rank=str(rank), text=reading.display_name, value=f"{reading.protein_g:g} g")
-                 for rank, reading in enumerate(ranking, start=1))
-    items.append(PanelItem(id="ranking", title="Protein per serving", rows=rows))
-    items.append(NoticeItem(id="notice", text=NOTICE_TEXT))
-    return tuple(items)
-
-
-def _box_ids(ranking: Sequence[ProductReading]) -> list[str]:
-    """Ids from the product's read name, so a product keeps its box id when the ranking changes."""
-    ids: list[str] = []
-    for reading in ranking:
-        slug = re.sub(r"[^a-z0-9]+", "-", reading.name.lower()).strip("-") or "unnamed"
-        candidate, suffix = f"product-{slug}", 2
-        while candidate in ids:
-            candidate, suffix = f"product-{slug}-{suffix}", suffix + 1
-        ids.append(candidate)
-    return ids
+def find_unlabelled(lines: Sequence[TextLine], products: Sequence[ProductText],
+                    aspect: float = 16 / 9) -> tuple[UnlabelledText, ...]:
+    """Names of packages whose panel is hidden or unreadable, left to right: display-size text no product owns."""
+    used = {id(line) for product in products for line in (*product.name_lines, product.protein_line,
+                                                          *product.panel_lines)}
+    panel = [line for line in lines if is_panel_text(line.text)]
+    row_height = statistics.median([line.height for line in panel]) if panel else 0.0
+    free = [line for line in lines if id(line) not in used and is_name_text(line)
+            and not any(_same_column(line.box, p.protein_line.box) and line.box.y1 <= p.protein_line.box.y0
+                        for p in products)]
+    found: list[UnlabelledText] = []
+    while free:
+        anchor = max(free, key=lambda line: line.height)
+        if anchor.height < _NAME_MIN_HEIGHT * row_height:
+            break  # what is left is panel-sized text, not a package's name
+        group = _stacked_with(anchor, free, aspect)
+        free = [line for line in free if line not in group]
+        names = _reading_order(group)
+        region = _union(line.box for line in names)
+        has_panel = any(_same_column(line.box, region) and line.box.y0 >= region.y1 for line in panel)
+        found.append(UnlabelledText(names, has_panel))
+    return tuple(sorted(found, key=lambda item: (item.region.x0, item.region.y0)))
 
 
 # ------------------------------------------------------------------ the skill
@@ -431,10 +412,18 @@ _RANKING_WORDS = re.compile(r"\b(most|highest|higher|more|max\w*|rank\w*|best|to
 
 
 class ProteinRankingSkill:
-    """Ranks the packages in view by protein per serving and pins the ranks onto them."""
+    """Ranks the packages in view by protein and pins the ranks onto them.
+
+    ``catalog`` grounds packages whose panel cannot be read; without one they are "unknown". In
+    ``THINKING`` and ``CONTEMPLATING`` modes, packages read with low confidence or not at all are re-read
+    from a crop at twice the resolution before ranking; the planner stops there once all are confident.
+    """
 
     name = "protein"
     examples = ("which of these has the most protein?", "rank by protein")
+
+    def __init__(self, catalog: Sequence[CatalogProduct] = ()) -> None:
+        self._matcher = CatalogMatcher(catalog)
 
     def matches(self, question: str) -> bool:
         return bool(_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question))
@@ -442,15 +431,18 @@ class ProteinRankingSkill:
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []
         lines = await self._perceive(ctx, steps)
-        products = self._group(lines, aspect=ctx.image.shape[1] / ctx.image.shape[0], steps=steps)
-        readings = [self._read(product, steps) for product in products]
-        ranking = self._compare([reading for reading in readings if not reading.cut_off], steps)
+        aspect = ctx.image.shape[1] / ctx.image.shape[0]
+        readings = self._read_all(lines, aspect, steps)
+        if ctx.mode is not Mode.INSTANT and _doubtful(readings):
+            readings = await self._reread(ctx, readings, steps)
+        readings = self._verify(readings, steps)
+        ranking = self._compare(readings, steps)
         started = time.perf_counter_ns()
-        text = answer_text(ranking, cut_off=len(readings) - len(ranking))
-        items = overlay_items(ranking)
-        steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.text.region for r in ranking[:1]),
+        text = answer_text(ranking)
+        steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.region for r in ranking.ranked[:1]),
+                               confidence=min((r.confidence for r in ranking.ranked[:1]), default=0.0),
                                cost_us=_since_us(started), agent=AGENT))
-        return SkillResult(answer=text, items=items, steps=tuple(steps))
+        return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps))
 
     @staticmethod
     async def _perceive(ctx: SkillContext, steps: list[TraceStep]) -> tuple[TextLine, ...]:
@@ -459,6 +451,15 @@ class ProteinRankingSkill:
         steps.append(TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
                                evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT))
         return lines
+
+    def _read_all(self, lines: Sequence[TextLine], aspect: float, steps: list[TraceStep]) -> list[ProductReading]:
+        products = self._group(lines, aspect=aspect, steps=steps)
+        readings = [self._read(product, steps) for product in products]
+        for unlabelled in find_unlabelled(lines, products, aspect):
+            reading = self._ground(unlabelled, steps)
+            if reading is not None:
+                readings.append(reading)
+        return readings
 
     @staticmethod
     def _group(lines: Sequence[TextLine], *, aspect: float, steps: list[TraceStep]) -> tuple[ProductText, ...]:
@@ -474,21 +475,103 @@ class ProteinRankingSkill:
         started = time.perf_counter_ns()
         reading = read_product(product)
         text = f"{reading.display_name}: protein {reading.protein_g:g} g"
+        text += f" ({reading.note})" if reading.note else ""
         if reading.cut_off:
             text += " (package cut off at the edge of view; not ranked)"
         steps.append(TraceStep(StepKind.READ, text, evidence=(product.protein_line.box,),
                                confidence=reading.confidence, cost_us=_since_us(started), agent=AGENT))
         return reading
 
+    def _ground(self, unlabelled: UnlabelledText, steps: list[TraceStep]) -> ProductReading | None:
+        """Catalog figures for a package with no readable amount; unknown only if a panel shows it is one."""
+        started = time.perf_counter_ns()
+        reading = catalog_reading(unlabelled.name, unlabelled.region, self._matcher)
+        if reading.source is Source.UNKNOWN and not unlabelled.has_panel:
+            return None  # display text with no panel and no catalog entry: a sign, a sticker, not a product
+        text = (f"{unlabelled.name!r}: no readable amount; " + (
+            f"catalog says {reading.per_serving_g} g per serving" if reading.source is Source.CATALOG
+            else "not in the catalog, so unknown"))
+        steps.append(TraceStep(StepKind.GROUND, text, evidence=(unlabelled.region,), confidence=reading.confidence,
+                               cost_us=_since_us(started), agent=AGENT))
+        return reading
+
+    async def _reread(self, ctx: SkillContext, readings: list[ProductReading],
+                      steps: list[TraceStep]) -> list[ProductReading]:
+        """Re-read each doubtful package from a crop at twice the resolution; keep the better reading."""
+        better: list[ProductReading] = []
+        budget = MAX_REREADS
+        for reading in sorted(readings, key=lambda r: r.confidence):
+            if not _is_doubtful(reading) or budget == 0:
+                better.append(reading)
+                continue
+            budget -= 1
+            started = time.perf_counter_ns()
+            crop, window = package_crop(ctx.image, reading.region)
+            lines = tuple(from_crop(line, window) for line in await ctx.ocr.read(crop))
+            found = [read_product(p) for p in group_products(lines, aspect=ctx.image.shape[1] / ctx.image.shape[0])]
+            found = [r for r in found if _same_package(r.region, reading.region)]
+            best = max(found, key=lambda r: r.confidence, default=None)
+            chosen = best if best is not None and best.confidence > reading.confidence else reading
+            chosen = _keep_name(chosen, reading)
+            steps.append(TraceStep(StepKind.READ, f"re-read {reading.display_name} at 2x: "
+                                   f"{chosen.protein_g:g} g ({chosen.source.value})", evidence=(window,),
+                                   confidence=chosen.confidence, cost_us=_since_us(started), agent=AGENT))
+            better.append(chosen)
+        return better
+
+    def _verify(self, readings: Sequence[ProductReading], steps: list[TraceStep]) -> list[ProductReading]:
+        """Check label figures against the catalog where the name matches; a disagreement lowers confidence."""
+        checked: list[ProductReading] = []
+        for reading in readings:
+            match = self._matcher.match(reading.name) if self._matcher and reading.source is Source.LABEL else None
+            stated = match.product.per_serving_g if match is not None else None
+            if stated is not None and reading.per_serving_g is not None and abs(stated - reading.per_serving_g) > 0.5:
+                started = time.perf_counter_ns()
+                reading = replace(reading, confidence=reading.confidence * 0.5)
+                steps.append(TraceStep(StepKind.VERIFY, f"{reading.display_name}: label reads "
+                                       f"{reading.per_serving_g:g} g, catalog states {stated:g} g per serving",
+                                       evidence=(reading.region,), confidence=reading.confidence,
+                                       cost_us=_since_us(started), agent=AGENT))
+            checked.append(reading)
+        return checked
+
     @staticmethod
-    def _compare(readings: Sequence[ProductReading], steps: list[TraceStep]) -> tuple[ProductReading, ...]:
+    def _compare(readings: Sequence[ProductReading], steps: list[TraceStep]) -> Ranking:
         started = time.perf_counter_ns()
         ranking = rank_by_protein(readings)
-        order = ", ".join(f"{rank}. {r.display_name} {r.protein_g:g} g" for rank, r in enumerate(ranking, 1))
-        steps.append(TraceStep(StepKind.COMPARE, f"ranked by protein per serving: {order or 'nothing to rank'}",
-                               evidence=tuple(r.text.region for r in ranking), cost_us=_since_us(started),
-                               agent=AGENT))
+        order = ", ".join(f"{rank}. {r.display_name} {r.value(ranking.basis) or 0.0:g} g"
+                          for rank, r in enumerate(ranking.ranked, 1))
+        steps.append(TraceStep(StepKind.COMPARE, f"ranked by protein {ranking.basis.value}: "
+                               f"{order or 'nothing to rank'}", evidence=tuple(r.region for r in ranking.ranked),
+                               cost_us=_since_us(started), agent=AGENT))
         return ranking
+
+
+# A reading below this confidence is worth a second look in the deeper modes, at most this many per answer
+# (the least confident first), so a hard frame costs a bounded number of OCR passes.
+CONFIDENT = 0.9
+MAX_REREADS = 3
+
+
+def _is_doubtful(reading: ProductReading) -> bool:
+    return not reading.cut_off and (reading.source is not Source.LABEL or reading.confidence < CONFIDENT)
+
+
+def _doubtful(readings: Sequence[ProductReading]) -> bool:
+    return any(_is_doubtful(reading) for reading in readings)
+
+
+def _same_package(found: NormBox, wanted: NormBox) -> bool:
+    return _same_column(found, wanted)
+
+
+def _keep_name(chosen: ProductReading, original: ProductReading) -> ProductReading:
+    """A re-read may see less of the name than the whole frame did; keep the longer name."""
+    if len(original.name) > len(chosen.name) and original.source is not Source.UNKNOWN:
+        return replace(chosen, name=original.name)
+    if original.source is Source.UNKNOWN and not chosen.name:
+        return replace(chosen, name=original.name)
+    return chosen
 
 
 def _since_us(started_ns: int) -> int:

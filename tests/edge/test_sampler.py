@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame
+from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
+from eyeline.edge.encode import encode_jpeg
 from eyeline.edge.messages import FlowControl
-from eyeline.edge.sampler import RateSampler
+from eyeline.edge.sampler import (
+    CLOUD,
+    FIRST,
+    PREVIEW,
+    SCENE,
+    STILL,
+    STILL_ENCODING,
+    WEARER,
+    KeyframeChoice,
+    RateSampler,
+    SceneSampler,
+    SceneSamplerConfig,
+)
 
 _PIXELS = np.zeros((4, 4, 3), np.uint8)
 
@@ -40,3 +55,90 @@ def test_flow_control_sets_the_rate_and_can_ask_for_a_keyframe() -> None:
     sampler.apply(FlowControl(max_keyframes_per_s=0.0, max_width=0, keyframe_wanted=True))
     assert sampler.max_per_s == 10.0  # 0 leaves the rate alone
     assert sampler.stats.requested == 1
+
+
+# ------------------------------------------------------------------ SceneSampler
+
+def shelf(count: int, *, seed: int = 0, motion_scale: float = 1.0, start: int = 0,
+          size: tuple[int, int] = (640, 360)) -> list[CapturedFrame]:
+    scene = make_shelf_scene(seed)
+    return [CapturedFrame(i, round(i * 1e9 / 30), render_shelf_frame(scene, i / 30, *size, motion_scale)[0])
+            for i in range(start, start + count)]
+
+
+def run(sampler: SceneSampler, frames: list[CapturedFrame]) -> list[KeyframeChoice]:
+    choices = []
+    for frame in frames:
+        choice = sampler.offer(frame)
+        if choice is not None:
+            data, _, _ = encode_jpeg(choice.frame.image, choice.encoding.quality, choice.encoding.max_width)
+            sampler.sent(choice, len(data))
+            choices.append(choice)
+    return choices
+
+
+def test_a_still_view_sends_one_keyframe_and_then_nothing() -> None:
+    sampler = SceneSampler()
+    choices = run(sampler, shelf(90, motion_scale=0.0))
+    assert [c.reason for c in choices] == [FIRST]
+    assert sampler.stats.offered == 90 and sampler.stats.skipped == 89
+    assert sampler.stats.by_reason == {FIRST: 1} and sampler.stats.bytes_sent > 0
+
+
+def test_a_new_view_is_sent_and_head_sway_is_not() -> None:
+    sampler = SceneSampler()
+    first = run(sampler, shelf(60, motion_scale=0.3))
+    assert [c.reason for c in first] == [FIRST]
+    other = [CapturedFrame(f.seq + 60, f.capture_ns + 2_000_000_000, f.image) for f in shelf(30, seed=7)]
+    assert [c.reason for c in run(sampler, other)] == [SCENE]
+
+
+def test_from_a_burst_the_sharpest_frame_goes_not_the_latest() -> None:
+    frames = shelf(13, motion_scale=0.0)
+    blurred = [CapturedFrame(f.seq, f.capture_ns, cv2.GaussianBlur(f.image, (0, 0), 3.0) if f.seq != 4 else f.image)
+               for f in frames]
+    sampler = SceneSampler(SceneSamplerConfig(burst_s=0.25))
+    assert [c.reason for c in run(sampler, blurred[:1])] == [FIRST]  # the first keyframe goes at once
+    sampler.request_keyframe()
+    choices = run(sampler, blurred[1:])
+    assert [c.frame.seq for c in choices] == [4]
+    assert sampler.stats.picked_not_latest == 1 and sampler.stats.burst_frames >= 8
+
+
+def test_wearer_cloud_and_still_requests_are_served_and_counted() -> None:
+    sampler = SceneSampler()
+    frames = shelf(120, motion_scale=0.0)
+    run(sampler, frames[:20])
+    sampler.request_keyframe()
+    assert [c.reason for c in run(sampler, frames[20:40])] == [WEARER]
+    sampler.apply(FlowControl(max_keyframes_per_s=0.0, max_width=480, keyframe_wanted=True))
+    cloud = run(sampler, frames[40:60])
+    assert [c.reason for c in cloud] == [CLOUD] and cloud[0].encoding.max_width <= 480
+    sampler.request_still()
+    still = run(sampler, frames[60:61])
+    assert [(c.reason, c.encoding) for c in still] == [(STILL, STILL_ENCODING)]
+    assert sampler.stats.by_reason == {FIRST: 1, WEARER: 1, CLOUD: 1, STILL: 1}
+    assert sampler.stats.requested == 3
+
+
+def test_the_uplink_stays_inside_the_budget() -> None:
+    budget_kbps = 400
+    sampler = SceneSampler(SceneSamplerConfig(uplink_budget_kbps=budget_kbps, burst_s=0.0))
+    frames = shelf(150, motion_scale=1.0, size=(1280, 720))
+    for i, frame in enumerate(frames):
+        if i % 3 == 0:
+            sampler.request_keyframe()  # a wearer asking far more often than the link allows
+        run(sampler, [frame])
+    seconds = len(frames) / 30
+    allowed = budget_kbps * 1000 / 8 * (seconds + sampler.bucket.capacity / sampler.bucket.rate)
+    assert sampler.stats.bytes_sent <= allowed
+    assert sampler.stats.deferred_for_budget > 0
+    assert sampler.stats.sent >= 3
+
+
+def test_a_low_rate_preview_streams_between_keyframes() -> None:
+    sampler = SceneSampler(SceneSamplerConfig(preview_interval_s=1.0))
+    choices = run(sampler, shelf(95, motion_scale=0.0))
+    previews = [c for c in choices if c.reason == PREVIEW]
+    assert len(previews) == 3 and all(not c.keyframe and c.encoding.max_width == 320 for c in previews)
+    assert [c.reason for c in choices if c.keyframe] == [FIRST]

@@ -1,0 +1,1 @@
+"""Reasoning: guardrails, modes with budgets, the planner and its sub-agents."""

@@ -1,0 +1,134 @@
+// The browser as the glasses: the camera goes up as a WebRTC video track (the cloud decodes sampled track
+// frames as keyframes), questions and the cloud's answers travel as protobuf on the "eyeline" data channel.
+
+import { loadCodec } from "./proto.js";
+import { SessionView } from "./session.js";
+import { tokenInput } from "./token.js";
+
+const $ = (id) => document.getElementById(id);
+const token = tokenInput($("token"));
+let glasses = null;
+
+class Glasses {
+  constructor(codec, view) {
+    this.codec = codec;
+    this.view = view;
+    this.queries = 0;
+    this.resource = null;
+  }
+
+  async start(stream) {
+    this.pc = new RTCPeerConnection({ iceServers: iceServers() });
+    this.channel = this.pc.createDataChannel("eyeline", { ordered: true });
+    this.channel.binaryType = "arraybuffer";
+    this.channel.onopen = () => this.#hello(stream);
+    this.channel.onmessage = (e) => this.view.handle(this.codec.decode("CloudMessage", new Uint8Array(e.data)));
+    this.channel.onclose = () => this.view.status("closed");
+    const sender = this.pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" }).sender;
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    params.encodings = [{ ...(params.encodings?.[0] ?? {}), maxBitrate: 8_000_000 }];
+    await sender.setParameters(params).catch(() => {});
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await gathered(this.pc);
+    const response = await fetch("/whip?track=keyframes", {
+      method: "POST", body: this.pc.localDescription.sdp,
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${token()}` },
+    });
+    if (response.status !== 201) throw new Error(`WHIP: HTTP ${response.status}: ${await response.text()}`);
+    this.resource = response.headers.get("Location");
+    await this.pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    this.#measure();
+  }
+
+  #hello(stream) {
+    const settings = stream.getVideoTracks()[0].getSettings();
+    this.#send({ hello: { profile: { name: "browser", width: settings.width, height: settings.height,
+      fps: settings.frameRate ?? 30, has_display: true }, mode: Number($("mode").value),
+      capabilities: ["overlay"], client_version: "eyeline-browser/0.1" } });
+    this.view.status("connected");
+  }
+
+  ask(text, mode) {
+    this.queries += 1;
+    this.#send({ query: { query_id: `b${this.queries}`, text, mode } });
+  }
+
+  #send(message) {
+    this.channel.send(this.codec.encode("EdgeMessage", message));
+  }
+
+  // Outbound video bitrate from the peer connection's own statistics, once a second.
+  #measure() {
+    let last = null;
+    this.timer = setInterval(async () => {
+      const stats = await this.pc.getStats();
+      stats.forEach((s) => {
+        if (s.type !== "outbound-rtp" || s.kind !== "video") return;
+        if (last) this.view.addBandwidth(((s.bytesSent - last.bytes) * 8) / (s.timestamp - last.at));
+        last = { bytes: s.bytesSent, at: s.timestamp };
+      });
+      this.view.plot();
+    }, 1000);
+  }
+
+  hangUp() {
+    clearInterval(this.timer);
+    if (this.resource) {
+      fetch(this.resource, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${token()}` } });
+      this.resource = null;
+    }
+    this.pc?.close();
+  }
+}
+
+function iceServers() {
+  const urls = new URLSearchParams(location.hash.slice(1)).getAll("ice");
+  return urls.map((url) => ({ urls: url }));
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+    setTimeout(resolve, 3000);
+  });
+}
+
+function paint(video, view) {
+  const canvas = $("view");
+  const ctx = canvas.getContext("2d");
+  const frame = () => {
+    if (video.videoWidth && (canvas.width !== video.videoWidth || canvas.height !== video.videoHeight)) {
+      canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    }
+    if (video.videoWidth) ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    view.draw(ctx, canvas.width, canvas.height);
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
+$("start").addEventListener("click", async () => {
+  try {
+    const codec = await loadCodec(token());
+    const view = new SessionView(codec, { trace: $("trace"), answer: $("answer"), status: $("status"),
+      latency: $("latency"), bandwidth: $("bandwidth") });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
+    const video = $("camera");
+    video.srcObject = stream;
+    paint(video, view);
+    glasses = new Glasses(codec, view);
+    await glasses.start(stream);
+  } catch (error) {
+    $("status").textContent = `error: ${error.message}`;
+  }
+});
+
+$("ask").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("question").value.trim();
+  if (glasses && text) glasses.ask(text, Number($("mode").value));
+});
+
+window.addEventListener("pagehide", () => glasses?.hangUp());

@@ -1,0 +1,331 @@
+"""The cloud's WebRTC ingress: WHIP-style peers whose data channel carries the session contract.
+
+``WebRtcIngress.accept`` turns an SDP offer, sent with a bearer token, into a peer and its SDP answer. The
+peer's data channel carries ``EdgeMessage`` / ``CloudMessage`` protobufs exactly as the gRPC stream does and
+feeds the same ``Dispatcher``: the first message is ``Hello``, the cloud answers ``Welcome``.
+
+Received tracks are always drained, since a track nobody reads fills aiortc's buffers. Video track frames are
+a preview (the latest is kept, undecoded, for the viewer), unless the offer asked for ``track_keyframes``:
+then the browser-as-glasses page, which sends no JPEGs, gets sampled track frames decoded straight into the
+dispatcher, without a JPEG round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from eyeline.cloud import wire
+from eyeline.cloud.auth import AuthError, TokenClaims
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.frames import DecodedFrame, Image
+from eyeline.cloud.sessions import Session, SessionLimitError
+
+if TYPE_CHECKING:
+    from eyeline.cloud.server import CloudServer
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABEL = "eyeline"
+# Outbound messages wait while this much is still buffered in the SCTP association (a slow peer pushes back).
+_BUFFER_HIGH_BYTES = 1 << 20
+# Frame sequence numbers for decoded track frames, far above what an edge numbers its keyframes.
+_TRACK_SEQ_BASE = 1 << 40
+
+
+class WhipError(CloudError):
+    """A signaling request that cannot be served; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    urls: str                     # "stun:host:port" or "turn:host:port"
+    username: str = ""
+    credential: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebRtcConfig:
+    ice_servers: tuple[IceServer, ...] = ()
+    track_keyframes_per_s: float = 2.0   # decoded track frames handed to the dispatcher, at most
+    hello_timeout_s: float = 15.0        # from the offer to the Hello on the data channel
+    inbox_size: int = 64                 # data channel messages waiting for the dispatcher
+
+
+def rtc_configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username or None,
+                                                     credential=s.credential or None) for s in servers])
+
+
+def check_offer(sdp: str) -> None:
+    """Refuse, with the reason, a body that is not an SDP offer aiortc could answer."""
+    lines = sdp.strip().splitlines()
+    if not lines or lines[0].strip() != "v=0":
+        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
+    if not any(line.startswith("m=") for line in lines):
+        raise WhipError(400, "the SDP offer has no media section ('m=' line)")
+    if not any(line.startswith("m=application") for line in lines):
+        raise WhipError(400, f"the SDP offer has no data channel ('m=application'); it must open '{CHANNEL_LABEL}'")
+
+
+def track_image(frame: Any) -> Image:
+    """A decoded video frame as a BGR image (CPU work: call it in a worker)."""
+    return np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+
+
+class Peer:
+    """One WebRTC connection: its peer connection, data channel, track drains, and the session it opened."""
+
+    def __init__(self, peer_id: str, pc: RTCPeerConnection, claims: TokenClaims, *, track_keyframes: bool,
+                 inbox_size: int) -> None:
+        self.peer_id = peer_id
+        self.pc = pc
+        self.claims = claims
+        self.track_keyframes = track_keyframes
+        self.session: Session | None = None
+        self.inbox: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=inbox_size)
+        self.inbox_dropped = 0
+        self.preview: Any = None          # the latest received video frame, not decoded
+        self.bytes_in = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.channel: Any = None
+        self.closing = False
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{name}-{self.peer_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def receive(self, message: bytes | str) -> None:
+        """Data channel callback: queue without blocking; a full inbox drops the message, counted."""
+        self.bytes_in += len(message)
+        try:
+            self.inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.inbox_dropped += 1
+
+
+class WebRtcIngress:
+    """Accepts WHIP offers and runs their peers against the cloud's sessions and dispatcher."""
+
+    def __init__(self, cloud: CloudServer, config: WebRtcConfig | None = None) -> None:
+        self._cloud = cloud
+        self.config = config or WebRtcConfig()
+        self.peers: dict[str, Peer] = {}
+        self._counter = itertools.count()
+        self._last_track_frame: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ signaling
+
+    async def accept(self, offer_sdp: str, token: str, *, track_keyframes: bool = False) -> tuple[str, str]:
+        """(peer id, SDP answer) for an offer sent with ``token``; raises ``WhipError`` with a status."""
+        try:
+            claims = self._cloud.signer.verify(token)
+        except AuthError as exc:
+            raise WhipError(401, str(exc) if token else "no session token") from exc
+        check_offer(offer_sdp)
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        peer = Peer(f"p{next(self._counter)}-{os.urandom(6).hex()}", pc, claims, track_keyframes=track_keyframes,
+                    inbox_size=self.config.inbox_size)
+        self._wire(peer)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
+            await pc.close()
+            raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
+        self.peers[peer.peer_id] = peer
+        peer.spawn(self._expire_without_session(peer), "peer-watchdog")
+        log.info("webrtc peer %s accepted for %s", peer.peer_id, claims.subject)
+        return peer.peer_id, pc.localDescription.sdp
+
+    def owner(self, peer_id: str) -> str | None:
+        peer = self.peers.get(peer_id)
+        return None if peer is None else peer.claims.subject
+
+    async def close(self, peer_id: str) -> bool:
+        """End the peer, its session and every task it owns; False when no such peer is live."""
+        peer = self.peers.pop(peer_id, None)
+        if peer is None:
+            return False
+        peer.closing = True
+        current = asyncio.current_task()
+        tasks = [t for t in peer.tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if peer.session is not None:
+            await self._cloud.sessions.close(peer.session)
+        await peer.pc.close()
+        self._last_track_frame.pop(peer_id, None)
+        log.info("webrtc peer %s closed", peer_id)
+        return True
+
+    async def close_all(self) -> None:
+        for peer_id in list(self.peers):
+            await self.close(peer_id)
+
+    def peer_of(self, session_id: str) -> Peer | None:
+        return next((p for p in self.peers.values() if p.session and p.session.session_id == session_id), None)
+
+    # ------------------------------------------------------------------ one peer
+
+    def _wire(self, peer: Peer) -> None:
+        pc = peer.pc
+
+        @pc.on("datachannel")
+        def on_channel(channel: Any) -> None:
+            if channel.label != CHANNEL_LABEL or peer.channel is not None:
+                channel.close()
+                return
+            peer.channel = channel
+            channel.on("message", peer.receive)
+            channel.on("close", lambda: self._close_soon(peer))
+            peer.spawn(self._serve(peer), "peer-session")
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            peer.spawn(self._drain(peer, track), f"peer-{track.kind}")
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._close_soon(peer)
+
+    def _close_soon(self, peer: Peer) -> None:
+        if not peer.closing and peer.peer_id in self.peers:
+            peer.closing = True
+            task = asyncio.create_task(self.close(peer.peer_id), name=f"peer-close-{peer.peer_id}")
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _expire_without_session(self, peer: Peer) -> None:
+        await asyncio.sleep(self.config.hello_timeout_s)
+        if peer.session is None:
+            log.info("webrtc peer %s opened no session in %g s", peer.peer_id, self.config.hello_timeout_s)
+            self._close_soon(peer)
+
+    async def _serve(self, peer: Peer) -> None:
+        session = await self._open(peer)
+        if session is None:
+            self._close_soon(peer)
+            return
+        peer.spawn(self._write(peer, session), "peer-writer")
+        dispatcher = self._cloud.dispatcher
+        reported = 0
+        while True:
+            raw = await peer.inbox.get()
+            if peer.inbox_dropped > reported:
+                reported = peer.inbox_dropped
+                await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "
+                                              "because the session could not keep up", retryable=True))
+            await dispatcher.handle(session, _event(raw))
+
+    async def _open(self, peer: Peer) -> Session | None:
+        try:
+            raw = await asyncio.wait_for(peer.inbox.get(), self.config.hello_timeout_s)
+        except TimeoutError:
+            return None
+        hello = _event(raw)
+        problem = _hello_problem(hello, peer, self._cloud)
+        if problem is not None or not isinstance(hello, wire.HelloIn):
+            self._send_now(peer, wire.error(*problem) if problem else wire.error("protocol", "no Hello"))
+            return None
+        try:
+            peer.session = await self._cloud.open_session(hello, peer.claims)
+        except SessionLimitError as exc:
+            self._send_now(peer, wire.error("overloaded", str(exc), retryable=True))
+            return None
+        return peer.session
+
+    def _send_now(self, peer: Peer, message: Any) -> None:
+        with contextlib.suppress(Exception):
+            peer.channel.send(message.SerializeToString())
+
+    async def _write(self, peer: Peer, session: Session) -> None:
+        channel = peer.channel
+        low = asyncio.Event()
+        channel.bufferedAmountLowThreshold = _BUFFER_HIGH_BYTES // 2
+        channel.on("bufferedamountlow", low.set)
+        while (message := await session.outbound.get()) is not None:
+            if channel.readyState != "open":
+                break
+            channel.send(message.SerializeToString())
+            if channel.bufferedAmount > _BUFFER_HIGH_BYTES:
+                low.clear()
+                await low.wait()
+        # The session ended (the cloud is stopping): let the last message leave, then hang up.
+        await asyncio.sleep(0.2)
+        self._close_soon(peer)
+
+    # ------------------------------------------------------------------ tracks
+
+    async def _drain(self, peer: Peer, track: MediaStreamTrack) -> None:
+        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes."""
+        feeding: asyncio.Task[None] | None = None
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if track.kind != "video":
+                    continue
+                peer.preview = frame
+                if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
+                    feeding = asyncio.create_task(self._feed(peer, frame))
+        if feeding is not None:
+            feeding.cancel()
+            await asyncio.gather(feeding, return_exceptions=True)
+
+    def _wants_track_frame(self, peer: Peer) -> bool:
+        if not peer.track_keyframes or peer.session is None or self.config.track_keyframes_per_s <= 0:
+            return False
+        now = time.monotonic()
+        if now - self._last_track_frame.get(peer.peer_id, 0.0) < 1.0 / self.config.track_keyframes_per_s:
+            return False
+        self._last_track_frame[peer.peer_id] = now
+        return True
+
+    async def _feed(self, peer: Peer, frame: Any) -> None:
+        session = peer.session
+        if session is None:
+            return
+        received_ns = time.monotonic_ns()
+        image = await asyncio.to_thread(track_image, frame)
+        seq = _TRACK_SEQ_BASE + session.stats.frames_received
+        decoded = DecodedFrame(seq=seq, trace_id=f"track-{seq}", image=image, capture_ns=received_ns,
+                               sent_ns=received_ns, received_ns=received_ns)
+        await self._cloud.dispatcher.handle_decoded(session, decoded)
+
+
+def _event(raw: bytes | str) -> wire.EdgeEvent:
+    if isinstance(raw, str):
+        return wire.MalformedIn(f"a text message of {len(raw)} characters; the channel carries binary EdgeMessages")
+    return wire.edge_event(wire.parse_edge_message(raw))
+
+
+def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: CloudServer) -> tuple[str, str] | None:
+    """(error code, message) when the first message cannot open the session."""
+    if not isinstance(event, wire.HelloIn):
+        return "protocol", "the first message on the data channel must be Hello"
+    if not event.token:
+        return None  # the signaling request carried the token
+    try:
+        claims = cloud.signer.verify(event.token)
+    except AuthError as exc:
+        return "unauthenticated", str(exc)
+    if claims.subject != peer.claims.subject:
+        return "unauthenticated", "Hello and the signaling request carry tokens of different subjects"
+    return None

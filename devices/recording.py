@@ -1,0 +1,272 @@
+"""Reading session recordings (MCAP files, layout in :mod:`eyeline.protos.recording`) and their ground truth.
+
+A recording is read record by record, so a file whose writer was killed still yields every message of its
+complete chunks; the reader then says it was truncated instead of pretending the session ended there. A file
+that is not MCAP, is not an Eyeline recording, names an unknown schema version, lacks a needed channel or
+holds no frames raises a :class:`RecordingError` subclass that names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from foxglove_schemas_protobuf.CompressedImage_pb2 import CompressedImage
+from foxglove_schemas_protobuf.ImageAnnotations_pb2 import ImageAnnotations
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
+from mcap.exceptions import EndOfFile, McapError
+from mcap.records import Channel, Header, Message, Metadata, Schema
+from mcap.stream_reader import StreamReader
+
+from eyeline.devices.base import DeviceError, DeviceNotFoundError
+from eyeline.devices.synthetic import Product, ProductTruth, ShelfTruth
+from eyeline.protos import recording as layout
+from eyeline.protos.v1 import recording_pb2 as rpb
+from eyeline.protos.v1 import session_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+MESSAGE_CLASSES: dict[str, type[ProtoMessage]] = {
+    "foxglove.CompressedImage": CompressedImage,
+    "foxglove.ImageAnnotations": ImageAnnotations,
+    "eyeline.v1.FrameTruthRecord": rpb.FrameTruthRecord,
+    "eyeline.v1.KeyframeRecord": rpb.KeyframeRecord,
+    "eyeline.v1.HopRecord": rpb.HopRecord,
+    "eyeline.v1.AudioChunk": pb.AudioChunk,
+    "eyeline.v1.Utterance": pb.Utterance,
+    "eyeline.v1.Query": pb.Query,
+    "eyeline.v1.Overlay": pb.Overlay,
+    "eyeline.v1.Answer": pb.Answer,
+    "eyeline.v1.TraceStep": pb.TraceStep,
+    "eyeline.v1.Error": pb.Error,
+}
+"""The protobuf class of every schema a recording of this version may hold."""
+
+
+class RecordingError(DeviceError):
+    """A recording cannot be replayed; the message names the file and what is wrong with it."""
+
+
+class NotMcapError(RecordingError):
+    """The file is not an MCAP file at all, or not one written by Eyeline."""
+
+
+class TruncatedRecordingError(RecordingError):
+    """The file ends inside a record and holds no complete frame to replay."""
+
+
+class EmptyRecordingError(RecordingError):
+    """The file is a complete recording with no frame to replay."""
+
+
+class MissingChannelError(RecordingError):
+    """A channel the reader needs (camera frames, queries, ...) is not in the file."""
+
+
+class SchemaVersionError(RecordingError):
+    """The recording was written with a schema version (or a channel schema) this reader does not know."""
+
+
+class CorruptRecordingError(RecordingError):
+    """A record in the file fails its checksum or does not decode."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMessage:
+    """One decoded message: its topic, the edge-clock time it was logged at, and the publisher's sequence."""
+
+    topic: str
+    log_ns: int
+    sequence: int
+    message: Any
+
+
+class RecordingReader:
+    """Reads one recording front to back, once per :meth:`messages` call.
+
+    After a full pass, ``truncated`` says whether the file ended mid-record (a writer that died); the
+    messages of every complete chunk before that point have been yielded.
+    """
+
+    def __init__(self, path: str | Path, *, required: tuple[str, ...] = layout.REQUIRED_FOR_REPLAY) -> None:
+        self.path = Path(path)
+        self.required = required
+        self.truncated = False
+        self.metadata: dict[str, str] = {}
+        _check_magic(self.path)
+
+    def messages(self, topics: frozenset[str] | None = None) -> Iterator[RecordedMessage]:
+        """Every message (of ``topics``, when given) in file order; raises :class:`RecordingError` on bad files."""
+        self.truncated = False
+        with self.path.open("rb") as stream:
+            yield from self._read(stream, topics)
+
+    def _read(self, stream: IO[bytes], topics: frozenset[str] | None) -> Iterator[RecordedMessage]:
+        state = _ReadState(self)
+        try:
+            for record in StreamReader(stream, validate_crcs=True).records:
+                decoded = state.accept(record)
+                if decoded is not None and (topics is None or decoded.topic in topics):
+                    yield decoded
+        except (McapError, struct.error, EOFError) as exc:
+            self._on_read_failure(exc, state)
+        state.finish()
+
+    def _on_read_failure(self, exc: Exception, state: _ReadState) -> None:
+        if isinstance(exc, EndOfFile | struct.error | EOFError):
+            self.truncated = True
+            log.warning("recording %s ends mid-record; replaying the %d messages of its complete chunks",
+                        self.path, state.count)
+            return
+        raise CorruptRecordingError(f"recording {self.path} is corrupt after {state.count} messages: {exc}") from exc
+
+
+class _ReadState:
+    """What one pass has seen so far: header, metadata, schemas and channels."""
+
+    def __init__(self, reader: RecordingReader) -> None:
+        self.reader = reader
+        self.schemas: dict[int, Schema] = {}
+        self.channels: dict[int, Channel] = {}
+        self.header_seen = False
+        self.count = 0
+        self._checked = False
+
+    def accept(self, record: object) -> RecordedMessage | None:
+        match record:
+            case Header():
+                self._header(record)
+            case Metadata(name=layout.METADATA_NAME):
+                self._metadata(record)
+            case Schema():
+                self.schemas[record.id] = record
+            case Channel():
+                self._channel(record)
+            case Message():
+                return self._message(record)
+        return None
+
+    def _header(self, header: Header) -> None:
+        self.header_seen = True
+        if header.profile != layout.PROFILE:
+            raise NotMcapError(f"{self.reader.path} is an MCAP file but not an Eyeline recording "
+                               f"(profile {header.profile!r}, expected {layout.PROFILE!r})")
+
+    def _metadata(self, record: Metadata) -> None:
+        version = record.metadata.get("schema_version", "")
+        if version not in layout.KNOWN_SCHEMA_VERSIONS:
+            known = ", ".join(sorted(layout.KNOWN_SCHEMA_VERSIONS))
+            raise SchemaVersionError(f"recording {self.reader.path} has schema version {version!r}; "
+                                     f"this reader knows {known}")
+        self.reader.metadata = dict(record.metadata)
+
+    def _channel(self, channel: Channel) -> None:
+        expected = layout.SCHEMAS.get(channel.topic)
+        schema = self.schemas.get(channel.schema_id)
+        if expected is not None and (schema is None or schema.name != expected):
+            found = schema.name if schema is not None else "no schema"
+            raise SchemaVersionError(f"recording {self.reader.path}: channel {channel.topic} has {found}, "
+                                     f"expected {expected}")
+        self.channels[channel.id] = channel
+
+    def _message(self, message: Message) -> RecordedMessage | None:
+        if not self._checked:
+            self._check_layout()
+        channel = self.channels.get(message.channel_id)
+        if channel is None or channel.topic not in layout.SCHEMAS:
+            return None  # a channel this version does not define: someone else's, skipped
+        decoded = _decode(self.reader.path, channel.topic, message)
+        self.count += 1
+        return decoded
+
+    def _check_layout(self) -> None:
+        self._checked = True
+        if not self.reader.metadata:
+            raise SchemaVersionError(f"recording {self.reader.path} has no {layout.METADATA_NAME} metadata, so its "
+                                     f"schema version is unknown")
+        topics = {channel.topic for channel in self.channels.values()}
+        missing = [topic for topic in self.reader.required if topic not in topics]
+        if missing:
+            raise MissingChannelError(f"recording {self.reader.path} lacks channel(s) {', '.join(missing)}")
+
+    def finish(self) -> None:
+        if not self.header_seen:
+            raise TruncatedRecordingError(f"recording {self.reader.path} ends before its MCAP header")
+        if not self._checked and not self.reader.truncated:
+            self._check_layout()
+
+
+def _check_magic(path: Path) -> None:
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(len(MCAP_MAGIC))
+    except FileNotFoundError as exc:
+        raise DeviceNotFoundError(f"recording not found: {path}") from exc
+    except OSError as exc:
+        raise DeviceNotFoundError(f"recording cannot be read: {path} ({exc.strerror})") from exc
+    if magic != MCAP_MAGIC:
+        what = "empty" if not magic else "not an MCAP file (no MCAP magic at its start)"
+        raise NotMcapError(f"{path} is {what}")
+
+
+def _decode(path: Path, topic: str, message: Message) -> RecordedMessage:
+    cls = MESSAGE_CLASSES[layout.SCHEMAS[topic]]
+    decoded = cls()
+    try:
+        decoded.ParseFromString(message.data)
+    except DecodeError as exc:
+        raise CorruptRecordingError(f"recording {path}: a {topic} message at {message.log_time} ns does not "
+                                    f"decode: {exc}") from exc
+    return RecordedMessage(topic, message.log_time, message.sequence, decoded)
+
+
+# ------------------------------------------------------------------ ground truth
+
+
+def truth_record(seq: int, capture_ns: int, truth: object) -> rpb.FrameTruthRecord | None:
+    """The record of a frame's ground truth, or None when the source has none it knows how to record."""
+    if not isinstance(truth, ShelfTruth):
+        return None
+    return rpb.FrameTruthRecord(
+        seq=seq, capture_ns=capture_ns, products=[_product_record(p) for p in truth.products],
+        world_to_frame=truth.world_to_frame, motion=truth.motion, yaw_deg=truth.yaw_deg,
+        pitch_deg=truth.pitch_deg, roll_deg=truth.roll_deg, best_product=_best_name(truth))
+
+
+def _best_name(truth: ShelfTruth) -> str:
+    try:
+        return truth.best_product().display_name
+    except DeviceError:
+        return ""
+
+
+def _product_record(truth: ProductTruth) -> rpb.ProductTruthRecord:
+    p = truth.product
+    return rpb.ProductTruthRecord(
+        brand=p.brand, name=p.name, protein_g=p.protein_g, serving_g=p.serving_g, kcal=p.kcal,
+        color_bgr=list(p.color_bgr), box=pb.Box(x0=truth.box[0], y0=truth.box[1], x1=truth.box[2], y1=truth.box[3]),
+        quad=[pb.Point(x=x, y=y) for x, y in truth.quad], visible_fraction=truth.visible_fraction)
+
+
+def shelf_truth(record: rpb.FrameTruthRecord) -> ShelfTruth:
+    """The :class:`ShelfTruth` a record holds (floats come back at the record's 32-bit precision)."""
+    return ShelfTruth(products=tuple(_product_truth(p) for p in record.products),
+                      world_to_frame=tuple(record.world_to_frame), motion=tuple(record.motion),
+                      yaw_deg=record.yaw_deg, pitch_deg=record.pitch_deg, roll_deg=record.roll_deg)
+
+
+def _product_truth(record: rpb.ProductTruthRecord) -> ProductTruth:
+    color = tuple(record.color_bgr)
+    product = Product(record.brand, record.name, record.protein_g, record.serving_g, record.kcal,
+                      (color[0], color[1], color[2]) if len(color) == 3 else (0, 0, 0))
+    box = record.box
+    pixels = (int(box.x0), int(box.y0), int(box.x1), int(box.y1))
+    return ProductTruth(product, pixels, tuple((q.x, q.y) for q in record.quad), record.visible_fraction)
+

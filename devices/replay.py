@@ -1,0 +1,123 @@
+"""A recorded session as a camera: ``replay:PATH``.
+
+Frames come back with their recorded sequence numbers, pixels and ground truth, spaced as they were
+captured: frame ``i`` is delivered at ``start + (capture_i - capture_0)`` on the source's clock (start: the
+first pull), so a :class:`~eyeline.devices.clock.MonotonicClock` replays at recorded speed and a
+:class:`~eyeline.devices.clock.VirtualClock` as fast as the consumer pulls, with the same timestamps either
+way. ``keyframes_only`` replays just the frames the recording edge sent to the cloud.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Self
+
+import cv2
+import numpy as np
+
+from eyeline.devices.base import CapturedFrame, Image
+from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.devices.recording import (
+    CorruptRecordingError,
+    EmptyRecordingError,
+    RecordedMessage,
+    RecordingReader,
+    TruncatedRecordingError,
+    shelf_truth,
+)
+from eyeline.protos import recording as layout
+
+_FRAME_TOPICS = frozenset({layout.CAMERA, layout.TRUTH})
+
+
+def keyframe_seqs(reader: RecordingReader) -> frozenset[int]:
+    """The sequence numbers of the frames the recording edge sent to the cloud. Blocking."""
+    return frozenset(m.message.seq for m in reader.messages(frozenset({layout.KEYFRAMES})))
+
+
+def decode_image(recorded: RecordedMessage, path: Path) -> Image:
+    data = np.frombuffer(recorded.message.data, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise CorruptRecordingError(f"recording {path}: frame {recorded.sequence} ({recorded.message.format}) "
+                                    f"does not decode")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def recorded_frames(reader: RecordingReader, only: frozenset[int] | None = None) -> Iterator[CapturedFrame]:
+    """Every recorded frame (of ``only``, when given) in order, with its recorded capture time. Blocking."""
+    truth: RecordedMessage | None = None
+    for recorded in reader.messages(_FRAME_TOPICS):
+        if recorded.topic == layout.TRUTH:
+            truth = recorded
+            continue
+        if only is not None and recorded.sequence not in only:
+            continue
+        frame_truth = shelf_truth(truth.message) if truth is not None and truth.sequence == recorded.sequence else None
+        yield CapturedFrame(recorded.sequence, recorded.log_ns, decode_image(recorded, reader.path), frame_truth)
+
+
+class ReplaySource:
+    """A :class:`~eyeline.devices.base.FrameSource` playing back a recording (see the module docstring).
+
+    The file is checked on construction (raising a ``RecordingError`` that names the problem) and read
+    lazily, off the event loop. A recording with no frame to replay raises rather than ending silently;
+    a truncated one replays up to its last complete chunk.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None, keyframes_only: bool = False) -> None:
+        self._reader = RecordingReader(path)
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._keyframes_only = keyframes_only
+        self._frames: Iterator[CapturedFrame] | None = None
+        self._offset_ns: int | None = None
+        self._delivered = 0
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._reader.path
+
+    @property
+    def truncated(self) -> bool:
+        return self._reader.truncated
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> CapturedFrame:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._frames is None:
+            self._frames = await asyncio.to_thread(self._open_frames)
+        frame = await asyncio.to_thread(next, self._frames, None)
+        if frame is None:
+            self._check_not_empty()
+            raise StopAsyncIteration
+        if self._offset_ns is None:
+            self._offset_ns = self._clock.now_ns() - frame.capture_ns
+        capture_ns = frame.capture_ns + self._offset_ns
+        await self._clock.sleep_until(capture_ns)
+        if self._closed:
+            raise StopAsyncIteration
+        self._delivered += 1
+        return CapturedFrame(frame.seq, capture_ns, frame.image, frame.truth)
+
+    def _open_frames(self) -> Iterator[CapturedFrame]:
+        only = keyframe_seqs(self._reader) if self._keyframes_only else None
+        if only is not None and not only:
+            raise EmptyRecordingError(f"recording {self.path} names no keyframe to replay")
+        return recorded_frames(self._reader, only)
+
+    def _check_not_empty(self) -> None:
+        if self._delivered > 0:
+            return
+        if self._reader.truncated:
+            raise TruncatedRecordingError(f"recording {self.path} ends before its first complete chunk; "
+                                          f"there is nothing to replay")
+        raise EmptyRecordingError(f"recording {self.path} holds no camera frames; there is nothing to replay")
+
+    async def aclose(self) -> None:
+        self._closed = True

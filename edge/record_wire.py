@@ -1,0 +1,177 @@
+"""The recorder's boundary with protobuf: the edge's domain values as the messages a recording stores.
+
+The inverse of ``edge.wire`` for what the cloud sent (overlays, answers, trace steps, errors), plus the
+recording-only records and the Foxglove view of an overlay. Nothing else in ``eyeline.edge`` builds these.
+"""
+
+from __future__ import annotations
+
+from foxglove_schemas_protobuf.Color_pb2 import Color
+from foxglove_schemas_protobuf.CompressedImage_pb2 import CompressedImage
+from foxglove_schemas_protobuf.ImageAnnotations_pb2 import ImageAnnotations
+from foxglove_schemas_protobuf.Point2_pb2 import Point2
+from foxglove_schemas_protobuf.PointsAnnotation_pb2 import PointsAnnotation
+from foxglove_schemas_protobuf.TextAnnotation_pb2 import TextAnnotation
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from eyeline.edge import overlays as ov
+from eyeline.edge.messages import Answer, CloudErrorReport, HopTimes, TraceStep
+from eyeline.edge.sampler import KeyframeChoice
+from eyeline.edge.wire import MODES, QueryOut
+from eyeline.protos import recording as layout
+from eyeline.protos.v1 import recording_pb2 as rpb
+from eyeline.protos.v1 import session_pb2 as pb
+
+_DEFAULT_RGB = 0x34C759
+
+
+def timestamp(ns: int) -> Timestamp:
+    return Timestamp(seconds=ns // 1_000_000_000, nanos=ns % 1_000_000_000)
+
+
+def compressed_image(capture_ns: int, data: bytes, image_format: str) -> CompressedImage:
+    return CompressedImage(timestamp=timestamp(capture_ns), frame_id=layout.CAMERA_FRAME_ID, data=data,
+                           format=image_format)
+
+
+def query_record(query: QueryOut) -> pb.Query:
+    mode = MODES[query.mode] if query.mode else pb.MODE_UNSPECIFIED
+    return pb.Query(query_id=query.query_id, text=query.text, mode=mode, frame_seq=query.frame_seq,
+                    asked_ns=query.asked_ns)
+
+
+def keyframe_record(choice: KeyframeChoice, nbytes: int) -> rpb.KeyframeRecord:
+    return rpb.KeyframeRecord(seq=choice.frame.seq, capture_ns=choice.frame.capture_ns, keyframe=choice.keyframe,
+                              reason=choice.reason, max_width=choice.encoding.max_width,
+                              quality=choice.encoding.quality, data_bytes=nbytes)
+
+
+def hops_message(hops: HopTimes) -> pb.HopTimes:
+    return pb.HopTimes(capture_ns=hops.capture_ns, sent_ns=hops.sent_ns, received_ns=hops.received_ns,
+                       reasoned_ns=hops.reasoned_ns, overlay_sent_ns=hops.overlay_sent_ns,
+                       rendered_ns=hops.rendered_ns)
+
+
+def hop_record(overlay: ov.Overlay, hops: HopTimes) -> rpb.HopRecord:
+    return rpb.HopRecord(trace_id=overlay.trace_id, frame_seq=overlay.frame_seq, overlay_id=overlay.overlay_id,
+                         hops=hops_message(hops))
+
+
+def answer_record(answer: Answer) -> pb.Answer:
+    return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
+                     trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final)
+
+
+def trace_record(step: TraceStep) -> pb.TraceStep:
+    return pb.TraceStep(query_id=step.query_id, index=step.index, kind=f"STEP_KIND_{step.kind.upper()}",
+                        text=step.text, evidence=[_box(b) for b in step.evidence], confidence=step.confidence,
+                        cost_us=step.cost_us, agent=step.agent, frame_seq=step.frame_seq)
+
+
+def error_record(report: CloudErrorReport) -> pb.Error:
+    code = f"ERROR_CODE_{report.code.upper()}" if report.code else "ERROR_CODE_UNSPECIFIED"
+    return pb.Error(code=code, message=report.message, retryable=report.retryable, frame_seq=report.frame_seq,
+                    query_id=report.query_id)
+
+
+def overlay_record(overlay: ov.Overlay, hops: HopTimes) -> pb.Overlay:
+    return pb.Overlay(overlay_id=overlay.overlay_id, query_id=overlay.query_id, frame_seq=overlay.frame_seq,
+                      trace_id=overlay.trace_id, hops=hops_message(hops),
+                      items=[_item(item) for item in overlay.items], final=overlay.final)
+
+
+def _box(b: ov.Box) -> pb.Box:
+    return pb.Box(x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1)
+
+
+def _point(p: ov.Point) -> pb.Point:
+    return pb.Point(x=p[0], y=p[1])
+
+
+def _item(item: ov.Item) -> pb.OverlayItem:  # one branch per item kind
+    out = pb.OverlayItem(id=item.id, rgb=item.rgb)
+    match item.shape:
+        case ov.BoxShape(box=box, caption=caption):
+            out.box.CopyFrom(pb.BoxItem(box=_box(box), caption=caption))
+        case ov.OutlineShape(points=points):
+            out.outline.CopyFrom(pb.OutlineItem(points=[_point(p) for p in points]))
+        case ov.BadgeShape(center=center, text=text):
+            out.badge.CopyFrom(pb.BadgeItem(center=_point(center), text=text))
+        case ov.ArrowShape(tail=tail, head=head, text=text):
+            out.arrow.CopyFrom(pb.ArrowItem(tail=_point(tail), head=_point(head), text=text))
+        case ov.LabelShape(anchor=anchor, text=text):
+            out.label.CopyFrom(pb.LabelItem(anchor=_point(anchor), text=text))
+        case ov.PanelShape(title=title, rows=rows):
+            out.panel.CopyFrom(pb.PanelItem(title=title, rows=[pb.PanelRow(rank=r.rank, text=r.text, value=r.value)
+                                                               for r in rows]))
+        case ov.StepCardShape():
+            s = item.shape
+            out.step_card.CopyFrom(pb.StepCardItem(step=s.step, total=s.total, instruction=s.instruction,
+                                                   target_item_id=s.target_item_id, warning=s.warning))
+        case ov.NoticeShape(text=text):
+            out.notice.CopyFrom(pb.NoticeItem(text=text))
+    return out
+
+
+# ------------------------------------------------------------------ the Foxglove view
+
+
+def image_annotations(overlay: ov.Overlay, size: tuple[int, int], capture_ns: int) -> ImageAnnotations:
+    """The overlay's anchored items in pixels of its frame (``size`` = width, height), stamped like that frame.
+
+    Foxglove pairs annotations with the image of the same timestamp; screen-space items (panels, step cards,
+    notices) have no place in the image and become text in its top-left corner.
+    """
+    stamp = timestamp(capture_ns)
+    annotations = ImageAnnotations()
+    corner = 0
+    for item in overlay.items:
+        color = _color(item.rgb)
+        match item.shape:
+            case ov.BoxShape(box=b, caption=caption):
+                corners = ((b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1))
+                annotations.points.append(_polygon(stamp, corners, size, color))
+                if caption:
+                    annotations.texts.append(_text(stamp, (b.x0, b.y0), size, caption, color))
+            case ov.OutlineShape(points=points):
+                annotations.points.append(_polygon(stamp, points, size, color))
+            case ov.BadgeShape(center=p, text=text) | ov.LabelShape(anchor=p, text=text):
+                annotations.texts.append(_text(stamp, p, size, text, color))
+            case ov.ArrowShape(tail=tail, head=head, text=text):
+                annotations.points.append(_polygon(stamp, (tail, head), size, color, PointsAnnotation.LINE_STRIP))
+                annotations.texts.append(_text(stamp, tail, size, text, color))
+            case _:
+                corner += 1
+                annotations.texts.append(_text(stamp, (0.01, 0.04 * corner), size, _screen_text(item.shape), color))
+    return annotations
+
+
+def _screen_text(shape: ov.Shape) -> str:
+    match shape:
+        case ov.PanelShape(title=title, rows=rows):
+            return "; ".join([title, *(f"{r.rank} {r.text} {r.value}".strip() for r in rows)])
+        case ov.StepCardShape(step=step, total=total, instruction=instruction):
+            return f"{step}/{total} {instruction}"
+        case ov.NoticeShape(text=text):
+            return text
+    return ""
+
+
+def _pixel(p: ov.Point, size: tuple[int, int]) -> Point2:
+    return Point2(x=p[0] * size[0], y=p[1] * size[1])
+
+
+def _color(rgb: int) -> Color:
+    rgb = rgb or _DEFAULT_RGB
+    return Color(r=((rgb >> 16) & 0xFF) / 255, g=((rgb >> 8) & 0xFF) / 255, b=(rgb & 0xFF) / 255, a=1.0)
+
+
+def _polygon(stamp: Timestamp, points: tuple[ov.Point, ...], size: tuple[int, int], color: Color,
+             kind: PointsAnnotation.Type.ValueType = PointsAnnotation.LINE_LOOP) -> PointsAnnotation:
+    return PointsAnnotation(timestamp=stamp, type=kind, points=[_pixel(p, size) for p in points],
+                            outline_color=color, thickness=3.0)
+
+
+def _text(stamp: Timestamp, p: ov.Point, size: tuple[int, int], text: str, color: Color) -> TextAnnotation:
+    return TextAnnotation(timestamp=stamp, position=_pixel(p, size), text=text, font_size=18.0, text_color=color,
+                          background_color=Color(r=0, g=0, b=0, a=0.6))

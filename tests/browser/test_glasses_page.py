@@ -1,0 +1,77 @@
+"""The browser as the glasses, in real headless Chromium: camera -> WebRTC -> cloud -> overlays on the canvas."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.http import HttpServer
+from eyeline.cloud.server import CloudServer
+
+from .conftest import ShelfVideo
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+QUESTION = "which of these has the most protein?"
+BADGE_RGB = np.array([255, 0, 255])  # the page's default badge colour, as the edge renderer's
+
+
+async def _canvas_image(page: Any) -> np.ndarray:
+    """The canvas as a BGR image at the canvas's own resolution (the frame's)."""
+    data_url = await page.evaluate("document.getElementById('view').toDataURL('image/png')")
+    raw = np.frombuffer(__import__("base64").b64decode(data_url.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(raw, cv2.IMREAD_COLOR)
+
+
+def _badge_blobs(image: np.ndarray) -> list[tuple[float, float]]:
+    bgr = BADGE_RGB[::-1]
+    mask = np.all(np.abs(image.astype(int) - bgr) <= 20, axis=2).astype(np.uint8)
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask)
+    return [tuple(centroids[i]) for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 60]
+
+
+async def _wait_for(condition: Any, within_s: float, what: str) -> None:
+    async with asyncio.timeout(within_s):
+        while not condition():
+            await asyncio.sleep(0.1)
+
+
+async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_products(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner,
+        shelf_video: ShelfVideo) -> None:
+    cloud, http = web_cloud
+    page = await chromium.new_page()
+    await page.goto(f"{http.url}/glasses#token={signer.mint('browser')}")
+    await page.click("#start")
+    await page.wait_for_function("document.getElementById('status').textContent.startsWith('session ')",
+                                 timeout=20_000)
+    assert len(http.webrtc.peers) == 1 and len(cloud.sessions.active()) == 1
+    session = cloud.sessions.get(cloud.sessions.active()[0].session_id)
+    assert session is not None
+    await _wait_for(lambda: session.frame(None) is not None, 20, "a decoded track frame")
+
+    await page.fill("#question", QUESTION)
+    await page.click("#ask button")
+    await page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=90_000)
+    answer = await page.text_content("#answer")
+    assert shelf_video.truth.best_product().display_name.lower() in (answer or "").lower()
+    steps = await page.locator("#trace li").all_text_contents()
+    assert steps[0].startswith("perceive") and steps[-1].startswith("answer")
+
+    await asyncio.sleep(0.5)  # a few animation frames draw the overlay
+    image = await _canvas_image(page)
+    assert image.shape[:2] == shelf_video.image.shape[:2]
+    visible = [p for p in shelf_video.truth.products if p.visible_fraction >= 0.99]
+    blobs = _badge_blobs(image)
+    assert len(blobs) == len(visible)
+    for x, y in blobs:
+        assert any(p.box[0] <= x <= p.box[2] and p.box[1] <= y <= p.box[3] for p in visible), (x, y)
+    await page.screenshot(path=str(shelf_video.path.with_suffix(".png")))
+
+    await page.close()
+    await _wait_for(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the peer to go")

@@ -1,0 +1,91 @@
+"""The developer viewer in real headless Chromium, attached to a session that ``eyeline edge --transport webrtc``
+started in its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.http import HttpServer
+from eyeline.cloud.server import CloudServer
+from eyeline.protos.v1 import session_pb2 as pb
+
+from .test_glasses_page import QUESTION, _badge_blobs, _canvas_image, _wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _start_edge(cloud: CloudServer, http: HttpServer, token: str, out: Path) -> subprocess.Popen[bytes]:
+    args = ["-m", "eyeline.tools.cli", "edge", "--device", "synthetic:shelf?seed=3", "--cloud", cloud.address,
+            "--transport", "webrtc", "--whip", f"{http.url}/whip", "--duration", "60", "--video", str(out)]
+    return subprocess.Popen([sys.executable, *args], env={**os.environ, "EYELINE_TOKEN": token},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner, tmp_path: Path) -> None:
+    cloud, http = web_cloud
+    token = signer.mint("viewer-test")
+    edge = _start_edge(cloud, http, token, tmp_path / "edge.mp4")
+    try:
+        await _wait_for(lambda: bool(cloud.sessions.active()), 30, "the edge's session")
+        session_id = cloud.sessions.active()[0].session_id
+        assert http.webrtc.peer_of(session_id) is not None  # it came over WebRTC
+        session = cloud.sessions.get(session_id)
+        assert session is not None
+        sent = session.watch(size=256)
+
+        page = await chromium.new_page()
+        await page.goto(f"{http.url}/#token={token}&session={session_id}")
+        await page.wait_for_selector(f"#sessions li[data-session='{session_id}']", timeout=10_000)
+        await _wait_for(lambda: session.frame(None) is not None, 20, "a keyframe")
+        await page.select_option("#mode", "instant")
+        await page.fill("#question", QUESTION)
+        await page.click("#ask button")
+        await page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=90_000)
+
+        messages = [sent.get_nowait() for _ in range(sent.qsize())]
+        overlay = next(m.overlay for m in messages if m is not None and m.WhichOneof("kind") == "overlay")
+        trace = [m.trace for m in messages if m is not None and m.WhichOneof("kind") == "trace"]
+        names = {v: k.removeprefix("STEP_KIND_").lower() for k, v in pb.StepKind.items()}
+        steps = await page.locator("#trace li").all_text_contents()
+        assert steps == [f"{names[t.kind]}: {t.text}" for t in trace]
+
+        await asyncio.sleep(1.0)  # the overlay's own frame is fetched, then drawn
+        image = await _canvas_image(page)
+        height, width = image.shape[:2]
+        badges = [(i.badge.center.x * width, i.badge.center.y * height) for i in overlay.items
+                  if i.WhichOneof("shape") == "badge"]
+        blobs = _badge_blobs(image)
+        assert badges and len(blobs) == len(badges)
+        for x, y in badges:
+            assert min((bx - x) ** 2 + (by - y) ** 2 for bx, by in blobs) <= 4.0 ** 2
+
+        lit = page.locator("#trace li").first
+        await lit.hover()
+        assert "lit" in (await lit.get_attribute("class") or "")
+        await page.close()
+    finally:
+        edge.send_signal(signal.SIGINT)  # Ctrl-C: the edge hangs up (WHIP DELETE) on its way out
+        edge.wait(timeout=15)
+    await _wait_for(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the edge's peer to go")
+
+
+async def test_the_viewer_api_refuses_a_wrong_token(web_cloud: tuple[CloudServer, HttpServer]) -> None:
+    _, http = web_cloud
+    forged = TokenSigner(b"not the cloud's secret, 32 bytes!").mint("intruder")
+    async with aiohttp.ClientSession() as client:
+        for path in ("/api/sessions", "/api/schema", "/api/sessions/x/events"):
+            async with client.get(f"{http.url}{path}", headers={"Authorization": f"Bearer {forged}"}) as response:
+                assert response.status == 401, path
+        async with client.get(f"{http.url}/") as response:
+            assert response.status == 200 and "Eyeline viewer" in await response.text()

@@ -1,0 +1,140 @@
+"""Knowledge packs: the demo pack, user folders, and an error naming file, field and problem for each fault."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eyeline.cloud.knowledge import KnowledgePackError, demo_pack, load_pack, load_pack_file, load_packs
+from eyeline.devices.synthetic import CATALOG
+
+
+def catalog(*products: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "catalog", "version": 1, "products": list(products)}
+
+
+def product(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": "kale-chips", "brand": "Leafy", "name": "Kale Chips", "serving_g": 28,
+                            "protein_per_serving_g": 3}
+    base.update(overrides)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def write(folder: Path, name: str, document: dict[str, Any] | str) -> Path:
+    path = folder / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path
+
+
+def test_the_demo_pack_holds_the_synthetic_shelf_catalog_exactly() -> None:
+    pack = demo_pack()
+    by_name = {product.display_name: product for product in pack.products}
+    assert set(by_name) == {product.display_name for product in CATALOG}
+    for shelf_product in CATALOG:
+        entry = by_name[shelf_product.display_name]
+        assert entry.per_serving_g == shelf_product.protein_g
+        assert entry.serving_g == shelf_product.serving_g
+
+
+def test_a_user_folder_adds_to_the_demo_pack_and_toml_reads_like_json(tmp_path: Path) -> None:
+    write(tmp_path, "snacks.toml", 'kind = "catalog"\nversion = 1\n[[products]]\nid = "kale-chips"\n'
+          'brand = "Leafy"\nname = "Kale Chips"\nserving_g = 28\nprotein_per_100g = 10\n')
+    pack = load_packs([tmp_path])
+    kale = next(product for product in pack.products if product.id == "kale-chips")
+    assert kale.per_serving_g == pytest.approx(2.8)
+    assert len(pack.products) == len(demo_pack().products) + 1
+
+
+def test_per_serving_is_derived_from_per_100g_and_the_other_way_round(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", catalog(product(), product(id="b", protein_per_serving_g=None, protein_per_100g=25)))
+    first, second = load_pack(tmp_path).products
+    assert first.per_100g == pytest.approx(10.7)
+    assert second.per_serving_g == pytest.approx(7.0)
+
+
+def assert_pack_error(path: Path, field: str, problem: str) -> None:
+    with pytest.raises(KnowledgePackError) as caught:
+        load_pack_file(path)
+    assert caught.value.file == str(path)
+    assert caught.value.field == field
+    assert problem in caught.value.problem
+    assert str(path) in str(caught.value) and field in str(caught.value)
+
+
+@pytest.mark.parametrize(("document", "field", "problem"), [
+    ("{not json", "", "is not valid JSON"),
+    ("[1, 2]", "", "must hold an object"),
+    ({"version": 1, "products": []}, "kind", "is required"),
+    ({"kind": "recipes", "version": 1}, "kind", "unknown kind 'recipes'"),
+    ({"kind": "catalog", "version": 2, "products": []}, "version", "schema version 2 is not supported"),
+    ({"kind": "catalog", "version": 1, "products": []}, "products", "at least one entry"),
+    ({"kind": "catalog", "version": 1, "products": {}}, "products", "must be a list"),
+    (catalog(product(), "Kale"), "products[1]", "must be an object"),
+    (catalog(product(brand=None)), "products[0].brand", "is required"),
+    (catalog(product(name="  ")), "products[0].name", "must not be empty"),
+    (catalog(product(serving_g="28g")), "products[0].serving_g", "must be a number, got '28g'"),
+    (catalog(product(serving_g=0)), "products[0].serving_g", "more than 0 grams"),
+    (catalog(product(protein_per_serving_g=-1)), "products[0].protein_per_serving_g", "between 0 and"),
+    (catalog(product(protein_per_100g=120)), "products[0].protein_per_100g", "between 0 and 100 grams"),
+    (catalog(product(protein_per_serving_g=None)), "products[0]", "states no protein"),
+    (catalog(product(), product()), "products[1].id", "'kale-chips' is used twice"),
+    (catalog(product(aliases=["ok", 3])), "products[0].aliases[1]", "non-empty text"),
+])
+def test_each_catalog_fault_names_file_field_and_problem(tmp_path: Path, document: dict[str, Any] | str,
+                                                        field: str, problem: str) -> None:
+    assert_pack_error(write(tmp_path, "pack.json", document), field, problem)
+
+
+def kit(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "kind": "repair_kit", "version": 1, "id": "grinder", "machine": "Burr Grinder", "text_cues": ["BURR"],
+        "reference_images": ["ref.png"],
+        "components": [{"id": "hopper", "name": "Hopper", "region": [0.1, 0.1, 0.5, 0.4]}],
+        "steps": [{"instruction": "Lift the hopper", "target": "hopper", "done_cue": "REMOVED"}],
+        "safety": ["Unplug the grinder first."],
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(("overrides", "field", "problem"), [
+    ({"machine": None}, "machine", "is required"),
+    ({"text_cues": []}, "text_cues", "at least one entry"),
+    ({"reference_images": ["missing.png"]}, "reference_images[0]", "does not exist beside the pack file"),
+    ({"components": [{"id": "hopper", "name": "Hopper", "region": [0.1, 0.1, 0.5]}]}, "components[0].region",
+     "four numbers"),
+    ({"components": [{"id": "hopper", "name": "Hopper", "region": [0.5, 0.1, 0.2, 0.4]}]}, "components[0].region",
+     "x0 < x1"),
+    ({"steps": [{"instruction": "Turn the dial", "target": "dial"}]}, "steps[0].target", "names no component"),
+    ({"steps": [{"target": "hopper"}]}, "steps[0].instruction", "is required"),
+    ({"safety": "unplug"}, "safety", "must be a list"),
+])
+def test_each_repair_kit_fault_names_file_field_and_problem(tmp_path: Path, overrides: dict[str, Any],
+                                                           field: str, problem: str) -> None:
+    (tmp_path / "ref.png").write_bytes(b"\x89PNG")
+    document = {key: value for key, value in kit(**overrides).items() if value is not None}
+    assert_pack_error(write(tmp_path, "grinder.json", document), field, problem)
+
+
+def test_a_valid_kit_loads_with_its_steps_pointing_at_components(tmp_path: Path) -> None:
+    (tmp_path / "ref.png").write_bytes(b"\x89PNG")
+    (loaded,) = load_pack_file(write(tmp_path, "grinder.json", kit())).kits
+    assert loaded.component(loaded.steps[0].target).name == "Hopper"
+    assert loaded.reference_images == (tmp_path / "ref.png",)
+
+
+def test_a_product_id_defined_in_two_files_is_refused_naming_the_folder(tmp_path: Path) -> None:
+    write(tmp_path, "a.json", catalog(product()))
+    write(tmp_path, "b.json", catalog(product()))
+    with pytest.raises(KnowledgePackError, match="'kale-chips' is defined twice"):
+        load_pack(tmp_path)
+
+
+def test_a_folder_without_pack_files_or_that_is_missing_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgePackError, match="holds no pack files"):
+        load_pack(tmp_path)
+    with pytest.raises(KnowledgePackError, match="is not a folder"):
+        load_pack(tmp_path / "absent")

@@ -1,0 +1,190 @@
+"""The speech section of ``eyeline bench``: spoken queries heard by the edge's voice front end.
+
+The set: spoken queries said by espeak-ng in several voices, plus the real recordings in
+``../shared/data/speech``. Each clip goes through the real pipeline (Silero VAD, Whisper base on the CPU,
+intent rules) with the clip played on a virtual clock, so *end of speech → transcript* is the VAD's wait
+for silence (audio time) plus the recogniser's wall time. Baselines from the same run: the clip's spoken
+length (real-time factor) for latency, and the intent rules applied to the true text for accuracy.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples, read_audio_file, resample
+from eyeline.devices.clock import VirtualClock
+from eyeline.edge.asr import WhisperTranscriber
+from eyeline.edge.intents import Intent, normalize, parse_intent
+from eyeline.edge.messages import Answer
+from eyeline.edge.speech import EspeakSynthesizer
+from eyeline.edge.voice import PushToTalk, VoiceFrontEnd
+from eyeline.edge.wire import UtteranceOut
+
+VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-scotland")
+Expected = tuple[str, str, str]   # intent kind, skill, mode: labelled by hand
+QUERIES: tuple[tuple[str, Expected], ...] = (
+    ("which of these has the most protein", ("ask", "protein", "")),
+    ("which has the least sugar", ("ask", "protein", "")),
+    ("how do I descale this", ("ask", "repair", "")),
+    ("what does this say", ("ask", "read", "")),
+    ("which one has the most protein, think harder", ("ask", "protein", "thinking")),
+    ("next step", ("next", "", "")),
+    ("go back", ("back", "", "")),
+    ("repeat that", ("repeat", "", "")),
+    ("think harder", ("deepen", "", "thinking")),
+    ("really think about it", ("deepen", "", "contemplating")),
+    ("stop", ("stop", "", "")),
+)
+# Real recordings: (file, true transcript, expected intent). Only the open question is for us.
+RECORDINGS: tuple[tuple[str, str, Expected], ...] = (
+    ("voice2json_what_time_is_it.wav", "what time is it", ("ask", "", "")),
+    ("wyoming_turn_on_the_living_room_lamp.wav", "turn on the living room lamp", ("ignore", "", "")),
+    ("pocketsphinx_goforward.wav", "go forward ten meters", ("ignore", "", "")),
+    ("pocketsphinx_librivox_0880.wav", "he was not an ill disposed young man", ("ignore", "", "")),
+    ("whisper_jfk.flac", "and so my fellow americans ask not what your country can do for you "
+                         "ask what you can do for your country", ("ignore", "", "")),
+)
+_NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    name: str
+    truth: str
+    heard: str
+    latencies_ms: tuple[float, ...]
+    duration_s: float
+    intent_ok: bool
+    intent_ok_on_truth: bool
+
+    @property
+    def errors(self) -> int:
+        return word_errors(words(self.truth), words(self.heard))
+
+
+def words(text: str) -> list[str]:
+    spelled = re.sub(r"\b\d+\b", lambda m: _NUMBERS.get(int(m.group()), m.group()), text)
+    return normalize(spelled.replace("'", "")).split()
+
+
+def word_errors(truth: list[str], heard: list[str]) -> int:
+    """Levenshtein distance in words (substitutions + deletions + insertions)."""
+    row = list(range(len(heard) + 1))
+    for i, t in enumerate(truth, 1):
+        previous, row[0] = row[0], i
+        for j, h in enumerate(heard, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (t != h))
+    return row[-1]
+
+
+def _intent_key(intent: Intent) -> tuple[str, str, str]:
+    return (intent.kind, intent.skill, intent.mode)
+
+
+class _Listener:
+    """Answers every query at once: the benchmark measures hearing, not the cloud."""
+
+    async def ask(self, text: str, mode: str = "", utterance: UtteranceOut | None = None) -> str:
+        return "q"
+
+    async def answer(self, query_id: str) -> Answer:
+        return Answer(query_id, "", 0, "", "", True)
+
+
+async def hear(name: str, truth: str, expected: Expected, samples: Samples,
+               transcriber: WhisperTranscriber) -> ClipResult:
+    clock = VirtualClock()
+    gate = PushToTalk(clock, intervals=((0, 1 << 62),))  # held throughout: open questions count too
+    front = VoiceFrontEnd(ArraySource(samples, SPEECH_RATE, clock=clock), transcriber, _Listener(), gate=gate,
+                          clock=clock)
+    await front.run()
+    heard = " ".join(turn.heard.text for turn in front.turns)
+    got = [_intent_key(turn.intent) for turn in front.turns]
+    return ClipResult(name, truth, heard, tuple(t.heard.latency_ns / 1e6 for t in front.turns),
+                      len(samples) / SPEECH_RATE, bool(got) and all(g == expected for g in got),
+                      _intent_key(parse_intent(truth)) == expected)
+
+
+async def _synthetic_clip(text: str, voice: str) -> Samples:
+    audio = await EspeakSynthesizer(voice).synthesize(text)
+    silence = np.zeros(SPEECH_RATE // 2, np.float32)
+    return np.concatenate([silence, resample(audio.samples, audio.sample_rate, SPEECH_RATE), silence, silence])
+
+
+async def run_speech(data_dir: Path | None, transcriber: WhisperTranscriber | None = None) -> list[ClipResult]:
+    whisper = transcriber or WhisperTranscriber()
+    results = []
+    for voice in VOICES:
+        for text, expected in QUERIES:
+            clip = await _synthetic_clip(text, voice)
+            results.append(await hear(f"espeak {voice}", text, expected, clip, whisper))
+    speech_dir = data_dir / "speech" if data_dir is not None else None
+    if speech_dir is not None and speech_dir.is_dir():
+        for name, truth, expected in RECORDINGS:
+            samples, _ = read_audio_file(speech_dir / name)
+            results.append(await hear(name, truth, expected, samples, whisper))
+    if transcriber is None:
+        whisper.close()
+    return results
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 2 else values[0]
+
+
+def _row(label: str, clips: list[ClipResult]) -> str:
+    latencies = [ms for clip in clips for ms in clip.latencies_ms]
+    words_total = sum(len(words(clip.truth)) for clip in clips)
+    wer = sum(clip.errors for clip in clips) / max(1, words_total)
+    intent = sum(clip.intent_ok for clip in clips) / len(clips)
+    rtf = statistics.median(ms / 1000 / clip.duration_s for clip in clips for ms in clip.latencies_ms) \
+        if latencies else float("nan")
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p95 = _p95(latencies) if latencies else float("nan")
+    return f"| {label} | {len(clips)} | {p50:.0f} | {p95:.0f} | {rtf:.2f} | {100 * wer:.1f} % | {100 * intent:.0f} % |"
+
+
+def render_speech_section(results: list[ClipResult], command: str) -> str:
+    synthetic = [r for r in results if r.name.startswith("espeak")]
+    real = [r for r in results if not r.name.startswith("espeak")]
+    rows = [_row("espeak-ng, " + ", ".join(VOICES), synthetic)] + ([_row("real recordings (shared/data)", real)]
+                                                                   if real else [])
+    misses = "\n".join(f"- {r.name}: said \"{r.truth}\", heard \"{r.heard}\"" for r in results if not r.intent_ok)
+    truth_accuracy = 100 * sum(r.intent_ok_on_truth for r in results) / max(1, len(results))
+    return f"""## Speech: end of speech -> transcript, word error rate, intent accuracy
+
+Spoken queries ({len(QUERIES)} phrases x {len(VOICES)} espeak-ng voices) and the real recordings in
+`shared/data/speech`, each through the edge's voice front end: Silero VAD (default settings: 600 ms of
+silence ends an utterance), Whisper base (int8, 2 CPU threads, beam 1), then the intent rules. Latency is
+end of speech -> transcript: the VAD's wait for silence plus recognition. Baselines from the same run: the
+utterance's own length (real-time factor = latency / clip length) and the intent rules applied to the true
+text instead of the transcript ({truth_accuracy:.0f} % of the hand-labelled intents).
+
+| clips | n | p50 ms | p95 ms | latency / clip length | WER | intent accuracy |
+|---|---:|---:|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+Intents missed:
+{misses or "- none"}
+
+Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.
+Command: `{command}`
+"""
+
+
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` beside the repository (or ``$EYELINE_SHARED_DATA``), when it exists."""
+    named = os.environ.get("EYELINE_SHARED_DATA")
+    folder = Path(named) if named else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return folder if folder.is_dir() else None
+
+
+async def speech_section(command: str) -> str:
+    return render_speech_section(await run_speech(shared_data_dir()), command)
