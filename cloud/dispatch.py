@@ -111,7 +111,7 @@ class Dispatcher:
             return
         mode = query.mode or session.mode
         context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
-                               ocr=self._ocr)
+                               ocr=self._ocr, state=session.skill_state)
         try:
             result = await skill.answer(context)
         except Exception:

@@ -34,6 +34,8 @@ from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.read import ReadTextSkill
+from eyeline.cloud.skills.repair import RepairSkill
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,9 @@ class CloudServer:
         self.sessions = SessionManager(config.max_sessions, config.frames_kept)
         self._ocr = OcrPool(workers=config.ocr_workers)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
-        self._router = SkillRouter([GuardrailSkill(), ProteinRankingSkill(demo_pack().products)])
+        pack = demo_pack()
+        self._router = SkillRouter([GuardrailSkill(), ProteinRankingSkill(pack.products), ReadTextSkill(),
+                                    RepairSkill(pack.kits)])
         self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                       now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill))
         self._health = health.aio.HealthServicer()

@@ -49,6 +49,7 @@ class Session:
         self.info = info
         self.mode = mode
         self.stats = SessionStats()
+        self.skill_state: dict[str, object] = {}   # what skills remember between questions (SkillContext.state)
         self._frames: OrderedDict[int, DecodedFrame] = OrderedDict()
         self._frames_kept = frames_kept
         # None is the end-of-stream sentinel; the bound makes a slow edge slow the session down, not
@@ -126,6 +127,7 @@ class Session:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._frames.clear()
+        self.skill_state.clear()
         for watcher in self._watchers:
             self._offer(watcher, None)
         self._watchers.clear()

@@ -191,16 +191,17 @@ class _ReadState:
         if not self.reader.metadata:
             raise SchemaVersionError(f"recording {self.reader.path} has no {layout.METADATA_NAME} metadata, so its "
                                      f"schema version is unknown")
-        topics = {channel.topic for channel in self.channels.values()}
-        missing = [topic for topic in self.reader.required if topic not in topics]
-        if missing:
-            raise MissingChannelError(f"recording {self.reader.path} lacks channel(s) {', '.join(missing)}")
 
     def finish(self) -> None:
+        """After the last record: channels are registered when first used, so only now can one be missing."""
         if not self.header_seen:
             raise TruncatedRecordingError(f"recording {self.reader.path} ends before its MCAP header")
         if not self._checked and not self.reader.truncated:
             self._check_layout()
+        topics = {channel.topic for channel in self.channels.values()}
+        missing = [topic for topic in self.reader.required if topic not in topics]
+        if missing:
+            raise MissingChannelError(f"recording {self.reader.path} lacks channel(s) {', '.join(missing)}")
 
 
 def _check_magic(path: Path) -> None:

@@ -13,6 +13,7 @@ from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.listen import ListenOptions, TurnPrinter, run_front_end, voice_front_end
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.record import (
@@ -28,6 +29,7 @@ from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
 from eyeline.edge.sinks import open_sink, write_snapshot
 from eyeline.edge.transport import IceServer, TransportOptions, Uplink, open_uplink, with_preview
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.voice import VoiceTurn
 from eyeline.edge.wire import HelloOut
 
 
@@ -54,6 +56,7 @@ class EdgeAppOptions:
     whip_url: str = ""                  # "" = http://<cloud host>:8080/whip
     ice_servers: tuple[IceServer, ...] = ()
     ice_timeout_s: float = 5.0
+    listen: ListenOptions | None = None  # spoken questions and commands, once the first keyframe is up
 
 
 @dataclass(slots=True)
@@ -65,6 +68,7 @@ class EdgeRunReport:
     answered_frame_truth: Any = None    # ground truth of the answered frame, for synthetic devices
     stats: EdgeStats | None = None
     latencies: list[HopTimes] = field(default_factory=list)
+    voice_turns: list[VoiceTurn] = field(default_factory=list)
 
 
 def hello_for(options: EdgeAppOptions) -> HelloOut:
@@ -108,7 +112,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     if recorder is not None:
         runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:
-        await _drive(runtime, options, report)
+        await _drive(runtime, options, report, clock)
     finally:
         await sink.aclose()
         await uplink.aclose()
@@ -138,17 +142,27 @@ async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, recording: bool,
     return await open_uplink(transport, hello_for(options), clock=clock)
 
 
-async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport) -> None:
+async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport, clock: Clock) -> None:
     running = asyncio.create_task(runtime.run(), name="edge-runtime")
     try:
         if options.question:
             await _first_keyframe(runtime, running)
             await _ask(runtime, options, report)
-        await _wait_until_done(running, options, bool(options.question))
+        if options.listen is not None:
+            await _first_keyframe(runtime, running)
+            report.voice_turns = await _listen(runtime, options.listen, clock)
+        await _wait_until_done(running, options, bool(options.question) or options.listen is not None)
     finally:
         await runtime.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def _listen(runtime: EdgeRuntime, listen: ListenOptions, clock: Clock) -> list[VoiceTurn]:
+    """Hear and answer spoken questions until the audio ends (a file) or the session is stopped."""
+    front = voice_front_end(runtime, listen, clock, on_turn=TurnPrinter())
+    await run_front_end(front)
+    return list(front.turns)
 
 
 async def _first_keyframe(runtime: EdgeRuntime, running: asyncio.Task[None]) -> None:

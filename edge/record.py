@@ -109,7 +109,7 @@ class SessionRecorder:
         writer = Writer(stream, chunk_size=1 << 30, compression=CompressionType.NONE)  # chunks end on our flushes
         writer.start(profile=layout.PROFILE, library="eyeline")
         writer.add_metadata(layout.METADATA_NAME, {"schema_version": layout.SCHEMA_VERSION, **self._info})
-        channels = register_channels(writer)
+        channels = ChannelTable(writer)
         writer.flush()  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._write_loop, args=(writer, stream, channels),
                                         name="edge-recorder", daemon=True)
@@ -200,7 +200,7 @@ class SessionRecorder:
 
     # ------------------------------------------------------------------ the writer thread
 
-    def _write_loop(self, writer: Writer, stream: IO[bytes], channels: dict[str, int]) -> None:
+    def _write_loop(self, writer: Writer, stream: IO[bytes], channels: ChannelTable) -> None:
         chunk = _ChunkState()
         try:
             while (item := self._next(chunk)) is not _CLOSE:
@@ -224,7 +224,7 @@ class SessionRecorder:
         except queue.Empty:
             return None
 
-    def _write(self, writer: Writer, channels: dict[str, int], item: _Pending, chunk: _ChunkState) -> None:
+    def _write(self, writer: Writer, channels: ChannelTable, item: _Pending, chunk: _ChunkState) -> None:
         data = item.build().SerializeToString()
         writer.add_message(channels[item.topic], log_time=item.log_ns, data=data, publish_time=item.log_ns,
                            sequence=item.sequence)
@@ -271,16 +271,33 @@ class _ChunkState:
         return self.bytes >= options.chunk_bytes or (self.messages > 0 and self.time_left(options) <= 0)
 
 
-def register_channels(writer: Writer) -> dict[str, int]:
-    """Every channel of the layout, registered up front so even a short or crashed file declares them all."""
-    schema_ids: dict[str, int] = {}
-    channels: dict[str, int] = {}
-    for topic, schema_name in layout.SCHEMAS.items():
-        if schema_name not in schema_ids:
-            descriptors = build_file_descriptor_set(MESSAGE_CLASSES[schema_name])
-            schema_ids[schema_name] = writer.register_schema(schema_name, "protobuf", descriptors.SerializeToString())
-        channels[topic] = writer.register_channel(topic, "protobuf", schema_ids[schema_name])
-    return channels
+class ChannelTable:
+    """The file's channels, each registered (with its schema) when first written to.
+
+    Only the camera channel is declared up front, so even a file that ends before its first frame says what
+    it is; the rest cost nothing in sessions that never use them.
+    """
+
+    def __init__(self, writer: Writer, upfront: tuple[str, ...] = (layout.CAMERA,)) -> None:
+        self._writer = writer
+        self._schemas: dict[str, int] = {}
+        self._channels: dict[str, int] = {}
+        for topic in upfront:
+            self[topic]
+
+    def __getitem__(self, topic: str) -> int:
+        channel = self._channels.get(topic)
+        if channel is None:
+            channel = self._channels[topic] = self._writer.register_channel(topic, "protobuf", self._schema(topic))
+        return channel
+
+    def _schema(self, topic: str) -> int:
+        name = layout.SCHEMAS[topic]
+        schema = self._schemas.get(name)
+        if schema is None:
+            descriptors = build_file_descriptor_set(MESSAGE_CLASSES[name]).SerializeToString()
+            schema = self._schemas[name] = self._writer.register_schema(name, "protobuf", descriptors)
+        return schema
 
 
 # ------------------------------------------------------------------ the wrappers

@@ -32,7 +32,16 @@ from eyeline.edge.messages import (
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.privacy import FaceRedactor, NoRedaction, Redactor
 from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.sampler import KeyframeChoice, RateSampler, Sampler, SceneSampler, SceneSamplerConfig
+from eyeline.edge.sampler import (
+    Encoding,
+    FrameFilter,
+    KeyframeChoice,
+    RateSampler,
+    Sampler,
+    SceneSampler,
+    SceneSamplerConfig,
+    as_sampler,
+)
 from eyeline.edge.sinks import FrameSink
 from eyeline.edge.slot import LatestSlot, SlotClosedError
 from eyeline.edge.transport import Uplink
@@ -90,7 +99,7 @@ EventHook = Callable[[CloudEvent], None]
 class EdgeRuntime:
     def __init__(self, source: FrameSource, uplink: Uplink, *, renderer: OverlayRenderer,
                  sink: FrameSink | None = None, config: EdgeConfig | None = None, clock: Clock | None = None,
-                 sampler: Sampler | None = None, on_event: EventHook | None = None,
+                 sampler: Sampler | FrameFilter | None = None, on_event: EventHook | None = None,
                  redactor: Redactor | None = None) -> None:
         self.config = config or EdgeConfig()
         self._source = source
@@ -98,7 +107,8 @@ class EdgeRuntime:
         self._renderer = renderer
         self._sink = sink
         self._clock = clock or MonotonicClock()
-        self.sampler = sampler or _default_sampler(self.config)
+        encoding = Encoding(self.config.max_width, self.config.jpeg_quality)
+        self.sampler = _default_sampler(self.config) if sampler is None else as_sampler(sampler, encoding)
         self._on_event = on_event
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
         self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width,
@@ -286,7 +296,7 @@ class EdgeRuntime:
 
 def _default_sampler(config: EdgeConfig) -> Sampler:
     if config.sampling == "rate":
-        return RateSampler(config.max_keyframes_per_s)
+        return RateSampler(config.max_keyframes_per_s, Encoding(config.max_width, config.jpeg_quality))
     if config.sampling != "scene":
         raise EdgeError(f"EdgeConfig.sampling must be 'scene' or 'rate', got {config.sampling!r}")
     return SceneSampler(SceneSamplerConfig(uplink_budget_kbps=config.uplink_budget_kbps,

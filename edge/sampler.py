@@ -17,7 +17,7 @@ still can be asked for on demand while an optional low-rate, low-resolution prev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -46,6 +46,7 @@ class KeyframeChoice:
     keyframe: bool = True   # False: a preview, not meant for reasoning
 
 
+@runtime_checkable
 class Sampler(Protocol):
     def offer(self, frame: CapturedFrame) -> KeyframeChoice | None:
         """The frame to send now (possibly an earlier one of a burst), or None."""
@@ -97,7 +98,8 @@ def measure(frame: CapturedFrame) -> FrameMeasure:
     height, width = grey.shape[:2]
     sharp = cv2.resize(grey, (_SHARP_W, max(1, round(height * _SHARP_W / width))), interpolation=cv2.INTER_AREA)
     sharpness = float(cv2.Laplacian(sharp, cv2.CV_32F).var())
-    tiny = cv2.resize(sharp, (_THUMB_W, max(1, round(height * _THUMB_W / width))), interpolation=cv2.INTER_AREA)
+    # In colour: packages that differ only in hue look alike in grey.
+    tiny = cv2.resize(frame.image, (_THUMB_W, max(1, round(height * _THUMB_W / width))), interpolation=cv2.INTER_AREA)
     thumb = np.asarray(cv2.GaussianBlur(tiny.astype(np.float32), (0, 0), 1.5), dtype=np.float32)
     return FrameMeasure(sharpness, thumb)
 
@@ -105,6 +107,44 @@ def measure(frame: CapturedFrame) -> FrameMeasure:
 def difference(a: Thumb, b: Thumb) -> float:
     """Mean absolute grey-level difference of two thumbnails (0..255)."""
     return float(np.mean(np.abs(a - b))) if a.shape == b.shape else 255.0
+
+
+_UNSEEN_WEIGHT: Final = 100.0  # grey levels charged for a view entirely outside what was sent
+
+
+def novelty(current: Thumb, sent: Thumb) -> float:
+    """How new the view is against what was sent (0..255).
+
+    The head's sway shifts the whole view, which a plain difference would take for a new scene: the shift is
+    measured (phase correlation) and taken out, and the share of the view that was not in the sent frame is
+    charged instead. The smaller of that and the plain difference counts, so a wrong shift estimate on a
+    repetitive scene cannot make an unchanged view look new.
+    """
+    if current.shape != sent.shape:
+        return 255.0
+    (dx, dy), _ = cv2.phaseCorrelate(_grey(sent), _grey(current))
+    height, width = current.shape[:2]
+    sx, sy = round(dx), round(dy)
+    if abs(sx) >= width or abs(sy) >= height:
+        return difference(current, sent)
+    x0, x1, y0, y1 = max(0, sx), min(width, width + sx), max(0, sy), min(height, height + sy)
+    residual = _worst_cell(current[y0:y1, x0:x1], sent[y0 - sy:y1 - sy, x0 - sx:x1 - sx])
+    unseen = 1.0 - (x1 - x0) * (y1 - y0) / (width * height)
+    return min(residual + _UNSEEN_WEIGHT * unseen, _worst_cell(current, sent))
+
+
+_CELLS: Final = 4
+
+
+def _worst_cell(a: Thumb, b: Thumb) -> float:
+    """The largest mean difference over a 4x4 grid: one changed package stands out, a slight sway does not."""
+    diff = np.abs(a - b).mean(axis=2) if a.ndim == 3 else np.abs(a - b)
+    rows = np.array_split(diff, _CELLS, axis=0)
+    return max(float(cell.mean()) for row in rows for cell in np.array_split(row, _CELLS, axis=1) if cell.size)
+
+
+def _grey(thumb: Thumb) -> Thumb:
+    return np.asarray(thumb.mean(axis=2) if thumb.ndim == 3 else thumb, np.float32)
 
 
 # ------------------------------------------------------------------ the byte budget
@@ -161,7 +201,7 @@ class ByteBucket:
 @dataclass(frozen=True, slots=True)
 class SceneSamplerConfig:
     uplink_budget_kbps: int = 0         # 0 = unlimited; the profile's budget otherwise
-    change_threshold: float = 14.0      # thumbnail difference (grey levels) that counts as a new view
+    change_threshold: float = 36.0      # novelty (grey levels, worst cell) that counts as a new view
     burst_s: float = 0.25               # how long a burst gathers candidates
     max_burst: int = 12
     preview_interval_s: float = 0.0     # 0 = no preview stream
@@ -232,8 +272,8 @@ class SceneSampler:
         if self._still:
             self._still = False
             return self._choose(frame, STILL, STILL_ENCODING, current)
-        novelty = difference(current.thumb, self._sent_thumb) if self._sent_thumb is not None else 255.0
-        choice = self._keyframe(_Candidate(frame, current, motion, novelty))
+        new = novelty(current.thumb, self._sent_thumb) if self._sent_thumb is not None else 255.0
+        choice = self._keyframe(_Candidate(frame, current, motion, new))
         choice = choice or self._preview(frame)
         if choice is None:
             self.stats.skipped += 1
@@ -362,3 +402,48 @@ class RateSampler:
         if self.max_per_s <= 0 or self._last_sent_ns is None:
             return True
         return capture_ns - self._last_sent_ns >= 1e9 / self.max_per_s
+
+
+# ------------------------------------------------------------------ yes/no filters
+
+
+class FrameFilter(Protocol):
+    """The simplest policy: a yes or no per frame, each sent as captured (e.g. a replay resending every frame)."""
+
+    def should_send(self, frame: CapturedFrame) -> bool: ...
+
+    def request_keyframe(self) -> None: ...
+
+    def apply(self, flow: FlowControl) -> None: ...
+
+
+class FilterSampler:
+    """A ``FrameFilter`` as a ``Sampler``: frames it lets through go at one fixed encoding."""
+
+    def __init__(self, inner: FrameFilter, encoding: Encoding = Encoding(0, 80)) -> None:
+        self.inner = inner
+        self.encoding = encoding
+        self.stats = SamplerStats()
+
+    def offer(self, frame: CapturedFrame) -> KeyframeChoice | None:
+        self.stats.offered += 1
+        if not self.inner.should_send(frame):
+            self.stats.skipped += 1
+            return None
+        self.stats.sent += 1
+        self.stats.count(TIMER)
+        return KeyframeChoice(frame, TIMER, self.encoding)
+
+    def request_keyframe(self) -> None:
+        self.stats.requested += 1
+        self.inner.request_keyframe()
+
+    def apply(self, flow: FlowControl) -> None:
+        self.inner.apply(flow)
+
+    def sent(self, choice: KeyframeChoice, nbytes: int) -> None:
+        self.stats.bytes_sent += nbytes
+
+
+def as_sampler(policy: Sampler | FrameFilter, encoding: Encoding = Encoding(0, 80)) -> Sampler:
+    return policy if isinstance(policy, Sampler) else FilterSampler(policy, encoding)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from eyeline.devices.audio import AudioChunk, AudioSource
+from eyeline.devices.base import DeviceError
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.asr import Transcriber
 from eyeline.edge.errors import EdgeError
@@ -175,7 +176,10 @@ class VoiceFrontEnd:
                 await self._listen()
             if self._speaking is not None:
                 await self._speaking
+        except* (DeviceError, EdgeError) as failed:
+            raise failed.exceptions[0] from None   # a missing microphone, a broken stream: as itself
         finally:
+            await self._source.aclose()
             self._pool.shutdown(wait=False)
 
     async def stop(self) -> None:

@@ -1,7 +1,7 @@
 """The layout of a session recording (an MCAP file), shared by the recorder and the replay device.
 
 A recording is one MCAP file per session, profile :data:`PROFILE`, with every schema embedded as a
-protobuf ``FileDescriptorSet``. Its ``eyeline.recording`` metadata record names :data:`SCHEMA_VERSION`;
+protobuf ``FileDescriptorSet``. The camera channel is declared first; the others when first used. Its ``eyeline.recording`` metadata record names :data:`SCHEMA_VERSION`;
 a reader refuses versions it does not know rather than guessing at their layout. Message log times are the
 edge clock's integer nanoseconds.
 """
@@ -45,5 +45,5 @@ SCHEMAS: Final[dict[str, str]] = {
 }
 
 REQUIRED_FOR_REPLAY: Final = (CAMERA,)
-REQUIRED_FOR_EVAL: Final = (CAMERA, QUERIES, ANSWERS)
+REQUIRED_FOR_EVAL: Final = (CAMERA, KEYFRAMES, QUERIES)
 CAMERA_FRAME_ID: Final = "camera"

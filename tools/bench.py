@@ -187,7 +187,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False) -> int:
+async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False, edge: bool = False) -> int:
     eyeline, baseline, payload_kib = await run_roundtrip(frames, fps)
     command = f"eyeline bench --frames {frames} --fps {fps:g}"
     report = render_report(eyeline, baseline, frames, fps, payload_kib, command)
@@ -199,6 +199,10 @@ async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool 
         from eyeline.tools.bench_speech import speech_section
 
         report += "\n" + await speech_section(command)
+    if edge:
+        from eyeline.tools.bench_edge import render_edge_report, run_edge_benchmarks
+
+        report += render_edge_report(await run_edge_benchmarks(), command)
     await asyncio.to_thread(_write, output, report)
     print(report)
     return 0

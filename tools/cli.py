@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from eyeline.tools.console import print_event, print_report
 if TYPE_CHECKING:
     from eyeline.cloud.http import HttpServer
     from eyeline.cloud.server import CloudServer
+    from eyeline.tools.evaluate import EvalReport
 
 log = logging.getLogger("eyeline")
 
@@ -75,7 +77,39 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--ice-timeout", type=float, default=5.0, help="seconds for WebRTC to connect")
     p.add_argument("--no-redact-faces", action="store_true",
                    help="send frames with bystanders' faces visible (privacy is on by default; this is logged)")
+    p.add_argument("--listen", default="", metavar="AUDIO",
+                   help="hear spoken questions: mic, mic:NAME, mic:INDEX, or a wav/flac file")
+    p.add_argument("--push-to-talk", action="store_true",
+                   help="with --listen: hear only between two presses of Enter (default: hands-free)")
+    p.add_argument("--speak-to", type=Path, metavar="DIR",
+                   help="with --listen: write spoken answers as wav files here (default: the speaker)")
+    p.add_argument("--whisper-model", default="",
+                   help="faster-whisper model name or folder (default: the packaged Whisper base)")
+    p.add_argument("--record", type=Path, metavar="PATH", help="record the session to this MCAP file")
+    p.add_argument("--record-format", default="png", choices=["png", "jpeg"],
+                   help="how recorded frames are stored (png: lossless, replays send the very same pixels)")
     p.set_defaults(run=_run_edge)
+
+
+def _replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("replay", help="re-render a recording's overlays into a video (no cloud), or repair it")
+    p.add_argument("recording", type=Path)
+    p.add_argument("--video", type=Path, default=Path("out/replay.mp4"), help="the annotated video to write")
+    p.add_argument("--repair", type=Path, metavar="OUT",
+                   help="instead, rewrite what the recording still holds into a clean, finalized file")
+    p.set_defaults(run=_run_replay)
+
+
+def _eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="replay recordings through a cloud; accuracy against their ground truth, "
+                                    "latency per hop")
+    p.add_argument("recordings", type=Path, nargs="+")
+    p.add_argument("--cloud", metavar="HOST:PORT", help="the cloud to replay through (default: one on loopback)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token", help="session token for --cloud (default: $EYELINE_TOKEN)")
+    token.add_argument("--token-file", type=Path)
+    p.add_argument("--fast", action="store_true", help="replay as fast as the edge sends, not at recorded pace")
+    p.set_defaults(run=_run_eval)
 
 
 def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -100,6 +134,8 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--output", type=Path, default=Path("docs/PERFORMANCE.md"))
     p.add_argument("--no-speech", action="store_true", help="skip the speech benchmark (needs the voice extra)")
+    p.add_argument("--no-edge", action="store_true",
+                   help="skip the edge benchmarks (anchoring, uplink bytes and answers with real OCR, edge CPU)")
     p.set_defaults(run=_run_bench)
 
 
@@ -169,6 +205,7 @@ def _edge_token(args: argparse.Namespace) -> str:
 
 def _run_edge(args: argparse.Namespace) -> int:
     from eyeline.edge.app import EdgeAppOptions, run_edge
+    from eyeline.edge.record import RecorderOptions
     from eyeline.edge.runtime import EdgeConfig
 
     video = args.video or DEFAULT_EDGE_VIDEO
@@ -179,10 +216,55 @@ def _run_edge(args: argparse.Namespace) -> int:
                              duration_s=args.duration, connect_timeout_s=args.connect_timeout, tls_ca=args.tls_ca,
                              transport=args.transport, whip_url=args.whip, ice_timeout_s=args.ice_timeout,
                              ice_servers=tuple(map(parse_ice_server, args.ice_server)),
-                             config=EdgeConfig(redact_faces=not args.no_redact_faces))
+                             config=EdgeConfig(redact_faces=not args.no_redact_faces), record_path=args.record,
+                             record=RecorderOptions(image_format=args.record_format))
+    if args.listen:
+        from eyeline.edge.listen import ListenOptions
+
+        options = replace(options, listen=ListenOptions(args.listen, args.push_to_talk, args.speak_to,
+                                                        args.whisper_model))
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
     return 0
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from eyeline.tools.replay import render_recording, repair_recording
+
+    if args.repair is not None:
+        repaired = repair_recording(args.recording, args.repair)
+        state = "was truncated" if repaired.was_truncated else "was complete"
+        print(f"{args.recording} {state}: wrote {repaired.frames} frames, {repaired.messages} messages "
+              f"to {args.repair}")
+        return 0
+    rendered = render_recording(args.recording, args.video)
+    note = " (the recording is truncated; rendered up to its last complete chunk)" if rendered.truncated else ""
+    print(f"wrote {args.video}: {rendered.frames} frames, {rendered.overlays} overlays{note}")
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from eyeline.tools.evaluate import format_report
+
+    report = asyncio.run(_evaluate(args))
+    print(format_report(report))
+    return 0 if report.scored and report.accuracy == 1.0 else 1
+
+
+async def _evaluate(args: argparse.Namespace) -> EvalReport:
+    from eyeline.tools.evaluate import evaluate
+
+    if args.cloud:
+        return await evaluate(args.recordings, args.cloud, _edge_token(args), fast=args.fast)
+    from eyeline.cloud.server import CloudConfig, CloudServer
+
+    signer = TokenSigner(os.urandom(32))
+    server = CloudServer(CloudConfig(port=0), signer)
+    await server.start()
+    try:
+        return await evaluate(args.recordings, server.address, signer.mint("eval", 3600), fast=args.fast)
+    finally:
+        await server.stop(grace_s=1.0)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -197,14 +279,16 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
-    return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech))
+    return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech,
+                                     edge=not args.no_edge))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eyeline", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser):
+    for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser, _replay_parser,
+                _eval_parser):
         add(sub)
     return parser
 

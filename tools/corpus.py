@@ -19,10 +19,12 @@ from pathlib import Path
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.synthetic import FULLY_VISIBLE, ShelfTruth, SyntheticShelfSource
 from eyeline.edge.record import RecorderOptions, SessionRecorder
-from eyeline.edge.wire import EncodedFrame, QueryOut
+from eyeline.edge.sampler import Encoding, KeyframeChoice
+from eyeline.edge.wire import QueryOut
 
 QUESTION = "which of these has the most protein?"
 EXPECTED_FILE = "expected.json"
+GOLDEN_ENCODING = Encoding(max_width=0, quality=85)   # how a replay sends each golden frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,7 @@ async def record_golden(spec: GoldenSpec, folder: Path) -> GoldenExpectation:
     try:
         async for frame in source:
             await recorder.record_frame(frame)
-            await recorder.record_keyframe(EncodedFrame(frame.seq, f"golden-{spec.seed}-{frame.seq}", frame.capture_ns,
-                                                        b"", frame.width, frame.height))
+            recorder.record_sent(KeyframeChoice(frame, "golden", GOLDEN_ENCODING), 0)
             if frame.seq == spec.asked_about:
                 truth = frame.truth
                 await recorder.record_query(QueryOut("q1", QUESTION, frame_seq=frame.seq, asked_ns=frame.capture_ns))

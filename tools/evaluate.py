@@ -64,13 +64,13 @@ class EvalReport:
                     self.hop_ms.setdefault(name, []).append((finish - begin) / 1e6)
 
 
-async def evaluate(paths: Sequence[Path], cloud: str, token: str) -> EvalReport:
+async def evaluate(paths: Sequence[Path], cloud: str, token: str, *, fast: bool = False) -> EvalReport:
     report = EvalReport()
     for path in paths:
         script = await asyncio.to_thread(read_script, path)
-        run = await replay_session(script, ReplayOptions(cloud, token))
+        run = await replay_session(script, ReplayOptions(cloud, token, fast=fast))
         report.scores.extend(score_run(script, run))
-        report.add_hops(run.latencies)
+        report.add_hops(run.latencies or run.arrivals)
     return report
 
 

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 from mcap.writer import CompressionType, Writer
@@ -32,9 +33,17 @@ from eyeline.devices.synthetic import ShelfTruth
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, HopTimes, OverlayArrival
 from eyeline.edge.overlays import Overlay
-from eyeline.edge.record import RecorderOptions, RecordingUplink, SessionRecorder, observe_with, register_channels
+from eyeline.edge.record import (
+    ChannelTable,
+    RecorderOptions,
+    RecordingSampler,
+    RecordingUplink,
+    SessionRecorder,
+    observe_with,
+)
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
+from eyeline.edge.sampler import Encoding, KeyframeChoice
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
@@ -56,13 +65,20 @@ class RecordedQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class SentFrame:
+    seq: int
+    keyframe: bool
+    encoding: Encoding
+
+
+@dataclass(frozen=True, slots=True)
 class SessionScript:
     """What a recording asked, what it was answered, and what it knows to be true."""
 
     path: Path
     profile: GlassesProfile
     frame_size: tuple[int, int]
-    keyframes: tuple[int, ...]
+    sent: tuple[SentFrame, ...]          # the frames the recording edge sent, in order
     queries: tuple[RecordedQuery, ...]
     answers: dict[str, Answer]
     overlays: dict[str, Overlay]
@@ -75,11 +91,11 @@ def read_script(path: str | Path) -> SessionScript:
     collected = _Collected()
     for recorded in reader.messages(_SCRIPT_TOPICS):
         collected.accept(recorded, reader)
-    if not collected.keyframes:
+    if not collected.sent:
         raise EmptyRecordingError(f"recording {reader.path} holds no keyframe, so nothing went to a cloud")
     queries = tuple(_pinned(query, collected.answers, reader.path) for query in collected.queries)
     profile = PROFILES.get(reader.metadata.get("profile", ""), WEBCAM)
-    return SessionScript(reader.path, profile, collected.frame_size, tuple(collected.keyframes), queries,
+    return SessionScript(reader.path, profile, collected.frame_size, tuple(collected.sent), queries,
                          collected.answers, collected.overlays, collected.truth)
 
 
@@ -89,7 +105,7 @@ _SCRIPT_TOPICS = frozenset({layout.KEYFRAMES, layout.QUERIES, layout.ANSWERS, la
 
 @dataclass(slots=True)
 class _Collected:
-    keyframes: list[int] = field(default_factory=list)
+    sent: list[SentFrame] = field(default_factory=list)
     queries: list[pb.Query] = field(default_factory=list)
     answers: dict[str, Answer] = field(default_factory=dict)
     overlays: dict[str, Overlay] = field(default_factory=dict)
@@ -100,7 +116,8 @@ class _Collected:
         message = recorded.message
         match recorded.topic:
             case layout.KEYFRAMES:
-                self.keyframes.append(message.seq)
+                encoding = Encoding(message.max_width, message.quality)
+                self.sent.append(SentFrame(message.seq, message.keyframe, encoding))
             case layout.QUERIES:
                 self.queries.append(message)
             case layout.ANSWERS if message.final:
@@ -135,8 +152,9 @@ class ReplayRun:
     answers: dict[str, Answer] = field(default_factory=dict)
     overlays: dict[str, Overlay] = field(default_factory=dict)
     errors: list[CloudErrorReport] = field(default_factory=list)
-    keyframes_sent: int = 0
-    latencies: list[HopTimes] = field(default_factory=list)
+    frames_sent: int = 0
+    latencies: list[HopTimes] = field(default_factory=list)   # frames whose overlay was drawn, every hop timed
+    arrivals: list[HopTimes] = field(default_factory=list)    # every overlay as it arrived, not yet drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,26 +182,34 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
     replayed = ReplaySource(script.path, keyframes_only=True, clock=clock)
     if recorder is not None:
         await asyncio.to_thread(recorder.open)
-    source = _Lockstep(replayed)
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(), sampler=_EverySampler(),
-                          on_event=hook)
-    source.sent = lambda: runtime.stats.keyframes_sent
+    source = _Lockstep(replayed, script)
+    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(),
+                          sampler=_RecordedSampler(script.sent), on_event=hook)
+    source.sent = lambda: _frames_sent(runtime)
+    if recorder is not None:
+        runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:
-        await _drive(runtime, script, options, waiter, uplink)
+        await _drive(runtime, script, options, waiter, uplink, source)
     finally:
         await uplink.aclose()
         if recorder is not None:
             await recorder.aclose()
-    run.keyframes_sent = runtime.stats.keyframes_sent
+    run.frames_sent = _frames_sent(runtime)
     run.latencies = list(runtime.latencies)
     return run
 
 
-class _EverySampler:
-    """Every replayed frame was a keyframe once: send each again, whatever rate the cloud asks for."""
+class _RecordedSampler:
+    """Sends every replayed frame again, as it was encoded then, whatever the wearer or the cloud asks for now."""
 
-    def should_send(self, frame: CapturedFrame) -> bool:
-        return True
+    def __init__(self, sent: tuple[SentFrame, ...]) -> None:
+        self._sent = {frame.seq: frame for frame in sent}
+
+    def offer(self, frame: CapturedFrame) -> KeyframeChoice | None:
+        recorded = self._sent.get(frame.seq)
+        if recorded is None:
+            return None
+        return KeyframeChoice(frame, "replay", recorded.encoding, recorded.keyframe)
 
     def request_keyframe(self) -> None:
         pass
@@ -191,13 +217,29 @@ class _EverySampler:
     def apply(self, flow: FlowControl) -> None:
         pass
 
+    def sent(self, choice: KeyframeChoice, nbytes: int) -> None:
+        pass
+
+
+def _frames_sent(runtime: EdgeRuntime) -> int:
+    stats = runtime.stats
+    return stats.keyframes_sent + stats.previews_sent
+
 
 class _Lockstep:
-    """Holds each frame back until the one before it has gone to the uplink, so no keyframe is dropped."""
+    """Paces the replayed frames by the edge rather than by a clock, so nothing is dropped or reordered.
 
-    def __init__(self, source: FrameSource) -> None:
+    Frame ``i`` goes to the runtime only once frame ``i - 1`` has gone to the uplink and every question the
+    recorded session asked before frame ``i`` has been asked again. After the last frame the source stays
+    open until ``finish()``, so answers still in flight arrive at a running edge.
+    """
+
+    def __init__(self, source: FrameSource, script: SessionScript) -> None:
         self._source = source
         self.sent: Callable[[], int] = lambda: 0
+        self.asked = 0
+        self._query_positions = [_position(script, query) for query in script.queries]
+        self._finished = asyncio.Event()
 
     def __aiter__(self) -> AsyncIterator[CapturedFrame]:
         return self._frames()
@@ -205,12 +247,29 @@ class _Lockstep:
     async def _frames(self) -> AsyncIterator[CapturedFrame]:
         delivered = 0
         async for frame in self._source:
-            await _until(lambda: self.sent() >= delivered)
+            await _until(lambda index=delivered: self._may_deliver(index))  # type: ignore[misc]
             delivered += 1
             yield frame
+        await self._finished.wait()
+
+    def _may_deliver(self, index: int) -> bool:
+        pending = self._query_positions[self.asked:]
+        return self.sent() >= index and all(index <= position for position in pending)
+
+    def finish(self) -> None:
+        self._finished.set()
 
     async def aclose(self) -> None:
+        self._finished.set()
         await self._source.aclose()
+
+
+def _position(script: SessionScript, query: RecordedQuery) -> int:
+    """Where in the sent frames the frame ``query`` is about comes; the replay cannot ask about a frame never sent."""
+    for index, frame in enumerate(script.sent):
+        if frame.seq == query.frame_seq and frame.keyframe:
+            return index
+    raise ReplayError(f"query {query.query_id} is about frame {query.frame_seq}, which was never sent as a keyframe")
 
 
 async def _until(done: Callable[[], bool]) -> None:
@@ -239,8 +298,9 @@ class _AnswerWaiter:
 
     def observe(self, event: CloudEvent) -> None:
         match event:
-            case OverlayArrival(overlay=overlay):
+            case OverlayArrival(overlay=overlay, hops=hops):
                 self.run.overlays[overlay.overlay_id] = overlay
+                self.run.arrivals.append(hops)
             case Answer(final=True):
                 self.run.answers[event.query_id] = event
                 self._settle(event.query_id, lambda f: f.set_result(event))
@@ -256,15 +316,16 @@ class _AnswerWaiter:
 
 
 async def _drive(runtime: EdgeRuntime, script: SessionScript, options: ReplayOptions, waiter: _AnswerWaiter,
-                 uplink: GrpcUplink) -> None:
+                 uplink: GrpcUplink, source: _Lockstep) -> None:
     running = asyncio.create_task(runtime.run(), name="replay-runtime")
     try:
         for query in script.queries:
             await _sent(runtime, script, query, running)
             answered = waiter.expect(query.query_id)
             await uplink.ask(QueryOut(query.query_id, query.text, query.mode, frame_seq=query.frame_seq))
-            async with asyncio.timeout(options.answer_timeout_s):
-                await answered
+            source.asked += 1
+            await _answered(answered, running, query, options.answer_timeout_s)
+        source.finish()
         await running
     finally:
         await runtime.stop()
@@ -273,16 +334,28 @@ async def _drive(runtime: EdgeRuntime, script: SessionScript, options: ReplayOpt
             await running
 
 
+async def _answered(answered: asyncio.Future[Answer], running: asyncio.Task[None], query: RecordedQuery,
+                    timeout_s: float) -> None:
+    """Wait for the answer, or fail with the reason the runtime stopped first."""
+    waiting: set[asyncio.Future[Any]] = {answered, running}
+    done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    if answered in done:
+        answered.result()
+        return
+    if running in done:
+        running.result()
+        raise ReplayError(f"the replay ended before {query.query_id} was answered")
+    raise ReplayError(f"no answer to {query.query_id} within {timeout_s:g} s")
+
+
 async def _sent(runtime: EdgeRuntime, script: SessionScript, query: RecordedQuery, running: asyncio.Task[None]) -> None:
     """Wait until the frame ``query`` is about has been handed to the uplink (queries queue behind it)."""
-    if query.frame_seq not in script.keyframes:
-        raise ReplayError(f"query {query.query_id} is about frame {query.frame_seq}, which was never sent")
-    needed = script.keyframes.index(query.frame_seq) + 1
-    while runtime.stats.keyframes_sent < needed:
+    needed = _position(script, query) + 1
+    while _frames_sent(runtime) < needed:
         if running.done():
             running.result()
             raise ReplayError(f"the replay ended before frame {query.frame_seq} was sent")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
 
 
 # ------------------------------------------------------------------ without a cloud
@@ -370,12 +443,12 @@ def repair_recording(source: str | Path, target: str | Path) -> RepairReport:
     messages = frames = 0
     with target.open("wb") as stream:
         writer = Writer(stream, chunk_size=256 * 1024, compression=CompressionType.NONE)
-        channels: dict[str, int] | None = None
+        channels: ChannelTable | None = None
         for recorded in reader.messages():
             if channels is None:
                 writer.start(profile=layout.PROFILE, library="eyeline")
                 writer.add_metadata(layout.METADATA_NAME, reader.metadata)
-                channels = register_channels(writer)
+                channels = ChannelTable(writer)
             data = recorded.message.SerializeToString()
             writer.add_message(channels[recorded.topic], log_time=recorded.log_ns, data=data,
                                publish_time=recorded.log_ns, sequence=recorded.sequence)

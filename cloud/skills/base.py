@@ -28,6 +28,9 @@ class SkillContext:
     image: Image = field(repr=False)
     frame_seq: int
     ocr: AsyncTextReader = field(repr=False)
+    # The session's memory for skills that hold a conversation across questions (a repair's current step);
+    # keyed by skill name, it lives and dies with the session. A fresh dict when there is no session.
+    state: dict[str, object] = field(default_factory=dict, repr=False)
 
 
 class Skill(Protocol):

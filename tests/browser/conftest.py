@@ -3,6 +3,7 @@ viewer on loopback; the fake camera plays a ``.y4m`` rendered from the synthetic
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -66,7 +67,7 @@ async def web_cloud(signer: TokenSigner) -> AsyncIterator[tuple[CloudServer, Htt
 @pytest.fixture
 async def chromium(shelf_video: ShelfVideo) -> AsyncIterator[Any]:
     """A browser context with a fresh profile whose fake camera plays the shelf video."""
-    if not CHROMIUM.exists():
+    if not await asyncio.to_thread(CHROMIUM.exists):
         pytest.fail(f"{CHROMIUM} is missing: tools/setup.sh installs Debian's chromium package")
     from playwright.async_api import async_playwright
 

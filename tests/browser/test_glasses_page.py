@@ -14,6 +14,7 @@ from eyeline.cloud.http import HttpServer
 from eyeline.cloud.server import CloudServer
 
 from .conftest import ShelfVideo
+from .waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,12 +36,6 @@ def _badge_blobs(image: np.ndarray) -> list[tuple[float, float]]:
     return [tuple(centroids[i]) for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= 60]
 
 
-async def _wait_for(condition: Any, within_s: float, what: str) -> None:
-    async with asyncio.timeout(within_s):
-        while not condition():
-            await asyncio.sleep(0.1)
-
-
 async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_products(
         chromium: Any, web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner,
         shelf_video: ShelfVideo) -> None:
@@ -53,7 +48,7 @@ async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_p
     assert len(http.webrtc.peers) == 1 and len(cloud.sessions.active()) == 1
     session = cloud.sessions.get(cloud.sessions.active()[0].session_id)
     assert session is not None
-    await _wait_for(lambda: session.frame(None) is not None, 20, "a decoded track frame")
+    await wait_until(lambda: session.frame(None) is not None, 20, "a decoded track frame")
 
     await page.fill("#question", QUESTION)
     await page.click("#ask button")
@@ -74,4 +69,4 @@ async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_p
     await page.screenshot(path=str(shelf_video.path.with_suffix(".png")))
 
     await page.close()
-    await _wait_for(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the peer to go")
+    await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the peer to go")

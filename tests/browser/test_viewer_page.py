@@ -19,7 +19,8 @@ from eyeline.cloud.http import HttpServer
 from eyeline.cloud.server import CloudServer
 from eyeline.protos.v1 import session_pb2 as pb
 
-from .test_glasses_page import QUESTION, _badge_blobs, _canvas_image, _wait_for
+from .test_glasses_page import QUESTION, _badge_blobs, _canvas_image
+from .waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
     token = signer.mint("viewer-test")
     edge = _start_edge(cloud, http, token, tmp_path / "edge.mp4")
     try:
-        await _wait_for(lambda: bool(cloud.sessions.active()), 30, "the edge's session")
+        await wait_until(lambda: bool(cloud.sessions.active()), 30, "the edge's session")
         session_id = cloud.sessions.active()[0].session_id
         assert http.webrtc.peer_of(session_id) is not None  # it came over WebRTC
         session = cloud.sessions.get(session_id)
@@ -47,7 +48,7 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         page = await chromium.new_page()
         await page.goto(f"{http.url}/#token={token}&session={session_id}")
         await page.wait_for_selector(f"#sessions li[data-session='{session_id}']", timeout=10_000)
-        await _wait_for(lambda: session.frame(None) is not None, 20, "a keyframe")
+        await wait_until(lambda: session.frame(None) is not None, 20, "a keyframe")
         await page.select_option("#mode", "instant")
         await page.fill("#question", QUESTION)
         await page.click("#ask button")
@@ -77,7 +78,7 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
     finally:
         edge.send_signal(signal.SIGINT)  # Ctrl-C: the edge hangs up (WHIP DELETE) on its way out
         edge.wait(timeout=15)
-    await _wait_for(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the edge's peer to go")
+    await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the edge's peer to go")
 
 
 async def test_the_viewer_api_refuses_a_wrong_token(web_cloud: tuple[CloudServer, HttpServer]) -> None:

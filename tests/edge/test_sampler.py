@@ -15,10 +15,12 @@ from eyeline.edge.sampler import (
     STILL,
     STILL_ENCODING,
     WEARER,
+    Encoding,
     KeyframeChoice,
     RateSampler,
     SceneSampler,
     SceneSamplerConfig,
+    as_sampler,
 )
 
 _PIXELS = np.zeros((4, 4, 3), np.uint8)
@@ -142,3 +144,21 @@ def test_a_low_rate_preview_streams_between_keyframes() -> None:
     previews = [c for c in choices if c.reason == PREVIEW]
     assert len(previews) == 3 and all(not c.keyframe and c.encoding.max_width == 320 for c in previews)
     assert [c.reason for c in choices if c.keyframe] == [FIRST]
+
+
+def test_a_yes_no_filter_still_drives_the_runtime_through_an_adapter() -> None:
+    class Every:
+        def should_send(self, frame: CapturedFrame) -> bool:
+            return frame.seq % 2 == 1
+
+        def request_keyframe(self) -> None:
+            pass
+
+        def apply(self, flow: FlowControl) -> None:
+            pass
+
+    sampler = as_sampler(Every(), Encoding(640, 70))
+    choices = [sampler.offer(f) for f in frames_at(30, 4)]
+    assert [c.frame.seq if c else None for c in choices] == [1, None, 3, None]
+    assert all(c.encoding == Encoding(640, 70) for c in choices if c)
+    assert as_sampler(sampler) is sampler

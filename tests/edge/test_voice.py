@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples
+from eyeline.devices.audio import SPEECH_RATE, ArraySource, MicrophoneSource, Samples
+from eyeline.devices.base import DeviceNotFoundError
 from eyeline.devices.clock import VirtualClock
 from eyeline.edge.asr import Transcript
 from eyeline.edge.errors import EdgeError
@@ -171,3 +172,10 @@ async def test_audio_at_a_wrong_sample_rate_is_refused_without_a_query(vad: Sile
     await front.run()
     assert cloud.asked == [] and transcriber.heard == []
     assert front.stats.rejected_chunks == front.stats.chunks > 0
+
+
+async def test_a_missing_microphone_stops_the_front_end_with_its_own_error(vad: SileroVad) -> None:
+    front = VoiceFrontEnd(MicrophoneSource("no-such-microphone-anywhere"), ScriptedTranscriber([]), ScriptedCloud(),
+                          vad=vad)
+    with pytest.raises(DeviceNotFoundError, match="no-such-microphone-anywhere"):
+        await front.run()

@@ -11,13 +11,14 @@ import pytest
 
 from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.server import CloudServer
-from eyeline.devices.audio import AudioFileSource, read_audio_file
+from eyeline.devices.audio import AudioFileSource, MicrophoneSource, read_audio_file
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.spec import open_device
-from eyeline.edge.app import EdgeAppOptions, hello_for
-from eyeline.edge.asr import WhisperTranscriber
+from eyeline.edge.app import EdgeAppOptions, hello_for, run_edge
+from eyeline.edge.asr import PACKAGED_MODEL, WhisperTranscriber
 from eyeline.edge.intents import parse_intent
+from eyeline.edge.listen import ListenOptions, open_audio
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeRuntime
 from eyeline.edge.speech import EspeakSynthesizer, WavRecorder
@@ -65,3 +66,27 @@ async def test_a_spoken_question_about_the_shelf_is_answered_aloud(
     # The wav really says the answer: the winner's protein figure comes back (invented brand names do not
     # survive espeak-ng and Whisper reliably, numbers do).
     assert f"{best.protein_g:g}" in heard_back
+
+
+async def test_the_edge_app_listens_to_a_file_and_writes_its_spoken_answers(
+        cloud: CloudServer, signer: TokenSigner, whisper: WhisperTranscriber, tmp_path: Path) -> None:
+    question = await spoken_wav(tmp_path / "question.wav", "Which of these has the most protein?", "en-gb")
+    assert whisper.options.cache_dir is not None
+    listen = ListenOptions(str(question), speak_to=tmp_path / "spoken",
+                           whisper_model=str(whisper.options.cache_dir / PACKAGED_MODEL))
+    options = EdgeAppOptions(device="synthetic:shelf?seed=1", cloud=cloud.address, token=signer.mint("voice"),
+                             profile=RAYBAN_CLASS, video_path=tmp_path / "edge.mp4", linger_s=0.2, listen=listen)
+    report = await asyncio.wait_for(run_edge(options), 120)
+    (turn,) = report.voice_turns
+    assert turn.intent.skill == "protein" and "has the most protein" in turn.answer
+    assert [p.name for p in (tmp_path / "spoken").iterdir()] == ["answer-001.wav"]
+
+
+def test_audio_specs_name_a_microphone_or_a_file(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    assert isinstance(open_audio("mic", clock), MicrophoneSource)
+    by_index, by_name = open_audio("mic:2", clock), open_audio("mic:USB Headset", clock)
+    assert isinstance(by_index, MicrophoneSource) and by_index.device == 2
+    assert isinstance(by_name, MicrophoneSource) and by_name.device == "USB Headset"
+    from_file = open_audio(str(tmp_path / "q.flac"), clock)
+    assert isinstance(from_file, AudioFileSource) and from_file.path == tmp_path / "q.flac"

@@ -3,7 +3,6 @@ edge's transport choice and fallback, and resources freed when a peer goes."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,6 +19,7 @@ from eyeline.edge.webrtc_uplink import WebRtcOptions, WebRtcUplink
 from eyeline.edge.wire import QueryOut
 from eyeline.protos.v1 import session_pb2 as pb
 
+from ..browser.waiting import wait_until
 from .helpers import hello, jpeg_frame
 
 
@@ -78,9 +78,7 @@ async def test_the_data_channel_carries_the_same_contract_as_grpc(http: HttpServ
     session = cloud.sessions.get(welcome.session_id)
     assert session is not None and session.frame(1) is not None  # the good frame was kept
     await uplink.aclose()
-    async with asyncio.timeout(5):
-        while http.webrtc.peers or cloud.sessions.active():
-            await asyncio.sleep(0.05)
+    await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 5, "peer and session ending")
 
 
 async def test_video_track_frames_reach_the_dispatcher_decoded_when_asked_for(
@@ -90,9 +88,7 @@ async def test_video_track_frames_reach_the_dispatcher_decoded_when_asked_for(
     welcome = await uplink.open(hello(signer.mint("edge")))
     session = cloud.sessions.get(welcome.session_id)
     assert session is not None
-    async with asyncio.timeout(10):
-        while session.frame(None) is None:
-            await asyncio.sleep(0.05)
+    await wait_until(lambda: session.frame(None) is not None, 10, "decoded track frame")
     frame = session.frame(None)
     assert frame is not None and frame.image.shape[1] == 320 and frame.trace_id.startswith("track-")
     await uplink.aclose()

@@ -1,0 +1,248 @@
+"""Reading that is reused, not redone: a session's OCR carried from one keyframe to the next by tracking.
+
+The last keyframe read and its lines are cached. A new keyframe is registered onto it (ORB + RANSAC); the
+cached lines move with the homography, and only the regions that are new (outside the old view) or changed
+(where the warped old frame and the new one disagree) are read again. A frame that cannot be registered, or
+that changed almost everywhere, is read whole. Reads of images of another size (crops) pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from eyeline.cloud.model import NormBox, Point
+from eyeline.cloud.perception.ocr import AsyncTextReader, Image, TextLine
+from eyeline.cloud.perception.registration import Registration, register
+
+# Grey-level difference (after a light blur) from which a pixel counts as changed rather than resampled.
+_CHANGED_LEVEL = 40
+_BLUR = (9, 9)
+# Context read around a stale region, so text at its border is seen whole.
+_REGION_PAD = 0.02
+# The frame is judged in tiles; a tile is read again when this share of its pixels is new or changed.
+_TILES_X, _TILES_Y = 16, 9
+_STALE_TILE_SHARE = 0.02
+# Beyond this share of the frame, reading the pieces costs more than reading the whole.
+_WHOLE_READ_SHARE = 0.6
+_MIN_CONFIDENCE = 0.3
+
+
+@dataclass(slots=True)
+class ReuseStats:
+    """What the cache saved: whole reads, region reads, lines carried across frames."""
+
+    whole_reads: int = 0
+    region_reads: int = 0
+    exact_hits: int = 0
+    lines_carried: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    image: Image
+    gray: npt.NDArray[np.uint8]
+    lines: tuple[TextLine, ...]
+
+
+class TrackedTextReader:
+    """An ``AsyncTextReader`` over ``base`` that carries the last frame's lines to the next one."""
+
+    def __init__(self, base: AsyncTextReader) -> None:
+        self._base = base
+        self._cached: _Cached | None = None
+        self.stats = ReuseStats()
+
+    async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        cached = self._cached
+        if cached is None or cached.image.shape != image_bgr.shape:
+            return await self._whole(image_bgr, remember=cached is None)
+        if np.array_equal(cached.image, image_bgr):
+            self.stats.exact_hits += 1
+            return cached.lines
+        gray = _gray(image_bgr)
+        found = await asyncio.to_thread(register, cached.gray, gray)
+        if found is None or found.confidence < _MIN_CONFIDENCE:
+            return await self._whole(image_bgr, gray=gray)
+        return await self._carried(cached, found, image_bgr, gray)
+
+    async def _whole(self, image: Image, *, gray: npt.NDArray[np.uint8] | None = None,
+                     remember: bool = True) -> tuple[TextLine, ...]:
+        lines = await self._base.read(image)
+        self.stats.whole_reads += 1
+        if remember:
+            self._cached = _Cached(image, gray if gray is not None else _gray(image), lines)
+        return lines
+
+    async def _carried(self, cached: _Cached, found: Registration, image: Image,
+                       gray: npt.NDArray[np.uint8]) -> tuple[TextLine, ...]:
+        regions = await asyncio.to_thread(changed_regions, cached.gray, gray, found.homography)
+        moved = [_moved(line, found, cached.gray.shape, gray.shape) for line in cached.lines]
+        # A line the view now cuts is read again where it still shows.
+        cut = [_clipped(line.box) for line in moved if not _inside(line.box) and _clipped(line.box) is not None]
+        moved = [line for line in moved if _inside(line.box)]
+        padded = [_pad(box, _REGION_PAD) for box in (*regions, *(box for box in cut if box is not None))]
+        regions = _grown(padded, moved)
+        if sum(_area(region) for region in regions) > _WHOLE_READ_SHARE:
+            return await self._whole(image, gray=gray)
+        kept = [line for line in moved if not any(_overlaps(line.box, region) for region in regions)]
+        fresh = _deduplicated(await self._read_regions(image, regions)) if regions else ()
+        self.stats.region_reads += len(regions)
+        self.stats.lines_carried += len(kept)
+        lines = (*kept, *fresh)
+        self._cached = _Cached(image, gray, lines)
+        return lines
+
+    async def _read_regions(self, image: Image, regions: Sequence[NormBox]) -> tuple[TextLine, ...]:
+        """All regions read in one pass, packed into one near-square mosaic (the detector's cost is per image)."""
+        rows, cols = image.shape[:2]
+        windows = [(int(r.x0 * cols), int(r.y0 * rows), max(int(r.x1 * cols), int(r.x0 * cols) + 1),
+                    max(int(r.y1 * rows), int(r.y0 * rows) + 1)) for r in regions]
+        canvas, placed = pack_mosaic(image, windows)
+        lines = await self._base.read(canvas)
+        return tuple(found for line in lines if (found := _from_mosaic(line, placed, canvas.shape, image.shape)))
+
+
+Window = tuple[int, int, int, int]
+_MOSAIC_GAP = 16
+
+
+def pack_mosaic(image: Image, windows: Sequence[Window]) -> tuple[Image, list[tuple[Window, int, int]]]:
+    """``windows`` (x0, y0, x1, y1 pixels) of ``image`` copied onto one white canvas in rows; with where each went."""
+    area = sum((x1 - x0 + _MOSAIC_GAP) * (y1 - y0 + _MOSAIC_GAP) for x0, y0, x1, y1 in windows)
+    width = max(max(x1 - x0 for x0, _, x1, _ in windows), int(area ** 0.5))
+    placed: list[tuple[Window, int, int]] = []
+    x = y = row_height = 0
+    for window in sorted(windows, key=lambda w: w[1] - w[3]):
+        w, h = window[2] - window[0], window[3] - window[1]
+        if x and x + w > width:
+            x, y, row_height = 0, y + row_height + _MOSAIC_GAP, 0
+        placed.append((window, x, y))
+        x, row_height = x + w + _MOSAIC_GAP, max(row_height, h)
+    canvas = np.full((y + row_height, width, 3), 255, np.uint8)
+    for (x0, y0, x1, y1), left, top in placed:
+        canvas[top:top + y1 - y0, left:left + x1 - x0] = image[y0:y1, x0:x1]
+    return canvas, placed
+
+
+def _from_mosaic(line: TextLine, placed: Sequence[tuple[Window, int, int]], canvas_shape: tuple[int, ...],
+                 frame_shape: tuple[int, ...]) -> TextLine | None:
+    """A line read on the mosaic, placed back in the frame; None if it lies in no window (the gaps)."""
+    c_rows, c_cols = canvas_shape[:2]
+    f_rows, f_cols = frame_shape[:2]
+    cx, cy = line.box.center[0] * c_cols, line.box.center[1] * c_rows
+    for (x0, y0, x1, y1), left, top in placed:
+        if left <= cx < left + x1 - x0 and top <= cy < top + y1 - y0:
+            def point(p: Point, x0: int = x0, y0: int = y0, left: int = left, top: int = top) -> Point:
+                return ((p[0] * c_cols - left + x0) / f_cols, (p[1] * c_rows - top + y0) / f_rows)
+            quad = (point(line.quad[0]), point(line.quad[1]), point(line.quad[2]), point(line.quad[3]))
+            box = NormBox(*point((line.box.x0, line.box.y0)), *point((line.box.x1, line.box.y1)))
+            return TextLine(line.text, line.score, box, quad)
+    return None
+
+
+def changed_regions(old_gray: npt.NDArray[np.uint8], new_gray: npt.NDArray[np.uint8],
+                    homography: npt.NDArray[np.float64]) -> list[NormBox]:
+    """Boxes (normalized in the new frame) that the old frame, moved by ``homography``, does not explain.
+
+    The frame is cut into tiles; a tile is stale when enough of it is unseen before or differs from the
+    warped old frame. Stale tiles join into runs along a row, and runs with the same span join down columns.
+    """
+    rows, cols = new_gray.shape[:2]
+    # A strong blur forgives the pixel or so a registered homography is off by at sharp text edges.
+    warped = cv2.warpPerspective(cv2.GaussianBlur(old_gray, _BLUR, 0), homography, (cols, rows))
+    seen = cv2.warpPerspective(np.full(old_gray.shape[:2], 255, np.uint8), homography, (cols, rows),
+                               flags=cv2.INTER_NEAREST)
+    stale = (cv2.absdiff(warped, cv2.GaussianBlur(new_gray, _BLUR, 0)) > _CHANGED_LEVEL) | (seen == 0)
+    tiles = _stale_tiles(stale)
+    return [NormBox(x0 / _TILES_X, y0 / _TILES_Y, x1 / _TILES_X, y1 / _TILES_Y) for x0, y0, x1, y1 in _runs(tiles)]
+
+
+def _stale_tiles(stale: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    share = cv2.resize(stale.astype(np.float32), (_TILES_X, _TILES_Y), interpolation=cv2.INTER_AREA)
+    return np.asarray(share > _STALE_TILE_SHARE)
+
+
+def _runs(tiles: npt.NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
+    """Stale tiles as boxes (x0, y0, x1, y1 in tiles): runs along rows, stacked where spans match."""
+    boxes: list[tuple[int, int, int, int]] = []
+    for y in range(tiles.shape[0]):
+        x = 0
+        while x < tiles.shape[1]:
+            if not tiles[y, x]:
+                x += 1
+                continue
+            start = x
+            while x < tiles.shape[1] and tiles[y, x]:
+                x += 1
+            above = next((b for b in boxes if b[0] == start and b[2] == x and b[3] == y), None)
+            if above is not None:
+                boxes.remove(above)
+            boxes.append((start, above[1] if above else y, x, y + 1))
+    return boxes
+
+
+def _grown(regions: Sequence[NormBox], lines: Sequence[TextLine]) -> list[NormBox]:
+    """Each region widened to the whole lines it cuts, so no carried line is half re-read."""
+    return [_union_all(region, [line.box for line in lines if _overlaps(line.box, region)]) for region in regions]
+
+
+def _deduplicated(lines: Sequence[TextLine]) -> tuple[TextLine, ...]:
+    """One line per place: regions may overlap, and a line read in two of them is kept once (the surer read)."""
+    kept: list[TextLine] = []
+    for line in sorted(lines, key=lambda line: -line.score):
+        if not any(_iou(line.box, other.box) > 0.5 for other in kept):
+            kept.append(line)
+    return tuple(kept)
+
+
+def _iou(a: NormBox, b: NormBox) -> float:
+    inter = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    return inter / max(1e-9, _area(a) + _area(b) - inter)
+
+
+def _union_all(first: NormBox, others: Sequence[NormBox]) -> NormBox:
+    for box in others:
+        first = first.union(box)
+    return first
+
+
+def _moved(line: TextLine, found: Registration, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> TextLine:
+    """``line`` placed in the new frame (possibly reaching out of it)."""
+    old_rows, old_cols = old_shape[:2]
+    new_rows, new_cols = new_shape[:2]
+    pixels = found.project([(x * old_cols, y * old_rows) for x, y in line.quad])
+    points: list[Point] = [(float(x) / new_cols, float(y) / new_rows) for x, y in pixels]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    box = NormBox(min(xs), min(ys), max(xs), max(ys))
+    return TextLine(line.text, line.score, box, (points[0], points[1], points[2], points[3]))
+
+
+def _pad(box: NormBox, by: float) -> NormBox:
+    return NormBox(max(0.0, box.x0 - by), max(0.0, box.y0 - by), min(1.0, box.x1 + by), min(1.0, box.y1 + by))
+
+
+def _inside(box: NormBox) -> bool:
+    return 0.0 <= box.x0 and 0.0 <= box.y0 and box.x1 <= 1.0 and box.y1 <= 1.0
+
+
+def _clipped(box: NormBox) -> NormBox | None:
+    clipped = NormBox(max(0.0, box.x0), max(0.0, box.y0), min(1.0, box.x1), min(1.0, box.y1))
+    return clipped if clipped.x0 < clipped.x1 and clipped.y0 < clipped.y1 else None
+
+
+def _overlaps(a: NormBox, b: NormBox) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _area(box: NormBox) -> float:
+    return (box.x1 - box.x0) * (box.y1 - box.y0)
+
+
+def _gray(image: Image) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), dtype=np.uint8)

@@ -1,0 +1,304 @@
+"""Guide a repair step by step: recognise the machine, find it in the frame, point at the part to work on.
+
+The chain of steps: perceive (OCR the frame), ground (which kit's text cues are printed on the machine),
+verify (register the kit's reference image onto the frame: ORB + RANSAC homography), then answer with a
+step card and an arrow whose head sits on the target component, re-projected from the kit's reference
+through the homography. The session remembers where in the kit the wearer is; "next", "back" and "repeat"
+move through it, and a step whose done-cue (text such as "TANK OK" on the machine's display) is in view
+counts as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+import cv2
+import numpy as np
+
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.knowledge.schema import Component, RepairKit
+from eyeline.cloud.model import (
+    ArrowItem,
+    NormBox,
+    NoticeItem,
+    OutlineItem,
+    OverlayItem,
+    Point,
+    SkillResult,
+    StepCardItem,
+    StepKind,
+    TraceStep,
+)
+from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.perception.registration import Gray, Registration, register
+from eyeline.cloud.skills.base import SkillContext
+
+AGENT = "repair"
+_ARROW_RGB = 0xFF8000
+_OUTLINE_RGB = 0xFFD000
+_CUE_SIMILARITY = 0.8     # OCR misreads a letter or two of a printed cue; a whole other word is not a cue
+
+
+class KitImageError(CloudError):
+    """A repair kit's reference image cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepairProgress:
+    """Where a session is in a kit: ``step`` is 0-based; ``len(kit.steps)`` means every step is done."""
+
+    kit_id: str
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class KitReference:
+    kit: RepairKit
+    images: tuple[Gray, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A kit recognised in a frame: the cues read, and where its reference lies (None: not registered)."""
+
+    reference: KitReference
+    cues: tuple[str, ...]
+    registration: Registration | None
+    image_index: int = 0
+
+
+# ------------------------------------------------------------------ commands
+
+_NEXT = re.compile(r"\b(next|continue|done|finished|go on|move on)\b", re.IGNORECASE)
+_BACK = re.compile(r"\b(back|previous|prior|undo)\b", re.IGNORECASE)
+_REPEAT = re.compile(r"\b(repeat|again|say that|what was)\b", re.IGNORECASE)
+_RESTART = re.compile(r"\b(start over|restart|from the (?:start|beginning))\b", re.IGNORECASE)
+_REPAIR_WORDS = re.compile(
+    r"\b(repair|fix|clean|cleaning|descal\w*|maintain|maintenance|service|step|steps|walk me through|guide me|"
+    r"espresso|coffee machine|machine)\b", re.IGNORECASE)
+
+
+_GOTO = re.compile(r"\bstep (\d{1,3})\b", re.IGNORECASE)
+
+
+def step_asked(question: str) -> int | None:
+    """The step a question names ("show me step 4"), 1-based, or None."""
+    found = _GOTO.search(question)
+    return int(found.group(1)) if found else None
+
+
+def command_of(question: str) -> str:
+    """"next", "back", "repeat", "restart" or "" (a fresh question: start the kit, or show the current step)."""
+    for name, pattern in (("restart", _RESTART), ("back", _BACK), ("repeat", _REPEAT), ("next", _NEXT)):
+        if pattern.search(question):
+            return name
+    return ""
+
+
+def moved(progress: RepairProgress, command: str, steps: int) -> RepairProgress:
+    """The progress after ``command``; "back" stops at the first step, "next" one past the last (all done)."""
+    delta = {"next": 1, "back": -1}.get(command, 0)
+    step = 0 if command == "restart" else min(steps, max(0, progress.step + delta))
+    return RepairProgress(progress.kit_id, step)
+
+
+# ------------------------------------------------------------------ recognising the machine
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def cues_seen(kit: RepairKit, lines: Sequence[TextLine]) -> tuple[str, ...]:
+    """The kit's text cues that are printed in view (allowing for a misread letter)."""
+    texts = [_normalized(line.text) for line in lines]
+    return tuple(cue for cue in kit.text_cues if any(_similar(_normalized(cue), text) for text in texts))
+
+
+def _similar(cue: str, text: str) -> bool:
+    if cue in text:
+        return True
+    return len(text) >= 0.6 * len(cue) and SequenceMatcher(None, cue, text).ratio() >= _CUE_SIMILARITY
+
+
+def done_cue_seen(cue: str, lines: Sequence[TextLine]) -> bool:
+    return bool(cue) and any(_similar(_normalized(cue), _normalized(line.text)) for line in lines)
+
+
+def load_reference(kit: RepairKit) -> KitReference:
+    images = []
+    for path in kit.reference_images:
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise KitImageError(f"{kit.source}: reference image {path} is not a readable image")
+        images.append(np.asarray(image, dtype=np.uint8))
+    return KitReference(kit, tuple(images))
+
+
+def locate(reference: KitReference, frame_gray: Gray) -> tuple[Registration | None, int]:
+    """The best registration of any of the kit's reference images onto the frame (CPU work: run in a worker)."""
+    best: tuple[Registration | None, int] = (None, 0)
+    for index, image in enumerate(reference.images):
+        found = register(image, frame_gray)
+        if found is not None and (best[0] is None or found.inliers > best[0].inliers):
+            best = (found, index)
+    return best
+
+
+def component_outline(sighting: Sighting, component: Component, frame_size: tuple[int, int]) -> tuple[Point, ...]:
+    """The component's region (normalized in the reference) as a quad normalized in the frame."""
+    if sighting.registration is None:
+        raise CloudError(f"{sighting.reference.kit.machine} is not registered in this frame")
+    ref_h, ref_w = sighting.reference.images[sighting.image_index].shape[:2]
+    r = component.region
+    corners = [(r.x0 * ref_w, r.y0 * ref_h), (r.x1 * ref_w, r.y0 * ref_h), (r.x1 * ref_w, r.y1 * ref_h),
+               (r.x0 * ref_w, r.y1 * ref_h), ((r.x0 + r.x1) / 2 * ref_w, (r.y0 + r.y1) / 2 * ref_h)]
+    width, height = frame_size
+    return tuple((float(x) / width, float(y) / height) for x, y in sighting.registration.project(corners))
+
+
+def arrow_onto(head: Point) -> tuple[Point, Point]:
+    """An arrow whose head is ``head``, its tail off towards open space (above, or below near the top)."""
+    x, y = head
+    dx = 0.12 if x < 0.5 else -0.12
+    dy = -0.18 if y > 0.3 else 0.18
+    tail = (min(0.98, max(0.02, x + dx)), min(0.98, max(0.02, y + dy)))
+    return tail, head
+
+
+# ------------------------------------------------------------------ the skill
+
+
+class RepairSkill:
+    """Step-by-step repair guidance from the knowledge pack's repair kits."""
+
+    name = "repair"
+    examples = ("how do I clean this espresso machine?", "next", "back", "repeat")
+
+    def __init__(self, kits: Sequence[RepairKit] = ()) -> None:
+        self._references = tuple(load_reference(kit) for kit in kits)
+        self._words = re.compile(r"\b(" + "|".join(re.escape(c.name) for k in kits for c in k.components) + r")\b",
+                                 re.IGNORECASE) if kits else None
+
+    def matches(self, question: str) -> bool:
+        if not self._references:
+            return False
+        named = self._words is not None and bool(self._words.search(question))
+        return bool(command_of(question) or _REPAIR_WORDS.search(question) or named)
+
+    async def answer(self, ctx: SkillContext) -> SkillResult:
+        steps: list[TraceStep] = []
+        started = time.perf_counter_ns()
+        lines = await ctx.ocr.read(ctx.image)
+        steps.append(TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
+                               evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT))
+        progress = ctx.state.get(self.name)
+        remembered = progress if isinstance(progress, RepairProgress) else None
+        sighting = await self._recognise(ctx.image, lines, remembered, steps)
+        if sighting is None:
+            return _not_recognised(remembered, steps)
+        progress = self._advance(ctx, sighting, remembered, lines, steps)
+        return self._guide(ctx, sighting, progress, first=remembered is None or remembered.kit_id != progress.kit_id,
+                           steps=steps)
+
+    async def _recognise(self, image: Image, lines: Sequence[TextLine], remembered: RepairProgress | None,
+                         steps: list[TraceStep]) -> Sighting | None:
+        """The kit in view: by its text cues, then by registration; the remembered kit is tried first."""
+        started = time.perf_counter_ns()
+        frame_gray = await asyncio.to_thread(cv2.cvtColor, image, cv2.COLOR_BGR2GRAY)
+        ordered = sorted(self._references, key=lambda ref: (remembered is None or ref.kit.id != remembered.kit_id,
+                                                            not cues_seen(ref.kit, lines)))
+        for reference in ordered:
+            cues = cues_seen(reference.kit, lines)
+            registration, index = await asyncio.to_thread(locate, reference, np.asarray(frame_gray, np.uint8))
+            if cues or registration is not None:
+                sighting = Sighting(reference, cues, registration, index)
+                _record_sighting(sighting, steps, started)
+                return sighting
+        steps.append(TraceStep(StepKind.GROUND, "no known machine: no kit's text cues read, no reference registered",
+                               confidence=0.0, cost_us=_since_us(started), agent=AGENT))
+        return None
+
+    def _advance(self, ctx: SkillContext, sighting: Sighting, remembered: RepairProgress | None,
+                 lines: Sequence[TextLine], steps: list[TraceStep]) -> RepairProgress:
+        kit = sighting.reference.kit
+        command, asked = command_of(ctx.question), step_asked(ctx.question)
+        if asked is not None and 1 <= asked <= len(kit.steps):
+            progress = RepairProgress(kit.id, asked - 1)
+        elif remembered is None or remembered.kit_id != kit.id:
+            progress = RepairProgress(kit.id, 0)
+        else:
+            progress = moved(remembered, command, len(kit.steps))
+            if command in ("", "next") and progress.step < len(kit.steps):
+                cue = kit.steps[progress.step].done_cue
+                if command == "" and done_cue_seen(cue, lines):
+                    steps.append(TraceStep(StepKind.VERIFY, f"done-cue {cue!r} in view: step {progress.step + 1} "
+                                           "is done", confidence=1.0, agent=AGENT))
+                    progress = moved(progress, "next", len(kit.steps))
+        ctx.state[self.name] = progress
+        return progress
+
+    def _guide(self, ctx: SkillContext, sighting: Sighting, progress: RepairProgress, *, first: bool,
+               steps: list[TraceStep]) -> SkillResult:
+        started = time.perf_counter_ns()
+        kit = sighting.reference.kit
+        if progress.step >= len(kit.steps):
+            text = f"All {len(kit.steps)} steps of {kit.machine} are done."
+            steps.append(TraceStep(StepKind.ANSWER, text, agent=AGENT, cost_us=_since_us(started)))
+            return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
+        step = kit.steps[progress.step]
+        component = kit.component(step.target)
+        items, evidence = self._pointing(ctx, sighting, component)
+        warning = " ".join((*kit.safety, step.warning) if first else (step.warning,)).strip()
+        card = StepCardItem(id="step-card", step=progress.step + 1, total=len(kit.steps), instruction=step.instruction,
+                            target_item_id=f"arrow-{component.id}" if evidence else "", warning=warning)
+        text = f"Step {progress.step + 1} of {len(kit.steps)}: {step.instruction}"
+        text += f" (the {component.name})" if evidence else f" (the {component.name}; I can't see it right now)"
+        text += f" Warning: {warning}" if warning else ""
+        confidence = sighting.registration.confidence if sighting.registration is not None else 0.0
+        steps.append(TraceStep(StepKind.ANSWER, text, evidence=evidence, confidence=confidence,
+                               cost_us=_since_us(started), agent=AGENT))
+        return SkillResult(answer=text, items=(card, *items), steps=tuple(steps))
+
+    @staticmethod
+    def _pointing(ctx: SkillContext, sighting: Sighting,
+                  component: Component) -> tuple[tuple[OverlayItem, ...], tuple[NormBox, ...]]:
+        if sighting.registration is None:
+            return (), ()
+        height, width = ctx.image.shape[:2]
+        *corners, centre = component_outline(sighting, component, (width, height))
+        tail, head = arrow_onto(centre)
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        region = NormBox(min(xs), min(ys), max(xs), max(ys))
+        items: tuple[OverlayItem, ...] = (
+            ArrowItem(id=f"arrow-{component.id}", tail=tail, head=head, text=component.name, rgb=_ARROW_RGB),
+            OutlineItem(id=f"outline-{component.id}", points=tuple(corners), rgb=_OUTLINE_RGB))
+        return items, (region,)
+
+
+def _record_sighting(sighting: Sighting, steps: list[TraceStep], started_ns: int) -> None:
+    kit = sighting.reference.kit
+    cues = ", ".join(repr(cue) for cue in sighting.cues) or "none read"
+    steps.append(TraceStep(StepKind.GROUND, f"{kit.machine}: text cues {cues}",
+                           confidence=len(sighting.cues) / len(kit.text_cues), agent=AGENT))
+    found = sighting.registration
+    text = (f"registered the {kit.machine} reference onto the frame: {found.inliers} inliers" if found is not None
+            else f"could not register the {kit.machine} reference onto the frame")
+    steps.append(TraceStep(StepKind.VERIFY, text, confidence=found.confidence if found is not None else 0.0,
+                           cost_us=_since_us(started_ns), agent=AGENT))
+
+
+def _not_recognised(remembered: RepairProgress | None, steps: list[TraceStep]) -> SkillResult:
+    text = ("I can't see the machine right now; point your glasses at it and ask again." if remembered is not None
+            else "I don't see a machine I have a repair guide for.")
+    steps.append(TraceStep(StepKind.ANSWER, text, confidence=0.0, agent=AGENT))
+    return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
+
+
+def _since_us(started_ns: int) -> int:
+    return (time.perf_counter_ns() - started_ns) // 1000
