@@ -15,20 +15,25 @@ from concurrent.futures import Executor
 
 from eyeline.cloud import wire
 from eyeline.cloud.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_frame, decode_image
+from eyeline.cloud.latency import latency_record
 from eyeline.cloud.model import Mode, SkillResult
-from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.ocr import AsyncTextReader, OcrPool
+from eyeline.cloud.perception.tracking import TrackedTextReader
+from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.sessions import Session
-from eyeline.cloud.skills.base import Skill, SkillContext, SkillRouter, UnsupportedQuestionError
+from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
 
 log = logging.getLogger(__name__)
 
 NowNs = Callable[[], int]
+# Keyframes before the asked one that a query's deeper passes may look at.
+RECENT_KEYFRAMES = 4
 
 
 class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  now_ns: NowNs = time.monotonic_ns, frame_skill: Skill | None = None,
-                 max_queries_in_flight: int = 2) -> None:
+                 max_queries_in_flight: int = 2, planner: Planner | None = None) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -36,6 +41,7 @@ class Dispatcher:
         self._now_ns = now_ns
         self._frame_skill = frame_skill
         self._max_queries = max_queries_in_flight
+        self._planner = planner or Planner()
 
     async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
         match event:
@@ -43,12 +49,19 @@ class Dispatcher:
                 await self._on_frame(session, event)
             case wire.QueryIn():
                 await self._on_query(session, event)
+            case wire.AckIn():
+                self._on_ack(session, event)
             case wire.MalformedIn(reason=reason):
                 await session.send(wire.error("malformed_message", reason))
             case wire.HelloIn():
                 await session.send(wire.error("protocol", "Hello may only open a session, once"))
             case wire.OtherIn():
-                pass  # audio, utterances and acks have no consumer in this cloud yet
+                pass  # audio and utterances have no consumer in this cloud yet
+
+    def _on_ack(self, session: Session, ack: wire.AckIn) -> None:
+        received_ns = self._now_ns()
+        session.record_latency(tuple(latency_record(r, ack_sent_ns=ack.sent_ns, ack_received_ns=received_ns)
+                                     for r in ack.rendered))
 
     async def _on_frame(self, session: Session, event: wire.FrameIn) -> None:
         received_ns = self._now_ns()
@@ -110,20 +123,29 @@ class Dispatcher:
             await session.send(wire.error("unsupported", str(exc), query_id=query.query_id))
             return
         mode = query.mode or session.mode
+        recent = tuple(Keyframe(f.seq, f.image) for f in session.recent_frames(frame.seq, RECENT_KEYFRAMES))
         context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
-                               ocr=self._ocr, state=session.skill_state)
+                               ocr=self.reader(session), state=session.skill_state, recent=recent)
+        sent_steps = 0
         try:
-            result = await skill.answer(context)
+            # Progressive: each pass's answer goes out at once; a deeper one replaces it in place.
+            async for result in self._planner.answers(skill, context):
+                await self._send_result(session, result, frame, query, mode, first_step=sent_steps)
+                sent_steps += len(result.steps)
         except Exception:
             log.exception("skill %s failed in session %s", skill.name, session.session_id)
             await session.send(wire.error("internal", f"the {skill.name} skill failed; see the cloud log",
                                           retryable=True, query_id=query.query_id))
-            return
-        await self._send_result(session, result, frame, query, mode)
+
+    def reader(self, session: Session) -> AsyncTextReader:
+        """The session's OCR: the pool behind a tracker that carries lines from keyframe to keyframe."""
+        if session.reader is None:
+            session.reader = TrackedTextReader(self._ocr)
+        return session.reader
 
     async def _send_result(self, session: Session, result: SkillResult, frame: DecodedFrame,
-                           query: wire.QueryIn, mode: Mode) -> None:
-        for index, step in enumerate(result.steps):
+                           query: wire.QueryIn, mode: Mode, *, first_step: int = 0) -> None:
+        for index, step in enumerate(result.steps, first_step):
             await session.send(wire.trace_step(step, index=index, query_id=query.query_id, frame_seq=frame.seq))
         await self._send_overlay(session, result, frame, query_id=query.query_id,
                                  overlay_id=f"answer-{query.query_id}")

@@ -1,8 +1,9 @@
 """The cloud's HTTP side: WHIP signaling for WebRTC peers, and the developer viewer with its small API.
 
 Every route but the static page needs a session token (``Authorization: Bearer``). The viewer watches a
-session through a stream of length-prefixed ``CloudMessage`` protobufs (the page decodes them with the
-schema served at ``/api/schema``), the frames the session keeps as JPEG, and can ask in its name.
+session through its event stream (``eyeline.cloud.watch``: the ``CloudMessage`` protobufs it sends, which the
+page decodes with the schema served at ``/api/schema``, its keyframes when it has no live video, bandwidth and
+per-hop latency), subscribes to a WebRTC session's live video WHEP-style, and can ask in its name.
 
 | route | what |
 |---|---|
@@ -10,7 +11,10 @@ schema served at ``/api/schema``), the frames the session keeps as JPEG, and can
 | ``DELETE /whip/{peer}`` | end the peer and its session |
 | ``GET /`` , ``/glasses``, ``/static/...`` | the viewer, the browser-as-glasses page |
 | ``GET /api/sessions`` | live sessions |
-| ``GET /api/sessions/{id}/events`` | what the session sends from now on |
+| ``GET /api/sessions/{id}/events`` | what the session sends from now on, framed as ``eyeline.cloud.watch`` says |
+| ``POST /api/sessions/{id}/watch`` (``application/sdp``) | 201, the SDP answer of a send-only live-video track, |
+|   | ``Location`` to ``DELETE``; 409 for a session without live video (gRPC) |
+| ``DELETE /api/watch/{viewer}`` | stop watching |
 | ``GET /api/sessions/{id}/frames/{seq}`` , ``/preview`` | a kept frame, the latest video frame, as JPEG |
 | ``POST /api/sessions/{id}/query`` (JSON ``text``, ``mode``) | ask about the session's latest keyframe |
 | ``GET /api/schema`` | the wire contract's messages as JSON, for the page's protobuf codec |
@@ -19,25 +23,24 @@ schema served at ``/api/schema``), the frames the session keeps as JPEG, and can
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
-import struct
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import cv2
 from aiohttp import web
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from eyeline.cloud import wire
 from eyeline.cloud.auth import AuthError, TokenClaims
-from eyeline.cloud.frames import Image
 from eyeline.cloud.model import Mode
 from eyeline.cloud.server import CloudServer
 from eyeline.cloud.sessions import Session
-from eyeline.cloud.webrtc import WebRtcConfig, WebRtcIngress, WhipError, track_image
+from eyeline.cloud.watch import EventStream, encode_jpeg
+from eyeline.cloud.webrtc import WebRtcConfig, WebRtcIngress, WhipError, track_image, transport_bytes_in
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ class HttpServer:
             web.get("/api/schema", self._schema), web.get("/api/sessions", self._sessions),
             web.get("/api/sessions/{id}/events", self._events), web.get("/api/sessions/{id}/preview", self._preview),
             web.get("/api/sessions/{id}/frames/{seq}", self._frame), web.post("/api/sessions/{id}/query", self._ask),
+            web.post("/api/sessions/{id}/watch", self._watch), web.delete("/api/watch/{viewer}", self._unwatch),
         ])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -144,27 +148,49 @@ class HttpServer:
             peer = self.webrtc.peer_of(info.session_id)
             session = self._cloud.sessions.get(info.session_id)
             rows.append({"session_id": info.session_id, "subject": info.subject, "profile": info.profile_name,
-                         "transport": "webrtc" if peer else "grpc",
+                         "transport": "webrtc" if peer else "grpc", "live_video": bool(peer and peer.video),
                          "frames": session.stats.frames_received if session else 0,
-                         "bytes_in": peer.bytes_in if peer else None})
+                         "bytes_in": session.stats.bytes_in if session else 0})
         return web.json_response({"sessions": rows})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
         self._claims(request)
         session = self._session(request)
-        watcher = session.watch()
+        peer = self.webrtc.peer_of(session.session_id)
+
+        async def transport_bytes() -> int | None:
+            return None if peer is None or peer.closing else await transport_bytes_in(peer.pc)
+
+        stream = EventStream(session, keyframes=peer is None or peer.video is None, transport_bytes=transport_bytes)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
                                                "Cache-Control": "no-store"})
         await response.prepare(request)
-        try:
-            while (message := await watcher.get()) is not None:
-                data = message.SerializeToString()
-                await response.write(struct.pack(">I", len(data)) + data)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            session.unwatch(watcher)
+        # The viewer going away ends the handler (a failed write, or aiohttp cancelling it); the watcher goes too.
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            await stream.run(response.write)
         return response
+
+    async def _watch(self, request: web.Request) -> web.Response:
+        claims = self._claims(request)
+        session = self._session(request)
+        if request.content_type != "application/sdp":
+            raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
+        try:
+            viewer_id, answer = await self.webrtc.watch(session.session_id, await request.text(), claims)
+        except WhipError as exc:
+            raise _problem(exc.status, str(exc)) from exc
+        except UnicodeDecodeError as exc:
+            raise _problem(400, "the SDP offer is not text") from exc
+        return web.Response(status=201, text=answer, content_type="application/sdp",
+                            headers={"Location": f"/api/watch/{viewer_id}"})
+
+    async def _unwatch(self, request: web.Request) -> web.Response:
+        claims = self._claims(request)
+        viewer_id = request.match_info["viewer"]
+        if self.webrtc.viewer_owner(viewer_id) != claims.subject:
+            raise _problem(404, f"no live viewer {viewer_id} of {claims.subject}")
+        await self.webrtc.unwatch(viewer_id)
+        return web.Response(status=200, text="closed")
 
     async def _frame(self, request: web.Request) -> web.Response:
         self._claims(request)
@@ -175,7 +201,7 @@ class HttpServer:
             raise _problem(400, "the frame number must be an integer") from exc
         if frame is None:
             raise _problem(404, f"session {session.session_id} no longer keeps frame {request.match_info['seq']}")
-        return _jpeg(await asyncio.to_thread(_encode_jpeg, frame.image))
+        return _jpeg(await asyncio.to_thread(encode_jpeg, frame.image))
 
     async def _preview(self, request: web.Request) -> web.Response:
         self._claims(request)
@@ -187,7 +213,7 @@ class HttpServer:
             image = latest.image
         else:
             raise _problem(404, f"session {session.session_id} has no frame yet")
-        return _jpeg(await asyncio.to_thread(_encode_jpeg, image))
+        return _jpeg(await asyncio.to_thread(encode_jpeg, image))
 
     async def _ask(self, request: web.Request) -> web.Response:
         self._claims(request)
@@ -242,13 +268,6 @@ def _bound_port(site: web.TCPSite) -> int:
     server = site._server  # aiohttp keeps the asyncio server private; it is the only way to learn port 0
     assert isinstance(server, asyncio.base_events.Server)
     return int(server.sockets[0].getsockname()[1])
-
-
-def _encode_jpeg(image: Image) -> bytes:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return bytes(data.tobytes())
 
 
 def _jpeg(data: bytes) -> web.Response:

@@ -143,3 +143,6 @@ class SkillResult:
     items: tuple[OverlayItem, ...] = ()
     steps: tuple[TraceStep, ...] = field(default=())
     final: bool = True
+    # How sure the skill is of the answer as a whole (its least sure deciding reading); the planner spends
+    # deeper passes only while this is low.
+    confidence: float = 1.0

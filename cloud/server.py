@@ -29,7 +29,10 @@ from eyeline.cloud.frames import FrameLimits
 from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.reasoning.contemplation import AgentPool
 from eyeline.cloud.reasoning.guardrails import GuardrailSkill
+from eyeline.cloud.reasoning.modes import ShelfPasses
+from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.noop import NoopSkill
@@ -55,6 +58,7 @@ class CloudConfig:
     default_mode: Mode = Mode.INSTANT
     frames_kept: int = 8
     ocr_workers: int = 1
+    agent_workers: int = 2                 # processes for Contemplating's sub-agents (0: none, it thinks instead)
     decode_workers: int = 2
     hello_timeout_s: float = 10.0
     frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
@@ -81,8 +85,11 @@ class CloudServer:
         pack = demo_pack()
         self._router = SkillRouter([GuardrailSkill(), ProteinRankingSkill(pack.products), ReadTextSkill(),
                                     RepairSkill(pack.kits)])
+        # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
+        self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
+        planner = Planner(ShelfPasses(pack.products, self._ocr, self._agents))
         self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
-                                      now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill))
+                                      now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=planner)
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._warming: asyncio.Task[None] | None = None
@@ -131,6 +138,8 @@ class CloudServer:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)
         self._ocr.close()
+        if self._agents is not None:
+            self._agents.close()
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
 
     async def wait_closed(self) -> None:
@@ -202,6 +211,7 @@ class CloudServer:
     async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session) -> None:
         try:
             async for message in requests:
+                session.stats.bytes_in += wire.message_size(message)
                 await self._dispatcher.handle(session, wire.edge_event(message))
         except asyncio.CancelledError:
             raise

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.frames import DecodedFrame
+from eyeline.cloud.latency import LatencyRecord
 from eyeline.cloud.model import Mode
+from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.protos.v1 import session_pb2 as pb
 
 
@@ -40,12 +42,20 @@ class SessionStats:
     frames_rejected: int = 0
     queries: int = 0
     errors_sent: int = 0
+    bytes_in: int = 0           # EdgeMessages after Hello, as they took on the wire, whatever the transport
+    latency_records: int = 0    # ever recorded; ``Session.latency`` keeps the latest
+
+
+# What a watcher receives: a copy of each message the session sends, each kept frame if it asked for them,
+# and None when the session closes.
+Watched = pb.CloudMessage | DecodedFrame | None
 
 
 class Session:
     """The cloud-side state of one edge connection."""
 
-    def __init__(self, info: SessionInfo, mode: Mode, *, frames_kept: int, outbound_size: int) -> None:
+    def __init__(self, info: SessionInfo, mode: Mode, *, frames_kept: int, outbound_size: int,
+                 latency_kept: int = 256) -> None:
         self.info = info
         self.mode = mode
         self.stats = SessionStats()
@@ -59,8 +69,15 @@ class Session:
         self._closed = False
         # Copies of what the session sends, for observers such as the viewer; a slow watcher misses
         # messages (counted) rather than slowing the session.
-        self._watchers: set[asyncio.Queue[pb.CloudMessage | None]] = set()
+        self._watchers: dict[asyncio.Queue[Watched], bool] = {}   # watcher -> wants kept frames
         self.watch_dropped = 0
+        # Per-hop latency of the overlays the edge reported drawn, oldest first.
+        self.latency: deque[LatencyRecord] = deque(maxlen=latency_kept)
+        # What the edge said it can take (Hello.capabilities), e.g. "proactive" for unasked offers.
+        self.capabilities: frozenset[str] = frozenset()
+        # The session's text reader, set by the dispatcher: OCR carried across this session's keyframes.
+        self.reader: AsyncTextReader | None = None
+        self.offered_proactively = False
 
     @property
     def session_id(self) -> str:
@@ -68,8 +85,16 @@ class Session:
 
     def keep_frame(self, frame: DecodedFrame) -> None:
         self._frames[frame.seq] = frame
+        for watcher, wants_frames in self._watchers.items():
+            if wants_frames:
+                self._offer(watcher, frame)
         while len(self._frames) > self._frames_kept:
             self._frames.popitem(last=False)
+
+    def recent_frames(self, before: int, count: int) -> tuple[DecodedFrame, ...]:
+        """Up to ``count`` kept frames older than ``before``, newest first."""
+        older = [frame for frame in reversed(self._frames.values()) if frame.seq < before]
+        return tuple(older[:count])
 
     def frame(self, seq: int | None) -> DecodedFrame | None:
         """The frame with ``seq``, or the latest one for ``None``."""
@@ -84,16 +109,21 @@ class Session:
             self._offer(watcher, message)
         await self.outbound.put(message)
 
-    def watch(self, size: int = 64) -> asyncio.Queue[pb.CloudMessage | None]:
-        """A bounded queue that receives a copy of every later message; None when the session closes."""
-        watcher: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=size)
-        self._watchers.add(watcher)
+    def watch(self, size: int = 64, *, frames: bool = False) -> asyncio.Queue[Watched]:
+        """A bounded queue that receives a copy of every later message (and kept frame, with ``frames``);
+        None when the session closes."""
+        watcher: asyncio.Queue[Watched] = asyncio.Queue(maxsize=size)
+        self._watchers[watcher] = frames
         return watcher
 
-    def unwatch(self, watcher: asyncio.Queue[pb.CloudMessage | None]) -> None:
-        self._watchers.discard(watcher)
+    def unwatch(self, watcher: asyncio.Queue[Watched]) -> None:
+        self._watchers.pop(watcher, None)
 
-    def _offer(self, watcher: asyncio.Queue[pb.CloudMessage | None], message: pb.CloudMessage | None) -> None:
+    def record_latency(self, records: tuple[LatencyRecord, ...]) -> None:
+        self.latency.extend(records)
+        self.stats.latency_records += len(records)
+
+    def _offer(self, watcher: asyncio.Queue[Watched], message: Watched) -> None:
         if watcher.full():
             watcher.get_nowait()
             self.watch_dropped += 1

@@ -5,9 +5,11 @@ peer's data channel carries ``EdgeMessage`` / ``CloudMessage`` protobufs exactly
 feeds the same ``Dispatcher``: the first message is ``Hello``, the cloud answers ``Welcome``.
 
 Received tracks are always drained, since a track nobody reads fills aiortc's buffers. Video track frames are
-a preview (the latest is kept, undecoded, for the viewer), unless the offer asked for ``track_keyframes``:
-then the browser-as-glasses page, which sends no JPEGs, gets sampled track frames decoded straight into the
-dispatcher, without a JPEG round trip.
+the live view: a ``MediaRelay`` hands the latest of them to each viewer that subscribed (``watch``: a
+WHEP-style offer answered with a send-only video track), and to the drain, which keeps the latest frame,
+undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
+page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
+round trip.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from eyeline.cloud import wire
@@ -65,6 +68,7 @@ class WebRtcConfig:
     track_keyframes_per_s: float = 2.0   # decoded track frames handed to the dispatcher, at most
     hello_timeout_s: float = 15.0        # from the offer to the Hello on the data channel
     inbox_size: int = 64                 # data channel messages waiting for the dispatcher
+    viewers_per_session: int = 4         # live-video subscribers of one session, at most
 
 
 def rtc_configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:
@@ -81,6 +85,12 @@ def check_offer(sdp: str) -> None:
         raise WhipError(400, "the SDP offer has no media section ('m=' line)")
     if not any(line.startswith("m=application") for line in lines):
         raise WhipError(400, f"the SDP offer has no data channel ('m=application'); it must open '{CHANNEL_LABEL}'")
+
+
+async def transport_bytes_in(pc: RTCPeerConnection) -> int:
+    """Bytes received on the peer's transports (media and data channel together), from its statistics."""
+    report = await pc.getStats()
+    return sum(int(getattr(s, "bytesReceived", 0)) for s in report.values() if s.type == "transport")
 
 
 def track_image(frame: Any) -> Image:
@@ -105,6 +115,10 @@ class Peer:
         self.tasks: set[asyncio.Task[None]] = set()
         self.channel: Any = None
         self.closing = False
+        # Each subscriber gets the latest frame only (unbuffered), so a slow viewer skips frames, never queues.
+        self.relay = MediaRelay()
+        self.video: MediaStreamTrack | None = None
+        self.viewers: set[str] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=f"{name}-{self.peer_id}")
@@ -120,6 +134,26 @@ class Peer:
             self.inbox_dropped += 1
 
 
+@dataclass(slots=True)
+class Viewer:
+    """One live-video subscriber: a peer connection that only sends a relay of a session's video track."""
+
+    viewer_id: str
+    pc: RTCPeerConnection
+    subject: str
+    peer_id: str                       # the peer whose video it relays
+    watchdog: asyncio.Task[None] | None = None
+
+
+def check_watch_offer(sdp: str) -> None:
+    """Refuse, with the reason, a body that is not an SDP offer to receive video."""
+    lines = sdp.strip().splitlines()
+    if not lines or lines[0].strip() != "v=0":
+        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
+    if not any(line.startswith("m=video") for line in lines):
+        raise WhipError(400, "the SDP offer has no video section ('m=video' line) to receive the session's video")
+
+
 class WebRtcIngress:
     """Accepts WHIP offers and runs their peers against the cloud's sessions and dispatcher."""
 
@@ -127,6 +161,7 @@ class WebRtcIngress:
         self._cloud = cloud
         self.config = config or WebRtcConfig()
         self.peers: dict[str, Peer] = {}
+        self.viewers: dict[str, Viewer] = {}
         self._counter = itertools.count()
         self._last_track_frame: dict[str, float] = {}
 
@@ -169,6 +204,8 @@ class WebRtcIngress:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for viewer_id in list(peer.viewers):
+            await self.unwatch(viewer_id)
         if peer.session is not None:
             await self._cloud.sessions.close(peer.session)
         await peer.pc.close()
@@ -177,11 +214,71 @@ class WebRtcIngress:
         return True
 
     async def close_all(self) -> None:
+        for viewer_id in list(self.viewers):
+            await self.unwatch(viewer_id)
         for peer_id in list(self.peers):
             await self.close(peer_id)
 
     def peer_of(self, session_id: str) -> Peer | None:
         return next((p for p in self.peers.values() if p.session and p.session.session_id == session_id), None)
+
+    # ------------------------------------------------------------------ live-video viewers
+
+    async def watch(self, session_id: str, offer_sdp: str, claims: TokenClaims) -> tuple[str, str]:
+        """(viewer id, SDP answer) relaying the live video of ``session_id``; raises ``WhipError`` with a status."""
+        peer = self.peer_of(session_id)
+        if peer is None or peer.video is None:
+            raise WhipError(409, f"session {session_id} sends no live video (only a WebRTC edge with a video track "
+                                 "does); its keyframes come on the events stream")
+        if len(peer.viewers) >= self.config.viewers_per_session:
+            raise WhipError(429, f"session {session_id} already has {len(peer.viewers)} live-video viewers, "
+                                 "its limit; close one and retry")
+        check_watch_offer(offer_sdp)
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        viewer = Viewer(f"v{next(self._counter)}-{os.urandom(6).hex()}", pc, claims.subject, peer.peer_id)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            pc.addTrack(peer.relay.subscribe(peer.video, buffered=False))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
+            await pc.close()
+            raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
+        self.viewers[viewer.viewer_id] = viewer
+        peer.viewers.add(viewer.viewer_id)
+        pc.on("connectionstatechange", lambda: self._unwatch_soon(viewer) if pc.connectionState in (
+            "failed", "closed") else None)
+        viewer.watchdog = asyncio.create_task(self._expire_unconnected(viewer), name=f"viewer-{viewer.viewer_id}")
+        log.info("viewer %s watches session %s", viewer.viewer_id, session_id)
+        return viewer.viewer_id, pc.localDescription.sdp
+
+    def viewer_owner(self, viewer_id: str) -> str | None:
+        viewer = self.viewers.get(viewer_id)
+        return None if viewer is None else viewer.subject
+
+    async def unwatch(self, viewer_id: str) -> bool:
+        """Stop relaying to the viewer and close its peer connection; False when no such viewer is live."""
+        viewer = self.viewers.pop(viewer_id, None)
+        if viewer is None:
+            return False
+        if viewer.watchdog is not None and viewer.watchdog is not asyncio.current_task():
+            viewer.watchdog.cancel()
+            await asyncio.gather(viewer.watchdog, return_exceptions=True)
+        if (peer := self.peers.get(viewer.peer_id)) is not None:
+            peer.viewers.discard(viewer_id)
+        await viewer.pc.close()    # stops the sender, which unsubscribes its relay track
+        log.info("viewer %s closed", viewer_id)
+        return True
+
+    def _unwatch_soon(self, viewer: Viewer) -> None:
+        if viewer.viewer_id in self.viewers:
+            task = asyncio.create_task(self.unwatch(viewer.viewer_id), name=f"viewer-close-{viewer.viewer_id}")
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _expire_unconnected(self, viewer: Viewer) -> None:
+        await asyncio.sleep(self.config.hello_timeout_s)
+        if viewer.pc.connectionState != "connected":
+            log.info("viewer %s did not connect in %g s", viewer.viewer_id, self.config.hello_timeout_s)
+            await self.unwatch(viewer.viewer_id)
 
     # ------------------------------------------------------------------ one peer
 
@@ -200,6 +297,9 @@ class WebRtcIngress:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and peer.video is None:
+                peer.video = track
+                track = peer.relay.subscribe(track, buffered=False)
             peer.spawn(self._drain(peer, track), f"peer-{track.kind}")
 
         @pc.on("connectionstatechange")
@@ -229,6 +329,7 @@ class WebRtcIngress:
         reported = 0
         while True:
             raw = await peer.inbox.get()
+            session.stats.bytes_in += len(raw)
             if peer.inbox_dropped > reported:
                 reported = peer.inbox_dropped
                 await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "

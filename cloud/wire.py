@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from eyeline.cloud import model
+from eyeline.cloud.latency import RenderedIn
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -52,7 +53,7 @@ class QueryIn:
 
 @dataclass(frozen=True, slots=True)
 class OtherIn:
-    """A message the session accepts but does not act on yet (audio, utterances, acks)."""
+    """A message the session accepts but does not act on yet (audio, utterances)."""
 
     kind: str
 
@@ -62,9 +63,18 @@ class MalformedIn:
     """Bytes that did not parse, or a message with nothing in it."""
 
     reason: str
+    size: int = 0          # bytes received, when known
 
 
-EdgeEvent = HelloIn | FrameIn | QueryIn | OtherIn | MalformedIn
+@dataclass(frozen=True, slots=True)
+class AckIn:
+    """The edge's periodic report: what it drew since the last one, and when it sent this (edge clock)."""
+
+    sent_ns: int
+    rendered: tuple[RenderedIn, ...]
+
+
+EdgeEvent = HelloIn | FrameIn | QueryIn | AckIn | OtherIn | MalformedIn
 
 
 def parse_edge_message(raw: bytes) -> pb.EdgeMessage | MalformedIn:
@@ -72,7 +82,12 @@ def parse_edge_message(raw: bytes) -> pb.EdgeMessage | MalformedIn:
     try:
         return pb.EdgeMessage.FromString(raw)
     except DecodeError as exc:
-        return MalformedIn(f"{len(raw)} bytes that are not an EdgeMessage ({exc})")
+        return MalformedIn(f"{len(raw)} bytes that are not an EdgeMessage ({exc})", len(raw))
+
+
+def message_size(message: pb.EdgeMessage | MalformedIn) -> int:
+    """Bytes the message took on the wire (what the bandwidth graph counts)."""
+    return message.size if isinstance(message, MalformedIn) else message.ByteSize()
 
 
 def edge_event(message: pb.EdgeMessage | MalformedIn) -> EdgeEvent:
@@ -85,6 +100,8 @@ def edge_event(message: pb.EdgeMessage | MalformedIn) -> EdgeEvent:
         return _frame(message.frame)
     if kind == "query":
         return _query(message.query)
+    if kind == "ack":
+        return _ack(message.ack)
     if kind is None:
         return MalformedIn("EdgeMessage with no message inside")
     return OtherIn(kind)
@@ -105,6 +122,13 @@ def _query(query: pb.Query) -> QueryIn | MalformedIn:
         return MalformedIn("Query with no text")
     return QueryIn(query_id=query.query_id, text=query.text, mode=_MODE_FROM_WIRE.get(query.mode),
                    frame_seq=query.frame_seq if query.HasField("frame_seq") else None)
+
+
+def _ack(ack: pb.Ack) -> AckIn:
+    rendered = tuple(RenderedIn(r.trace_id, r.overlay_id, r.hops.capture_ns, r.hops.sent_ns, r.hops.received_ns,
+                                r.hops.reasoned_ns, r.hops.overlay_sent_ns, r.arrived_ns, r.hops.rendered_ns)
+                     for r in ack.rendered)
+    return AckIn(ack.sent_ns, rendered)
 
 
 # ------------------------------------------------------------------ cloud -> edge

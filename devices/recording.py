@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 from mcap.exceptions import EndOfFile, McapError
 from mcap.records import Channel, Header, Message, Metadata, Schema
-from mcap.stream_reader import StreamReader
+from mcap.stream_reader import CRCValidationError, StreamReader
 
 from eyeline.devices.base import DeviceError, DeviceNotFoundError
 from eyeline.devices.synthetic import Product, ProductTruth, ShelfTruth
@@ -115,7 +115,7 @@ class RecordingReader:
                 decoded = state.accept(record)
                 if decoded is not None and (topics is None or decoded.topic in topics):
                     yield decoded
-        except (McapError, struct.error, EOFError) as exc:
+        except (McapError, CRCValidationError, struct.error, EOFError) as exc:
             self._on_read_failure(exc, state)
         state.finish()
 
@@ -200,6 +200,9 @@ class _ReadState:
             self._check_layout()
         topics = {channel.topic for channel in self.channels.values()}
         missing = [topic for topic in self.reader.required if topic not in topics]
+        if missing and self.reader.truncated:
+            raise TruncatedRecordingError(f"recording {self.reader.path} ends before its first complete chunk "
+                                          f"with {', '.join(missing)}; there is nothing to replay")
         if missing:
             raise MissingChannelError(f"recording {self.reader.path} lacks channel(s) {', '.join(missing)}")
 

@@ -44,8 +44,8 @@ from eyeline.edge.sampler import (
 )
 from eyeline.edge.sinks import FrameSink
 from eyeline.edge.slot import LatestSlot, SlotClosedError
-from eyeline.edge.transport import Uplink
-from eyeline.edge.wire import QueryOut, UtteranceOut
+from eyeline.edge.transport import MessageSender, Uplink
+from eyeline.edge.wire import QueryOut, RenderedOut, UtteranceOut, ack_message
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class EdgeConfig:
     max_keyframes_per_s: float = 2.0
     keyframes_kept: int = 16          # sent frames kept to draw an overlay onto the frame it was computed on
     latency_records: int = 1000
+    report_interval_s: float = 0.5    # how often drawn overlays are reported to the cloud (its latency graph)
     sampling: str = "scene"           # "scene": SceneSampler; "rate": RateSampler at max_keyframes_per_s
     uplink_budget_kbps: int = 0       # the glasses profile's budget; 0 = unlimited
     preview_interval_s: float = 0.0   # a low-resolution preview this often between keyframes; 0 = none
@@ -116,9 +117,12 @@ class EdgeRuntime:
         self.tracker = SceneTracker() if self.config.anchor_overlays else None
         self._channels = _Channels()
         self._keyframes: OrderedDict[int, CapturedFrame] = OrderedDict()
+        self._asked_on: deque[int] = deque(maxlen=4)  # keyframes recent questions were about
         self.overlays: dict[str, Overlay] = {}
         self.latencies: deque[HopTimes] = deque(maxlen=self.config.latency_records)
         self._pending_hops: dict[str, HopTimes] = {}
+        self._arrived_ns: dict[str, int] = {}
+        self._rendered: deque[RenderedOut] = deque(maxlen=64)  # drawn, not yet reported; the oldest give way
         self._answers: dict[str, asyncio.Future[Answer]] = {}
         self._query_ids = itertools.count(1)
         self._first_keyframe = asyncio.Event()
@@ -142,10 +146,15 @@ class EdgeRuntime:
                 receiver = group.create_task(self._receive(), name="edge-receive")
                 sender = group.create_task(self._send(), name="edge-send")
                 renderer = group.create_task(self._render(), name="edge-render")
+                reporter = group.create_task(self._report_rendered(), name="edge-report")
                 await self._capture()
                 self._channels.uplink.close()
                 self._channels.display.close()
                 await asyncio.gather(sender, renderer)
+                reporter.cancel()
+                # Best effort on the way out: a stream already ended loses only this last report.
+                with contextlib.suppress(EdgeError):
+                    await self._flush_rendered()
                 receiver.cancel()
         except* EdgeError as failed:
             raise failed.exceptions[0] from None
@@ -162,9 +171,13 @@ class EdgeRuntime:
             self._channels.display.put(frame)
 
     def _remember(self, keyframe: CapturedFrame) -> None:
+        """Keep the last sent keyframes, and those recent questions were asked on, whose answers are to come."""
         self._keyframes[keyframe.seq] = keyframe
         while len(self._keyframes) > self.config.keyframes_kept:
-            self._keyframes.popitem(last=False)
+            oldest = next((seq for seq in self._keyframes if seq not in self._asked_on), None)
+            if oldest is None:
+                break
+            del self._keyframes[oldest]
 
     async def _send(self) -> None:
         loop = asyncio.get_running_loop()
@@ -219,9 +232,27 @@ class EdgeRuntime:
     def _mark_rendered(self, overlays: list[Overlay]) -> None:
         now_ns = self._clock.now_ns()
         for overlay in overlays:
-            hops = self._pending_hops.pop(overlay.trace_id + overlay.overlay_id, None)
+            key = overlay.trace_id + overlay.overlay_id
+            hops = self._pending_hops.pop(key, None)
             if hops is not None:
-                self.latencies.append(replace(hops, rendered_ns=now_ns))
+                drawn = replace(hops, rendered_ns=now_ns)
+                self.latencies.append(drawn)
+                arrived_ns = self._arrived_ns.pop(key, now_ns)
+                self._rendered.append(RenderedOut(overlay.trace_id, overlay.overlay_id, drawn, arrived_ns))
+
+    async def _report_rendered(self) -> None:
+        if not isinstance(self._uplink, MessageSender) or self.config.report_interval_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(self.config.report_interval_s)
+            await self._flush_rendered()
+
+    async def _flush_rendered(self) -> None:
+        if not self._rendered or not isinstance(self._uplink, MessageSender):
+            return
+        rendered = tuple(self._rendered)
+        self._rendered.clear()
+        await self._uplink.send_message(ack_message(rendered, sent_ns=self._clock.now_ns()))
 
     async def _receive(self) -> None:
         async for event in self._uplink:
@@ -235,6 +266,7 @@ class EdgeRuntime:
                 self._stats.overlays_received += 1
                 self.overlays[overlay.overlay_id] = overlay
                 self._pending_hops[overlay.trace_id + overlay.overlay_id] = hops
+                self._arrived_ns[overlay.trace_id + overlay.overlay_id] = self._clock.now_ns()
             case Answer() if event.final:
                 self._resolve(event.query_id, event)
             case FlowControl():
@@ -256,6 +288,8 @@ class EdgeRuntime:
         """Send a question about the latest keyframe (with the utterance, when spoken); returns its query id
         (see ``answer``)."""
         query_id = f"q{next(self._query_ids)}"
+        if self._keyframes:
+            self._asked_on.append(next(reversed(self._keyframes)))
         self._answers[query_id] = asyncio.get_running_loop().create_future()
         await self._uplink.ask(QueryOut(query_id, text, mode, asked_ns=self._clock.now_ns(), utterance=utterance))
         return query_id

@@ -130,7 +130,7 @@ def novelty(current: Thumb, sent: Thumb) -> float:
     x0, x1, y0, y1 = max(0, sx), min(width, width + sx), max(0, sy), min(height, height + sy)
     residual = _worst_cell(current[y0:y1, x0:x1], sent[y0 - sy:y1 - sy, x0 - sx:x1 - sx])
     unseen = 1.0 - (x1 - x0) * (y1 - y0) / (width * height)
-    return min(residual + _UNSEEN_WEIGHT * unseen, _worst_cell(current, sent))
+    return float(min(residual + _UNSEEN_WEIGHT * unseen, _worst_cell(current, sent)))
 
 
 _CELLS: Final = 4

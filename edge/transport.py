@@ -19,6 +19,7 @@ from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudEvent, Welcome
 from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
 from eyeline.edge.wire import EncodedFrame, HelloOut, QueryOut
+from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,13 @@ class PreviewSink(Protocol):
     """An uplink that also streams live video at a preview rate (WebRTC's video track)."""
 
     def offer_preview(self, frame: CapturedFrame) -> None: ...
+
+
+@runtime_checkable
+class MessageSender(Protocol):
+    """An uplink that sends ready-made messages (``edge.wire`` builds them), such as the rendered-overlay Ack."""
+
+    async def send_message(self, message: pb.EdgeMessage) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

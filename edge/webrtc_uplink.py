@@ -3,6 +3,10 @@
 The data channel ``eyeline`` carries the same protobuf messages as the gRPC stream: Hello, the sampler's
 keyframes as JPEG, queries up; Welcome, overlays, answers, trace and errors down. The video track streams
 the live view at a steady preview rate (for the viewer), independent of the keyframes.
+
+A data channel message has a size limit (256 KiB with aiortc's SCTP): a keyframe over it is re-encoded
+smaller, first at lower JPEG quality, then scaled down, and only one that cannot fit even so is refused with
+``FrameTooLargeError``. Its overlays' coordinates are normalized, so a scaled frame changes nothing for them.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import fractions
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin
 
@@ -35,6 +39,15 @@ from eyeline.protos.v1 import session_pb2 as pb
 log = logging.getLogger(__name__)
 
 CHANNEL_LABEL = "eyeline"
+MAX_MESSAGE_BYTES = 256 * 1024
+# Room in a message for everything of a Frame but its JPEG (ids, hops, redacted boxes).
+_FRAME_OVERHEAD_BYTES = 4096
+# Re-encoding steps for a keyframe over the limit, in order: (scale, JPEG quality).
+_SHRINK_STEPS = tuple((scale, quality) for scale in (1.0, 0.75, 0.5, 0.35, 0.25) for quality in (70, 50, 30))
+
+
+class FrameTooLargeError(EdgeError):
+    """A keyframe that does not fit a data channel message even re-encoded at the smallest size tried."""
 _BUFFER_HIGH_BYTES = 1 << 20
 _VIDEO_CLOCK_HZ = 90_000
 
@@ -49,6 +62,7 @@ class WebRtcOptions:
     receive_queue: int = 256
     preview_fps: float = 10.0                   # 0 = no video track
     preview_width: int = 640
+    max_message_bytes: int = MAX_MESSAGE_BYTES   # the data channel's limit; larger keyframes are re-encoded
 
 
 class PreviewTrack(VideoStreamTrack):
@@ -86,6 +100,24 @@ def _video_frame(image: Image | None, width: int) -> av.VideoFrame:
         height = round(image.shape[0] * width / image.shape[1]) // 2 * 2
         image = np.asarray(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), dtype=np.uint8)
     return av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+
+
+def fit_keyframe(frame: wire.EncodedFrame, max_bytes: int) -> wire.EncodedFrame:
+    """``frame``, re-encoded smaller when its JPEG is over ``max_bytes`` (CPU work: call it in a worker)."""
+    if len(frame.data) <= max_bytes:
+        return frame
+    image = cv2.imdecode(np.frombuffer(frame.data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FrameTooLargeError(f"keyframe {frame.seq} ({len(frame.data)} bytes) is over the data channel's "
+                                 f"{max_bytes} bytes and is not a JPEG that could be re-encoded")
+    for scale, quality in _SHRINK_STEPS:
+        scaled = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        ok, data = cv2.imencode(".jpg", scaled, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(data) <= max_bytes:
+            height, width = scaled.shape[:2]
+            return replace(frame, data=bytes(data.tobytes()), width=width, height=height)
+    raise FrameTooLargeError(f"keyframe {frame.seq} ({len(frame.data)} bytes) does not fit the data channel's "
+                             f"{max_bytes} bytes even at a quarter of its size and JPEG quality 30")
 
 
 _Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
@@ -199,6 +231,11 @@ class WebRtcUplink:
             self._track.offer(frame.image)
 
     async def push_frame(self, frame: wire.EncodedFrame) -> None:
+        """Queue ``frame``; raises ``FrameTooLargeError`` when it cannot be made to fit a message."""
+        budget = self.options.max_message_bytes - _FRAME_OVERHEAD_BYTES
+        if len(frame.data) > budget:
+            frame = await asyncio.to_thread(fit_keyframe, frame, budget)
+            log.info("keyframe %d re-encoded to %d bytes to fit the data channel", frame.seq, len(frame.data))
         await self._put(frame)
 
     async def ask(self, query: wire.QueryOut) -> None:

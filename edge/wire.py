@@ -5,6 +5,7 @@ Nothing else in ``eyeline.edge`` touches protobuf message classes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eyeline.edge import overlays as ov
@@ -77,6 +78,16 @@ class QueryOut:
     utterance: UtteranceOut | None = None  # set when the query was spoken
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedOut:
+    """An overlay the edge drew: the hops it arrived with (``rendered_ns`` filled in), and when it arrived."""
+
+    trace_id: str
+    overlay_id: str
+    hops: HopTimes
+    arrived_ns: int
+
+
 def hello_message(hello: HelloOut) -> pb.EdgeMessage:
     profile = pb.DeviceProfile(name=hello.profile_name, width=hello.width, height=hello.height, fps=hello.fps,
                                horizontal_fov_deg=hello.horizontal_fov_deg,
@@ -101,6 +112,18 @@ def query_message(query: QueryOut) -> pb.EdgeMessage:
         language=spoken.language)
     return pb.EdgeMessage(query=pb.Query(query_id=query.query_id, text=query.text, mode=mode,
                                          frame_seq=query.frame_seq, asked_ns=query.asked_ns, utterance=utterance))
+
+
+def ack_message(rendered: Sequence[RenderedOut], sent_ns: int) -> pb.EdgeMessage:
+    """The periodic report of what was drawn, for the cloud's per-hop latency (``sent_ns``: edge clock, now)."""
+    return pb.EdgeMessage(ack=pb.Ack(overlays_rendered=len(rendered), sent_ns=sent_ns, rendered=[
+        pb.RenderedOverlay(trace_id=r.trace_id, overlay_id=r.overlay_id, hops=_hops_to_wire(r.hops),
+                           arrived_ns=r.arrived_ns) for r in rendered]))
+
+
+def _hops_to_wire(h: HopTimes) -> pb.HopTimes:
+    return pb.HopTimes(capture_ns=h.capture_ns, sent_ns=h.sent_ns, received_ns=h.received_ns,
+                       reasoned_ns=h.reasoned_ns, overlay_sent_ns=h.overlay_sent_ns, rendered_ns=h.rendered_ns)
 
 
 def cloud_event(message: pb.CloudMessage) -> CloudEvent:

@@ -1,9 +1,9 @@
 """The layout of a session recording (an MCAP file), shared by the recorder and the replay device.
 
 A recording is one MCAP file per session, profile :data:`PROFILE`, with every schema embedded as a
-protobuf ``FileDescriptorSet``. The camera channel is declared first; the others when first used. Its ``eyeline.recording`` metadata record names :data:`SCHEMA_VERSION`;
-a reader refuses versions it does not know rather than guessing at their layout. Message log times are the
-edge clock's integer nanoseconds.
+protobuf ``FileDescriptorSet``. The camera channel is declared first; the others when first used. Its
+``eyeline.recording`` metadata record names :data:`SCHEMA_VERSION`; a reader refuses versions it does not
+know rather than guessing at their layout. Message log times are the edge clock's integer nanoseconds.
 """
 
 from __future__ import annotations

@@ -34,12 +34,14 @@ from eyeline.edge.overlays import (
     StepCardShape,
 )
 from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.runtime import EdgeRuntime
+from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import HelloOut
 
 JSON_SCHEMA_VERSION = 1
 MODES = ("instant", "thinking", "contemplating")
+# Phone photos are larger than any glasses camera: the edge sends them scaled to this width, as it would a frame.
+MAX_WIDTH = 1920
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,8 @@ async def ask_over(address: str, token: str, source: FrameSource, question: str,
         await source.aclose()
         raise
     events: list[CloudEvent] = []
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), on_event=events.append)
+    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(max_width=MAX_WIDTH),
+                          on_event=events.append)
     running = asyncio.create_task(runtime.run(), name="ask-runtime")
     try:
         return await _question(runtime, running, events, question, mode, source_name, timeout_s)

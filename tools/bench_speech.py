@@ -174,8 +174,9 @@ text instead of the transcript ({truth_accuracy:.0f} % of the hand-labelled inte
 Intents missed:
 {misses or "- none"}
 
-Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.
-Command: `{command}`
+Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average
+{os.getloadavg()[0]:.1f} when the section was written (other work on the machine slows recognition).
+Command: `{command}` (this section; `--no-speech` leaves it out)
 """
 
 

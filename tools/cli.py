@@ -101,9 +101,17 @@ def _replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("eval", help="replay recordings through a cloud; accuracy against their ground truth, "
-                                    "latency per hop")
-    p.add_argument("recordings", type=Path, nargs="+")
+    p = sub.add_parser("eval", help="score answers: the rendered evaluation set per mode (no recordings given), "
+                                    "or replay recordings through a cloud; accuracy against ground truth")
+    p.add_argument("recordings", type=Path, nargs="*",
+                   help="session recordings to replay and score; none: run the rendered evaluation set")
+    p.add_argument("--mode", action="append", choices=["instant", "thinking", "contemplating"],
+                   help="evaluation set: a mode to evaluate (repeatable; default: all three)")
+    p.add_argument("--shelf", type=int, default=200, metavar="N", help="evaluation set: rendered shelf scenes")
+    p.add_argument("--repair", type=int, default=50, metavar="N", help="evaluation set: rendered espresso scenes")
+    p.add_argument("--photos", type=Path, metavar="DIR", help="evaluation set: the shared real-photo folder")
+    p.add_argument("--performance", type=Path, metavar="FILE",
+                   help="evaluation set: write the per-mode table into this file's evaluation section")
     p.add_argument("--cloud", metavar="HOST:PORT", help="the cloud to replay through (default: one on loopback)")
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token", help="session token for --cloud (default: $EYELINE_TOKEN)")
@@ -244,11 +252,58 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    if not args.recordings:
+        return _run_evalset(args)
     from eyeline.tools.evaluate import format_report
 
     report = asyncio.run(_evaluate(args))
     print(format_report(report))
     return 0 if report.scored and report.accuracy == 1.0 else 1
+
+
+def _run_evalset(args: argparse.Namespace) -> int:
+    from eyeline.tools.evalset import (
+        MODES,
+        format_case,
+        format_table,
+        performance_section,
+        run_evalset,
+        update_performance,
+    )
+
+    report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf, repair=args.repair,
+                                     photos=args.photos, on_result=lambda result: print(format_case(result),
+                                                                                         flush=True)))
+    print(format_table(report))
+    if args.performance is not None:
+        words = ["eyeline eval", *(f"--mode {mode}" for mode in args.mode or []),
+                 f"--shelf {args.shelf} --repair {args.repair}", "--photos ../shared/data" if args.photos else "",
+                 f"--performance {args.performance}"]
+        update_performance(args.performance, performance_section(report, " ".join(" ".join(words).split())))
+    return 0
+
+
+def _ask_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ask", help="one-shot answer about an image or video, from a cloud on loopback")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", type=Path, help="a photo to ask about")
+    source.add_argument("--video", type=Path, help="a video to ask about (asked once its first keyframe is up)")
+    p.add_argument("--question", required=True, metavar="TEXT")
+    p.add_argument("--mode", default="", choices=["", "instant", "thinking", "contemplating"])
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (schema: docs/ask-json.md)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer")
+    p.set_defaults(run=_run_ask)
+
+
+def _run_ask(args: argparse.Namespace) -> int:
+    import json
+
+    from eyeline.tools.ask import result_json, result_text, run_ask
+
+    result = asyncio.run(run_ask(image=args.image, video=args.video, question=args.question, mode=args.mode,
+                                 timeout_s=args.timeout))
+    print(json.dumps(result_json(result), indent=2) if args.json else result_text(result))
+    return 0
 
 
 async def _evaluate(args: argparse.Namespace) -> EvalReport:
@@ -288,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser, _replay_parser,
-                _eval_parser):
+                _eval_parser, _ask_parser):
         add(sub)
     return parser
 

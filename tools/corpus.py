@@ -33,7 +33,7 @@ class GoldenSpec:
     seed: int
     width: int = 960
     height: int = 540
-    frames: int = 3
+    frames: int = 2
     fps: float = 2.0
     asked_about: int = 1            # the frame the question is pinned to
 
@@ -48,7 +48,7 @@ class GoldenExpectation:
     ranking: tuple[str, ...]        # the fully visible products, most protein first
 
 
-SESSIONS: tuple[GoldenSpec, ...] = (GoldenSpec("shelf-seed0", seed=0), GoldenSpec("shelf-seed3", seed=3))
+SESSIONS: tuple[GoldenSpec, ...] = (GoldenSpec("shelf-seed1", seed=1), GoldenSpec("shelf-seed4", seed=4))
 """The shelf sessions. The corpus has no repair sessions: the cloud has no repair skill to answer them."""
 
 
@@ -56,7 +56,7 @@ async def record_golden(spec: GoldenSpec, folder: Path) -> GoldenExpectation:
     clock = VirtualClock(0)
     source = SyntheticShelfSource(width=spec.width, height=spec.height, fps=spec.fps, frames=spec.frames,
                                   clock=clock, seed=spec.seed)
-    recorder = SessionRecorder(folder / f"{spec.name}.mcap", RecorderOptions(image_format="jpeg", jpeg_quality=90),
+    recorder = SessionRecorder(folder / f"{spec.name}.mcap", RecorderOptions(image_format="jpeg", jpeg_quality=92),
                                clock=clock, info={"profile": "webcam", "device": f"synthetic:shelf?seed={spec.seed}",
                                                   "question": QUESTION})
     recorder.open()

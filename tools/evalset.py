@@ -94,7 +94,7 @@ PHOTO_CASES: tuple[PhotoCase, ...] = (
     PhotoCase("nutrition_labels/off_0011110702081_2.jpg", SHELF_QUESTION, ("1 g",)),
     PhotoCase("nutrition_labels/off_5400141167801_3.jpg", SHELF_QUESTION, ("3.7 g",)),
     PhotoCase("nutrition_labels/off_3596710368259_2.jpg", SHELF_QUESTION, ("7.7 g",)),
-    PhotoCase("shelf_products/openprices_pricetag_0100_ithb89lJBe.jpg", "read this", ("BONNE MAMAN", "3,31")),
+    PhotoCase("shelf_products/openprices_pricetag_0100_ithb89lJBe.jpg", "read this", ("BISCUIT", "3178530425161")),
 )
 
 
@@ -313,7 +313,8 @@ def format_case(result: CaseResult) -> str:
     mark = "ok" if result.correct else "WRONG"
     extra = f" arrow {result.arrow_error:.2%}" if result.arrow_error is not None else ""
     answer = result.answer.replace("\n", " / ")[:70]
-    return f"{result.mode:<13} {result.name:<40} {mark:<5} {result.ms:>7.0f} ms {result.steps:>2} steps{extra}  {answer}"
+    return (f"{result.mode:<13} {result.name:<40} {mark:<5} {result.ms:>7.0f} ms {result.steps:>2} steps{extra}  "
+            f"{answer}")
 
 
 SECTION_START = "<!-- eval:start -->"

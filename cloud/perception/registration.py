@@ -8,6 +8,7 @@ in a worker (thread or process), never on the event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,7 +42,7 @@ class Registration:
 
 def register(reference_gray: Gray, frame_gray: Gray, *, features: int = 2000) -> Registration | None:
     """The homography from ``reference_gray`` onto ``frame_gray``, or None when it is not confidently found."""
-    orb = cv2.ORB_create(nfeatures=features)
+    orb = cv2.ORB.create(nfeatures=features)
     ref_kp, ref_desc = orb.detectAndCompute(_gray(reference_gray), None)
     frm_kp, frm_desc = orb.detectAndCompute(_gray(frame_gray), None)
     if ref_desc is None or frm_desc is None or len(ref_kp) < MIN_INLIERS or len(frm_kp) < MIN_INLIERS:
@@ -49,15 +50,16 @@ def register(reference_gray: Gray, frame_gray: Gray, *, features: int = 2000) ->
     pairs = _good_matches(ref_desc, frm_desc)
     if len(pairs) < MIN_INLIERS:
         return None
-    src = np.float32([ref_kp[q].pt for q, _ in pairs]).reshape(-1, 1, 2)
-    dst = np.float32([frm_kp[t].pt for _, t in pairs]).reshape(-1, 1, 2)
+    src = np.array([ref_kp[q].pt for q, _ in pairs], dtype=np.float32).reshape(-1, 1, 2)
+    dst = np.array([frm_kp[t].pt for _, t in pairs], dtype=np.float32).reshape(-1, 1, 2)
     homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, _RANSAC_PX)
     if homography is None or mask is None:
         return None
     inliers = int(mask.sum())
-    if inliers < MIN_INLIERS or not _plausible(homography, reference_gray.shape[:2]):
+    matrix = np.asarray(homography, dtype=np.float64)
+    if inliers < MIN_INLIERS or not _plausible(matrix, reference_gray.shape[:2]):
         return None
-    return Registration(np.asarray(homography, dtype=np.float64), inliers, _confidence(inliers, len(pairs)))
+    return Registration(matrix, inliers, _confidence(inliers, len(pairs)))
 
 
 def _gray(image: npt.NDArray[np.uint8]) -> Gray:
@@ -66,7 +68,7 @@ def _gray(image: npt.NDArray[np.uint8]) -> Gray:
     return image
 
 
-def _good_matches(ref_desc: Gray, frm_desc: Gray) -> list[tuple[int, int]]:
+def _good_matches(ref_desc: npt.NDArray[Any], frm_desc: npt.NDArray[Any]) -> list[tuple[int, int]]:
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs: list[tuple[int, int]] = []
     for candidates in matcher.knnMatch(ref_desc, frm_desc, k=2):
@@ -78,14 +80,14 @@ def _good_matches(ref_desc: Gray, frm_desc: Gray) -> list[tuple[int, int]]:
 def _plausible(homography: npt.NDArray[np.float64], shape: tuple[int, ...]) -> bool:
     """Rejects folds and collapses: the reference's corners must map to a convex quad of sensible area."""
     rows, cols = shape[0], shape[1]
-    corners = np.float64([[0, 0], [cols, 0], [cols, rows], [0, rows]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [cols, 0], [cols, rows], [0, rows]], dtype=np.float64).reshape(-1, 1, 2)
     quad = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
     if not np.all(np.isfinite(quad)) or not cv2.isContourConvex(quad.astype(np.float32)):
         return False
-    scale = cv2.contourArea(quad.astype(np.float32)) / float(rows * cols)
+    scale = float(cv2.contourArea(quad.astype(np.float32))) / float(rows * cols)
     return 0.01 < scale < 100.0
 
 
 def _confidence(inliers: int, matches: int) -> float:
     coverage = min(1.0, inliers / _CONFIDENT_INLIERS)
-    return round(coverage * (inliers / max(1, matches)) ** 0.5, 3)
+    return round(float(coverage * (inliers / max(1, matches)) ** 0.5), 3)

@@ -31,6 +31,16 @@ class SkillContext:
     # The session's memory for skills that hold a conversation across questions (a repair's current step);
     # keyed by skill name, it lives and dies with the session. A fresh dict when there is no session.
     state: dict[str, object] = field(default_factory=dict, repr=False)
+    # Keyframes received before this one, newest first, for passes that fuse views (Thinking, Contemplating).
+    recent: tuple[Keyframe, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Keyframe:
+    """A decoded keyframe of the session: its sequence number and BGR pixels."""
+
+    seq: int
+    image: Image = field(repr=False)
 
 
 class Skill(Protocol):

@@ -442,7 +442,8 @@ class ProteinRankingSkill:
         steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.region for r in ranking.ranked[:1]),
                                confidence=min((r.confidence for r in ranking.ranked[:1]), default=0.0),
                                cost_us=_since_us(started), agent=AGENT))
-        return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps))
+        return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps),
+                           confidence=_ranking_confidence(ranking))
 
     @staticmethod
     async def _perceive(ctx: SkillContext, steps: list[TraceStep]) -> tuple[TextLine, ...]:
@@ -572,6 +573,12 @@ def _keep_name(chosen: ProductReading, original: ProductReading) -> ProductReadi
     if original.source is Source.UNKNOWN and not chosen.name:
         return replace(chosen, name=original.name)
     return chosen
+
+
+def _ranking_confidence(ranking: Ranking) -> float:
+    """The least sure reading the ranking rests on; nothing ranked is no confidence at all."""
+    deciding = (*ranking.ranked, *ranking.unknown)
+    return min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
 
 
 def _since_us(started_ns: int) -> int:

@@ -238,16 +238,32 @@ class Query(_message.Message):
     def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., frame_seq: _Optional[int] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., asked_ns: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("frames_captured", "frames_sent", "frames_dropped", "overlays_rendered")
+    __slots__ = ("frames_captured", "frames_sent", "frames_dropped", "overlays_rendered", "rendered", "sent_ns")
     FRAMES_CAPTURED_FIELD_NUMBER: _ClassVar[int]
     FRAMES_SENT_FIELD_NUMBER: _ClassVar[int]
     FRAMES_DROPPED_FIELD_NUMBER: _ClassVar[int]
     OVERLAYS_RENDERED_FIELD_NUMBER: _ClassVar[int]
+    RENDERED_FIELD_NUMBER: _ClassVar[int]
+    SENT_NS_FIELD_NUMBER: _ClassVar[int]
     frames_captured: int
     frames_sent: int
     frames_dropped: int
     overlays_rendered: int
-    def __init__(self, frames_captured: _Optional[int] = ..., frames_sent: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., overlays_rendered: _Optional[int] = ...) -> None: ...
+    rendered: _containers.RepeatedCompositeFieldContainer[RenderedOverlay]
+    sent_ns: int
+    def __init__(self, frames_captured: _Optional[int] = ..., frames_sent: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., overlays_rendered: _Optional[int] = ..., rendered: _Optional[_Iterable[_Union[RenderedOverlay, _Mapping]]] = ..., sent_ns: _Optional[int] = ...) -> None: ...
+
+class RenderedOverlay(_message.Message):
+    __slots__ = ("trace_id", "overlay_id", "hops", "arrived_ns")
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    ARRIVED_NS_FIELD_NUMBER: _ClassVar[int]
+    trace_id: str
+    overlay_id: str
+    hops: HopTimes
+    arrived_ns: int
+    def __init__(self, trace_id: _Optional[str] = ..., overlay_id: _Optional[str] = ..., hops: _Optional[_Union[HopTimes, _Mapping]] = ..., arrived_ns: _Optional[int] = ...) -> None: ...
 
 class CloudMessage(_message.Message):
     __slots__ = ("welcome", "overlay", "answer", "trace", "flow", "error")

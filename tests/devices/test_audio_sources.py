@@ -3,6 +3,7 @@ the microphone's error path (no microphone exists where the tests run)."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ async def test_a_stereo_48k_recording_becomes_contiguous_16k_mono_chunks(shared_
     assert all(c.sample_rate == SPEECH_RATE and c.samples.ndim == 1 for c in chunks)
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert chunks[0].capture_ns == 5_000
-    assert all(a.end_ns == b.capture_ns for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end_ns == b.capture_ns for a, b in itertools.pairwise(chunks))
     total = sum(len(c.samples) for c in chunks)
     assert abs(total / SPEECH_RATE - info.duration) < 0.01
 
@@ -64,11 +65,11 @@ def test_resampling_keeps_the_pitch(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_and_a_file_that_is_not_audio_fail_clearly(tmp_path: Path) -> None:
-    with pytest.raises(DeviceNotFoundError, match="nope.wav"):
+    with pytest.raises(DeviceNotFoundError, match=r"nope\.wav"):
         read_audio_file(tmp_path / "nope.wav")
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"this is not a wav file at all")
-    with pytest.raises(AudioDecodeError, match="junk.wav") as caught:
+    with pytest.raises(AudioDecodeError, match=r"junk\.wav") as caught:
         read_audio_file(junk)
     assert isinstance(caught.value, DeviceError)
     empty = tmp_path / "empty.wav"

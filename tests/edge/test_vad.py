@@ -3,6 +3,7 @@ clipped noise and a wrong sample rate make no segment and no crash."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ async def test_pauses_split_a_speech_and_a_long_pause_setting_keeps_it_whole(sha
     split = await _segments(AudioFileSource(path, clock=VirtualClock()), vad)
     whole = await _segments(AudioFileSource(path, clock=VirtualClock()), vad, VadConfig(min_silence_ms=1500))
     assert len(split) >= 3 and len(whole) == 1
-    assert all(a.end_ns < b.start_ns for a, b in zip(split, split[1:], strict=False))
+    assert all(a.end_ns < b.start_ns for a, b in itertools.pairwise(split))
     assert whole[0].start_ns <= split[0].start_ns and whole[0].end_ns >= split[-1].end_ns
 
 

@@ -1,0 +1,86 @@
+"""The planner: how much to spend on an answer. Modes are budgets of passes; confidence decides when to stop.
+
+Every mode starts with the Instant pass (one OCR pass, or the session's tracked cache). Thinking may add a
+close re-read of doubtful packages, then a fusion of recent keyframes; Contemplating adds the sub-agents and
+their orchestrator. After each pass the planner stops if the answer is confident, so an easy frame costs one
+pass in any mode. Each answer it yields but the last is provisional (``final=False``), to be replaced in place;
+a planner step in the trace says what the deeper pass changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from eyeline.cloud.model import Mode, SkillResult, StepKind, TraceStep
+from eyeline.cloud.skills.base import Skill, SkillContext
+
+AGENT = "planner"
+# An answer this sure is not worth another pass.
+CONFIDENT = 0.9
+
+PassRunner = Callable[[SkillContext], Awaitable[SkillResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One way of answering, more thorough (and dearer) than the one before it."""
+
+    name: str
+    run: PassRunner
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The passes a mode may spend, cheapest first."""
+
+    passes: tuple[Pass, ...]
+
+
+class Planner:
+    """Runs a skill's passes for a mode until the answer is confident or the budget is spent."""
+
+    def __init__(self, deeper: Callable[[Skill, Mode], Sequence[Pass]] | None = None,
+                 confident: float = CONFIDENT) -> None:
+        self._deeper = deeper or (lambda skill, mode: ())
+        self._confident = confident
+
+    def budget(self, skill: Skill, mode: Mode) -> Budget:
+        instant = Pass("instant", lambda ctx: skill.answer(replace(ctx, mode=Mode.INSTANT)))
+        return Budget((instant, *self._deeper(skill, mode)) if mode is not Mode.INSTANT else (instant,))
+
+    async def answers(self, skill: Skill, ctx: SkillContext) -> AsyncIterator[SkillResult]:
+        """The answer after each pass spent; only the last has ``final=True``."""
+        passes = self.budget(skill, ctx.mode).passes
+        previous: SkillResult | None = None
+        for index, step in enumerate(passes):
+            result = await step.run(ctx)
+            if previous is not None:
+                result = replace(result, steps=(*result.steps, _change_step(step.name, previous, result)))
+            last = index == len(passes) - 1 or result.confidence >= self._confident
+            if last:
+                yield replace(result, final=True, steps=(*result.steps, _stop_step(step.name, index, result,
+                                                                                   len(passes), self._confident)))
+                return
+            yield replace(result, final=False)
+            previous = result
+
+
+def _change_step(name: str, before: SkillResult, after: SkillResult) -> TraceStep:
+    started = time.perf_counter_ns()
+    if before.answer == after.answer:
+        text = f"the {name} pass confirmed the earlier answer"
+    else:
+        text = f"the {name} pass replaced the earlier answer {before.answer!r} with {after.answer!r}"
+    return TraceStep(StepKind.VERIFY, text, confidence=after.confidence,
+                     cost_us=(time.perf_counter_ns() - started) // 1000, agent=AGENT)
+
+
+def _stop_step(name: str, index: int, result: SkillResult, total: int, confident: float) -> TraceStep:
+    if result.confidence >= confident:
+        why = f"confidence {result.confidence:.2f} reached {confident:.2f}"
+    else:
+        why = f"the budget of {total} pass{'es' if total != 1 else ''} is spent at confidence {result.confidence:.2f}"
+    return TraceStep(StepKind.VERIFY, f"stopped after {index + 1} pass{'es' if index else ''} ({name}): {why}",
+                     confidence=result.confidence, agent=AGENT)

@@ -1,0 +1,48 @@
+"""``eyeline ask``: a one-shot answer through an embedded cloud and the edge runtime, as documented JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import pytest
+
+from eyeline.devices.espresso import make_espresso_scene, render_espresso_frame
+from eyeline.devices.synthetic import FrameEffects
+from eyeline.tools.cli import main
+
+pytestmark = pytest.mark.slow
+
+DOCUMENTED_KEYS = {"schema", "question", "mode", "source", "answer", "interim_answers", "frame", "overlay", "trace",
+                   "elapsed_ms"}
+
+
+def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image, truth = render_espresso_frame(make_espresso_scene(seed=9), 1.1, effects=FrameEffects(perspective_deg=15))
+    photo = tmp_path / "machine.png"
+    cv2.imwrite(str(photo), image)
+    assert main(["ask", "--image", str(photo), "--question", "how do I clean this espresso machine?",
+                 "--mode", "instant", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == DOCUMENTED_KEYS and out["schema"] == 1
+    assert out["answer"]["final"] and out["answer"]["text"].startswith("Step 1 of 7")
+    assert out["frame"] == {"width": 1280, "height": 720} and out["mode"] == "instant"
+    items = {item["id"]: item for item in out["overlay"]["items"]}
+    card = items["step-card"]
+    assert card["kind"] == "step_card" and card["step"] == 1
+    arrow = items[card["target_item_id"]]
+    centre = truth.component("portafilter").center
+    error = math.hypot(arrow["head"][0] * 1280 - centre[0], arrow["head"][1] * 720 - centre[1])
+    assert error / math.hypot(1280, 720) < 0.05
+    kinds = [step["kind"] for step in out["trace"]]
+    assert kinds[0] == "perceive" and "answer" in kinds
+    assert any(step["agent"] == "repair" and step["kind"] == "ground" for step in out["trace"])
+    assert out["elapsed_ms"] > 0
+
+
+def test_ask_without_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--image", str(tmp_path / "missing.png"), "--question", "read this"]) == 2
+    assert "missing.png" in capsys.readouterr().err
