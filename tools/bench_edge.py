@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -398,5 +400,6 @@ astronaut) that is found and destroyed.
 |---|---:|---:|---:|
 {cost}
 
+Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.
 Command: `{command}`
 """

@@ -57,14 +57,23 @@ class Planner:
         for index, step in enumerate(passes):
             result = await step.run(ctx)
             if previous is not None:
-                result = replace(result, steps=(*result.steps, _change_step(step.name, previous, result)))
+                result = _noted(result, _change_step(step.name, previous, result))
             last = index == len(passes) - 1 or result.confidence >= self._confident
             if last:
-                yield replace(result, final=True, steps=(*result.steps, _stop_step(step.name, index, result,
-                                                                                   len(passes), self._confident)))
+                if len(passes) > 1:
+                    result = _noted(result, _stop_step(step.name, index, result, len(passes), self._confident))
+                yield replace(result, final=True)
                 return
             yield replace(result, final=False)
             previous = result
+
+
+def _noted(result: SkillResult, note: TraceStep) -> SkillResult:
+    """``note`` added to the trace, before the answer step so the trace still ends with the answer."""
+    steps = result.steps
+    if steps and steps[-1].kind is StepKind.ANSWER:
+        return replace(result, steps=(*steps[:-1], note, steps[-1]))
+    return replace(result, steps=(*steps, note))
 
 
 def _change_step(name: str, before: SkillResult, after: SkillResult) -> TraceStep:

@@ -2,7 +2,7 @@
 // frames as keyframes), questions and the cloud's answers travel as protobuf on the "eyeline" data channel.
 
 import { loadCodec } from "./proto.js";
-import { SessionView } from "./session.js";
+import { SessionView, nowNs } from "./session.js";
 import { tokenInput } from "./token.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +15,25 @@ class Glasses {
     this.view = view;
     this.queries = 0;
     this.resource = null;
+    this.rendered = [];          // drawn overlays not yet reported to the cloud (at most 64 kept)
+    view.onRendered = (drawn) => this.#drawn(drawn);
+  }
+
+  // The cloud's latency graph needs what was drawn when; this page's clock is its own, so it reports
+  // arrival and rendering in it and the cloud places them by the round trip (eyeline.cloud.latency).
+  #drawn({ overlay, arrived_ns, rendered_ns }) {
+    const hops = overlay.hops ?? {};
+    this.rendered.push({ trace_id: overlay.trace_id, overlay_id: overlay.overlay_id,
+      hops: { ...hops, rendered_ns }, arrived_ns });
+    if (this.rendered.length > 64) this.rendered.shift();
+    const ms = (a, b) => (a && b && b >= a ? (b - a) / 1e6 : undefined);
+    this.view.addLatency({ reasoning: ms(hops.received_ns, hops.overlay_sent_ns), render: ms(arrived_ns, rendered_ns) });
+  }
+
+  #report() {
+    if (!this.rendered.length || this.channel?.readyState !== "open") return;
+    const rendered = this.rendered.splice(0);
+    this.#send({ ack: { overlays_rendered: rendered.length, rendered, sent_ns: nowNs() } });
   }
 
   async start(stream) {
@@ -39,6 +58,7 @@ class Glasses {
     this.resource = response.headers.get("Location");
     await this.pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
     this.#measure();
+    this.reporter = setInterval(() => this.#report(), 500);
   }
 
   #hello(stream) {
@@ -74,6 +94,7 @@ class Glasses {
 
   hangUp() {
     clearInterval(this.timer);
+    clearInterval(this.reporter);
     if (this.resource) {
       fetch(this.resource, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${token()}` } });
       this.resource = null;

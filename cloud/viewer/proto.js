@@ -138,8 +138,9 @@ class Reader {
   }
 }
 
-// Reads a stream of 4-byte big-endian length-prefixed messages (the viewer's event stream).
-export async function* framedMessages(body) {
+// Reads the viewer's event stream: records of a kind byte, a 4-byte big-endian length and the payload
+// (eyeline.cloud.watch: 0 CloudMessage, 1 keyframe, 2 JSON statistics).
+export async function* framedRecords(body) {
   const reader = body.getReader();
   let pending = new Uint8Array(0);
   for (;;) {
@@ -148,11 +149,12 @@ export async function* framedMessages(body) {
     const joined = new Uint8Array(pending.length + value.length);
     joined.set(pending); joined.set(value, pending.length);
     pending = joined;
-    while (pending.length >= 4) {
-      const length = new DataView(pending.buffer, pending.byteOffset, 4).getUint32(0);
-      if (pending.length < 4 + length) break;
-      yield pending.slice(4, 4 + length);
-      pending = pending.slice(4 + length);
+    while (pending.length >= 5) {
+      const view = new DataView(pending.buffer, pending.byteOffset, 5);
+      const kind = view.getUint8(0), length = view.getUint32(1);
+      if (pending.length < 5 + length) break;
+      yield { kind, payload: pending.slice(5, 5 + length) };
+      pending = pending.slice(5 + length);
     }
   }
 }

@@ -12,10 +12,11 @@ export class SessionView {
     this.overlays = new Map();
     this.steps = [];
     this.hovered = null;
-    this.latency = { uplink: [], reasoning: [], "cloud send": [], render: [] };
+    this.latency = { capture: [], uplink: [], reasoning: [], downlink: [], render: [] };
     this.bandwidth = [];
-    this.pendingRender = [];
+    this.arrived = [];            // overlays not drawn yet, with when they arrived (performance.now() in ns)
     this.onOverlay = () => {};
+    this.onRendered = () => {};   // ({ overlay, arrived_ns, rendered_ns }) once an overlay is first drawn
     this.stepNames = Object.fromEntries(Object.entries(codec.enums.StepKind)
       .map(([name, value]) => [value, name.replace("STEP_KIND_", "").toLowerCase()]));
   }
@@ -31,13 +32,8 @@ export class SessionView {
   status(text) { this.el.status.textContent = text; }
 
   #overlay(overlay) {
-    const hops = overlay.hops ?? {};
-    const ms = (a, b) => (a && b && b >= a && b - a < 1e10 ? (b - a) / 1e6 : null);
-    push(this.latency.uplink, ms(hops.sent_ns, hops.received_ns));
-    push(this.latency.reasoning, ms(hops.received_ns, hops.reasoned_ns));
-    push(this.latency["cloud send"], ms(hops.reasoned_ns, hops.overlay_sent_ns));
     this.overlays.set(overlay.overlay_id, overlay);
-    this.pendingRender.push(performance.now());
+    this.arrived.push({ overlay, arrived_ns: nowNs() });
     this.onOverlay(overlay);
   }
 
@@ -58,8 +54,13 @@ export class SessionView {
       if (frameSeq === null || overlay.frame_seq === frameSeq) drawOverlay(ctx, overlay, width, height);
     }
     if (this.hovered) highlight(ctx, this.hovered.evidence ?? [], width, height);
-    const now = performance.now();
-    for (const arrived of this.pendingRender.splice(0)) push(this.latency.render, now - arrived);
+    const rendered_ns = nowNs();
+    for (const arrival of this.arrived.splice(0)) this.onRendered({ ...arrival, rendered_ns });
+  }
+
+  // One hop record in milliseconds: { capture, uplink, reasoning, downlink, render }, any of them missing.
+  addLatency(hopsMs) {
+    for (const [name, series] of Object.entries(this.latency)) push(series, hopsMs[name]);
   }
 
   latestOverlay() {
@@ -70,8 +71,13 @@ export class SessionView {
 
   plot() {
     plot(this.el.latency, this.latency, "ms");
-    plot(this.el.bandwidth, { "uplink kbit/s": this.bandwidth }, "kbit/s");
+    plot(this.el.bandwidth, { "in kbit/s": this.bandwidth }, "kbit/s");
   }
+}
+
+// This page's clock in integer nanoseconds: monotonic, but not the cloud's (see eyeline.cloud.latency).
+export function nowNs() {
+  return Math.round(performance.now() * 1e6);
 }
 
 function push(series, value) {
@@ -80,7 +86,7 @@ function push(series, value) {
   if (series.length > HISTORY) series.shift();
 }
 
-const COLOURS = ["#3caaff", "#ff00ff", "#50dc3c", "#ff8c00"];
+const COLOURS = ["#3caaff", "#ff00ff", "#50dc3c", "#ff8c00", "#e1e1e1"];
 
 function plot(canvas, series, unit) {
   if (!canvas) return;
@@ -99,7 +105,8 @@ function plot(canvas, series, unit) {
     });
     ctx.stroke();
     const last = values.at(-1);
-    ctx.fillText(`${name} ${last === undefined ? "-" : last.toFixed(1)}`, 4 + i * (width / 4), 11);
+    ctx.fillText(`${name} ${last === undefined ? "-" : last.toFixed(1)}`, 4 + (i % 3) * (width / 3),
+      11 + Math.floor(i / 3) * 12);
   });
   ctx.fillStyle = "#888"; ctx.fillText(`max ${top.toFixed(0)} ${unit}`, width - 90, height - 3);
 }

@@ -1,5 +1,5 @@
 """The developer viewer in real headless Chromium, attached to a session that ``eyeline edge --transport webrtc``
-started in its own process."""
+started in its own process: the session's live video plays, with the overlays on a canvas over it."""
 
 from __future__ import annotations
 
@@ -61,8 +61,18 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         steps = await page.locator("#trace li").all_text_contents()
         assert steps == [f"{names[t.kind]}: {t.text}" for t in trace]
 
-        await asyncio.sleep(1.0)  # the overlay's own frame is fetched, then drawn
+        await page.wait_for_function("document.getElementById('video').videoWidth > 0", timeout=20_000)
+        played = await page.evaluate("document.getElementById('video').currentTime")
+        await asyncio.sleep(1.0)
+        assert await page.evaluate("document.getElementById('video').currentTime") > played
+        assert len(http.webrtc.viewers) == 1
+        # A 4:3 box letterboxes the 16:9 video: the overlay canvas must cover the picture, not the box.
+        await page.evaluate("document.getElementById('picture').style.aspectRatio = '4 / 3'")
+        await asyncio.sleep(0.3)
+        geometry = await page.evaluate(_GEOMETRY)
+        _assert_canvas_covers_the_picture(geometry)
         image = await _canvas_image(page)
+        assert image.shape[:2] == (geometry["vh"], geometry["vw"])
         height, width = image.shape[:2]
         badges = [(i.badge.center.x * width, i.badge.center.y * height) for i in overlay.items
                   if i.WhichOneof("shape") == "badge"]
@@ -75,10 +85,27 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         await lit.hover()
         assert "lit" in (await lit.get_attribute("class") or "")
         await page.close()
+        await wait_until(lambda: not http.webrtc.viewers, 10, "the viewer's peer to go with its tab")
     finally:
         edge.send_signal(signal.SIGINT)  # Ctrl-C: the edge hangs up (WHIP DELETE) on its way out
         edge.wait(timeout=15)
     await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the edge's peer to go")
+
+
+_GEOMETRY = """() => {
+  const video = document.getElementById('video'), canvas = document.getElementById('view');
+  const v = video.getBoundingClientRect(), c = canvas.getBoundingClientRect();
+  return { vw: video.videoWidth, vh: video.videoHeight, video: [v.x, v.y, v.width, v.height],
+           canvas: [c.x, c.y, c.width, c.height] };
+}"""
+
+
+def _assert_canvas_covers_the_picture(g: dict[str, Any]) -> None:
+    x, y, width, height = g["video"]
+    scale = min(width / g["vw"], height / g["vh"])
+    shown = (x + (width - g["vw"] * scale) / 2, y + (height - g["vh"] * scale) / 2, g["vw"] * scale, g["vh"] * scale)
+    assert shown[1] > y + 10  # bars above and below: the letterboxing is real
+    assert all(abs(a - b) <= 1.0 for a, b in zip(g["canvas"], shown, strict=True)), (g["canvas"], shown)
 
 
 async def test_the_viewer_api_refuses_a_wrong_token(web_cloud: tuple[CloudServer, HttpServer]) -> None:
