@@ -10,7 +10,8 @@ way. ``keyframes_only`` replays just the frames the recording edge sent to the c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Generator
 from pathlib import Path
 from typing import Self
 
@@ -46,7 +47,8 @@ def decode_image(recorded: RecordedMessage, path: Path) -> Image:
     return np.asarray(image, dtype=np.uint8)
 
 
-def recorded_frames(reader: RecordingReader, only: frozenset[int] | None = None) -> Iterator[CapturedFrame]:
+def recorded_frames(reader: RecordingReader,
+                    only: frozenset[int] | None = None) -> Generator[CapturedFrame, None, None]:
     """Every recorded frame (of ``only``, when given) in order, with its recorded capture time. Blocking."""
     truth: RecordedMessage | None = None
     for recorded in reader.messages(_FRAME_TOPICS):
@@ -71,7 +73,7 @@ class ReplaySource:
         self._reader = RecordingReader(path)
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._keyframes_only = keyframes_only
-        self._frames: Iterator[CapturedFrame] | None = None
+        self._frames: Generator[CapturedFrame, None, None] | None = None
         self._offset_ns: int | None = None
         self._delivered = 0
         self._closed = False
@@ -105,7 +107,7 @@ class ReplaySource:
         self._delivered += 1
         return CapturedFrame(frame.seq, capture_ns, frame.image, frame.truth)
 
-    def _open_frames(self) -> Iterator[CapturedFrame]:
+    def _open_frames(self) -> Generator[CapturedFrame, None, None]:
         only = keyframe_seqs(self._reader) if self._keyframes_only else None
         if only is not None and not only:
             raise EmptyRecordingError(f"recording {self.path} names no keyframe to replay")
@@ -121,3 +123,6 @@ class ReplaySource:
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._frames is not None:
+            with contextlib.suppress(ValueError):  # a read still in flight in a worker closes it when done
+                self._frames.close()

@@ -203,6 +203,11 @@ async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool 
         from eyeline.tools.bench_edge import render_edge_report, run_edge_benchmarks
 
         report += render_edge_report(await run_edge_benchmarks(), command)
+    from eyeline.tools.evalset import kept_section
+
+    # The per-mode accuracy table takes many minutes of OCR; `eyeline eval --performance` writes it, and a
+    # benchmark run keeps it rather than dropping it.
+    report += await asyncio.to_thread(kept_section, output)
     await asyncio.to_thread(_write, output, report)
     print(report)
     return 0

@@ -341,6 +341,13 @@ def performance_section(report: EvalSetReport, command: str) -> str:
     ])
 
 
+def kept_section(path: Path) -> str:
+    """The evaluation section ``path`` already holds (with a blank line before it), or ""."""
+    text = path.read_text() if path.is_file() else ""
+    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    return "\n" + text[start:end + len(SECTION_END)] + "\n" if 0 <= start < end else ""
+
+
 def update_performance(path: Path, section: str) -> None:
     """Replace the evaluation section of ``path`` (or append it), leaving every other section as it is."""
     text = path.read_text() if path.is_file() else "# Performance\n"

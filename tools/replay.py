@@ -43,7 +43,7 @@ from eyeline.edge.record import (
 )
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.sampler import Encoding, KeyframeChoice
+from eyeline.edge.sampler import Encoding, KeyframeChoice, Sampler
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
@@ -168,7 +168,9 @@ class ReplayOptions:
 
 
 async def replay_session(script: SessionScript, options: ReplayOptions) -> ReplayRun:
-    """Send the recording's keyframes through ``options.cloud`` at recorded pace and ask its questions again."""
+    """Send the recording's sent frames through ``options.cloud`` again and ask its questions again."""
+    clock: Clock = VirtualClock(MonotonicClock().now_ns()) if options.fast else MonotonicClock()
+    source = _Lockstep(ReplaySource(script.path, keyframes_only=True, clock=clock), script)
     recorder = None if options.record_path is None else SessionRecorder(
         options.record_path, RecorderOptions(),
         info={"profile": script.profile.name, "device": f"replay:{script.path}"})
@@ -177,18 +179,10 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
     await uplink.open(_hello(script.profile, options.token))
     run = ReplayRun()
     waiter = _AnswerWaiter(run)
-    hook = waiter.observe if recorder is None else observe_with(recorder, waiter.observe)
-    clock: Clock = VirtualClock(MonotonicClock().now_ns()) if options.fast else MonotonicClock()
-    replayed = ReplaySource(script.path, keyframes_only=True, clock=clock)
-    if recorder is not None:
-        await asyncio.to_thread(recorder.open)
-    source = _Lockstep(replayed, script)
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(),
-                          sampler=_RecordedSampler(script.sent), on_event=hook)
-    source.sent = lambda: _frames_sent(runtime)
-    if recorder is not None:
-        runtime.sampler = RecordingSampler(runtime.sampler, recorder)
+    runtime = _replay_runtime(source, uplink, script, waiter, recorder)
     try:
+        if recorder is not None:
+            await asyncio.to_thread(recorder.open)
         await _drive(runtime, script, options, waiter, uplink, source)
     finally:
         await uplink.aclose()
@@ -197,6 +191,18 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
     run.frames_sent = _frames_sent(runtime)
     run.latencies = list(runtime.latencies)
     return run
+
+
+def _replay_runtime(source: _Lockstep, uplink: GrpcUplink, script: SessionScript, waiter: _AnswerWaiter,
+                    recorder: SessionRecorder | None) -> EdgeRuntime:
+    hook = waiter.observe if recorder is None else observe_with(recorder, waiter.observe)
+    sampler: Sampler = _RecordedSampler(script.sent)
+    if recorder is not None:
+        sampler = RecordingSampler(sampler, recorder)
+    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(), sampler=sampler,
+                          on_event=hook)
+    source.sent = lambda: _frames_sent(runtime)
+    return runtime
 
 
 class _RecordedSampler:

@@ -41,6 +41,7 @@ from eyeline.cloud.skills.base import SkillContext
 AGENT = "repair"
 _ARROW_RGB = 0xFF8000
 _OUTLINE_RGB = 0xFFD000
+_COMMAND_WORDS = 4        # the longest utterance taken as a bare command ("ok go back please")
 _CUE_SIMILARITY = 0.8     # OCR misreads a letter or two of a printed cue; a whole other word is not a cue
 
 
@@ -189,7 +190,10 @@ class RepairSkill:
         if not self._references:
             return False
         named = self._words is not None and bool(self._words.search(question))
-        return bool(command_of(question) or _REPAIR_WORDS.search(question) or named)
+        # "next", "back", "again" are commands only as short utterances; in a longer question they are ordinary
+        # words ("what is on the back of this pack?") and another skill's business.
+        command = bool(command_of(question)) and len(question.split()) <= _COMMAND_WORDS
+        return bool(command or _REPAIR_WORDS.search(question) or named)
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []

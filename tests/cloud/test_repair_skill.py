@@ -95,6 +95,7 @@ def test_repair_questions_reach_the_repair_skill(skill: RepairSkill) -> None:
     for question in ("how do I clean this espresso machine?", "next", "back", "repeat", "where is the steam wand?"):
         assert router.route(question).name == "repair", question
     assert router.route("read the label").name == "read"
+    assert not skill.matches("what is written on the back of this pack of biscuits?")
 
 
 @pytest.mark.parametrize(("t_s", "effects"), [

@@ -71,8 +71,8 @@ def test_unknown_kind_lists_the_known_kinds() -> None:
         open_device("camera:0")
     message = str(caught.value)
     assert "'camera'" in message
-    assert all(kind in message for kind in ("webcam", "video", "image", "synthetic"))
-    assert set(KNOWN_KINDS) == {"webcam", "video", "image", "synthetic"}
+    assert all(kind in message for kind in ("webcam", "video", "image", "synthetic", "replay"))
+    assert set(KNOWN_KINDS) == {"webcam", "video", "image", "synthetic", "replay"}
 
 
 def test_unknown_synthetic_scene_lists_the_known_scenes() -> None:

@@ -11,6 +11,8 @@ PUBLIC = {
     "MonotonicClock", "Product", "ProductTruth", "ShelfScene", "ShelfTruth", "SyntheticShelfSource",
     "VideoDecodeError", "VideoFileSource", "VirtualClock", "WebcamSource",
     "load_image", "make_shelf_scene", "open_device", "parse_device_spec", "profile_by_name", "render_shelf_frame",
+    "RecordingReader", "ReplaySource", "RecordingError", "NotMcapError", "TruncatedRecordingError",
+    "EmptyRecordingError", "MissingChannelError", "SchemaVersionError", "CorruptRecordingError",
 }
 
 
@@ -21,5 +23,5 @@ def test_all_is_the_public_surface() -> None:
 
 def test_every_error_shares_the_package_root() -> None:
     errors = [getattr(devices, name) for name in devices.__all__ if name.endswith("Error")]
-    assert len(errors) == 6
+    assert len(errors) == 13
     assert all(issubclass(error, devices.DeviceError) for error in errors)

@@ -17,6 +17,7 @@ from eyeline.tools.evalset import (
     EvalSetReport,
     first_named,
     format_table,
+    kept_section,
     performance_section,
     render_case,
     repair_cases,
@@ -77,6 +78,8 @@ def test_the_table_reports_each_mode_and_the_section_replaces_only_itself(tmp_pa
     text = performance.read_text()
     assert "keep me" in text and text.count(SECTION_START) == 1 and text.count(SECTION_END) == 1
     assert "--shelf 2 --repair 1" in text
+    assert kept_section(performance).strip() == performance_section(report, "eyeline eval --shelf 2 --repair 1")
+    assert kept_section(tmp_path / "absent.md") == ""
 
 
 @pytest.mark.slow
