@@ -83,6 +83,7 @@ async def test_no_text_says_so_rather_than_inventing_any() -> None:
     assert "can't see any text" in result.answer and result.items == ()
 
 
+@pytest.mark.slow
 async def test_a_rendered_shelf_is_read_package_by_package(real_ocr: OcrPool) -> None:
     scene = make_shelf_scene(seed=2, n_products=3)
     image, _ = render_shelf_frame(scene, 0.0)
