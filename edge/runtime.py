@@ -72,6 +72,7 @@ class EdgeConfig:
     preview_interval_s: float = 0.0   # a low-resolution preview this often between keyframes; 0 = none
     redact_faces: bool = True         # False only by an explicit choice, which is logged
     anchor_overlays: bool = True      # track the scene and keep overlays on what they point at
+    fresh_keyframe_s: float = 1.5     # a question waits this long for a keyframe of what is in view now
 
 
 @dataclass(slots=True)
@@ -126,6 +127,7 @@ class EdgeRuntime:
         self._answers: dict[str, asyncio.Future[Answer]] = {}
         self._query_ids = itertools.count(1)
         self._first_keyframe = asyncio.Event()
+        self._keyframe_waiters: list[asyncio.Future[int]] = []
         self._stats = EdgeStats()
 
     @property
@@ -204,6 +206,10 @@ class EdgeRuntime:
             return
         self._stats.keyframes_sent += 1
         self._first_keyframe.set()
+        for waiter in self._keyframe_waiters:
+            if not waiter.done():
+                waiter.set_result(frame.seq)
+        self._keyframe_waiters.clear()
 
     def request_keyframe(self) -> None:
         """The wearer wants the cloud to see what is in view now."""
@@ -288,11 +294,29 @@ class EdgeRuntime:
         """Send a question about the latest keyframe (with the utterance, when spoken); returns its query id
         (see ``answer``)."""
         query_id = f"q{next(self._query_ids)}"
-        if self._keyframes:
-            self._asked_on.append(next(reversed(self._keyframes)))
+        asked_ns = self._clock.now_ns()
+        frame_seq = await self._fresh_keyframe()
+        if frame_seq is None and self._keyframes:
+            frame_seq = next(reversed(self._keyframes))
+        if frame_seq is not None:
+            self._asked_on.append(frame_seq)
         self._answers[query_id] = asyncio.get_running_loop().create_future()
-        await self._uplink.ask(QueryOut(query_id, text, mode, asked_ns=self._clock.now_ns(), utterance=utterance))
+        await self._uplink.ask(QueryOut(query_id, text, mode, frame_seq=frame_seq, asked_ns=asked_ns,
+                                        utterance=utterance))
         return query_id
+
+    async def _fresh_keyframe(self) -> int | None:
+        """Have the sampler send what is in view now, as the wearer asks; its seq, or None if none went in time."""
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._keyframe_waiters.append(waiter)
+        self.sampler.request_keyframe()
+        try:
+            return await asyncio.wait_for(waiter, self.config.fresh_keyframe_s)
+        except TimeoutError:
+            return None
+        finally:
+            if waiter in self._keyframe_waiters:
+                self._keyframe_waiters.remove(waiter)
 
     async def answer(self, query_id: str) -> Answer:
         """The final answer to ``query_id``; raises ``QueryFailedError`` if the cloud reported an error."""

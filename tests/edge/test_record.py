@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import cv2
@@ -123,3 +124,12 @@ def test_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
 def test_an_unknown_image_format_is_refused() -> None:
     with pytest.raises(RecordingWriteError, match="image format 'gif'"):
         RecorderOptions(image_format="gif")
+
+
+async def test_at_recorded_speed_frames_come_as_far_apart_as_they_were_captured(tmp_path: Path) -> None:
+    path = tmp_path / "session.mcap"
+    await record_shelf(path, frames=4)  # 10 fps: 0.3 s from the first frame to the last
+    started = time.monotonic()
+    frames = [frame async for frame in ReplaySource(path)]
+    assert len(frames) == 4
+    assert time.monotonic() - started >= 0.29

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ from eyeline.tools.cli import main as eyeline_main
 from eyeline.tools.replay import ReplayOptions, read_script, replay_session
 
 QUESTION = "which of these has the most protein?"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def overlay_view(overlays: dict[str, object]) -> dict[str, tuple[object, ...]]:
@@ -44,7 +46,7 @@ def overlay_view(overlays: dict[str, object]) -> dict[str, tuple[object, ...]]:
 async def test_record_then_replay_gets_the_same_answers_and_overlays_over_the_same_frames(
         cloud: CloudServer, signer: TokenSigner, tmp_path: Path) -> None:
     live_path, replay_path = tmp_path / "live.mcap", tmp_path / "replay.mcap"
-    options = EdgeAppOptions(device="synthetic:shelf?seed=1&fps=10", cloud=cloud.address, token=signer.mint("live"),
+    options = EdgeAppOptions(device="synthetic:shelf?seed=1&fps=5", cloud=cloud.address, token=signer.mint("live"),
                              profile=WEBCAM, question=QUESTION, video_path=tmp_path / "live.mp4",
                              record_path=live_path)
     report = await run_edge(options)
@@ -174,3 +176,15 @@ async def test_an_edge_killed_mid_session_leaves_a_file_that_replays_up_to_its_l
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == len(seqs)
     capture.release()
+
+
+async def test_a_recording_as_the_edge_device_goes_through_the_live_edge_and_cloud(
+        cloud: CloudServer, signer: TokenSigner, tmp_path: Path) -> None:
+    golden = GOLDEN / "shelf-seed1.mcap"
+    options = EdgeAppOptions(device=f"replay:{golden}?fast=1", cloud=cloud.address, token=signer.mint("edge"),
+                             profile=replace(WEBCAM, width=960, height=540),  # the golden frames' size
+                             video_path=tmp_path / "replayed.mp4", record_path=tmp_path / "again.mcap")
+    report = await asyncio.wait_for(run_edge(options), 60)
+    assert report.stats is not None and report.stats.captured == 2 and report.stats.keyframes_sent >= 1
+    again = [m.sequence for m in RecordingReader(tmp_path / "again.mcap").messages(frozenset({layout.CAMERA}))]
+    assert again == [0, 1]
