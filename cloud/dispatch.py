@@ -86,7 +86,10 @@ class Dispatcher:
         await self._keep(session, frame)
 
     async def _keep(self, session: Session, frame: DecodedFrame) -> None:
-        session.keep_frame(frame)
+        if frame.keyframe:
+            session.keep_frame(frame)
+        else:
+            session.show_preview(frame)
         if self._frame_skill is not None:
             await self._run_frame_skill(session, frame, self._frame_skill)
 
@@ -95,7 +98,8 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         image = await loop.run_in_executor(self._decode_pool, decode_image, event.data, size)
         return DecodedFrame(seq=event.seq, trace_id=event.trace_id, image=image, capture_ns=event.capture_ns,
-                            sent_ns=event.sent_ns, received_ns=received_ns)
+                            sent_ns=event.sent_ns, received_ns=received_ns, keyframe=event.keyframe,
+                            redacted=event.redacted)
 
     async def _run_frame_skill(self, session: Session, frame: DecodedFrame, skill: Skill) -> None:
         context = SkillContext(question="", mode=session.mode, image=frame.image, frame_seq=frame.seq,

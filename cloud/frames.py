@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eyeline.cloud.errors import CloudError
+from eyeline.cloud.model import NormBox
 
 Image = npt.NDArray[np.uint8]
 
@@ -47,6 +48,8 @@ class DecodedFrame:
     capture_ns: int
     sent_ns: int
     received_ns: int
+    keyframe: bool = True                    # False: a preview, shown to viewers but never reasoned over
+    redacted: tuple[NormBox, ...] = ()       # regions the edge blurred (faces) before sending
 
 
 def image_dimensions(data: bytes) -> tuple[int, int]:

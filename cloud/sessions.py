@@ -84,12 +84,17 @@ class Session:
         return self.info.session_id
 
     def keep_frame(self, frame: DecodedFrame) -> None:
+        """Keep a keyframe to reason over (and show it to viewers that watch frames)."""
         self._frames[frame.seq] = frame
+        self.show_preview(frame)
+        while len(self._frames) > self._frames_kept:
+            self._frames.popitem(last=False)
+
+    def show_preview(self, frame: DecodedFrame) -> None:
+        """Show a frame to viewers that watch frames, without keeping it to reason over."""
         for watcher, wants_frames in self._watchers.items():
             if wants_frames:
                 self._offer(watcher, frame)
-        while len(self._frames) > self._frames_kept:
-            self._frames.popitem(last=False)
 
     def recent_frames(self, before: int, count: int) -> tuple[DecodedFrame, ...]:
         """Up to ``count`` kept frames older than ``before``, newest first."""

@@ -41,6 +41,7 @@ class FrameIn:
     capture_ns: int
     sent_ns: int
     keyframe: bool
+    redacted: tuple[NormBox, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,8 @@ def _hello(hello: pb.Hello) -> HelloIn:
 
 def _frame(frame: pb.Frame) -> FrameIn:
     return FrameIn(seq=frame.seq, trace_id=frame.trace_id, data=frame.data,
-                   capture_ns=frame.hops.capture_ns, sent_ns=frame.hops.sent_ns, keyframe=frame.keyframe)
+                   capture_ns=frame.hops.capture_ns, sent_ns=frame.hops.sent_ns, keyframe=frame.keyframe,
+                   redacted=tuple(NormBox(b.x0, b.y0, b.x1, b.y1) for b in frame.redacted))
 
 
 def _query(query: pb.Query) -> QueryIn | MalformedIn:

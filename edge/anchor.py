@@ -8,8 +8,8 @@ its pixels to those of the first frame of the current *track*; any two frames of
 ``inv(to_ref[b]) @ to_ref[a]``.
 
 When the flow cannot be trusted (too few corners survive, or RANSAC keeps too few of them) the track ends and a
-new one starts: overlays computed on frames of an older track have lost their anchor, and the renderer hides
-their world-anchored items instead of drawing them in the wrong place.
+new one starts: overlays computed on frames of an older track have lost their anchor; ``AnchorFade`` fades their
+world-anchored items out where they were last placed instead of drawing them in the wrong place.
 
 ``track`` and ``add`` are CPU work (a few milliseconds at 720p): call them from a worker thread.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import cv2
 import numpy as np
@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.edge.overlays import Overlay, Point
-from eyeline.edge.render import Projection
+from eyeline.edge.render import OpacityFor, Projection, ProjectionFor
 
 Matrix = npt.NDArray[np.float64]
 Grey = npt.NDArray[np.uint8]
@@ -203,3 +203,47 @@ def _normalized_projection(relation: Matrix, source: tuple[int, int], target: tu
         return ((h[0] * x + h[1] * y + h[2]) / w / tw, (h[3] * x + h[4] * y + h[5]) / w / th)
 
     return project
+
+
+class Anchors(Protocol):
+    def projection(self, overlay: Overlay) -> Projection | None: ...
+
+
+class AnchorFade:
+    """An overlay whose anchor is lost fades out where it was last placed, over ``fade_s``.
+
+    Drawing it on with a stale projection would pin it to the wrong place as the head keeps moving, and
+    dropping it at once makes it flicker away: a short fade at its last true position is what a wearer
+    reads as "this answer no longer applies here". CPU-free: the renderer does the blending.
+    """
+
+    def __init__(self, anchors: Anchors, fade_s: float = 0.4) -> None:
+        self._anchors = anchors
+        self._fade_ns = max(1, round(fade_s * 1e9))
+        self._last_placed: dict[str, tuple[Projection, int]] = {}
+
+    def for_frame(self, capture_ns: int) -> tuple[ProjectionFor, OpacityFor]:
+        """The projection and opacity of each overlay on the frame captured at ``capture_ns``."""
+        resolved: dict[str, tuple[Projection | None, float]] = {}
+
+        def resolve(overlay: Overlay) -> tuple[Projection | None, float]:
+            if overlay.overlay_id not in resolved:
+                resolved[overlay.overlay_id] = self._resolve(overlay, capture_ns)
+            return resolved[overlay.overlay_id]
+
+        return (lambda overlay: resolve(overlay)[0]), (lambda overlay: resolve(overlay)[1])
+
+    def _resolve(self, overlay: Overlay, now_ns: int) -> tuple[Projection | None, float]:
+        live = self._anchors.projection(overlay)
+        if live is not None:
+            self._last_placed[overlay.overlay_id] = (live, now_ns)
+            return live, 1.0
+        last = self._last_placed.get(overlay.overlay_id)
+        if last is None:
+            return None, 0.0
+        projection, placed_ns = last
+        remaining = 1.0 - (now_ns - placed_ns) / self._fade_ns
+        if remaining <= 0.0:
+            del self._last_placed[overlay.overlay_id]
+            return None, 0.0
+        return projection, remaining

@@ -42,6 +42,7 @@ PixelPoint = tuple[float, float]
 Projection = Callable[[Point], Point]
 """Maps a normalized point of the overlay's frame to a normalized point of the frame being drawn."""
 ProjectionFor = Callable[[Overlay], Projection | None]
+OpacityFor = Callable[[Overlay], float]
 """Gives an overlay's projection, or None when its anchor is lost and its anchored items must not show."""
 
 # Magenta is rare in real scenes, so badges stay findable by colour (tests rely on this).
@@ -76,25 +77,35 @@ class RenderError(EdgeError):
 class OverlayRenderer:
     """Draws every overlay item type onto a copy of a BGR frame."""
 
-    def draw(self, image: Image, overlays: Iterable[Overlay], project: ProjectionFor | None = None) -> Image:
+    def draw(self, image: Image, overlays: Iterable[Overlay], project: ProjectionFor | None = None,
+             opacity: OpacityFor | None = None) -> Image:
         """Return a new image with ``overlays`` drawn on ``image``, which is left untouched.
 
         ``project`` maps each overlay to its re-projection onto this frame (None: draw where the cloud put
         the items). When it returns None for an overlay, that overlay's anchored items are skipped while its
-        panels, step cards and notices still show.
+        panels, step cards and notices still show. ``opacity`` (0..1, default 1) blends an overlay's anchored
+        items into the frame, so an overlay whose anchor is lost can fade out.
         """
         _check_image(image)
         canvas = _Canvas(image.copy())
         screen_items: list[Item] = []
         for overlay in overlays:
+            screen_items.extend(item for item in overlay.items if _is_screen_space(item.shape))
             projection = _identity if project is None else project(overlay)
-            for item in overlay.items:
-                if _is_screen_space(item.shape):
-                    screen_items.append(item)
-                elif projection is not None:
-                    _draw_anchored(canvas, item, projection)
+            alpha = 1.0 if opacity is None else min(1.0, max(0.0, opacity(overlay)))
+            if projection is not None and alpha > 0.0:
+                _draw_anchored_items(canvas, overlay, projection, alpha)
         _draw_screen_items(canvas, screen_items)
         return canvas.image
+
+
+def _draw_anchored_items(canvas: _Canvas, overlay: Overlay, projection: Projection, alpha: float) -> None:
+    anchored = [item for item in overlay.items if not _is_screen_space(item.shape)]
+    target = canvas if alpha >= 1.0 else _Canvas(canvas.image.copy())
+    for item in anchored:
+        _draw_anchored(target, item, projection)
+    if target is not canvas:
+        cv2.addWeighted(target.image, alpha, canvas.image, 1.0 - alpha, 0.0, dst=canvas.image)
 
 
 def _identity(point: Point) -> Point:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
-from eyeline.edge.anchor import SceneTracker
+from eyeline.edge.anchor import AnchorFade, SceneTracker
 from eyeline.edge.encode import JpegEncoder, new_trace_id
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
@@ -116,6 +116,7 @@ class EdgeRuntime:
         self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width,
                                     redactor=redactor or _default_redactor(self.config))
         self.tracker = SceneTracker() if self.config.anchor_overlays else None
+        self._fade = AnchorFade(self.tracker) if self.tracker is not None else None
         self._channels = _Channels()
         self._keyframes: OrderedDict[int, CapturedFrame] = OrderedDict()
         self._asked_on: deque[int] = deque(maxlen=4)  # keyframes recent questions were about
@@ -217,11 +218,12 @@ class EdgeRuntime:
 
     def _compose(self, frame: CapturedFrame, overlays: list[Overlay]) -> Image:
         """CPU work for one displayed frame: follow the scene, then draw every overlay where it now belongs."""
-        if self.tracker is None:
+        if self.tracker is None or self._fade is None:
             return self._renderer.draw(frame.image, overlays)
         if not self.tracker.track(frame):
             self._stats.anchors_lost += 1
-        return self._renderer.draw(frame.image, overlays, project=self.tracker.projection)
+        project, opacity = self._fade.for_frame(frame.capture_ns)
+        return self._renderer.draw(frame.image, overlays, project=project, opacity=opacity)
 
     async def _render(self) -> None:
         loop = asyncio.get_running_loop()

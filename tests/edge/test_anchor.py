@@ -7,9 +7,9 @@ import pytest
 
 from eyeline.devices.base import CapturedFrame
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
-from eyeline.edge.anchor import SceneTracker
+from eyeline.edge.anchor import AnchorFade, SceneTracker
 from eyeline.edge.overlays import BadgeShape, Item, Overlay
-from eyeline.edge.render import BADGE_BGR, OverlayRenderer
+from eyeline.edge.render import BADGE_BGR, OverlayRenderer, Projection
 
 W, H = 640, 360
 
@@ -107,3 +107,37 @@ def test_a_lost_anchor_hides_the_overlay_instead_of_misplacing_it(frames: list[C
     hidden = renderer.draw(other, [overlay], project=tracker.projection)
     assert magenta(hidden) == 0
     assert tracker.stats.tracks_started == 2
+
+
+class ScriptedAnchors:
+    """Anchors that hold for the overlays named in ``live`` and are lost for the rest."""
+
+    def __init__(self) -> None:
+        self.live: set[str] = set()
+
+    def projection(self, overlay: Overlay) -> Projection | None:
+        return (lambda point: (point[0] + 0.125, point[1])) if overlay.overlay_id in self.live else None
+
+
+def test_an_overlay_whose_anchor_is_lost_fades_out_where_it_was_last_placed() -> None:
+    anchors = ScriptedAnchors()
+    fade = AnchorFade(anchors, fade_s=0.4)
+    overlay = Overlay("o1", "q1", 0, "t", 0)
+    anchors.live.add("o1")
+    project, opacity = fade.for_frame(1_000_000_000)
+    placed = project(overlay)
+    assert placed is not None and opacity(overlay) == 1.0
+
+    anchors.live.clear()
+    project, opacity = fade.for_frame(1_100_000_000)
+    kept = project(overlay)
+    assert kept is not None and kept((0.25, 0.5)) == (0.375, 0.5)  # the last true placement
+    assert opacity(overlay) == pytest.approx(0.75)
+    project, opacity = fade.for_frame(1_400_000_000)
+    assert project(overlay) is None and opacity(overlay) == 0.0
+
+
+def test_an_overlay_never_anchored_is_not_drawn() -> None:
+    project, opacity = AnchorFade(ScriptedAnchors()).for_frame(0)
+    overlay = Overlay("o2", "q1", 0, "t", 0)
+    assert project(overlay) is None and opacity(overlay) == 0.0

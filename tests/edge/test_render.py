@@ -364,3 +364,16 @@ def test_text_is_legible_to_ocr() -> None:
     label_text = " ".join(read(out[720 // 3:720 * 2 // 3, : 1280 // 2]).txts or ()).lower()
     assert "protein per serving" in panel_text and "rice cake" in panel_text
     assert "cafe creme" in label_text
+
+
+def test_opacity_blends_an_overlays_anchored_items_into_the_frame() -> None:
+    base = np.full((360, 640, 3), 128, np.uint8)
+    overlay = Overlay("o", "q", 0, "t", 0, (Item("b", BadgeShape((0.5, 0.5), "1")),))
+    solid = OverlayRenderer().draw(base, [overlay])
+    half = OverlayRenderer().draw(base, [overlay], opacity=lambda _: 0.5)
+    hidden = OverlayRenderer().draw(base, [overlay], opacity=lambda _: 0.0)
+    disc = np.all(solid == BADGE_BGR, axis=2)
+    assert disc.sum() > 50
+    expected = (np.array(BADGE_BGR, float) + 128) / 2
+    assert np.allclose(half[disc], expected, atol=2)
+    assert np.array_equal(hidden, base)

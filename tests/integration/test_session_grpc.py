@@ -10,9 +10,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.model import NormBox
 from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, Welcome
+from eyeline.edge.overlays import Box
 from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
 from eyeline.edge.wire import EncodedFrame, QueryOut, hello_message, query_message
 from eyeline.protos.v1 import session_pb2 as pb
@@ -171,3 +173,24 @@ async def _assert_session_answers(session, seq: int) -> None:  # type: ignore[no
     answer = await session.next(Answer)
     assert overlay.overlay.frame_seq == seq
     assert truth.best_product().display_name.lower() in answer.text.lower()
+
+
+async def test_a_preview_frame_is_never_reasoned_over(connect, cloud: CloudServer) -> None:  # type: ignore[no-untyped-def]
+    session = await connect()
+    preview = jpeg_frame(1)
+    await session.uplink.push_frame(EncodedFrame(1, "t1", 1, preview.data, 640, 360, keyframe=False))
+    await session.uplink.ask(QueryOut("q1", PROTEIN_QUESTION))
+    error = await session.next(CloudErrorReport)
+    assert (error.code, error.query_id) == ("no_frame", "q1")
+
+
+async def test_the_cloud_knows_which_regions_the_edge_redacted(connect, cloud: CloudServer) -> None:  # type: ignore[no-untyped-def]
+    session = await connect()
+    frame = jpeg_frame(1)
+    await session.uplink.push_frame(EncodedFrame(1, "t1", 1, frame.data, 640, 360,
+                                                 redacted=(Box(0.25, 0.125, 0.5, 0.375),)))
+    await session.uplink.ask(QueryOut("q1", "what is the meaning of life?"))
+    await session.next(CloudErrorReport)  # unsupported: by now the frame is kept
+    (live,) = [cloud.sessions.get(info.session_id) for info in cloud.sessions.active()]
+    kept = live.frame(1)
+    assert kept is not None and kept.redacted == (NormBox(0.25, 0.125, 0.5, 0.375),)
