@@ -189,8 +189,11 @@ def _union(boxes: Iterable[NormBox]) -> NormBox:
 # never as far as the gap between two packages.
 _LINE_BREAK = 0.8
 _WORD_SPACE = 0.6
-# A package's name is display type, set larger than the rows of its nutrition panel.
+# A package's name is display type, set larger than the rows of its nutrition panel; above the panel's
+# heading ("Nutrition Facts") it may be as small as most of a row, since nothing there is a row of the table.
 _NAME_MIN_HEIGHT = 1.15
+_HEADED_NAME_MIN_HEIGHT = 0.8
+_PANEL_HEADING = re.compile(r"^\W*nutrition", re.IGNORECASE)
 # A panel runs a few lines on either side of its protein line (energy and fat above, sugars and salt below).
 _PANEL_REACH_LINES = 6
 
@@ -254,7 +257,7 @@ def group_products(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[P
     panel = [line for line in lines if is_panel_text(line.text)]
     products: list[ProductText] = []
     for protein_line in protein_lines:
-        name_lines = _name_lines(protein_line, names, protein_lines, aspect, _panel_row_height(protein_line, panel))
+        name_lines = _name_lines(protein_line, names, protein_lines, aspect, panel)
         if name_lines and any(name_lines == product.name_lines for product in products):
             continue  # a second amount on a package already found (e.g. a repeated panel)
         products.append(ProductText(name_lines, protein_line))
@@ -271,7 +274,7 @@ def _panel_row_height(protein_line: TextLine, panel: Sequence[TextLine]) -> floa
 
 
 def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines: Sequence[TextLine],
-                aspect: float, row_height: float) -> tuple[TextLine, ...]:
+                aspect: float, panel: Sequence[TextLine]) -> tuple[TextLine, ...]:
     others = [other for other in protein_lines if other is not protein_line]
     ceiling = max((other.box.y1 for other in others
                    if other.box.y1 <= protein_line.box.y0 and _same_column(other.box, protein_line.box)),
@@ -282,9 +285,17 @@ def _name_lines(protein_line: TextLine, names: Sequence[TextLine], protein_lines
     if not column:
         return ()
     anchor = max(column, key=lambda line: (line.height, line.box.y1))
-    if anchor.height < _NAME_MIN_HEIGHT * row_height:
+    row_height = _panel_row_height(protein_line, panel)
+    least = _HEADED_NAME_MIN_HEIGHT if _above_heading(anchor, protein_line, panel) else _NAME_MIN_HEIGHT
+    if anchor.height < least * row_height:
         return ()  # only panel-sized text above: rows of the same table, not the package's name
     return _reading_order(_stacked_with(anchor, above, aspect))
+
+
+def _above_heading(anchor: TextLine, protein_line: TextLine, panel: Sequence[TextLine]) -> bool:
+    """Whether the panel's heading stands between ``anchor`` and the protein line, in their column."""
+    return any(_PANEL_HEADING.match(line.text) and _same_column(line.box, protein_line.box)
+               and anchor.box.y1 <= line.box.y0 and line.box.y1 <= protein_line.box.y0 for line in panel)
 
 
 def _over_another_panel(line: TextLine, own: TextLine, others: Sequence[TextLine]) -> bool:

@@ -1,0 +1,29 @@
+"""A package's name above its panel heading is its name even when set no larger than the panel's rows."""
+
+from __future__ import annotations
+
+from eyeline.cloud.model import NormBox
+from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.skills.protein import group_products
+
+
+def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
+    return TextLine(text=text, score=0.99, box=NormBox(x0, y0, x1, y1), quad=((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+
+# One package as OCR read it from a rendered shelf (seen closer than its neighbours, so its rows look taller).
+OCEAN = (line("Ocean", 0.821, 0.325, 0.917, 0.378), line("Tuna Snack", 0.798, 0.385, 0.941, 0.432),
+         line("Nutrition Facts", 0.784, 0.485, 0.936, 0.536), line("Serving 85g", 0.782, 0.537, 0.90, 0.594),
+         line("Calories 120", 0.78, 0.594, 0.904, 0.644), line("18g protein", 0.78, 0.65, 0.897, 0.704))
+
+
+def test_a_name_above_the_heading_names_the_package_though_no_taller_than_the_rows() -> None:
+    (product,) = group_products(OCEAN)
+    assert product.name == "Ocean Tuna Snack"
+
+
+def test_panel_sized_text_below_the_heading_still_names_nothing() -> None:
+    rows = (line("Nutrition Facts", 0.1, 0.1, 0.3, 0.15), line("Crunchy Bits", 0.1, 0.16, 0.3, 0.21),
+            line("Serving 30g", 0.1, 0.22, 0.3, 0.27), line("Protein 5g", 0.1, 0.28, 0.3, 0.33))
+    (product,) = group_products(rows)
+    assert product.name == ""
