@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
 
@@ -18,6 +19,14 @@ from eyeline.cloud.frames import DecodedFrame, FrameLimits, FrameRejectedError, 
 from eyeline.cloud.latency import latency_record
 from eyeline.cloud.model import Mode, SkillResult
 from eyeline.cloud.perception.ocr import AsyncTextReader, OcrPool
+from eyeline.cloud.perception.speech import (
+    AudioPiece,
+    AudioRejectedError,
+    HeardAudio,
+    SpeechRecognizer,
+    SpeechUnavailableError,
+    UtteranceAssembler,
+)
 from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.sessions import Session
@@ -33,7 +42,8 @@ RECENT_KEYFRAMES = 4
 class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  now_ns: NowNs = time.monotonic_ns, frame_skill: Skill | None = None,
-                 max_queries_in_flight: int = 2, planner: Planner | None = None) -> None:
+                 max_queries_in_flight: int = 2, planner: Planner | None = None,
+                 speech: SpeechRecognizer | None = None) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -42,6 +52,8 @@ class Dispatcher:
         self._frame_skill = frame_skill
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
+        self.speech = speech
+        self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
 
     async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
         match event:
@@ -51,12 +63,42 @@ class Dispatcher:
                 await self._on_query(session, event)
             case wire.AckIn():
                 self._on_ack(session, event)
+            case AudioPiece():
+                await self._on_audio(session, event)
             case wire.MalformedIn(reason=reason):
                 await session.send(wire.error("malformed_message", reason))
             case wire.HelloIn():
                 await session.send(wire.error("protocol", "Hello may only open a session, once"))
             case wire.OtherIn():
-                pass  # audio and utterances have no consumer in this cloud yet
+                pass  # an utterance outside a query: the edge heard it itself, nothing to do
+
+    async def _on_audio(self, session: Session, piece: AudioPiece) -> None:
+        """Gather an utterance's audio; its last chunk starts the transcription, a task the session owns."""
+        if self.speech is None:
+            if piece.last:
+                await session.send(wire.error("unsupported", "this cloud does not transcribe audio",
+                                              query_id=piece.utterance_id))
+            return
+        assembler = self._assemblers.setdefault(session, UtteranceAssembler())
+        try:
+            heard = assembler.add(piece)
+        except AudioRejectedError as exc:
+            await session.send(wire.error(exc.code, str(exc), query_id=piece.utterance_id))
+            return
+        if heard is not None and not session.spawn(self.transcribe(session, heard), self._max_queries + 2):
+            await session.send(wire.error("overloaded", "too much is in flight to transcribe now; say it again",
+                                          retryable=True, query_id=heard.utterance_id))
+
+    async def transcribe(self, session: Session, heard: HeardAudio) -> None:
+        """Send back what was said in ``heard`` (an edge's utterance, or speech found in a WebRTC audio track)."""
+        assert self.speech is not None
+        try:
+            transcript = await self.speech.transcribe(heard.samples)
+        except SpeechUnavailableError as exc:
+            await session.send(wire.error("unsupported", str(exc), query_id=heard.utterance_id))
+            return
+        await session.send(wire.utterance(heard.utterance_id, transcript, start_ns=heard.start_ns,
+                                          end_ns=heard.end_ns))
 
     def _on_ack(self, session: Session, ack: wire.AckIn) -> None:
         received_ns = self._now_ns()

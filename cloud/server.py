@@ -29,10 +29,12 @@ from eyeline.cloud.frames import FrameLimits
 from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.speech import SpeechRecognizer
 from eyeline.cloud.reasoning.contemplation import AgentPool
 from eyeline.cloud.reasoning.guardrails import GuardrailSkill
 from eyeline.cloud.reasoning.modes import ShelfPasses
 from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.record import CloudRecordingError, CloudSessionRecorder
 from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.noop import NoopSkill
@@ -65,6 +67,8 @@ class CloudConfig:
     warm_up: bool = True                   # load the OCR models at start, not at the first question
     tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
     tls_key: Path | None = None
+    asr_model: str = ""                    # for edges that send audio: "" = the packaged Whisper base
+    record_dir: Path | None = None         # one MCAP recording per gRPC session, named after the session
 
     @property
     def max_message_bytes(self) -> int:
@@ -89,7 +93,8 @@ class CloudServer:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         planner = Planner(ShelfPasses(pack.products, self._ocr, self._agents))
         self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
-                                      now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=planner)
+                                      now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=planner,
+                                      speech=SpeechRecognizer(config.asr_model))
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._warming: asyncio.Task[None] | None = None
@@ -138,6 +143,8 @@ class CloudServer:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)
         self._ocr.close()
+        if self._dispatcher.speech is not None:
+            self._dispatcher.speech.close()
         if self._agents is not None:
             self._agents.close()
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
@@ -152,14 +159,32 @@ class CloudServer:
                        context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CloudMessage]:
         hello, claims = await self._authenticate(requests, context)
         session = await self._open_session(hello, claims, context)
-        reader = asyncio.create_task(self._read(requests, session))
+        recorder = await self._start_recording(session)
+        reader = asyncio.create_task(self._read(requests, session, recorder))
         try:
             while (message := await session.outbound.get()) is not None:
+                if recorder is not None:
+                    recorder.record_out(message)
                 yield message
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             await self.sessions.close(session)
+            if recorder is not None:
+                await asyncio.to_thread(recorder.close)
+
+    async def _start_recording(self, session: Session) -> CloudSessionRecorder | None:
+        """The session's recorder when recording is on; a recording that cannot start never costs the session."""
+        if self.config.record_dir is None:
+            return None
+        info = {"session_id": session.session_id, "profile": session.info.profile_name}
+        recorder = CloudSessionRecorder(self.config.record_dir / f"{session.session_id}.mcap", info, self._now_ns)
+        try:
+            await asyncio.to_thread(recorder.open)
+        except CloudRecordingError as exc:
+            log.error("session %s is not recorded: %s", session.session_id, exc)
+            return None
+        return recorder
 
     async def _authenticate(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn],
                             context: grpc.aio.ServicerContext) -> tuple[wire.HelloIn, TokenClaims]:
@@ -208,10 +233,13 @@ class CloudServer:
     def signer(self) -> TokenSigner:
         return self._signer
 
-    async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session) -> None:
+    async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session,
+                    recorder: CloudSessionRecorder | None = None) -> None:
         try:
             async for message in requests:
                 session.stats.bytes_in += wire.message_size(message)
+                if recorder is not None and isinstance(message, pb.EdgeMessage):
+                    recorder.record_in(message)
                 await self._dispatcher.handle(session, wire.edge_event(message))
         except asyncio.CancelledError:
             raise

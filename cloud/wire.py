@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError
 from eyeline.cloud import model
 from eyeline.cloud.latency import RenderedIn
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
+from eyeline.cloud.perception.speech import AudioPiece, CloudTranscript
 from eyeline.protos.v1 import session_pb2 as pb
 
 _MODE_FROM_WIRE = {pb.MODE_INSTANT: Mode.INSTANT, pb.MODE_THINKING: Mode.THINKING,
@@ -54,7 +55,7 @@ class QueryIn:
 
 @dataclass(frozen=True, slots=True)
 class OtherIn:
-    """A message the session accepts but does not act on yet (audio, utterances)."""
+    """A message the session accepts but does not act on (an edge's own utterance outside a query)."""
 
     kind: str
 
@@ -75,7 +76,7 @@ class AckIn:
     rendered: tuple[RenderedIn, ...]
 
 
-EdgeEvent = HelloIn | FrameIn | QueryIn | AckIn | OtherIn | MalformedIn
+EdgeEvent = HelloIn | FrameIn | QueryIn | AckIn | AudioPiece | OtherIn | MalformedIn
 
 
 def parse_edge_message(raw: bytes) -> pb.EdgeMessage | MalformedIn:
@@ -103,6 +104,9 @@ def edge_event(message: pb.EdgeMessage | MalformedIn) -> EdgeEvent:
         return _query(message.query)
     if kind == "ack":
         return _ack(message.ack)
+    if kind == "audio":
+        a = message.audio
+        return AudioPiece(a.utterance_id, a.seq, a.capture_ns, a.sample_rate, a.channels, a.pcm_s16le, a.last)
     if kind is None:
         return MalformedIn("EdgeMessage with no message inside")
     return OtherIn(kind)
@@ -159,6 +163,12 @@ def error(code: str, message: str, *, retryable: bool = False, frame_seq: int = 
           query_id: str = "") -> pb.CloudMessage:
     return pb.CloudMessage(error=pb.Error(code=ERROR_CODES[code], message=message, retryable=retryable,
                                           frame_seq=frame_seq, query_id=query_id))
+
+
+def utterance(utterance_id: str, transcript: CloudTranscript, *, start_ns: int, end_ns: int) -> pb.CloudMessage:
+    return pb.CloudMessage(utterance=pb.Utterance(
+        text=transcript.text, start_ns=start_ns, end_ns=end_ns, confidence=transcript.confidence,
+        language=transcript.language, utterance_id=utterance_id))
 
 
 def overlay(result: SkillResult, *, overlay_id: str, query_id: str, frame_seq: int, trace_id: str,

@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from foxglove_schemas_protobuf.CompressedImage_pb2 import CompressedImage
-from foxglove_schemas_protobuf.ImageAnnotations_pb2 import ImageAnnotations
 from google.protobuf.message import DecodeError
-from google.protobuf.message import Message as ProtoMessage
 from mcap.exceptions import EndOfFile, McapError
 from mcap.records import Channel, Header, Message, Metadata, Schema
 from mcap.stream_reader import CRCValidationError, StreamReader
@@ -26,6 +23,7 @@ from mcap.stream_reader import CRCValidationError, StreamReader
 from eyeline.devices.base import DeviceError, DeviceNotFoundError
 from eyeline.devices.synthetic import Product, ProductTruth, ShelfTruth
 from eyeline.protos import recording as layout
+from eyeline.protos.recording_io import MESSAGE_CLASSES
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -33,21 +31,6 @@ log = logging.getLogger(__name__)
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 
-MESSAGE_CLASSES: dict[str, type[ProtoMessage]] = {
-    "foxglove.CompressedImage": CompressedImage,
-    "foxglove.ImageAnnotations": ImageAnnotations,
-    "eyeline.v1.FrameTruthRecord": rpb.FrameTruthRecord,
-    "eyeline.v1.KeyframeRecord": rpb.KeyframeRecord,
-    "eyeline.v1.HopRecord": rpb.HopRecord,
-    "eyeline.v1.AudioChunk": pb.AudioChunk,
-    "eyeline.v1.Utterance": pb.Utterance,
-    "eyeline.v1.Query": pb.Query,
-    "eyeline.v1.Overlay": pb.Overlay,
-    "eyeline.v1.Answer": pb.Answer,
-    "eyeline.v1.TraceStep": pb.TraceStep,
-    "eyeline.v1.Error": pb.Error,
-}
-"""The protobuf class of every schema a recording of this version may hold."""
 
 
 class RecordingError(DeviceError):

@@ -5,19 +5,23 @@ captured: frame ``i`` is delivered at ``start + (capture_i - capture_0)`` on the
 first pull), so a :class:`~eyeline.devices.clock.MonotonicClock` replays at recorded speed and a
 :class:`~eyeline.devices.clock.VirtualClock` as fast as the consumer pulls, with the same timestamps either
 way. ``keyframes_only`` replays just the frames the recording edge sent to the cloud.
+
+:class:`RecordedAudioSource` plays a recording's audio track the same way, as an
+:class:`~eyeline.devices.audio.AudioSource`: each chunk is delivered once its last sample was "spoken".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Self
 
 import cv2
 import numpy as np
 
+from eyeline.devices.audio import AudioChunk, to_mono
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.recording import (
@@ -126,3 +130,60 @@ class ReplaySource:
         if self._frames is not None:
             with contextlib.suppress(ValueError):  # a read still in flight in a worker closes it when done
                 self._frames.close()
+
+
+def recorded_audio(reader: RecordingReader) -> Generator[AudioChunk, None, None]:
+    """Every recorded audio chunk in order, as float32 in [-1, 1] with its recorded capture time. Blocking."""
+    for recorded in reader.messages(frozenset({layout.AUDIO})):
+        chunk = recorded.message
+        pcm = np.frombuffer(chunk.pcm_s16le, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+        channels = max(1, chunk.channels)
+        if pcm.size % channels:
+            raise CorruptRecordingError(f"recording {reader.path}: audio chunk {chunk.seq} holds {pcm.size} "
+                                        f"samples, not a whole number of {channels}-channel frames")
+        yield AudioChunk(chunk.seq, chunk.capture_ns, to_mono(pcm.reshape(-1, channels)), chunk.sample_rate)
+
+
+class RecordedAudioSource:
+    """A recording's audio track as an :class:`~eyeline.devices.audio.AudioSource`, paced on ``clock``.
+
+    Chunk ``i`` is delivered at ``start + (end_i - capture_0)`` (start: the first pull), stamped
+    ``start + (capture_i - capture_0)``; a :class:`~eyeline.devices.clock.VirtualClock` replays as fast as
+    the consumer pulls. A recording without audio raises a ``RecordingError`` rather than ending silently.
+    """
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None) -> None:
+        self._reader = RecordingReader(path, required=(layout.AUDIO,))
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._rate = 0
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._reader.path
+
+    @property
+    def sample_rate(self) -> int:
+        """The recorded rate, known once the first chunk is read (0 before)."""
+        return self._rate
+
+    async def __aiter__(self) -> AsyncIterator[AudioChunk]:
+        chunks = recorded_audio(self._reader)
+        offset_ns: int | None = None
+        try:
+            while not self._closed and (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                self._rate = chunk.sample_rate
+                if offset_ns is None:
+                    offset_ns = self._clock.now_ns() - chunk.capture_ns
+                await self._clock.sleep_until(chunk.end_ns + offset_ns)
+                if self._closed:
+                    return
+                yield AudioChunk(chunk.seq, chunk.capture_ns + offset_ns, chunk.samples, chunk.sample_rate)
+        finally:
+            with contextlib.suppress(ValueError):
+                chunks.close()
+        if offset_ns is None and not self._closed:
+            raise EmptyRecordingError(f"recording {self.path} holds no audio chunks; there is nothing to replay")
+
+    async def aclose(self) -> None:
+        self._closed = True

@@ -12,22 +12,25 @@ from typing import Any
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
+from eyeline.edge.cloud_asr import CloudTranscriber
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.listen import ListenOptions, TurnPrinter, run_front_end, voice_front_end
+from eyeline.edge.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.record import (
     RecorderOptions,
+    RecordingAudioSource,
     RecordingSampler,
     RecordingSource,
     RecordingUplink,
     SessionRecorder,
     observe_with,
+    record_turns,
 )
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
 from eyeline.edge.sinks import open_sink, write_snapshot
-from eyeline.edge.transport import IceServer, TransportOptions, Uplink, open_uplink, with_preview
+from eyeline.edge.transport import IceServer, MessageSender, TransportOptions, Uplink, open_uplink, with_preview
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.voice import VoiceTurn
 from eyeline.edge.wire import HelloOut
@@ -99,9 +102,13 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
         await asyncio.to_thread(recorder.open)
         source, on_event = RecordingSource(source, recorder), observe_with(recorder, on_event)
 
+    cloud_asr = _cloud_transcriber(options, uplink, clock)
+
     def observe(event: CloudEvent) -> None:
         if isinstance(event, TraceStep):
             report.steps.append(event)
+        if cloud_asr is not None:
+            cloud_asr.deliver(event)
         if on_event is not None:
             on_event(event)
 
@@ -112,7 +119,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     if recorder is not None:
         runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:
-        await _drive(runtime, options, report, clock)
+        await _drive(runtime, options, report, clock, recorder, cloud_asr)
     finally:
         await sink.aclose()
         await uplink.aclose()
@@ -121,6 +128,15 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     report.stats = runtime.stats
     report.latencies = list(runtime.latencies)
     return report
+
+
+def _cloud_transcriber(options: EdgeAppOptions, uplink: Uplink, clock: Clock) -> CloudTranscriber | None:
+    """With ``--asr cloud``, what hears the wearer: the cloud, sent only the speech the edge's VAD found."""
+    if options.listen is None or options.listen.asr != "cloud":
+        return None
+    if not isinstance(uplink, MessageSender):
+        raise EdgeError(f"the {options.transport} transport cannot carry audio for cloud speech recognition")
+    return CloudTranscriber(uplink, clock=clock)
 
 
 def edge_config(options: EdgeAppOptions) -> EdgeConfig:
@@ -142,7 +158,8 @@ async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, recording: bool,
     return await open_uplink(transport, hello_for(options), clock=clock)
 
 
-async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport, clock: Clock) -> None:
+async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport, clock: Clock,
+                 recorder: SessionRecorder | None = None, cloud_asr: CloudTranscriber | None = None) -> None:
     running = asyncio.create_task(runtime.run(), name="edge-runtime")
     try:
         if options.question:
@@ -150,7 +167,7 @@ async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunR
             await _ask(runtime, options, report)
         if options.listen is not None:
             await _first_keyframe(runtime, running)
-            report.voice_turns = await _listen(runtime, options.listen, clock)
+            report.voice_turns = await _listen(runtime, options.listen, clock, recorder, cloud_asr)
         await _wait_until_done(running, options, bool(options.question) or options.listen is not None)
     finally:
         await runtime.stop()
@@ -158,9 +175,15 @@ async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunR
             await running
 
 
-async def _listen(runtime: EdgeRuntime, listen: ListenOptions, clock: Clock) -> list[VoiceTurn]:
-    """Hear and answer spoken questions until the audio ends (a file) or the session is stopped."""
-    front = voice_front_end(runtime, listen, clock, on_turn=TurnPrinter())
+async def _listen(runtime: EdgeRuntime, listen: ListenOptions, clock: Clock,
+                  recorder: SessionRecorder | None, cloud_asr: CloudTranscriber | None = None) -> list[VoiceTurn]:
+    """Hear and answer spoken questions until the audio ends (a file) or the session is stopped; when
+    recording, every audio chunk and every utterance heard go into the recording too."""
+    audio = open_audio(listen.audio, clock)
+    on_turn: Callable[[VoiceTurn], None] = TurnPrinter()
+    if recorder is not None:
+        audio, on_turn = RecordingAudioSource(audio, recorder), record_turns(recorder, on_turn)
+    front = voice_front_end(runtime, listen, clock, on_turn=on_turn, audio=audio, transcriber=cloud_asr)
     await run_front_end(front)
     return list(front.turns)
 

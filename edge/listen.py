@@ -15,7 +15,7 @@ from pathlib import Path
 
 from eyeline.devices.audio import AudioFileSource, AudioSource, MicrophoneSource
 from eyeline.devices.clock import Clock
-from eyeline.edge.asr import WhisperOptions, WhisperTranscriber
+from eyeline.edge.asr import Transcriber, WhisperOptions, WhisperTranscriber
 from eyeline.edge.speech import SpeakerPlayer, SpeechOutput, WavRecorder, best_synthesizer
 from eyeline.edge.voice import Asker, HandsFree, PushToTalk, TalkGate, VoiceFrontEnd, VoiceTurn
 
@@ -27,6 +27,7 @@ class ListenOptions:
     speak_to: Path | None = None         # folder for spoken answers (wav); None = the speaker
     whisper_model: str = ""              # "" = the packaged Whisper base
     voice: str = "en-us"                 # espeak-ng voice of spoken answers
+    asr: str = "edge"                    # where speech is recognised: "edge", or "cloud" for a weak edge
 
 
 def open_audio(spec: str, clock: Clock) -> AudioSource:
@@ -47,9 +48,13 @@ def _gate(options: ListenOptions, clock: Clock) -> TalkGate:
 
 
 def voice_front_end(asker: Asker, options: ListenOptions, clock: Clock,
-                    on_turn: Callable[[VoiceTurn], None] | None = None) -> VoiceFrontEnd:
-    transcriber = WhisperTranscriber(WhisperOptions(model=options.whisper_model))
-    return VoiceFrontEnd(open_audio(options.audio, clock), transcriber, asker, gate=_gate(options, clock),
+                    on_turn: Callable[[VoiceTurn], None] | None = None,
+                    audio: AudioSource | None = None, transcriber: Transcriber | None = None) -> VoiceFrontEnd:
+    """The front end for ``options``; ``audio`` replaces the source ``options.audio`` names (e.g. wrapped),
+    ``transcriber`` the edge's own Whisper (with ``asr="cloud"``, the cloud's)."""
+    transcriber = transcriber or WhisperTranscriber(WhisperOptions(model=options.whisper_model))
+    source = audio if audio is not None else open_audio(options.audio, clock)
+    return VoiceFrontEnd(source, transcriber, asker, gate=_gate(options, clock),
                          synthesizer=best_synthesizer(options.voice), output=_output(options), clock=clock,
                          on_turn=on_turn)
 

@@ -58,6 +58,18 @@ class CloudErrorReport:
 
 
 @dataclass(frozen=True, slots=True)
+class HeardInCloud:
+    """What the cloud heard in audio the edge sent it (``EdgeConfig``/``--asr cloud``)."""
+
+    utterance_id: str
+    text: str
+    start_ns: int
+    end_ns: int
+    confidence: float
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class HopTimes:
     """Per-hop timestamps of one frame, in integer ns (edge clock for capture/sent/rendered)."""
 
@@ -75,4 +87,4 @@ class OverlayArrival:
     hops: HopTimes = field(default_factory=HopTimes)
 
 
-CloudEvent = Welcome | OverlayArrival | Answer | TraceStep | FlowControl | CloudErrorReport
+CloudEvent = Welcome | OverlayArrival | Answer | TraceStep | FlowControl | CloudErrorReport | HeardInCloud

@@ -3,9 +3,10 @@
 ``RecordingSource`` wraps the frame source, so every captured frame is queued for the file before the
 runtime sees it; ``RecordingSampler`` notes which frames went up and how they were encoded;
 ``RecordingUplink`` notes each query as it is handed to the network; the runtime's ``on_event`` hook feeds
-``SessionRecorder.record_event`` with what the cloud sent. The queue to the
-writer thread is bounded, and the only thing capture ever waits on is that thread, that is the disk: the
-network never holds a frame back from the file.
+``SessionRecorder.record_event`` with what the cloud sent. On the voice path, ``RecordingAudioSource`` records
+every audio chunk before the voice front end hears it, and ``record_turns`` each utterance it recognised.
+The queue to the writer thread is bounded, and the only thing capture ever waits on is that thread, that is
+the disk: the network never holds a frame back from the file.
 
 The file is written in small chunks, each flushed to the operating system when it reaches ``chunk_bytes``
 or is ``flush_interval_s`` old, so a killed edge leaves a file that replays up to its last complete chunk.
@@ -26,19 +27,21 @@ from typing import IO, Any
 
 import cv2
 from google.protobuf.message import Message as ProtoMessage
-from mcap.writer import CompressionType, Writer
-from mcap_protobuf.schema import build_file_descriptor_set
+from mcap.writer import Writer
 
+from eyeline.devices.audio import AudioChunk, AudioSource
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
-from eyeline.devices.recording import MESSAGE_CLASSES, truth_record
+from eyeline.devices.recording import truth_record
 from eyeline.edge import record_wire as rw
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, OverlayArrival, TraceStep
 from eyeline.edge.sampler import KeyframeChoice, Sampler
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.voice import VoiceTurn
+from eyeline.edge.wire import QueryOut, UtteranceOut
 from eyeline.protos import recording as layout
+from eyeline.protos.recording_io import ChannelTable, start_recording
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +109,7 @@ class SessionRecorder:
             stream = self.path.open("wb")
         except OSError as exc:
             raise RecordingWriteError(f"cannot create recording {self.path}: {exc.strerror}") from exc
-        writer = Writer(stream, chunk_size=1 << 30, compression=CompressionType.NONE)  # chunks end on our flushes
-        writer.start(profile=layout.PROFILE, library="eyeline")
-        writer.add_metadata(layout.METADATA_NAME, {"schema_version": layout.SCHEMA_VERSION, **self._info})
-        channels = ChannelTable(writer)
-        writer.flush()  # type: ignore[no-untyped-call]
+        writer, channels = start_recording(stream, self._info)
         self._thread = threading.Thread(target=self._write_loop, args=(writer, stream, channels),
                                         name="edge-recorder", daemon=True)
         self._thread.start()
@@ -145,6 +144,16 @@ class SessionRecorder:
         """A frame the sampler chose, once encoded. Called from the runtime's worker or loop; never waits long."""
         self._check()
         self._queue.put(self._now(layout.KEYFRAMES, choice.frame.seq, rw.keyframe_record(choice, nbytes)))
+
+    async def record_audio(self, chunk: AudioChunk) -> None:
+        """Queue a chunk of captured audio; it is converted to 16-bit PCM on the writer thread."""
+        await self._submit(_Pending(layout.AUDIO, chunk.capture_ns, chunk.seq, lambda: rw.audio_record(chunk)))
+
+    def record_utterance(self, utterance: UtteranceOut, heard_ns: int) -> None:
+        """What the recogniser heard, logged at ``heard_ns`` (when speech ended). Waits only when the disk is behind."""
+        self._check()
+        message = rw.utterance_record(utterance)
+        self._queue.put(_Pending(layout.UTTERANCES, heard_ns, 0, lambda: message))
 
     async def record_query(self, query: QueryOut) -> None:
         await self._submit(self._now(layout.QUERIES, 0, rw.query_record(query)))
@@ -271,35 +280,6 @@ class _ChunkState:
         return self.bytes >= options.chunk_bytes or (self.messages > 0 and self.time_left(options) <= 0)
 
 
-class ChannelTable:
-    """The file's channels, each registered (with its schema) when first written to.
-
-    Only the camera channel is declared up front, so even a file that ends before its first frame says what
-    it is; the rest cost nothing in sessions that never use them.
-    """
-
-    def __init__(self, writer: Writer, upfront: tuple[str, ...] = (layout.CAMERA,)) -> None:
-        self._writer = writer
-        self._schemas: dict[str, int] = {}
-        self._channels: dict[str, int] = {}
-        for topic in upfront:
-            self[topic]
-
-    def __getitem__(self, topic: str) -> int:
-        channel = self._channels.get(topic)
-        if channel is None:
-            channel = self._channels[topic] = self._writer.register_channel(topic, "protobuf", self._schema(topic))
-        return channel
-
-    def _schema(self, topic: str) -> int:
-        name = layout.SCHEMAS[topic]
-        schema = self._schemas.get(name)
-        if schema is None:
-            descriptors = build_file_descriptor_set(MESSAGE_CLASSES[name]).SerializeToString()
-            schema = self._schemas[name] = self._writer.register_schema(name, "protobuf", descriptors)
-        return schema
-
-
 # ------------------------------------------------------------------ the wrappers
 
 
@@ -362,5 +342,40 @@ def observe_with(recorder: SessionRecorder, hook: Callable[[CloudEvent], None] |
         recorder.record_event(event)
         if hook is not None:
             hook(event)
+
+    return observe
+
+
+class RecordingAudioSource:
+    """An :class:`AudioSource` that records every chunk of ``source`` before passing it on."""
+
+    def __init__(self, source: AudioSource, recorder: SessionRecorder) -> None:
+        self._source = source
+        self._recorder = recorder
+
+    @property
+    def sample_rate(self) -> int:
+        return self._source.sample_rate
+
+    def __aiter__(self) -> AsyncIterator[AudioChunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[AudioChunk]:
+        async for chunk in self._source:
+            await self._recorder.record_audio(chunk)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._source.aclose()
+
+
+def record_turns(recorder: SessionRecorder,
+                 hook: Callable[[VoiceTurn], None] | None = None) -> Callable[[VoiceTurn], None]:
+    """An ``on_turn`` hook for the voice front end: records each utterance heard, then passes the turn on."""
+
+    def observe(turn: VoiceTurn) -> None:
+        recorder.record_utterance(turn.heard.to_wire(), turn.heard.heard_ns)
+        if hook is not None:
+            hook(turn)
 
     return observe

@@ -6,6 +6,7 @@ recording-only records and the Foxglove view of an overlay. Nothing else in ``ey
 
 from __future__ import annotations
 
+import numpy as np
 from foxglove_schemas_protobuf.Color_pb2 import Color
 from foxglove_schemas_protobuf.CompressedImage_pb2 import CompressedImage
 from foxglove_schemas_protobuf.ImageAnnotations_pb2 import ImageAnnotations
@@ -14,10 +15,11 @@ from foxglove_schemas_protobuf.PointsAnnotation_pb2 import PointsAnnotation
 from foxglove_schemas_protobuf.TextAnnotation_pb2 import TextAnnotation
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from eyeline.devices.audio import AudioChunk
 from eyeline.edge import overlays as ov
 from eyeline.edge.messages import Answer, CloudErrorReport, HopTimes, TraceStep
 from eyeline.edge.sampler import KeyframeChoice
-from eyeline.edge.wire import MODES, QueryOut
+from eyeline.edge.wire import MODES, QueryOut, UtteranceOut
 from eyeline.protos import recording as layout
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
@@ -36,8 +38,23 @@ def compressed_image(capture_ns: int, data: bytes, image_format: str) -> Compres
 
 def query_record(query: QueryOut) -> pb.Query:
     mode = MODES[query.mode] if query.mode else pb.MODE_UNSPECIFIED
-    return pb.Query(query_id=query.query_id, text=query.text, mode=mode, frame_seq=query.frame_seq,
-                    asked_ns=query.asked_ns)
+    record = pb.Query(query_id=query.query_id, text=query.text, mode=mode, frame_seq=query.frame_seq,
+                      asked_ns=query.asked_ns)
+    if query.utterance is not None:
+        record.utterance.CopyFrom(utterance_record(query.utterance))
+    return record
+
+
+def utterance_record(utterance: UtteranceOut) -> pb.Utterance:
+    return pb.Utterance(text=utterance.text, start_ns=utterance.start_ns, end_ns=utterance.end_ns,
+                        confidence=utterance.confidence, language=utterance.language)
+
+
+def audio_record(chunk: AudioChunk) -> pb.AudioChunk:
+    """A chunk as 16-bit PCM: float samples in [-1, 1] scaled by 32768, the inverse of how audio files decode."""
+    pcm = np.clip(np.rint(chunk.samples * 32768.0), -32768, 32767).astype("<i2")
+    return pb.AudioChunk(seq=chunk.seq, capture_ns=chunk.capture_ns, sample_rate=chunk.sample_rate, channels=1,
+                         pcm_s16le=pcm.tobytes())
 
 
 def keyframe_record(choice: KeyframeChoice, nbytes: int) -> rpb.KeyframeRecord:

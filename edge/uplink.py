@@ -112,6 +112,11 @@ class GrpcUplink:
         self._writer = asyncio.create_task(self._write_loop(call), name="uplink-writer")
         return event
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting for the stream (the queue is bounded by ``UplinkOptions.send_queue``)."""
+        return self._queue.qsize()
+
     async def push_frame(self, frame: wire.EncodedFrame) -> None:
         await self._put(frame)
 

@@ -15,6 +15,7 @@ from eyeline.edge.messages import (
     CloudErrorReport,
     CloudEvent,
     FlowControl,
+    HeardInCloud,
     HopTimes,
     OverlayArrival,
     TraceStep,
@@ -114,6 +115,17 @@ def query_message(query: QueryOut) -> pb.EdgeMessage:
                                          frame_seq=query.frame_seq, asked_ns=query.asked_ns, utterance=utterance))
 
 
+def audio_messages(utterance_id: str, pcm_s16le: bytes, capture_ns: int, sample_rate: int,
+                   chunk_bytes: int) -> list[pb.EdgeMessage]:
+    """One utterance's mono 16-bit audio as AudioChunks of at most ``chunk_bytes``, the last one marked."""
+    step = max(2, chunk_bytes - chunk_bytes % 2)
+    starts = range(0, max(1, len(pcm_s16le)), step)
+    return [pb.EdgeMessage(audio=pb.AudioChunk(
+        seq=seq, capture_ns=capture_ns + start // 2 * 1_000_000_000 // sample_rate, sample_rate=sample_rate,
+        channels=1, pcm_s16le=pcm_s16le[start:start + step], utterance_id=utterance_id,
+        last=seq == len(starts) - 1)) for seq, start in enumerate(starts)]
+
+
 def ack_message(rendered: Sequence[RenderedOut], sent_ns: int) -> pb.EdgeMessage:
     """The periodic report of what was drawn, for the cloud's per-hop latency (``sent_ns``: edge clock, now)."""
     return pb.EdgeMessage(ack=pb.Ack(overlays_rendered=len(rendered), sent_ns=sent_ns, rendered=[
@@ -142,6 +154,9 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
         case "flow":
             f = message.flow
             return FlowControl(f.max_keyframes_per_s, f.max_width, f.keyframe_wanted)
+        case "utterance":
+            u = message.utterance
+            return HeardInCloud(u.utterance_id, u.text, u.start_ns, u.end_ns, u.confidence, u.language)
         case "error":
             e = message.error
             code = pb.ErrorCode.Name(e.code).removeprefix("ERROR_CODE_").lower()

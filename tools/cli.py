@@ -49,6 +49,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="WHIP signaling and the viewer (0 = any free port, -1 = no HTTP)")
     p.add_argument("--ice-server", action="append", default=[], metavar="URL",
                    help="STUN/TURN server for WebRTC peers: stun:HOST:PORT or turn:USER:PASSWORD@HOST:PORT")
+    p.add_argument("--record-dir", type=Path, metavar="DIR",
+                   help="record each gRPC session to DIR/<session id>.mcap (what the cloud received and sent)")
     p.set_defaults(run=_run_cloud)
 
 
@@ -85,6 +87,9 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="with --listen: write spoken answers as wav files here (default: the speaker)")
     p.add_argument("--whisper-model", default="",
                    help="faster-whisper model name or folder (default: the packaged Whisper base)")
+    p.add_argument("--asr", choices=("edge", "cloud"), default="edge",
+                   help="with --listen: recognise speech on the edge (default; raw audio never leaves it) or "
+                        "in the cloud, sent only the speech segments the edge's VAD found (for a weak edge)")
     p.add_argument("--record", type=Path, metavar="PATH", help="record the session to this MCAP file")
     p.add_argument("--record-format", default="png", choices=["png", "jpeg"],
                    help="how recorded frames are stored (png: lossless, replays send the very same pixels)")
@@ -162,7 +167,8 @@ def _run_cloud(args: argparse.Namespace) -> int:
 
     config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                          frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
-                         frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key)
+                         frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                         record_dir=args.record_dir)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
 
 
@@ -230,7 +236,7 @@ def _run_edge(args: argparse.Namespace) -> int:
         from eyeline.edge.listen import ListenOptions
 
         options = replace(options, listen=ListenOptions(args.listen, args.push_to_talk, args.speak_to,
-                                                        args.whisper_model))
+                                                        args.whisper_model, asr=args.asr))
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
     return 0

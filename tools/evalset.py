@@ -321,18 +321,34 @@ SECTION_START = "<!-- eval:start -->"
 SECTION_END = "<!-- eval:end -->"
 
 
+def _wrong_cases(report: EvalSetReport) -> list[str]:
+    lines = []
+    for mode in dict.fromkeys(result.mode for result in report.results):
+        wrong = [r.name for r in report.results if r.mode == mode and not r.correct]
+        if wrong:
+            lines.append(f"- {mode}: {', '.join(wrong)}")
+    return lines or ["- none"]
+
+
 def performance_section(report: EvalSetReport, command: str) -> str:
     hard = sum(case.hard for case in shelf_cases(report.shelf_cases))
+    full = report.shelf_cases >= DEFAULT_SHELF_CASES and report.repair_cases >= DEFAULT_REPAIR_CASES
+    scope = ("This is the full set." if full else f"The full set is {DEFAULT_SHELF_CASES} shelf and "
+             f"{DEFAULT_REPAIR_CASES} repair scenes (`eyeline eval` without a subset flag); the numbers below are "
+             "for the subset named here.")
     return "\n".join([
         SECTION_START,
         "## Accuracy and cost per mode (evaluation set)",
         "",
         f"Produced by `{command}`: {report.shelf_cases} rendered shelf scenes ({hard} hard), "
         f"{report.repair_cases} rendered espresso-machine scenes and {report.photo_cases} real photos, every "
-        "answer over loopback gRPC through the edge runtime, real OCR. The full set is 200 shelf and 50 repair "
-        "scenes (`eyeline eval` without a subset flag); the numbers below are for the subset named here.",
+        f"answer over loopback gRPC through the edge runtime, real OCR. {scope}",
         "",
         format_table(report),
+        "",
+        "Cases answered wrongly:",
+        "",
+        *_wrong_cases(report),
         "",
         "Shelf top-1: the first product the answer names is the one with the most protein per serving among those "
         "fully in view. Repair: the arrow's head within 5% of the image diagonal of the true centre of the step's "

@@ -34,7 +34,6 @@ from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, HopTimes, OverlayArrival
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.record import (
-    ChannelTable,
     RecorderOptions,
     RecordingSampler,
     RecordingUplink,
@@ -47,6 +46,7 @@ from eyeline.edge.sampler import Encoding, KeyframeChoice, Sampler
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
+from eyeline.protos.recording_io import ChannelTable
 from eyeline.protos.v1 import session_pb2 as pb
 
 _MODE_NAMES = {value: name for name, value in MODES.items()}

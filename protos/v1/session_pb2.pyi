@@ -194,32 +194,38 @@ class Frame(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., hops: _Optional[_Union[HopTimes, _Mapping]] = ..., encoding: _Optional[_Union[ImageEncoding, str]] = ..., data: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., intrinsics: _Optional[_Union[CameraIntrinsics, _Mapping]] = ..., redacted: _Optional[_Iterable[_Union[Box, _Mapping]]] = ..., keyframe: _Optional[bool] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("seq", "capture_ns", "sample_rate", "channels", "pcm_s16le")
+    __slots__ = ("seq", "capture_ns", "sample_rate", "channels", "pcm_s16le", "utterance_id", "last")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_NS_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     PCM_S16LE_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
     seq: int
     capture_ns: int
     sample_rate: int
     channels: int
     pcm_s16le: bytes
-    def __init__(self, seq: _Optional[int] = ..., capture_ns: _Optional[int] = ..., sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ...) -> None: ...
+    utterance_id: str
+    last: bool
+    def __init__(self, seq: _Optional[int] = ..., capture_ns: _Optional[int] = ..., sample_rate: _Optional[int] = ..., channels: _Optional[int] = ..., pcm_s16le: _Optional[bytes] = ..., utterance_id: _Optional[str] = ..., last: _Optional[bool] = ...) -> None: ...
 
 class Utterance(_message.Message):
-    __slots__ = ("text", "start_ns", "end_ns", "confidence", "language")
+    __slots__ = ("text", "start_ns", "end_ns", "confidence", "language", "utterance_id")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     START_NS_FIELD_NUMBER: _ClassVar[int]
     END_NS_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_ID_FIELD_NUMBER: _ClassVar[int]
     text: str
     start_ns: int
     end_ns: int
     confidence: float
     language: str
-    def __init__(self, text: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., confidence: _Optional[float] = ..., language: _Optional[str] = ...) -> None: ...
+    utterance_id: str
+    def __init__(self, text: _Optional[str] = ..., start_ns: _Optional[int] = ..., end_ns: _Optional[int] = ..., confidence: _Optional[float] = ..., language: _Optional[str] = ..., utterance_id: _Optional[str] = ...) -> None: ...
 
 class Query(_message.Message):
     __slots__ = ("query_id", "text", "mode", "frame_seq", "utterance", "asked_ns")
@@ -266,20 +272,22 @@ class RenderedOverlay(_message.Message):
     def __init__(self, trace_id: _Optional[str] = ..., overlay_id: _Optional[str] = ..., hops: _Optional[_Union[HopTimes, _Mapping]] = ..., arrived_ns: _Optional[int] = ...) -> None: ...
 
 class CloudMessage(_message.Message):
-    __slots__ = ("welcome", "overlay", "answer", "trace", "flow", "error")
+    __slots__ = ("welcome", "overlay", "answer", "trace", "flow", "error", "utterance")
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_FIELD_NUMBER: _ClassVar[int]
     welcome: Welcome
     overlay: Overlay
     answer: Answer
     trace: TraceStep
     flow: FlowControl
     error: Error
-    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., overlay: _Optional[_Union[Overlay, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., trace: _Optional[_Union[TraceStep, _Mapping]] = ..., flow: _Optional[_Union[FlowControl, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    utterance: Utterance
+    def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., overlay: _Optional[_Union[Overlay, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., trace: _Optional[_Union[TraceStep, _Mapping]] = ..., flow: _Optional[_Union[FlowControl, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("session_id", "server_version", "max_frame_bytes", "max_frame_pixels", "mode", "skills")

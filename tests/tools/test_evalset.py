@@ -77,7 +77,7 @@ def test_the_table_reports_each_mode_and_the_section_replaces_only_itself(tmp_pa
     update_performance(performance, performance_section(report, "eyeline eval --shelf 2 --repair 1"))
     text = performance.read_text()
     assert "keep me" in text and text.count(SECTION_START) == 1 and text.count(SECTION_END) == 1
-    assert "--shelf 2 --repair 1" in text
+    assert "--shelf 2 --repair 1" in text and "- instant: shelf-001" in text and "subset" in text
     assert kept_section(performance).strip() == performance_section(report, "eyeline eval --shelf 2 --repair 1")
     assert kept_section(tmp_path / "absent.md") == ""
 
