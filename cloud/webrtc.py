@@ -9,7 +9,7 @@ the live view: a ``MediaRelay`` hands the latest of them to each viewer that sub
 WHEP-style offer answered with a send-only video track), and to the drain, which keeps the latest frame,
 undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
 page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
-round trip.
+round trip. Speech in an audio track is found and transcribed for the session (``CloudMessage.utterance``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from eyeline.cloud import wire
 from eyeline.cloud.auth import AuthError, TokenClaims
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.frames import DecodedFrame, Image
+from eyeline.cloud.perception.speech import HeardAudio
+from eyeline.cloud.perception.track_speech import TrackAudioFeed, TrackSpeechError, TrackSpeechSegmenter
 from eyeline.cloud.sessions import Session, SessionLimitError
 
 if TYPE_CHECKING:
@@ -376,19 +378,52 @@ class WebRtcIngress:
     # ------------------------------------------------------------------ tracks
 
     async def _drain(self, peer: Peer, track: MediaStreamTrack) -> None:
-        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes."""
+        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes, audio
+        frames go to the session's speech recognition."""
         feeding: asyncio.Task[None] | None = None
+        audio = self._audio_feed(peer) if track.kind == "audio" else None
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
+                if audio is not None:
+                    audio.offer(frame, time.monotonic_ns())
                 if track.kind != "video":
                     continue
                 peer.preview = frame
                 if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
                     feeding = asyncio.create_task(self._feed(peer, frame))
+        if audio is not None:
+            await audio.aclose()
         if feeding is not None:
             feeding.cancel()
             await asyncio.gather(feeding, return_exceptions=True)
+
+    def _audio_feed(self, peer: Peer) -> TrackAudioFeed | None:
+        """A feed of the track's audio and the task that hears it, when this cloud transcribes."""
+        if self._cloud.dispatcher.speech is None:
+            return None
+        feed = TrackAudioFeed()
+        peer.spawn(self._hear(peer, feed), "peer-hear")
+        return feed
+
+    async def _hear(self, peer: Peer, feed: TrackAudioFeed) -> None:
+        """Find the utterances in the track (VAD in a worker) and send each one's transcript to the session."""
+        try:
+            segmenter = await asyncio.to_thread(TrackSpeechSegmenter, f"track-{peer.peer_id}")
+        except TrackSpeechError as exc:
+            log.warning("the audio track of peer %s is not transcribed: %s", peer.peer_id, exc)
+            async for _ in feed:
+                pass
+            return
+        async for chunk in feed:
+            for heard in await asyncio.to_thread(segmenter.push, chunk):
+                await self._transcribe(peer, heard)
+        for heard in await asyncio.to_thread(segmenter.flush):
+            await self._transcribe(peer, heard)
+
+    async def _transcribe(self, peer: Peer, heard: HeardAudio) -> None:
+        if peer.session is not None:
+            await self._cloud.dispatcher.transcribe(peer.session, heard)
 
     def _wants_track_frame(self, peer: Peer) -> bool:
         if not peer.track_keyframes or peer.session is None or self.config.track_keyframes_per_s <= 0:

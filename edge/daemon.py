@@ -364,3 +364,47 @@ class EdgeDaemon:
         return EdgeConfig(sampling="rate", max_keyframes_per_s=self.config.max_keyframes_per_s,
                           uplink_budget_kbps=self.config.uplink_budget_kbps or self._profile.uplink_budget_kbps,
                           redact_faces=self.config.redact_faces)
+
+
+# ------------------------------------------------------------------ the service
+
+
+def read_token(config: DaemonConfig, environ: dict[str, str]) -> str:
+    if config.token_file is not None:
+        try:
+            token = config.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise EdgeError(f"cloud.token_file {config.token_file}: cannot read: {exc.strerror}") from exc
+        if not token:
+            raise EdgeError(f"cloud.token_file {config.token_file}: the file is empty")
+        return token
+    token = environ.get("EYELINE_TOKEN", "")
+    if not token:
+        raise EdgeError("no session token: set cloud.token_file in the configuration or $EYELINE_TOKEN")
+    return token
+
+
+def use_json_logs(level: int = logging.INFO) -> None:
+    """Structured logs on stderr, one JSON object a line (what journald and `logcat`-style collectors want)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+async def serve(config: DaemonConfig, token: str, deps: DaemonDeps | None = None) -> EdgeDaemon:
+    """Run the daemon until the device ends or SIGTERM/SIGINT; SIGUSR1 toggles the capture pause."""
+    import signal
+
+    daemon = EdgeDaemon(config, token, deps)
+    loop = asyncio.get_running_loop()
+    handlers = {signal.SIGTERM: daemon.stop, signal.SIGINT: daemon.stop, signal.SIGUSR1: daemon.toggle_pause}
+    for signum, handler in handlers.items():
+        loop.add_signal_handler(signum, handler)
+    try:
+        await daemon.run()
+    finally:
+        for signum in handlers:
+            loop.remove_signal_handler(signum)
+    return daemon

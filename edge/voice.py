@@ -2,8 +2,9 @@
 
 Two ways to talk: *hands-free* (always listening; only known commands and questions for a known skill
 become queries, so talk around the wearer does not) and *push-to-talk* (only audio captured while the
-button is held is heard, and any question said then is asked). Raw audio never leaves the device: only
-the recognised text and its timing go into the query.
+button is held is heard, and any question said then is asked). With the edge's own recogniser raw audio never
+leaves the device: only the recognised text and its timing go into the query. With the cloud's
+(``eyeline.edge.cloud_asr``), only the speech segments the VAD found go up, never the silence between them.
 
 Tasks: ``run()`` owns a listener (chunks → segmenter, in a worker thread) and a responder (segments →
 transcript → intent → action), joined by a bounded queue; speaking an answer is one more owned task, so
@@ -174,8 +175,10 @@ class VoiceFrontEnd:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._respond(), name="voice-respond")
                 await self._listen()
-            if self._speaking is not None:
-                await self._speaking
+            if (speaking := self._speaking) is not None:
+                await asyncio.wait({speaking})   # "stop" may have cancelled it: that is not our cancellation
+                if not speaking.cancelled():
+                    speaking.result()
         except* (DeviceError, EdgeError) as failed:
             raise failed.exceptions[0] from None   # a missing microphone, a broken stream: as itself
         finally:

@@ -43,6 +43,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--ocr-workers", type=int, default=1)
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    p.add_argument("--asr-model", default="",
+                   help="faster-whisper model name or folder for edges that send audio (default: Whisper base)")
     p.add_argument("--frame-skill", default="", choices=["", "noop"],
                    help="answer every frame with this skill's overlay (noop: round-trip benchmarks)")
     p.add_argument("--http-port", type=int, default=8080,
@@ -56,9 +58,10 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("edge", help="stream a device to the cloud and draw its overlays")
-    p.add_argument("--device", required=True,
-                   help="webcam:0 | webcam:/dev/videoN | video:PATH | image:PATH | synthetic:shelf")
-    p.add_argument("--cloud", required=True, metavar="HOST:PORT")
+    p.add_argument("--config", type=Path, metavar="FILE.toml",
+                   help="run as a long-lived service configured by this file (see eyeline.edge.config)")
+    p.add_argument("--device", help="webcam:0 | webcam:/dev/videoN | video:PATH | image:PATH | synthetic:shelf")
+    p.add_argument("--cloud", metavar="HOST:PORT")
     token = p.add_mutually_exclusive_group()
     token.add_argument("--token", help="session token (default: $EYELINE_TOKEN)")
     token.add_argument("--token-file", type=Path)
@@ -168,7 +171,7 @@ def _run_cloud(args: argparse.Namespace) -> int:
     config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                          frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
                          frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                         record_dir=args.record_dir)
+                         record_dir=args.record_dir, asr_model=args.asr_model)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
 
 
@@ -217,7 +220,22 @@ def _edge_token(args: argparse.Namespace) -> str:
     return str(token)
 
 
+def _run_daemon(path: Path) -> int:
+    from eyeline.edge.config import load_config
+    from eyeline.edge.daemon import read_token, serve, use_json_logs
+
+    config = load_config(path)
+    token = read_token(config, dict(os.environ))
+    use_json_logs()
+    asyncio.run(serve(config, token))
+    return 0
+
+
 def _run_edge(args: argparse.Namespace) -> int:
+    if args.config is not None:
+        return _run_daemon(args.config)
+    if not args.device or not args.cloud:
+        raise EdgeError("eyeline edge needs --device and --cloud, or --config FILE.toml")
     from eyeline.edge.app import EdgeAppOptions, run_edge
     from eyeline.edge.record import RecorderOptions
     from eyeline.edge.runtime import EdgeConfig

@@ -43,6 +43,7 @@ from eyeline.edge.record import (
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
 from eyeline.edge.sampler import Encoding, KeyframeChoice, Sampler
+from eyeline.edge.transport import TransportOptions, Uplink, open_uplink
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
@@ -165,6 +166,8 @@ class ReplayOptions:
     fast: bool = False                  # as fast as the edge sends, rather than at recorded pace
     answer_timeout_s: float = 60.0
     connect_timeout_s: float = 10.0
+    transport: str = "grpc"             # grpc, webrtc or auto, as for `eyeline edge --transport`
+    whip_url: str = ""                  # for webrtc: "" = http://<cloud host>:8080/whip
 
 
 async def replay_session(script: SessionScript, options: ReplayOptions) -> ReplayRun:
@@ -174,9 +177,7 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
     recorder = None if options.record_path is None else SessionRecorder(
         options.record_path, RecorderOptions(),
         info={"profile": script.profile.name, "device": f"replay:{script.path}"})
-    uplink_options = UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s)
-    uplink = GrpcUplink(uplink_options) if recorder is None else RecordingUplink(uplink_options, recorder)
-    await uplink.open(_hello(script.profile, options.token))
+    uplink = await _open_uplink(script, options, recorder)
     run = ReplayRun()
     waiter = _AnswerWaiter(run)
     runtime = _replay_runtime(source, uplink, script, waiter, recorder)
@@ -193,7 +194,23 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
     return run
 
 
-def _replay_runtime(source: _Lockstep, uplink: GrpcUplink, script: SessionScript, waiter: _AnswerWaiter,
+async def _open_uplink(script: SessionScript, options: ReplayOptions, recorder: SessionRecorder | None) -> Uplink:
+    """An open uplink of the transport ``options`` name; recording the replay needs gRPC (queries are taken there)."""
+    hello = _hello(script.profile, options.token)
+    if options.transport == "grpc":
+        uplink_options = UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s)
+        grpc_uplink = GrpcUplink(uplink_options) if recorder is None else RecordingUplink(uplink_options, recorder)
+        await grpc_uplink.open(hello)
+        return grpc_uplink
+    if recorder is not None:
+        raise ReplayError(f"recording a replay needs the grpc transport, not {options.transport}")
+    transport = TransportOptions(options.transport, options.cloud, whip_url=options.whip_url,
+                                 connect_timeout_s=options.connect_timeout_s, preview_fps=0)
+    uplink, _ = await open_uplink(transport, hello, clock=MonotonicClock())
+    return uplink
+
+
+def _replay_runtime(source: _Lockstep, uplink: Uplink, script: SessionScript, waiter: _AnswerWaiter,
                     recorder: SessionRecorder | None) -> EdgeRuntime:
     hook = waiter.observe if recorder is None else observe_with(recorder, waiter.observe)
     sampler: Sampler = _RecordedSampler(script.sent)
@@ -322,7 +339,7 @@ class _AnswerWaiter:
 
 
 async def _drive(runtime: EdgeRuntime, script: SessionScript, options: ReplayOptions, waiter: _AnswerWaiter,
-                 uplink: GrpcUplink, source: _Lockstep) -> None:
+                 uplink: Uplink, source: _Lockstep) -> None:
     running = asyncio.create_task(runtime.run(), name="replay-runtime")
     try:
         for query in script.queries:

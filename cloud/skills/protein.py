@@ -189,8 +189,8 @@ def _union(boxes: Iterable[NormBox]) -> NormBox:
 # never as far as the gap between two packages.
 _LINE_BREAK = 0.8
 _WORD_SPACE = 0.6
-# A package's name is display type, set larger than the rows of its nutrition panel; above the panel's
-# heading ("Nutrition Facts") it may be as small as most of a row, since nothing there is a row of the table.
+# A package's name is display type, set larger than the rows of its nutrition panel; where no table can be
+# (above the panel's heading, or with no panel text over it) it may be as small as most of a row.
 _NAME_MIN_HEIGHT = 1.15
 _HEADED_NAME_MIN_HEIGHT = 0.8
 _PANEL_HEADING = re.compile(r"^\W*nutrition", re.IGNORECASE)
@@ -404,8 +404,11 @@ def find_unlabelled(lines: Sequence[TextLine], products: Sequence[ProductText],
     found: list[UnlabelledText] = []
     while free:
         anchor = max(free, key=lambda line: line.height)
-        if anchor.height < _NAME_MIN_HEIGHT * row_height:
+        if anchor.height < _HEADED_NAME_MIN_HEIGHT * row_height:
             break  # what is left is panel-sized text, not a package's name
+        if anchor.height < _NAME_MIN_HEIGHT * row_height and _under_panel_text(anchor, panel):
+            free.remove(anchor)  # a row-sized line inside or below a table is one of its rows
+            continue
         group = _stacked_with(anchor, free, aspect)
         free = [line for line in free if line not in group]
         names = _reading_order(group)
@@ -413,6 +416,11 @@ def find_unlabelled(lines: Sequence[TextLine], products: Sequence[ProductText],
         has_panel = any(_same_column(line.box, region) and line.box.y0 >= region.y1 for line in panel)
         found.append(UnlabelledText(names, has_panel))
     return tuple(sorted(found, key=lambda item: (item.region.x0, item.region.y0)))
+
+
+def _under_panel_text(line: TextLine, panel: Sequence[TextLine]) -> bool:
+    """Whether panel text stands above ``line`` in its column; a package's name has none over it."""
+    return any(_same_column(line.box, other.box) and other.box.y1 <= line.box.center[1] for other in panel)
 
 
 # ------------------------------------------------------------------ the skill

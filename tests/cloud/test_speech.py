@@ -75,7 +75,7 @@ def test_bad_chunks_are_refused_naming_the_chunk_and_the_problem(piece: AudioPie
 def test_an_utterance_over_the_limit_is_dropped_not_buffered_on() -> None:
     assembler = UtteranceAssembler(AssemblyLimits(max_utterance_s=0.5))
     pieces = _pieces("long", _pcm(_tone(1.0, SPEECH_RATE)))
-    with pytest.raises(AudioRejectedError, match="over 0.5 s"):
+    with pytest.raises(AudioRejectedError, match=r"over 0\.5 s"):
         for piece in pieces:
             assembler.add(piece)
     # The rest of it starts a fresh utterance, and a new one still works.
