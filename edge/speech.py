@@ -48,7 +48,13 @@ async def _run_to_wav(argv: list[str], text: str) -> SpokenAudio:
         process = await asyncio.create_subprocess_exec(*argv, name, stdin=asyncio.subprocess.PIPE,
                                                        stdout=asyncio.subprocess.DEVNULL,
                                                        stderr=asyncio.subprocess.PIPE)
-        _, stderr = await process.communicate(text.encode())
+        try:
+            _, stderr = await process.communicate(text.encode())
+        except asyncio.CancelledError:   # "stop" while synthesizing: reap the process before the loop goes
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
         if process.returncode != 0:
             raise SpeechError(f"{argv[0]} failed ({process.returncode}): {stderr.decode(errors='replace')[:200]}")
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
-from eyeline.cloud.skills.protein import group_products
+from eyeline.cloud.skills.protein import find_unlabelled, group_products
 
 
 def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
@@ -27,3 +27,18 @@ def test_panel_sized_text_below_the_heading_still_names_nothing() -> None:
             line("Serving 30g", 0.1, 0.22, 0.3, 0.27), line("Protein 5g", 0.1, 0.28, 0.3, 0.33))
     (product,) = group_products(rows)
     assert product.name == ""
+
+
+def test_a_hidden_panels_name_no_taller_than_rows_elsewhere_is_still_found() -> None:
+    lines = (*OCEAN[:1], line("Peak", 0.1, 0.30, 0.2, 0.36), line("Protein Bar", 0.08, 0.37, 0.25, 0.43),
+             line("Nutrition Facts", 0.08, 0.485, 0.24, 0.54), line("Serving 60g", 0.08, 0.54, 0.2, 0.6),
+             line("Protein 20g", 0.08, 0.65, 0.2, 0.71), OCEAN[1])
+    (product,) = group_products(lines)
+    (hidden,) = find_unlabelled(lines, (product,))
+    assert hidden.name == "Ocean Tuna Snack" and not hidden.has_panel
+
+
+def test_a_row_sized_line_under_a_table_is_no_package_name() -> None:
+    lines = (line("Nutrition Facts", 0.1, 0.1, 0.3, 0.15), line("Serving 30g", 0.1, 0.16, 0.3, 0.21),
+             line("Made in Sweden", 0.1, 0.3, 0.3, 0.35))
+    assert find_unlabelled(lines, ()) == ()
