@@ -187,7 +187,8 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False, edge: bool = False) -> int:
+async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False, edge: bool = False,
+                         modes: bool = False) -> int:
     eyeline, baseline, payload_kib = await run_roundtrip(frames, fps)
     command = f"eyeline bench --frames {frames} --fps {fps:g}"
     report = render_report(eyeline, baseline, frames, fps, payload_kib, command)
@@ -203,6 +204,10 @@ async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool 
         from eyeline.tools.bench_edge import render_edge_report, run_edge_benchmarks
 
         report += render_edge_report(await run_edge_benchmarks(), command)
+    if modes:
+        from eyeline.tools.bench_modes import contemplating_section
+
+        report += "\n" + await contemplating_section()
     from eyeline.tools.evalset import kept_section
 
     # The per-mode accuracy table takes many minutes of OCR; `eyeline eval --performance` writes it, and a

@@ -69,7 +69,8 @@ def render_section(parallel: list[float], sequential: list[float], agents: int, 
     par, seq = statistics.median(parallel), statistics.median(sequential)
     return "\n".join([
         HEADING, "",
-        f"Command: `python -m eyeline.tools.bench_modes` on {os.cpu_count()} cores; {agents} sub-agents "
+        f"Command: `eyeline bench` (or `python -m eyeline.tools.bench_modes` for this section alone) on "
+        f"{os.cpu_count()} cores; {agents} sub-agents "
         f"(frame, frame at 1.5x, two earlier views fused) on one rendered 640x360 shelf frame, "
         f"{len(parallel)} rounds, medians. Worker processes are warm (spawned, OCR loaded) before timing. "
         f"Load average at the end: {os.getloadavg()[0]:.1f} (parallel speed-up needs idle cores).", "",
@@ -90,9 +91,13 @@ def replace_section(document: str, section: str) -> str:
     return document[:start] + section + (document[end + 1:] if end >= 0 else "")
 
 
-async def main(output: Path = Path("docs/PERFORMANCE.md"), workers: int = 2) -> int:
+async def contemplating_section(workers: int = 2) -> str:
     parallel, sequential, agents, answer = await measure(workers=workers)
-    section = render_section(parallel, sequential, agents, answer, workers)
+    return render_section(parallel, sequential, agents, answer, workers)
+
+
+async def main(output: Path = Path("docs/PERFORMANCE.md"), workers: int = 2) -> int:
+    section = await contemplating_section(workers)
     print(section)
     await asyncio.to_thread(_update, output, section)
     return 0

@@ -152,6 +152,8 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--no-speech", action="store_true", help="skip the speech benchmark (needs the voice extra)")
     p.add_argument("--no-edge", action="store_true",
                    help="skip the edge benchmarks (anchoring, uplink bytes and answers with real OCR, edge CPU)")
+    p.add_argument("--no-modes", action="store_true",
+                   help="skip Contemplating's parallel vs one-after-another sub-agent timing")
     p.set_defaults(run=_run_bench)
 
 
@@ -359,7 +361,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
     return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech,
-                                     edge=not args.no_edge))
+                                     edge=not args.no_edge, modes=not args.no_modes))
 
 
 def build_parser() -> argparse.ArgumentParser:

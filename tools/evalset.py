@@ -22,6 +22,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,12 +40,17 @@ from eyeline.devices.synthetic import (
 from eyeline.edge.overlays import ArrowShape
 from eyeline.tools.ask import AskResult, StillSource, ask_over
 
+if TYPE_CHECKING:
+    from eyeline.cloud.server import CloudServer
+
 SHELF_QUESTION = "which of these has the most protein?"
 REPAIR_STEPS = 7                  # steps of the espresso demo kit; case i asks for step (i % 7) + 1
 ARROW_TOLERANCE = 0.05            # share of the image diagonal
 DEFAULT_SHELF_CASES = 200
 DEFAULT_REPAIR_CASES = 50
 MODES = ("instant", "thinking", "contemplating")
+_POLL_S = 0.05
+_SESSIONS_LINGERING = 8          # well under the cloud's default limit of 32
 _PER_SERVING_LAYOUTS = (LabelLayout.CLASSIC, LabelLayout.COLON, LabelLayout.AMOUNT_FIRST, LabelLayout.PER_100G)
 
 
@@ -219,11 +225,22 @@ async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHEL
         for mode in modes:
             for case in [*shelf_cases(shelf), *repair_cases(repair)]:
                 _keep(report, await _scene(server.address, token, case, mode), on_result)
+                await _sessions_closed(server)
             for photo in photo_list:
                 _keep(report, await _photo(server.address, token, photo, photos or Path(), mode), on_result)
+                await _sessions_closed(server)
     finally:
         await server.stop(grace_s=1.0)
     return report
+
+
+async def _sessions_closed(server: CloudServer, within_s: float = 60.0) -> None:
+    """Wait while the cloud still holds many of the cases' sessions (a deep mode may finish work after its
+    answer), so a long run never meets the cloud's session limit."""
+    for _ in range(round(within_s / _POLL_S)):
+        if len(server.sessions.active()) < _SESSIONS_LINGERING:
+            return
+        await asyncio.sleep(_POLL_S)
 
 
 def _keep(report: EvalSetReport, result: CaseResult, on_result: Progress | None) -> None:
