@@ -100,17 +100,12 @@ class HttpServer:
 
     async def _whip_offer(self, request: web.Request) -> web.Response:
         token = _bearer(request)
-        if request.content_type != "application/sdp":
-            raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
+        sdp = await _sdp_offer(request)
         try:
-            sdp = await request.text()
             peer_id, answer = await self.webrtc.accept(sdp, token, track_keyframes=_track_keyframes(request))
         except WhipError as exc:
             raise _problem(exc.status, str(exc)) from exc
-        except UnicodeDecodeError as exc:
-            raise _problem(400, "the SDP offer is not text") from exc
-        return web.Response(status=201, text=answer, content_type="application/sdp",
-                            headers={"Location": f"/whip/{peer_id}"})
+        return _sdp_created(answer, f"/whip/{peer_id}")
 
     async def _whip_delete(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
@@ -173,16 +168,12 @@ class HttpServer:
     async def _watch(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
         session = self._session(request)
-        if request.content_type != "application/sdp":
-            raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
+        sdp = await _sdp_offer(request)
         try:
-            viewer_id, answer = await self.webrtc.watch(session.session_id, await request.text(), claims)
+            viewer_id, answer = await self.webrtc.watch(session.session_id, sdp, claims)
         except WhipError as exc:
             raise _problem(exc.status, str(exc)) from exc
-        except UnicodeDecodeError as exc:
-            raise _problem(400, "the SDP offer is not text") from exc
-        return web.Response(status=201, text=answer, content_type="application/sdp",
-                            headers={"Location": f"/api/watch/{viewer_id}"})
+        return _sdp_created(answer, f"/api/watch/{viewer_id}")
 
     async def _unwatch(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
@@ -244,6 +235,20 @@ class HttpServer:
         if session is None:
             raise _problem(404, f"no live session {request.match_info['id']}")
         return session
+
+
+async def _sdp_offer(request: web.Request) -> str:
+    """The body of a WHIP/WHEP POST: an SDP offer as text, or a 415/400 that says what is wrong with it."""
+    if request.content_type != "application/sdp":
+        raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
+    try:
+        return await request.text()
+    except UnicodeDecodeError as exc:
+        raise _problem(400, "the SDP offer is not text") from exc
+
+
+def _sdp_created(answer: str, location: str) -> web.Response:
+    return web.Response(status=201, text=answer, content_type="application/sdp", headers={"Location": location})
 
 
 def _bearer(request: web.Request) -> str:

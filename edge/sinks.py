@@ -166,7 +166,34 @@ class _Cv2VideoWriter:
         self._writer.release()
 
 
-class VideoFileSink:
+class _WorkerSink:
+    """What every sink shares: one worker thread behind a bounded buffer, its counts, and closing it."""
+
+    _worker: _FrameWorker
+    _closed: bool = False
+
+    @property
+    def written(self) -> int:
+        return self._worker.written
+
+    @property
+    def dropped(self) -> int:
+        return self._worker.dropped
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._worker.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.aclose()
+
+
+class VideoFileSink(_WorkerSink):
     """Writes frames of one fixed size to a video file on one dedicated worker thread.
 
     ``queue_frames`` bounds the frames waiting for the encoder; when it is full the oldest is dropped and
@@ -184,15 +211,6 @@ class VideoFileSink:
         writer = open_writer(self.path, float(fps), self.size)
         self._worker = _FrameWorker(f"VideoFileSink({self.path.name})", queue_frames, writer.write,
                                     writer.release)
-        self._closed = False
-
-    @property
-    def written(self) -> int:
-        return self._worker.written
-
-    @property
-    def dropped(self) -> int:
-        return self._worker.dropped
 
     async def write(self, image: Image, capture_ns: int) -> None:
         """Queue ``image`` for the file; the sink keeps a reference, so do not modify it afterwards."""
@@ -202,18 +220,6 @@ class VideoFileSink:
             raise SinkError(f"frame is {width}x{height} but {self.path} was opened for "
                             f"{self.size[0]}x{self.size[1]}")
         self._worker.put(image)
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._worker.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        await self.aclose()
 
 
 def display_available(*, environ: Mapping[str, str] | None = None, build_info: str | None = None) -> bool:
@@ -255,7 +261,7 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-class WindowSink:
+class WindowSink(_WorkerSink):
     """Shows frames in a desktop window; the newest frame wins, stale ones are dropped and counted.
 
     HighGUI wants one thread to own a window from creation to destruction, so the worker thread does all of
@@ -268,31 +274,10 @@ class WindowSink:
                                 "without a GUI backend (opencv-python-headless)")
         self.title = title
         self._worker = _FrameWorker(f"WindowSink({title})", 1, self._show, self._destroy)
-        self._closed = False
-
-    @property
-    def written(self) -> int:
-        return self._worker.written
-
-    @property
-    def dropped(self) -> int:
-        return self._worker.dropped
 
     async def write(self, image: Image, capture_ns: int) -> None:
         _check_image(image)
         self._worker.put(image)
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._worker.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
-        await self.aclose()
 
     def _show(self, image: Image) -> None:
         cv2.imshow(self.title, image)
