@@ -76,6 +76,17 @@ class TokenSigner:
             raise AuthError(f"session token expired at {claims.expires_at} (Unix time); mint a new one")
         return claims
 
+    def session_id(self, subject: str, nonce: str) -> str:
+        """A session id this cloud can later prove it issued, to ``subject``: ``nonce.signature``. Any cloud
+        holding the same secret (this one after a restart) accepts it back."""
+        return f"{nonce}.{self._sign(f'session:{subject}:{nonce}')[:22]}"
+
+    def issued_session_id(self, session_id: str, subject: str) -> bool:
+        """Whether ``session_id`` was issued by a cloud with this secret to ``subject``."""
+        nonce, _, signature = session_id.rpartition(".")
+        expected = self._sign(f"session:{subject}:{nonce}")[:22]
+        return bool(nonce) and hmac.compare_digest(signature.encode(), expected.encode())
+
     def _sign(self, body: str) -> str:
         return _b64encode(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest())
 

@@ -29,6 +29,7 @@ from eyeline.cloud.perception.speech import (
 )
 from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.reasoning.proactive import Offer, ProactiveOfferer
 from eyeline.cloud.sessions import Session
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
 
@@ -43,7 +44,7 @@ class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  now_ns: NowNs = time.monotonic_ns, frame_skill: Skill | None = None,
                  max_queries_in_flight: int = 2, planner: Planner | None = None,
-                 speech: SpeechRecognizer | None = None) -> None:
+                 speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -53,6 +54,7 @@ class Dispatcher:
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
         self.speech = speech
+        self.proactive = proactive or ProactiveOfferer(router, now_ns=now_ns)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
 
     async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
@@ -70,7 +72,8 @@ class Dispatcher:
             case wire.HelloIn():
                 await session.send(wire.error("protocol", "Hello may only open a session, once"))
             case wire.OtherIn():
-                pass  # an utterance outside a query: the edge heard it itself, nothing to do
+                pass  # an utterance outside a query (the edge heard it itself), or a device's battery and
+                # heat report (the edge's own business): nothing to do
 
     async def _on_audio(self, session: Session, piece: AudioPiece) -> None:
         """Gather an utterance's audio; its last chunk starts the transcription, a task the session owns."""
@@ -130,6 +133,9 @@ class Dispatcher:
     async def _keep(self, session: Session, frame: DecodedFrame) -> None:
         if frame.keyframe:
             session.keep_frame(frame)
+            if self.proactive.wanted(session, frame) and not session.spawn(self._offer(session, frame),
+                                                                            self._max_queries + 1):
+                self.proactive.look_dropped(session)
         else:
             session.show_preview(frame)
         if self._frame_skill is not None:
@@ -156,7 +162,32 @@ class Dispatcher:
                 "overloaded", f"{self._max_queries} queries are already in flight; ask again shortly",
                 retryable=True, query_id=query.query_id))
 
+    async def _offer(self, session: Session, frame: DecodedFrame) -> None:
+        """Offer an answer nobody asked for, when the keyframe shows a shelf or a known machine."""
+        try:
+            async for offer in self.proactive.offers(session, frame, self.reader(session)):
+                await self._send_offer(session, offer)
+        except Exception:
+            log.exception("a proactive look failed in session %s", session.session_id)
+
+    async def _send_offer(self, session: Session, offer: Offer) -> None:
+        frame = offer.frame
+        session.stats.proactive_offers += 1
+        session.offered_proactively = True
+        offer_id = f"offer-{session.stats.proactive_offers}"
+        log.info("session %s: %s offer %s on frame %d", session.session_id, offer.scene.kind.value, offer_id,
+                 frame.seq)
+        for index, step in enumerate(offer.result.steps):
+            await session.send(wire.trace_step(step, index=index, query_id=offer_id, frame_seq=frame.seq))
+        await self._send_overlay(session, offer.result, frame, query_id=offer_id, overlay_id=offer_id)
+        await session.send(wire.answer(offer.result, query_id=offer_id, frame_seq=frame.seq,
+                                       trace_id=frame.trace_id, mode=Mode.INSTANT, offer=offer.text))
+
     async def _answer(self, session: Session, query: wire.QueryIn) -> None:
+        with self.proactive.asking(session):
+            await self._answer_query(session, query)
+
+    async def _answer_query(self, session: Session, query: wire.QueryIn) -> None:
         frame = session.frame(query.frame_seq)
         if frame is None:
             wanted = "any keyframe" if query.frame_seq is None else f"frame {query.frame_seq}"

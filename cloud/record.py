@@ -11,24 +11,18 @@ when that queue is full a message is dropped and counted rather than holding up 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from foxglove_schemas_protobuf.CompressedImage_pb2 import CompressedImage
-from google.protobuf.message import Message as ProtoMessage
 from google.protobuf.timestamp_pb2 import Timestamp
-from mcap.writer import Writer
 
 from eyeline.cloud.errors import CloudError
 from eyeline.protos import recording as layout
-from eyeline.protos.recording_io import ChannelTable, start_recording
+from eyeline.protos.recording_io import DROP, PendingRecord, RecordingWriter, WriterOptions
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -45,32 +39,27 @@ class CloudRecordingError(CloudError):
 class CloudRecorderOptions:
     flush_interval_s: float = 0.5    # a chunk ends at least this often, so a crash loses little
     queue_items: int = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    topic: str
-    log_ns: int
-    sequence: int
-    message: ProtoMessage
-
-
-_CLOSE = object()
+    chunk_bytes: int = 256 * 1024
 
 
 class CloudSessionRecorder:
-    """Records one session. ``open()`` first, then ``record_in``/``record_out`` from the loop, ``close()`` last."""
+    """Records one session. ``open()`` first, then ``record_in``/``record_out`` from the loop, ``close()`` last.
+
+    The writer thread is the shared :class:`~eyeline.protos.recording_io.RecordingWriter`, told to *drop* (and
+    count) when its queue is full: the session's stream never waits on the disk.
+    """
 
     def __init__(self, path: Path, info: dict[str, str], now_ns: Callable[[], int] = time.monotonic_ns,
                  options: CloudRecorderOptions | None = None) -> None:
         self.path = path
         self.options = options or CloudRecorderOptions()
-        self.dropped = 0
         self._info = info
         self._now_ns = now_ns
-        self._queue: queue.Queue[_Entry | object] = queue.Queue(self.options.queue_items)
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._writer: RecordingWriter | None = None
+
+    @property
+    def dropped(self) -> int:
+        return self._writer.stats.dropped if self._writer is not None else 0
 
     def open(self) -> None:
         """Create the file and start the writer thread. Blocking."""
@@ -79,18 +68,17 @@ class CloudSessionRecorder:
             stream = self.path.open("wb")
         except OSError as exc:
             raise CloudRecordingError(f"cannot create recording {self.path}: {exc.strerror}") from exc
-        writer, channels = start_recording(stream, {"side": "cloud", **self._info})
-        self._thread = threading.Thread(target=self._write_loop, args=(writer, stream, channels),
-                                        name="cloud-recorder", daemon=True)
-        self._thread.start()
+        options = WriterOptions(DROP, self.options.chunk_bytes, self.options.flush_interval_s, self.options.queue_items)
+        self._writer = RecordingWriter(stream, {"side": "cloud", **self._info}, options,
+                                       name=f"cloud-recorder {self.path}")
+        self._writer.start()
 
     def close(self) -> None:
         """Write what is queued and finalize the file. Blocking; a write failure is logged, never raised."""
-        if self._thread is None:
+        writer = self._writer
+        if writer is None or not writer.running:
             return
-        self._queue.put(_CLOSE)
-        self._thread.join()
-        self._thread = None
+        writer.close()
         if self.dropped:
             log.warning("recording %s: %d messages dropped (the disk was behind)", self.path, self.dropped)
 
@@ -102,77 +90,49 @@ class CloudSessionRecorder:
         """A message the cloud is sending back."""
         self._offer(cloud_entries(message, self._now_ns()))
 
-    def _offer(self, entries: Iterator[_Entry]) -> None:
-        if self._thread is None or self._failure is not None:
+    def _offer(self, entries: Iterator[PendingRecord]) -> None:
+        writer = self._writer
+        if writer is None or not writer.running or writer.failure is not None:
             return
         for entry in entries:
-            try:
-                self._queue.put_nowait(entry)
-            except queue.Full:
-                self.dropped += 1
-
-    def _write_loop(self, writer: Writer, stream: IO[bytes], channels: ChannelTable) -> None:
-        last_flush, pending = time.monotonic(), 0
-        try:
-            while (item := self._next(last_flush)) is not _CLOSE:
-                if isinstance(item, _Entry):
-                    writer.add_message(channels[item.topic], log_time=item.log_ns, publish_time=item.log_ns,
-                                       data=item.message.SerializeToString(), sequence=item.sequence)
-                    pending += 1
-                if pending and time.monotonic() - last_flush >= self.options.flush_interval_s:
-                    writer.flush()  # type: ignore[no-untyped-call]  # ends the chunk: a crash loses at most this one
-                    last_flush, pending = time.monotonic(), 0
-            writer.finish()  # type: ignore[no-untyped-call]
-        except Exception as exc:
-            log.error("recording %s failed: %s", self.path, exc)
-            self._failure = exc
-        finally:
-            with contextlib.suppress(OSError):
-                stream.close()
-
-    def _next(self, last_flush: float) -> object:
-        wait = last_flush + self.options.flush_interval_s - time.monotonic()
-        try:
-            return self._queue.get(timeout=max(0.01, wait))
-        except queue.Empty:
-            return None
+            writer.submit(entry)  # never waits: a full queue drops the entry, counted
 
 
 # ------------------------------------------------------------------ what each message becomes
 
 
-def edge_entries(message: pb.EdgeMessage, now_ns: int) -> Iterator[_Entry]:
+def edge_entries(message: pb.EdgeMessage, now_ns: int) -> Iterator[PendingRecord]:
     match message.WhichOneof("kind"):
         case "frame":
             frame = message.frame
-            yield _Entry(layout.KEYFRAMES, now_ns, frame.seq, rpb.KeyframeRecord(
+            yield PendingRecord.of(layout.KEYFRAMES, now_ns, frame.seq, rpb.KeyframeRecord(
                 seq=frame.seq, capture_ns=frame.hops.capture_ns, keyframe=frame.keyframe, max_width=frame.width,
                 data_bytes=len(frame.data)))
-            yield _Entry(layout.CAMERA, now_ns, frame.seq, CompressedImage(
+            yield PendingRecord.of(layout.CAMERA, now_ns, frame.seq, CompressedImage(
                 timestamp=_timestamp(frame.hops.capture_ns), frame_id=layout.CAMERA_FRAME_ID, data=frame.data,
                 format=_FORMATS.get(frame.encoding, "jpeg")))
         case "audio":
-            yield _Entry(layout.AUDIO, now_ns, message.audio.seq, message.audio)
+            yield PendingRecord.of(layout.AUDIO, now_ns, message.audio.seq, message.audio)
         case "utterance":
-            yield _Entry(layout.UTTERANCES, now_ns, 0, message.utterance)
+            yield PendingRecord.of(layout.UTTERANCES, now_ns, 0, message.utterance)
         case "query":
-            yield _Entry(layout.QUERIES, now_ns, 0, message.query)
+            yield PendingRecord.of(layout.QUERIES, now_ns, 0, message.query)
 
 
-def cloud_entries(message: pb.CloudMessage, now_ns: int) -> Iterator[_Entry]:
+def cloud_entries(message: pb.CloudMessage, now_ns: int) -> Iterator[PendingRecord]:
     match message.WhichOneof("kind"):
         case "overlay":
             overlay = message.overlay
-            yield _Entry(layout.OVERLAYS, now_ns, overlay.frame_seq, overlay)
-            yield _Entry(layout.HOPS, now_ns, overlay.frame_seq, rpb.HopRecord(
+            yield PendingRecord.of(layout.OVERLAYS, now_ns, overlay.frame_seq, overlay)
+            yield PendingRecord.of(layout.HOPS, now_ns, overlay.frame_seq, rpb.HopRecord(
                 trace_id=overlay.trace_id, frame_seq=overlay.frame_seq, overlay_id=overlay.overlay_id,
                 hops=overlay.hops))
         case "answer":
-            yield _Entry(layout.ANSWERS, now_ns, message.answer.frame_seq, message.answer)
+            yield PendingRecord.of(layout.ANSWERS, now_ns, message.answer.frame_seq, message.answer)
         case "trace":
-            yield _Entry(layout.TRACE, now_ns, message.trace.frame_seq, message.trace)
+            yield PendingRecord.of(layout.TRACE, now_ns, message.trace.frame_seq, message.trace)
         case "error":
-            yield _Entry(layout.ERRORS, now_ns, message.error.frame_seq, message.error)
+            yield PendingRecord.of(layout.ERRORS, now_ns, message.error.frame_seq, message.error)
 
 
 def _timestamp(ns: int) -> Timestamp:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from eyeline.cloud.reasoning.contemplation import AgentPool
 from eyeline.cloud.reasoning.guardrails import GuardrailSkill
 from eyeline.cloud.reasoning.modes import ShelfPasses
 from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.reasoning.proactive import ProactiveConfig, ProactiveOfferer
 from eyeline.cloud.record import CloudRecordingError, CloudSessionRecorder
 from eyeline.cloud.sessions import Session, SessionLimitError, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
@@ -49,6 +51,13 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Session"].full_name
 SERVER_VERSION = "eyeline-cloud/0.1"
 # Room for the largest frame plus the rest of its message.
 _MESSAGE_OVERHEAD_BYTES = 64 * 1024
+_HALF_CLOSE_SETTLE_S = 0.5
+# HTTP/2 pings find a peer that vanished without a word (a cut network) within seconds, so its session is
+# detached (and its slot can be reused) instead of waiting for TCP to give up.
+_KEEPALIVE_OPTIONS = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
+                      ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0),
+                      ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+                      ("grpc.http2.max_ping_strikes", 0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +77,9 @@ class CloudConfig:
     tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
     tls_key: Path | None = None
     asr_model: str = ""                    # for edges that send audio: "" = the packaged Whisper base
-    record_dir: Path | None = None         # one MCAP recording per gRPC session, named after the session
+    proactive: ProactiveConfig = field(default_factory=ProactiveConfig)   # unasked offers, for edges that opt in
+    record_dir: Path | None = None         # one MCAP recording per session (gRPC or WebRTC), named after it
+    detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
 
     @property
     def max_message_bytes(self) -> int:
@@ -83,7 +94,9 @@ class CloudServer:
         self.config = config
         self._signer = signer
         self._now_ns = now_ns
-        self.sessions = SessionManager(config.max_sessions, config.frames_kept)
+        self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
+                                       new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
+        self._reaper: asyncio.Task[None] | None = None
         self._ocr = OcrPool(workers=config.ocr_workers)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
         pack = demo_pack()
@@ -94,7 +107,8 @@ class CloudServer:
         planner = Planner(ShelfPasses(pack.products, self._ocr, self._agents))
         self._dispatcher = Dispatcher(self._router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                       now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=planner,
-                                      speech=SpeechRecognizer(config.asr_model))
+                                      speech=SpeechRecognizer(config.asr_model),
+                                      proactive=ProactiveOfferer(self._router, config.proactive, now_ns=now_ns))
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._warming: asyncio.Task[None] | None = None
@@ -107,7 +121,7 @@ class CloudServer:
     async def start(self) -> None:
         limit = self.config.max_message_bytes
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                          ("grpc.max_send_message_length", limit)])
+                                          ("grpc.max_send_message_length", limit), *_KEEPALIVE_OPTIONS])
         handler = grpc.stream_stream_rpc_method_handler(
             self._connect, request_deserializer=wire.parse_edge_message,
             response_serializer=pb.CloudMessage.SerializeToString)
@@ -121,7 +135,16 @@ class CloudServer:
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.config.warm_up:
             self._warming = asyncio.create_task(self._ocr.warm_up(), name="ocr-warm-up")
+        self._reaper = asyncio.create_task(self._reap_detached(), name="session-reaper")
         log.info("cloud listening on %s", self.address)
+
+    async def _reap_detached(self) -> None:
+        """Close detached sessions whose grace ran out."""
+        while True:
+            await asyncio.sleep(min(1.0, max(0.05, self.config.detach_grace_s / 4)))
+            for session in self.sessions.expire(self._now_ns()):
+                log.info("session %s was not resumed in time; closed", session.session_id)
+                await session.close()
 
     async def _bind(self, server: grpc.aio.Server) -> int:
         address = f"{self.config.host}:{self.config.port}"
@@ -139,6 +162,10 @@ class CloudServer:
                                          retryable=True))
         await self._server.stop(grace_s)
         self._server = None
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+        await self.sessions.close_detached()
         if self._warming is not None:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)
@@ -158,23 +185,63 @@ class CloudServer:
     async def _connect(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn],
                        context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CloudMessage]:
         hello, claims = await self._authenticate(requests, context)
-        session = await self._open_session(hello, claims, context)
-        recorder = await self._start_recording(session)
-        reader = asyncio.create_task(self._read(requests, session, recorder))
+        session, greeting = await self._attach(hello, claims, context)
+        attachment = session.attachments
+        session.stream_task = asyncio.current_task()
+        recorder = await self.start_recording(session) if attachment == 1 else None
+        finished = asyncio.Event()   # set when the edge said Goodbye
+        reader = asyncio.create_task(self._read(requests, session, recorder, finished))
+        broke = True
         try:
+            if greeting is not None:
+                yield greeting
             while (message := await session.outbound.get()) is not None:
                 if recorder is not None:
                     recorder.record_out(message)
                 yield message
+            broke = False
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            await self.sessions.close(session)
+            await self._release(session, attachment, broke=broke and not finished.is_set())
             if recorder is not None:
                 await asyncio.to_thread(recorder.close)
 
-    async def _start_recording(self, session: Session) -> CloudSessionRecorder | None:
-        """The session's recorder when recording is on; a recording that cannot start never costs the session."""
+    async def _release(self, session: Session, attachment: int, *, broke: bool) -> None:
+        """A stream ended: a clean end closes the session (cancelling its work); a broken one detaches it, for
+        the edge to resume; a stream another one took over leaves the session to it."""
+        if session.attachments != attachment:
+            return
+        if broke and self._server is not None:
+            self.sessions.detach(session, self._now_ns())
+            log.info("session %s detached: its stream broke", session.session_id)
+            return
+        await self.sessions.close(session)
+
+    async def _attach(self, hello: wire.HelloIn, claims: TokenClaims,
+                      context: grpc.aio.ServicerContext) -> tuple[Session, pb.CloudMessage | None]:
+        """The session for this stream: the one Hello resumes, if held, with the Welcome to send first (its
+        queued messages follow); else a new one, its Welcome already queued."""
+        if hello.resume_session_id:
+            held = self.sessions.reattach(hello.resume_session_id, claims.subject)
+            if held is not None:
+                if held.stream_task is not None and held.stream_task is not asyncio.current_task():
+                    held.stream_task.cancel()   # the old stream is dead but not yet noticed: this one takes over
+                log.info("session %s resumed (stream %d)", held.session_id, held.attachments)
+                return held, self._welcome(held, resumed=True)
+        try:
+            return await self.open_session(hello, claims), None
+        except SessionLimitError as exc:
+            await _refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+
+    def _welcome(self, session: Session, *, resumed: bool = False, state_lost: bool = False) -> pb.CloudMessage:
+        limits = self.config.frame_limits
+        return wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes, limits.max_pixels, session.mode,
+                            self._router.names(), resumed=resumed, state_lost=state_lost)
+
+    async def start_recording(self, session: Session) -> CloudSessionRecorder | None:
+        """The session's recorder when recording is on, whatever the transport; a recording that cannot start
+        never costs the session."""
         if self.config.record_dir is None:
             return None
         info = {"session_id": session.session_id, "profile": session.info.profile_name}
@@ -208,20 +275,17 @@ class CloudServer:
         except AuthError as exc:
             await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
 
-    async def _open_session(self, hello: wire.HelloIn, claims: TokenClaims,
-                            context: grpc.aio.ServicerContext) -> Session:
-        try:
-            return await self.open_session(hello, claims)
-        except SessionLimitError as exc:
-            await _refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-
     async def open_session(self, hello: wire.HelloIn, claims: TokenClaims) -> Session:
         """Open a session for an authenticated Hello and queue its Welcome, whatever the transport."""
         mode = hello.mode or self.config.default_mode
-        session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns())
-        limits = self.config.frame_limits
-        await session.send(wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes,
-                                        limits.max_pixels, mode, self._router.names()))
+        # An id this cloud issued but no longer holds (it restarted): the session continues under it, its
+        # state lost, and the Welcome says so.
+        continued = bool(hello.resume_session_id) and self._signer.issued_session_id(hello.resume_session_id,
+                                                                                      claims.subject)
+        session = self.sessions.open(claims.subject, hello.profile_name, mode, self._now_ns(),
+                                     session_id=hello.resume_session_id if continued else "")
+        session.capabilities = hello.capabilities
+        await session.send(self._welcome(session, resumed=continued, state_lost=continued))
         log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
         return session
 
@@ -234,19 +298,27 @@ class CloudServer:
         return self._signer
 
     async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session,
-                    recorder: CloudSessionRecorder | None = None) -> None:
+                    recorder: CloudSessionRecorder | None, finished: asyncio.Event) -> None:
         try:
             async for message in requests:
                 session.stats.bytes_in += wire.message_size(message)
                 if recorder is not None and isinstance(message, pb.EdgeMessage):
                     recorder.record_in(message)
-                await self._dispatcher.handle(session, wire.edge_event(message))
+                event = wire.edge_event(message)
+                if isinstance(event, wire.OtherIn) and event.kind == "goodbye":
+                    finished.set()   # leaving on purpose: nothing to resume, in-flight work is cancelled
+                    session.end()
+                    return
+                await self._dispatcher.handle(session, event)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("session %s reader failed", session.session_id)
-        # The edge closed its side: answers to queries already asked still go out before the stream ends.
+        # The edge's side ended without Goodbye: a half-close (answers to queries already asked still go out,
+        # then the stream ends) or a broken stream, which the transport reports by cancelling this task shortly;
+        # the pause keeps a broken stream from being taken for a clean end.
         await session.wait_idle()
+        await asyncio.sleep(_HALF_CLOSE_SETTLE_S)
         session.end()
 
 

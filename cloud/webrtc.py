@@ -35,6 +35,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.frames import DecodedFrame, Image
 from eyeline.cloud.perception.speech import HeardAudio
 from eyeline.cloud.perception.track_speech import TrackAudioFeed, TrackSpeechError, TrackSpeechSegmenter
+from eyeline.cloud.record import CloudSessionRecorder
 from eyeline.cloud.sessions import Session, SessionLimitError
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class Peer:
         self.claims = claims
         self.track_keyframes = track_keyframes
         self.session: Session | None = None
+        self.recorder: CloudSessionRecorder | None = None   # with `--record-dir`: what the session saw
         self.inbox: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=inbox_size)
         self.inbox_dropped = 0
         self.preview: Any = None          # the latest received video frame, not decoded
@@ -210,6 +212,8 @@ class WebRtcIngress:
             await self.unwatch(viewer_id)
         if peer.session is not None:
             await self._cloud.sessions.close(peer.session)
+        if peer.recorder is not None:
+            await asyncio.to_thread(peer.recorder.close)
         await peer.pc.close()
         self._last_track_frame.pop(peer_id, None)
         log.info("webrtc peer %s closed", peer_id)
@@ -326,6 +330,7 @@ class WebRtcIngress:
         if session is None:
             self._close_soon(peer)
             return
+        peer.recorder = await self._cloud.start_recording(session)
         peer.spawn(self._write(peer, session), "peer-writer")
         dispatcher = self._cloud.dispatcher
         reported = 0
@@ -336,7 +341,17 @@ class WebRtcIngress:
                 reported = peer.inbox_dropped
                 await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "
                                               "because the session could not keep up", retryable=True))
-            await dispatcher.handle(session, _event(raw))
+            await dispatcher.handle(session, self._received(peer, raw))
+
+    @staticmethod
+    def _received(peer: Peer, raw: bytes | str) -> wire.EdgeEvent:
+        """The event a data channel message holds, recorded as received when the session is recorded."""
+        if peer.recorder is not None and isinstance(raw, bytes):
+            message = wire.parse_edge_message(raw)
+            if not isinstance(message, wire.MalformedIn):
+                peer.recorder.record_in(message)
+            return wire.edge_event(message)
+        return _event(raw)
 
     async def _open(self, peer: Peer) -> Session | None:
         try:
@@ -367,6 +382,8 @@ class WebRtcIngress:
         while (message := await session.outbound.get()) is not None:
             if channel.readyState != "open":
                 break
+            if peer.recorder is not None:
+                peer.recorder.record_out(message)
             channel.send(message.SerializeToString())
             if channel.bufferedAmount > _BUFFER_HIGH_BYTES:
                 low.clear()

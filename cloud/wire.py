@@ -32,6 +32,9 @@ class HelloIn:
     width: int
     height: int
     mode: Mode | None
+    capabilities: frozenset[str] = frozenset()   # what the edge can take, e.g. "overlay", "proactive"
+    resume_session_id: str = ""                  # the session a reconnecting edge wants to continue
+    last_frame_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,9 @@ def edge_event(message: pb.EdgeMessage | MalformedIn) -> EdgeEvent:
 
 def _hello(hello: pb.Hello) -> HelloIn:
     return HelloIn(token=hello.token, profile_name=hello.profile.name, width=hello.profile.width,
-                   height=hello.profile.height, mode=_MODE_FROM_WIRE.get(hello.mode))
+                   height=hello.profile.height, mode=_MODE_FROM_WIRE.get(hello.mode),
+                   capabilities=frozenset(hello.capabilities), resume_session_id=hello.resume_session_id,
+                   last_frame_seq=hello.last_frame_seq)
 
 
 def _frame(frame: pb.Frame) -> FrameIn:
@@ -153,10 +158,11 @@ class Hops:
 
 
 def welcome(session_id: str, server_version: str, max_frame_bytes: int, max_frame_pixels: int,
-            mode: Mode, skills: list[str]) -> pb.CloudMessage:
+            mode: Mode, skills: list[str], *, resumed: bool = False, state_lost: bool = False) -> pb.CloudMessage:
     return pb.CloudMessage(welcome=pb.Welcome(
         session_id=session_id, server_version=server_version, max_frame_bytes=max_frame_bytes,
-        max_frame_pixels=max_frame_pixels, mode=_MODE_TO_WIRE[mode], skills=skills))
+        max_frame_pixels=max_frame_pixels, mode=_MODE_TO_WIRE[mode], skills=skills, resumed=resumed,
+        state_lost=state_lost))
 
 
 def error(code: str, message: str, *, retryable: bool = False, frame_seq: int = 0,
@@ -179,9 +185,11 @@ def overlay(result: SkillResult, *, overlay_id: str, query_id: str, frame_seq: i
 
 
 def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
-           mode: Mode) -> pb.CloudMessage:
+           mode: Mode, offer: str = "") -> pb.CloudMessage:
+    """The answer to a query; with ``offer``, an unasked (proactive) one that ``offer`` introduces."""
     return pb.CloudMessage(answer=pb.Answer(query_id=query_id, text=result.answer, frame_seq=frame_seq,
-                                            trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final))
+                                            trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final,
+                                            proactive=bool(offer), offer=offer))
 
 
 def trace_step(step: model.TraceStep, *, index: int, query_id: str, frame_seq: int) -> pb.CloudMessage:

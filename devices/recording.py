@@ -21,6 +21,7 @@ from mcap.records import Channel, Header, Message, Metadata, Schema
 from mcap.stream_reader import CRCValidationError, StreamReader
 
 from eyeline.devices.base import DeviceError, DeviceNotFoundError
+from eyeline.devices.espresso import ComponentTruth, EspressoTruth
 from eyeline.devices.synthetic import Product, ProductTruth, ShelfTruth
 from eyeline.protos import recording as layout
 from eyeline.protos.recording_io import MESSAGE_CLASSES
@@ -217,11 +218,18 @@ def _decode(path: Path, topic: str, message: Message) -> RecordedMessage:
 # ------------------------------------------------------------------ ground truth
 
 
+FrameTruth = ShelfTruth | EspressoTruth
+SHELF_SCENE, ESPRESSO_SCENE = "shelf", "espresso"
+
+
 def truth_record(seq: int, capture_ns: int, truth: object) -> rpb.FrameTruthRecord | None:
     """The record of a frame's ground truth, or None when the source has none it knows how to record."""
+    if isinstance(truth, EspressoTruth):
+        return _espresso_record(seq, capture_ns, truth)
     if not isinstance(truth, ShelfTruth):
         return None
-    return rpb.FrameTruthRecord(
+    return rpb.FrameTruthRecord(scene=SHELF_SCENE,
+
         seq=seq, capture_ns=capture_ns, products=[_product_record(p) for p in truth.products],
         world_to_frame=truth.world_to_frame, motion=truth.motion, yaw_deg=truth.yaw_deg,
         pitch_deg=truth.pitch_deg, roll_deg=truth.roll_deg, best_product=_best_name(truth))
@@ -257,3 +265,42 @@ def _product_truth(record: rpb.ProductTruthRecord) -> ProductTruth:
     pixels = (int(box.x0), int(box.y0), int(box.x1), int(box.y1))
     return ProductTruth(product, pixels, tuple((q.x, q.y) for q in record.quad), record.visible_fraction)
 
+
+
+def _espresso_record(seq: int, capture_ns: int, truth: EspressoTruth) -> rpb.FrameTruthRecord:
+    return rpb.FrameTruthRecord(
+        seq=seq, capture_ns=capture_ns, scene=ESPRESSO_SCENE, world_to_frame=truth.world_to_frame,
+        motion=truth.motion, display_text=truth.display_text, components=[
+            rpb.ComponentTruthRecord(id=c.id, name=c.name, box=pb.Box(x0=c.box[0], y0=c.box[1], x1=c.box[2],
+                                                                      y1=c.box[3]),
+                                     quad=[pb.Point(x=x, y=y) for x, y in c.quad],
+                                     center=pb.Point(x=c.center[0], y=c.center[1]),
+                                     visible_fraction=c.visible_fraction) for c in truth.components])
+
+
+def frame_truth(record: rpb.FrameTruthRecord, path: Path | None = None) -> FrameTruth:
+    """The ground truth a record holds: a shelf (schema version 1 records are all shelves) or the espresso machine.
+
+    A scene this reader does not know raises :class:`SchemaVersionError` naming it, rather than passing for a
+    shelf with no products.
+    """
+    if record.scene in ("", SHELF_SCENE):
+        return shelf_truth(record)
+    if record.scene == ESPRESSO_SCENE:
+        return espresso_truth(record)
+    raise SchemaVersionError(f"recording {path or '?'}: frame {record.seq} has ground truth of scene "
+                             f"{record.scene!r}; this reader knows {SHELF_SCENE!r} and {ESPRESSO_SCENE!r}")
+
+
+def espresso_truth(record: rpb.FrameTruthRecord) -> EspressoTruth:
+    """The :class:`EspressoTruth` a record holds (floats come back at the record's 32-bit precision)."""
+    return EspressoTruth(components=tuple(_component_truth(c) for c in record.components),
+                         world_to_frame=tuple(record.world_to_frame), motion=tuple(record.motion),
+                         display_text=record.display_text)
+
+
+def _component_truth(record: rpb.ComponentTruthRecord) -> ComponentTruth:
+    box = record.box
+    return ComponentTruth(id=record.id, name=record.name, quad=tuple((q.x, q.y) for q in record.quad),
+                          box=(int(box.x0), int(box.y0), int(box.x1), int(box.y1)),
+                          center=(record.center.x, record.center.y), visible_fraction=record.visible_fraction)

@@ -30,7 +30,7 @@ from eyeline.devices.recording import (
     RecordedMessage,
     RecordingReader,
     TruncatedRecordingError,
-    shelf_truth,
+    frame_truth,
 )
 from eyeline.protos import recording as layout
 
@@ -61,8 +61,9 @@ def recorded_frames(reader: RecordingReader,
             continue
         if only is not None and recorded.sequence not in only:
             continue
-        frame_truth = shelf_truth(truth.message) if truth is not None and truth.sequence == recorded.sequence else None
-        yield CapturedFrame(recorded.sequence, recorded.log_ns, decode_image(recorded, reader.path), frame_truth)
+        known = frame_truth(truth.message, reader.path) if truth is not None and truth.sequence == recorded.sequence \
+            else None
+        yield CapturedFrame(recorded.sequence, recorded.log_ns, decode_image(recorded, reader.path), known)
 
 
 class ReplaySource:

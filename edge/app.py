@@ -60,6 +60,7 @@ class EdgeAppOptions:
     ice_servers: tuple[IceServer, ...] = ()
     ice_timeout_s: float = 5.0
     listen: ListenOptions | None = None  # spoken questions and commands, once the first keyframe is up
+    proactive: bool = False             # ask the cloud to offer answers unasked (a shelf, a known machine in view)
 
 
 @dataclass(slots=True)
@@ -72,13 +73,15 @@ class EdgeRunReport:
     stats: EdgeStats | None = None
     latencies: list[HopTimes] = field(default_factory=list)
     voice_turns: list[VoiceTurn] = field(default_factory=list)
+    offers: list[Answer] = field(default_factory=list)   # answers the cloud offered unasked
 
 
 def hello_for(options: EdgeAppOptions) -> HelloOut:
     p = options.profile
     return HelloOut(token=options.token, profile_name=p.name, width=p.width, height=p.height, fps=p.fps,
                     horizontal_fov_deg=p.horizontal_fov_deg, uplink_budget_kbps=p.uplink_budget_kbps,
-                    has_display=p.has_display, mode=options.mode or "instant")
+                    has_display=p.has_display, mode=options.mode or "instant",
+                    capabilities=("overlay", "proactive") if options.proactive else ("overlay",))
 
 
 async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
@@ -89,17 +92,16 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     recorder = None if options.record_path is None else SessionRecorder(
         options.record_path, options.record, clock=clock,
         info={"device": options.device, "profile": options.profile.name, "question": options.question})
-    uplink: Uplink = GrpcUplink(uplink_options, clock=clock) if recorder is None else \
-        RecordingUplink(uplink_options, recorder, clock=clock)
     try:
-        uplink, welcome = await _open(options, uplink, recorder is not None, clock)
+        uplink, welcome = await _open(options, GrpcUplink(uplink_options, clock=clock), clock)
     except BaseException:
         await source.aclose()
         raise
     report = EdgeRunReport(welcome)
     source = with_preview(source, uplink)
-    if recorder is not None:
+    if recorder is not None:  # whatever the transport: queries are recorded as they are handed to it
         await asyncio.to_thread(recorder.open)
+        uplink = RecordingUplink(uplink, recorder)
         source, on_event = RecordingSource(source, recorder), observe_with(recorder, on_event)
 
     cloud_asr = _cloud_transcriber(options, uplink, clock)
@@ -107,6 +109,8 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     def observe(event: CloudEvent) -> None:
         if isinstance(event, TraceStep):
             report.steps.append(event)
+        if isinstance(event, Answer) and event.proactive:
+            report.offers.append(event)
         if cloud_asr is not None:
             cloud_asr.deliver(event)
         if on_event is not None:
@@ -146,12 +150,9 @@ def edge_config(options: EdgeAppOptions) -> EdgeConfig:
     return replace(options.config, uplink_budget_kbps=options.profile.uplink_budget_kbps)
 
 
-async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, recording: bool,
-                clock: Clock) -> tuple[Uplink, Welcome]:
+async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, clock: Clock) -> tuple[Uplink, Welcome]:
     if options.transport == "grpc":
         return grpc_uplink, await grpc_uplink.open(hello_for(options))
-    if recording:
-        raise EdgeError("recording a session needs the grpc transport")
     transport = TransportOptions(options.transport, options.cloud, whip_url=options.whip_url,
                                  ice_servers=options.ice_servers, ice_timeout_s=options.ice_timeout_s,
                                  connect_timeout_s=options.connect_timeout_s, tls_ca=options.tls_ca)

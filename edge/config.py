@@ -22,6 +22,9 @@ redact_faces = true
 max_keyframes_per_s = 2.0
 uplink_budget_kbps = 0      # 0: the profile's budget
 
+[reasoning]
+proactive = false           # let the cloud offer answers unasked (a shelf, a known machine in view)
+
 [record]
 folder = "/var/lib/eyeline/recordings"   # optional; one MCAP file per daemon run
 format = "png"
@@ -35,18 +38,39 @@ initial_delay_s = 0.5
 max_delay_s = 30.0
 multiplier = 2.0
 jitter = 0.2
+
+[ingest]                    # phone push-ingest (edge/ingest.py); off unless listen is set
+listen = "0.0.0.0:50061"
+token_file = "/etc/eyeline/phone-token"  # required with listen: phones present this token
+max_frame_bytes = 4194304
+
+[power]                     # battery and heat (edge/power.py)
+status_file = "/data/data/com.termux/files/home/battery.json"  # optional: termux-battery-status output
+poll_s = 30.0
+low_battery_percent = 20.0
+critical_battery_percent = 5.0
+low_rate_factor = 0.5       # frame rate at "low", as a fraction of sampler.max_keyframes_per_s
+critical_fps = 1.0
+low_max_mode = "thinking"   # the deepest reasoning mode a question may ask for at "low"
+critical_max_mode = "instant"
+hot_celsius = 40.0          # a status file's battery temperature: "serious" from here
+critical_celsius = 45.0     # and "critical" from here
 ```
+
+``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eyeline.devices.push import is_push_spec
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.power import MODE_ORDER, PowerSettings
 from eyeline.edge.reconnect import BackoffSettings
 
 TRANSPORTS = ("grpc",)              # the daemon reconnects and records over the gRPC stream only
@@ -75,6 +99,13 @@ class DaemonConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     reconnect: BackoffSettings = field(default_factory=BackoffSettings)
+    proactive: bool = False
+    ingest_listen: str = ""         # "": no push-ingest service
+    ingest_token_file: Path | None = None
+    ingest_max_frame_bytes: int = 4 * 1024 * 1024
+    power_status_file: Path | None = None
+    power_poll_s: float = 30.0
+    power: PowerSettings = field(default_factory=PowerSettings)
 
 
 _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
@@ -84,10 +115,15 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
     "privacy": {"redact_faces": ("redact_faces", bool)},
     "sampler": {"max_keyframes_per_s": ("max_keyframes_per_s", float),
                 "uplink_budget_kbps": ("uplink_budget_kbps", int)},
+    "reasoning": {"proactive": ("proactive", bool)},
     "record": {"folder": ("record_folder", Path), "format": ("record_format", str)},
     "service": {"metrics_host": ("metrics_host", str), "metrics_port": ("metrics_port", int)},
     "reconnect": {"initial_delay_s": ("initial_delay_s", float), "max_delay_s": ("max_delay_s", float),
                   "multiplier": ("multiplier", float), "jitter": ("jitter", float)},
+    "ingest": {"listen": ("ingest_listen", str), "token_file": ("ingest_token_file", Path),
+               "max_frame_bytes": ("ingest_max_frame_bytes", int)},
+    "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
+              **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
 }
 _REQUIRED = (("device", "spec"), ("cloud", "address"))
 
@@ -122,7 +158,8 @@ def parse_config(document: Mapping[str, Any], *, source: str = "<config>", base:
         if _SECTIONS[section][key][0] not in values:
             raise ConfigError(f"{source}: {section}.{key} is required")
     reconnect = {k: values.pop(k) for k in list(values) if k in BackoffSettings.__dataclass_fields__}
-    config = DaemonConfig(**values, reconnect=BackoffSettings(**reconnect))
+    power = {k: values.pop(k) for k in list(values) if k in PowerSettings.__dataclass_fields__}
+    config = DaemonConfig(**values, reconnect=BackoffSettings(**reconnect), power=PowerSettings(**power))
     _validate(config, source)
     return config
 
@@ -156,7 +193,35 @@ def _validate(config: DaemonConfig, source: str) -> None:
     check(config.uplink_budget_kbps >= 0, "sampler.uplink_budget_kbps", "must be 0 or more")
     check(config.record_format in RECORD_FORMATS, "record.format", f"must be one of {', '.join(RECORD_FORMATS)}")
     check(-1 <= config.metrics_port < 65536, "service.metrics_port", "must be -1 (none), 0 (any) or a port")
+    _validate_ingest(config, check)
+    _validate_power(config, check)
     r = config.reconnect
     check(0 < r.initial_delay_s <= r.max_delay_s, "reconnect.initial_delay_s", "must be positive and <= max_delay_s")
     check(r.multiplier >= 1, "reconnect.multiplier", "must be 1 or more")
     check(0 <= r.jitter < 1, "reconnect.jitter", "must be in [0, 1)")
+
+
+Check = Callable[[bool, str, str], None]
+
+
+def _validate_ingest(config: DaemonConfig, check: Check) -> None:
+    if config.ingest_listen:
+        host, _, port = config.ingest_listen.rpartition(":")
+        check(bool(host) and port.isdigit() and 0 <= int(port) < 65536, "ingest.listen",
+              f"must be HOST:PORT, got {config.ingest_listen!r}")
+        check(config.ingest_token_file is not None, "ingest.token_file", "is required with ingest.listen")
+    check(config.ingest_max_frame_bytes > 0, "ingest.max_frame_bytes", "must be positive")
+    check(not is_push_spec(config.device) or bool(config.ingest_listen), "device.spec",
+          f"{config.device!r} takes pushed frames: set ingest.listen")
+
+
+def _validate_power(config: DaemonConfig, check: Check) -> None:
+    p = config.power
+    check(config.power_poll_s > 0, "power.poll_s", "must be positive")
+    check(0 <= p.critical_battery_percent <= p.low_battery_percent <= 100, "power.low_battery_percent",
+          "must be in 0..100 and at least power.critical_battery_percent")
+    check(0 < p.low_rate_factor <= 1, "power.low_rate_factor", "must be in (0, 1]")
+    check(p.critical_fps > 0, "power.critical_fps", "must be positive")
+    for key, mode in (("low_max_mode", p.low_max_mode), ("critical_max_mode", p.critical_max_mode)):
+        check(mode in MODE_ORDER, f"power.{key}", f"must be one of {', '.join(MODE_ORDER)}")
+    check(p.hot_celsius <= p.critical_celsius, "power.hot_celsius", "must be at most power.critical_celsius")

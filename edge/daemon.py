@@ -5,34 +5,42 @@ them to whichever connection is up (a latest-frame slot, so an offline edge drop
 them). One session task opens a connection, runs an ``EdgeRuntime`` over it until the stream breaks, and tries
 again with exponential backoff and jitter.
 
-Overlays across a reconnect: every connection has its own ``EdgeRuntime``, and so its own overlay table, which is
-dropped with the connection. An overlay can therefore only be drawn on frames of the connection whose frame
-sequence it names; overlays computed for frames of a broken connection are never applied to the next one: they
-were delivered before the break or are lost, and the loss is counted (``overlays_discarded``) and logged.
-A cloud that restarts has no memory of the old session, so the edge opens a new one with the same token and
-profile; the recording (one file per daemon run) spans both with contiguous frame sequence numbers.
+Overlays across a reconnect: the daemon numbers captured frames itself, so a frame seq names one frame for the
+daemon's whole life (a reopened device starts nothing over), and every reconnect asks the cloud to resume the
+same session (``Hello.resume_session_id``). Resumed with its state, the session goes on under the same id: the
+overlays already received stay, and answers computed while the edge was away arrive and are applied. Resumed
+with its state lost (the cloud restarted) or replaced by a new session, the old overlays are discarded (counted,
+``overlays_discarded``) and pending questions are asked again once or reported lost (``answers_lost``); see
+``edge.reconnect``. Whatever happens, an overlay whose frame seq and trace id do not name a frame this daemon
+sent is dropped (``overlays_rejected``), never drawn. The recording (one file per daemon run) spans every
+connection with contiguous frame sequence numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eyeline.devices.base import CapturedFrame, DeviceError, FrameSource
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import profile_by_name
+from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
 from eyeline.edge.config import DaemonConfig
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.messages import CloudEvent, OverlayArrival, Welcome
+from eyeline.edge.ingest import IngestOptions, PhoneIngest, read_ingest_token
+from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival, Welcome
 from eyeline.edge.metrics import DaemonMetrics, MetricsServer
-from eyeline.edge.reconnect import RandomSource, ReconnectPolicy
+from eyeline.edge.overlays import Overlay
+from eyeline.edge.power import PowerGovernor, PowerLimits, PowerPolicy, PowerState, poll_status_file
+from eyeline.edge.reconnect import InFlightLedger, RandomSource, ReconnectPolicy, Recovery
 from eyeline.edge.record import RecorderOptions, RecordingSampler, SessionRecorder, observe_with
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
@@ -93,15 +101,20 @@ class _FrameTap:
 
 
 class _SessionUplink:
-    """A gRPC uplink whose downlink ending, for whatever reason, reads as a broken (retryable) stream."""
+    """A gRPC uplink whose downlink ending, for whatever reason, reads as a broken (retryable) stream; what goes
+    up and comes down passes the daemon's in-flight ledger, which drops overlays that name no frame sent."""
 
-    def __init__(self, inner: GrpcUplink) -> None:
+    def __init__(self, inner: GrpcUplink, ledger: InFlightLedger, metrics: DaemonMetrics) -> None:
         self.inner = inner
+        self._ledger = ledger
+        self._metrics = metrics
 
     async def push_frame(self, frame: EncodedFrame) -> None:
+        self._ledger.sent(frame.seq, frame.trace_id)
         await self.inner.push_frame(frame)
 
     async def ask(self, query: QueryOut) -> None:
+        self._ledger.asked(query)
         await self.inner.ask(query)
 
     async def send_message(self, message: pb.EdgeMessage) -> None:
@@ -115,7 +128,11 @@ class _SessionUplink:
 
     async def __aiter__(self) -> AsyncIterator[CloudEvent]:
         async for event in self.inner:
-            yield event
+            if self._ledger.accepts(event):
+                yield event
+            else:
+                self._metrics.overlays_rejected += 1
+                event_log("overlay_rejected", reason="names no frame this edge sent")
         raise UplinkError("the cloud ended the session", retryable=True)
 
 
@@ -142,8 +159,18 @@ class EdgeDaemon:
         self._runtime: EdgeRuntime | None = None
         self._uplink: GrpcUplink | None = None
         self._sent_before = 0
+        self._ledger = InFlightLedger()
+        self._seqs = itertools.count()          # the daemon's own frame numbering, never reset
+        self._carried: dict[str, Overlay] = {}  # overlays of the last connection, for a session that resumes
+        self._session_id = ""                   # the session every reconnect asks to resume
+        self._recovery: Recovery | None = None
         self.recording_path: Path | None = None
         self.metrics_port = 0
+        self.power = PowerGovernor(PowerPolicy(config.power), config.max_keyframes_per_s)
+        self.power.on_change(self._power_changed)
+        self._pushed = PushedFrameSource(self._clock) if is_push_spec(config.device) else None
+        self.ingest: PhoneIngest | None = None
+        self._asking: set[asyncio.Task[object]] = set()  # the phone's questions, until their final answers
 
     # ------------------------------------------------------------------ control
 
@@ -151,6 +178,8 @@ class EdgeDaemon:
         """Graceful shutdown (SIGTERM): capture ends, the recording is closed whole, the session is closed."""
         self._stopping.set()
         self._resumed.set()
+        if self._pushed is not None:
+            self._pushed.close()
 
     def set_paused(self, paused: bool) -> None:
         """While paused nothing is captured, sent or recorded: the device is not even read."""
@@ -174,19 +203,26 @@ class EdgeDaemon:
         server = await self._start_metrics()
         await self._open_recorder()
         try:
+            await self._start_ingest()
             async with asyncio.TaskGroup() as group:
                 capture = group.create_task(self._capture(source), name="daemon-capture")
                 sessions = group.create_task(self._sessions(), name="daemon-sessions")
+                power = group.create_task(self._poll_power(), name="daemon-power")
                 await capture
                 self._stopping.set()
                 if self._tap is not None:
                     await self._tap.aclose()
                 with contextlib.suppress(TimeoutError):  # a session stuck on a dead link is cancelled
                     await asyncio.wait_for(sessions, _STOP_GRACE_S)
+                power.cancel()
         except* (EdgeError, DeviceError) as failed:
             raise failed.exceptions[0] from None
         finally:
             self.metrics.state = "stopped"
+            for task in self._asking:
+                task.cancel()
+            if self.ingest is not None:
+                await self.ingest.aclose()
             if self._recorder is not None:
                 await self._recorder.aclose()
             if server is not None:
@@ -194,6 +230,8 @@ class EdgeDaemon:
             event_log("stopped", frames_captured=self.metrics.frames_captured, frames_sent=self.metrics.frames_sent)
 
     def _open_source(self) -> FrameSource:
+        if self._pushed is not None:
+            return self._pushed
         if self._deps.open_source is not None:
             return self._deps.open_source(self.config.device)
         return open_device(self.config.device, clock=self._clock, profile=self._profile)
@@ -273,9 +311,15 @@ class EdgeDaemon:
         if self.metrics.paused:  # paused while the device was being read: this frame was never wanted
             return
         self.metrics.frames_captured += 1
+        pulled_seq, frame = frame.seq, replace(frame, seq=next(self._seqs))
+        if self._pushed is not None:  # what the cloud says about this frame is told to the phone by this seq
+            self._pushed.renumber(pulled_seq, frame.seq)
         if self._recorder is not None:
             await self._recorder.record_frame(frame)
-        if self._tap is None:
+        if not self.power.rate.admit(frame.capture_ns):  # recorded whole, sent no faster than power allows
+            self.metrics.frames_throttled += 1
+            self.metrics.frames_dropped += 1
+        elif self._tap is None:
             self.metrics.frames_dropped += 1
         else:
             self._tap.slot.put(frame)
@@ -297,8 +341,7 @@ class EdgeDaemon:
             opened += 1
             self.metrics.reconnects += opened > 1
             policy.succeeded()
-            event_log("connected", session_id=welcome.session_id, reconnects=self.metrics.reconnects)
-            self.metrics.session_id, self.metrics.connected, self.metrics.state = welcome.session_id, True, "connected"
+            self._welcomed(welcome)
             await self._serve(uplink)
 
     async def _connect_failed(self, exc: UplinkError, policy: ReconnectPolicy) -> None:
@@ -311,20 +354,40 @@ class EdgeDaemon:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
 
+    def _welcomed(self, welcome: Welcome) -> None:
+        """Count what the new stream keeps of the old one (see the module docstring)."""
+        same = bool(self._session_id) and welcome.session_id == self._session_id
+        kept = same and welcome.resumed and not welcome.state_lost
+        self.metrics.resumes += same and welcome.resumed
+        if not kept:
+            self.metrics.overlays_discarded += len(self._carried)
+            self._carried = {}
+        self._recovery = self._ledger.reconnected(welcome) if self._session_id else None
+        if self._recovery is not None and self._recovery.lost:
+            self.metrics.answers_lost += len(self._recovery.lost)
+            event_log("answers_lost", queries=[q.query_id for q in self._recovery.lost])
+        self._session_id = welcome.session_id
+        event_log("connected", session_id=welcome.session_id, reconnects=self.metrics.reconnects,
+                  resumed=welcome.resumed, state_lost=welcome.state_lost)
+        self.metrics.session_id, self.metrics.connected, self.metrics.state = welcome.session_id, True, "connected"
+
     async def _serve(self, uplink: GrpcUplink) -> None:
         tap = _FrameTap()
-        runtime = EdgeRuntime(tap, _SessionUplink(uplink), renderer=OverlayRenderer(), config=self._edge_config(),
+        session_uplink = _SessionUplink(uplink, self._ledger, self.metrics)
+        runtime = EdgeRuntime(tap, session_uplink, renderer=OverlayRenderer(), config=self._edge_config(),
                               clock=self._clock, on_event=self._observer())
+        runtime.overlays.update(self._carried)
         if self._recorder is not None:
             runtime.sampler = RecordingSampler(runtime.sampler, self._recorder)
         self._tap, self._runtime, self._uplink = tap, runtime, uplink
         try:
+            await self._reask(session_uplink)
             await runtime.run()
         except UplinkError as exc:
             if not exc.retryable:
                 raise
-            event_log("connection_lost", error=str(exc), overlays_discarded=len(runtime.overlays))
-            self.metrics.overlays_discarded += len(runtime.overlays)
+            self._carried = dict(runtime.overlays)
+            event_log("connection_lost", error=str(exc), overlays_held=len(runtime.overlays))
         finally:
             self._tap = None
             await tap.aclose()
@@ -335,6 +398,12 @@ class EdgeDaemon:
             self.metrics.connected, self.metrics.state = False, "offline"
             await uplink.aclose()
 
+    async def _reask(self, uplink: _SessionUplink) -> None:
+        recovery, self._recovery = self._recovery, None
+        for query in () if recovery is None else recovery.reask:
+            event_log("reasked", query_id=query.query_id)
+            await uplink.ask(query)
+
     def refresh_metrics(self) -> None:
         runtime = self._runtime
         sent = runtime.stats.keyframes_sent if runtime is not None else 0
@@ -344,9 +413,18 @@ class EdgeDaemon:
             stats = self._recorder.stats
             depths["recorder_frames"] = stats.frames_queued - stats.frames_written
         self.metrics.queue_depths = depths
+        if self.ingest is not None:
+            pushed = self.ingest.stats
+            self.metrics.phone_frames_pushed, self.metrics.phone_frames_rejected = pushed.frames_pushed, \
+                pushed.frames_rejected
+            self.metrics.phone_messages_relayed = pushed.relayed
 
     def _observer(self) -> Callable[[CloudEvent], None]:
         def observe(event: CloudEvent) -> None:
+            if self.ingest is not None:
+                self.ingest.relay(event)
+            if isinstance(event, Answer) and event.proactive:
+                self.metrics.offers_received += 1
             if isinstance(event, OverlayArrival):
                 self.metrics.overlays_received += 1
                 if event.hops.capture_ns:
@@ -354,16 +432,85 @@ class EdgeDaemon:
 
         return observe if self._recorder is None else observe_with(self._recorder, observe)
 
+    # ------------------------------------------------------------------ the phone (push-ingest) and power
+
+    async def _start_ingest(self) -> None:
+        if not self.config.ingest_listen or self.config.ingest_token_file is None:
+            return
+        token = await asyncio.to_thread(read_ingest_token, self.config.ingest_token_file)
+        options = IngestOptions(self.config.ingest_listen, token, PushLimits(self.config.ingest_max_frame_bytes))
+        # Without a push: device nothing reads the frames; the latest-wins source keeps only the newest.
+        self.ingest = PhoneIngest(options, self._pushed or PushedFrameSource(self._clock), self)
+        await self.ingest.start()
+        event_log("ingest_listening", listen=self.config.ingest_listen, port=self.ingest.port)
+
+    async def _poll_power(self) -> None:
+        if self.config.power_status_file is not None:
+            await poll_status_file(self.config.power_status_file, self.config.power, self.config.power_poll_s,
+                                   self.report_power, lambda exc: event_log("power_status_unread", error=str(exc)))
+
+    @property
+    def paused(self) -> bool:
+        return self.metrics.paused
+
+    def report_power(self, state: PowerState) -> None:
+        """A battery/thermal report from the phone or the status file; the latest one sets the limits."""
+        self.metrics.battery_percent = -1.0 if state.battery_percent is None else state.battery_percent
+        self.power.report(state)
+
+    def _power_changed(self, limits: PowerLimits) -> None:
+        self.metrics.power_level, self.metrics.power_max_fps = limits.level, limits.max_fps
+        event_log("power", level=limits.level, max_fps=limits.max_fps, max_mode=limits.max_mode)
+        if self.ingest is not None:
+            self.ingest.advise(limits)
+
+    async def ask(self, text: str, mode: str) -> str | None:
+        """Ask about what is in view now, no deeper than power allows; the query id, or None with no session up."""
+        runtime = self._runtime
+        if runtime is None:
+            return None
+        try:
+            query_id = await runtime.ask(text, self.power.clamp(mode))
+        except UplinkError:
+            return None
+        # Reading the final answer (relayed to the phone as it arrives) frees what the runtime keeps for it.
+        answer = asyncio.create_task(runtime.answer(query_id), name=f"daemon-answer-{query_id}")
+        self._asking.add(answer)
+        answer.add_done_callback(_forget_answer(self._asking))
+        return query_id
+
+    async def forward(self, message: pb.EdgeMessage) -> bool:
+        """Send a phone's message (audio) up the cloud session as it is; False with no session up."""
+        uplink = self._uplink
+        if uplink is None:
+            return False
+        try:
+            await uplink.send_message(message)
+        except UplinkError:
+            return False
+        return True
+
     def _hello(self) -> HelloOut:
         p = self._profile
         return HelloOut(token=self._token, profile_name=p.name, width=p.width, height=p.height, fps=p.fps,
                         horizontal_fov_deg=p.horizontal_fov_deg, uplink_budget_kbps=p.uplink_budget_kbps,
-                        has_display=p.has_display, mode="instant")
+                        has_display=p.has_display, mode="instant", resume_session_id=self._session_id,
+                        last_frame_seq=self._ledger.last_seq,
+                        capabilities=("overlay", "proactive") if self.config.proactive else ("overlay",))
 
     def _edge_config(self) -> EdgeConfig:
         return EdgeConfig(sampling="rate", max_keyframes_per_s=self.config.max_keyframes_per_s,
                           uplink_budget_kbps=self.config.uplink_budget_kbps or self._profile.uplink_budget_kbps,
                           redact_faces=self.config.redact_faces)
+
+
+def _forget_answer(asking: set[asyncio.Task[object]]) -> Callable[[asyncio.Task[object]], None]:
+    def forget(task: asyncio.Task[object]) -> None:
+        asking.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failed query was reported to the phone; mark its error as seen
+
+    return forget
 
 
 # ------------------------------------------------------------------ the service

@@ -14,6 +14,8 @@ class Welcome:
     max_frame_bytes: int
     max_frame_pixels: int
     skills: tuple[str, ...]
+    resumed: bool = False       # the session named in Hello.resume_session_id continues
+    state_lost: bool = False    # ... but the cloud lost its frames and in-flight work (it restarted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class Answer:
     trace_id: str
     mode: str
     final: bool
+    proactive: bool = False   # offered unasked (the session asked for proactive turns); query_id names the offer
+    offer: str = ""           # the line that introduces a proactive answer
 
 
 @dataclass(frozen=True, slots=True)

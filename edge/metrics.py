@@ -35,7 +35,18 @@ class DaemonMetrics:
     connect_failures: int = 0
     device_reopens: int = 0
     overlays_received: int = 0
+    offers_received: int = 0          # answers the cloud offered unasked (proactive turns)
     overlays_discarded: int = 0       # overlays of a connection that broke, never applied to the next one
+    overlays_rejected: int = 0        # overlays naming no frame this edge sent: dropped, never drawn
+    resumes: int = 0                  # reconnects that continued the same session id
+    answers_lost: int = 0             # questions whose answers were lost twice across reconnects
+    frames_throttled: int = 0         # held back by the power policy's frame-rate cap (counted as dropped too)
+    phone_frames_pushed: int = 0      # push-ingest: frames a phone pushed that decoded
+    phone_frames_rejected: int = 0    # push-ingest: corrupt or oversized pushed frames
+    phone_messages_relayed: int = 0   # push-ingest: cloud messages passed back to the phone
+    power_level: str = "normal"       # normal | low | critical (edge/power.py)
+    power_max_fps: float = 0.0        # the power policy's frame-rate cap; 0 = none
+    battery_percent: float = -1.0     # the latest report; -1 = none
     round_trip: LatencySummary = field(default_factory=LatencySummary)
     queue_depths: dict[str, int] = field(default_factory=dict)
     connected: bool = False
@@ -52,8 +63,17 @@ _COUNTERS = (
     ("connect_failures", "Failed attempts to open a session."),
     ("device_reopens", "Times the device was reopened after failing."),
     ("overlays_received", "Overlays received from the cloud."),
+    ("offers_received", "Answers the cloud offered unasked (proactive turns)."),
     ("overlays_discarded", "Overlays of a broken connection, dropped rather than applied to the next one."),
+    ("overlays_rejected", "Overlays naming no frame this edge sent, dropped rather than drawn."),
+    ("resumes", "Reconnects that continued the same cloud session."),
+    ("answers_lost", "Questions whose answer was lost across reconnects (after one retry)."),
+    ("frames_throttled", "Frames held back by the power policy's frame-rate cap."),
+    ("phone_frames_pushed", "Frames a phone pushed to the ingest service that decoded."),
+    ("phone_frames_rejected", "Pushed frames refused as corrupt or over the limits."),
+    ("phone_messages_relayed", "Cloud messages relayed back to the pushing phone."),
 )
+_POWER_LEVELS = ("normal", "low", "critical")
 
 
 def prometheus_text(m: DaemonMetrics) -> str:
@@ -70,11 +90,17 @@ def prometheus_text(m: DaemonMetrics) -> str:
     lines += [f'eyeline_edge_queue_depth{{queue="{q}"}} {d}' for q, d in sorted(m.queue_depths.items())]
     for name in ("connected", "paused"):
         lines += [f"# TYPE eyeline_edge_{name} gauge", f"eyeline_edge_{name} {int(getattr(m, name))}"]
+    lines += ["# HELP eyeline_edge_power_level The power policy's level (1 for the current one).",
+              "# TYPE eyeline_edge_power_level gauge"]
+    lines += [f'eyeline_edge_power_level{{level="{level}"}} {int(level == m.power_level)}' for level in _POWER_LEVELS]
+    lines += ["# TYPE eyeline_edge_power_max_fps gauge", f"eyeline_edge_power_max_fps {m.power_max_fps:g}",
+              "# TYPE eyeline_edge_battery_percent gauge", f"eyeline_edge_battery_percent {m.battery_percent:g}"]
     return "\n".join(lines) + "\n"
 
 
 def health(m: DaemonMetrics) -> dict[str, object]:
-    return {"state": m.state, "connected": m.connected, "paused": m.paused, "session_id": m.session_id}
+    return {"state": m.state, "connected": m.connected, "paused": m.paused, "session_id": m.session_id,
+            "power": m.power_level}
 
 
 class MetricsServer:

@@ -15,19 +15,13 @@ or is ``flush_interval_s`` old, so a killed edge leaves a file that replays up t
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import queue
-import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import cv2
 from google.protobuf.message import Message as ProtoMessage
-from mcap.writer import Writer
 
 from eyeline.devices.audio import AudioChunk, AudioSource
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
@@ -35,15 +29,21 @@ from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.recording import truth_record
 from eyeline.edge import record_wire as rw
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, OverlayArrival, TraceStep
+from eyeline.edge.messages import (
+    Answer,
+    CloudErrorReport,
+    CloudEvent,
+    FlowControl,
+    OverlayArrival,
+    TraceStep,
+    Welcome,
+)
 from eyeline.edge.sampler import KeyframeChoice, Sampler
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport import Uplink
 from eyeline.edge.voice import VoiceTurn
-from eyeline.edge.wire import QueryOut, UtteranceOut
+from eyeline.edge.wire import EncodedFrame, HelloOut, QueryOut, UtteranceOut
 from eyeline.protos import recording as layout
-from eyeline.protos.recording_io import ChannelTable, start_recording
-
-log = logging.getLogger(__name__)
+from eyeline.protos.recording_io import WAIT, PendingRecord, RecordingWriter, WriterOptions, WriterStats
 
 IMAGE_FORMATS = ("png", "jpeg")
 
@@ -65,7 +65,7 @@ class RecorderOptions:
             raise RecordingWriteError(f"image format {self.image_format!r} is not one of {', '.join(IMAGE_FORMATS)}")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RecorderStats:
     frames_queued: int = 0
     frames_written: int = 0
@@ -74,55 +74,51 @@ class RecorderStats:
     bytes_flushed: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    topic: str
-    log_ns: int
-    sequence: int
-    build: Callable[[], ProtoMessage]
-
-
-_CLOSE = object()
-
-
 class SessionRecorder:
-    """Writes one session to one MCAP file. ``open()`` first, ``aclose()`` (or ``close()``) last."""
+    """Writes one session to one MCAP file. ``open()`` first, ``aclose()`` (or ``close()``) last.
+
+    The writer thread is the shared :class:`~eyeline.protos.recording_io.RecordingWriter`, told to *wait* when
+    its queue is full: a recording holds every captured frame, and only the disk may hold capture back.
+    """
 
     def __init__(self, path: str | Path, options: RecorderOptions | None = None, *, clock: Clock | None = None,
                  info: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.options = options or RecorderOptions()
-        self.stats = RecorderStats()
         self._clock = clock or MonotonicClock()
         self._info = info or {}
-        self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=self.options.queue_items)
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._writer: RecordingWriter | None = None
+        self._frames_queued = 0
         self._frame_size = (0, 0)
+
+    @property
+    def stats(self) -> RecorderStats:
+        written = self._writer.stats if self._writer is not None else WriterStats()
+        return RecorderStats(self._frames_queued, written.frames_written, written.frames_flushed,
+                             written.chunks_flushed, written.bytes_flushed)
 
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        """Create the file, write its header, metadata, schemas and channels, and start the writer thread."""
+        """Create the file, write its header, metadata and camera channel, and start the writer thread."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             stream = self.path.open("wb")
         except OSError as exc:
             raise RecordingWriteError(f"cannot create recording {self.path}: {exc.strerror}") from exc
-        writer, channels = start_recording(stream, self._info)
-        self._thread = threading.Thread(target=self._write_loop, args=(writer, stream, channels),
-                                        name="edge-recorder", daemon=True)
-        self._thread.start()
+        options = WriterOptions(WAIT, self.options.chunk_bytes, self.options.flush_interval_s,
+                                self.options.queue_items)
+        self._writer = RecordingWriter(stream, self._info, options, name=f"edge-recorder {self.path}")
+        self._writer.start()
 
     def close(self) -> None:
         """Write what is queued, finalize the file (summary and index) and stop the thread. Blocking."""
-        if self._thread is None:
+        writer = self._writer
+        if writer is None or not writer.running:
             return
-        self._queue.put(_CLOSE)
-        self._thread.join()
-        self._thread = None
-        if self._failure is not None:
-            raise RecordingWriteError(f"recording {self.path} failed: {self._failure}") from self._failure
+        writer.close()
+        if writer.failure is not None:
+            raise RecordingWriteError(f"recording {self.path} failed: {writer.failure}") from writer.failure
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -135,25 +131,24 @@ class SessionRecorder:
         self._frame_size = (frame.width, frame.height)
         truth = truth_record(frame.seq, frame.capture_ns, frame.truth)
         if truth is not None:
-            await self._submit(_Pending(layout.TRUTH, frame.capture_ns, frame.seq, lambda: truth))
-        await self._submit(_Pending(layout.CAMERA, frame.capture_ns, frame.seq,
-                                    lambda: self._camera_message(frame.capture_ns, image)))
-        self.stats.frames_queued += 1
+            await self._submit(PendingRecord.of(layout.TRUTH, frame.capture_ns, frame.seq, truth))
+        await self._submit(PendingRecord(layout.CAMERA, frame.capture_ns, frame.seq,
+                                         lambda: self._camera_message(frame.capture_ns, image)))
+        self._frames_queued += 1
 
     def record_sent(self, choice: KeyframeChoice, nbytes: int) -> None:
         """A frame the sampler chose, once encoded. Called from the runtime's worker or loop; never waits long."""
-        self._check()
-        self._queue.put(self._now(layout.KEYFRAMES, choice.frame.seq, rw.keyframe_record(choice, nbytes)))
+        self._writer_or_raise().submit(self._now(layout.KEYFRAMES, choice.frame.seq,
+                                                 rw.keyframe_record(choice, nbytes)))
 
     async def record_audio(self, chunk: AudioChunk) -> None:
         """Queue a chunk of captured audio; it is converted to 16-bit PCM on the writer thread."""
-        await self._submit(_Pending(layout.AUDIO, chunk.capture_ns, chunk.seq, lambda: rw.audio_record(chunk)))
+        await self._submit(PendingRecord(layout.AUDIO, chunk.capture_ns, chunk.seq, lambda: rw.audio_record(chunk)))
 
     def record_utterance(self, utterance: UtteranceOut, heard_ns: int) -> None:
         """What the recogniser heard, logged at ``heard_ns`` (when speech ended). Waits only when the disk is behind."""
-        self._check()
-        message = rw.utterance_record(utterance)
-        self._queue.put(_Pending(layout.UTTERANCES, heard_ns, 0, lambda: message))
+        self._writer_or_raise().submit(PendingRecord.of(layout.UTTERANCES, heard_ns, 0,
+                                                        rw.utterance_record(utterance)))
 
     async def record_query(self, query: QueryOut) -> None:
         await self._submit(self._now(layout.QUERIES, 0, rw.query_record(query)))
@@ -161,10 +156,9 @@ class SessionRecorder:
     def record_event(self, event: CloudEvent) -> None:
         """The runtime's ``on_event`` hook: records what the cloud sent. Waits only when the disk is behind."""
         for pending in self._event_records(event):
-            self._check()
-            self._queue.put(pending)
+            self._writer_or_raise().submit(pending)
 
-    def _event_records(self, event: CloudEvent) -> list[_Pending]:
+    def _event_records(self, event: CloudEvent) -> list[PendingRecord]:
         match event:
             case OverlayArrival(overlay=overlay, hops=hops):
                 size = self._frame_size
@@ -180,8 +174,8 @@ class SessionRecorder:
                 return [self._now(layout.ERRORS, event.frame_seq, rw.error_record(event))]
         return []
 
-    def _now(self, topic: str, sequence: int, message: ProtoMessage) -> _Pending:
-        return _Pending(topic, self._clock.now_ns(), sequence, lambda: message)
+    def _now(self, topic: str, sequence: int, message: ProtoMessage) -> PendingRecord:
+        return PendingRecord.of(topic, self._clock.now_ns(), sequence, message)
 
     def _camera_message(self, capture_ns: int, image: Image) -> ProtoMessage:
         fmt = self.options.image_format
@@ -194,90 +188,18 @@ class SessionRecorder:
 
     # ------------------------------------------------------------------ the queue
 
-    async def _submit(self, pending: _Pending) -> None:
-        self._check()
-        try:
-            self._queue.put_nowait(pending)
-        except queue.Full:
-            await asyncio.to_thread(self._queue.put, pending)  # the disk is behind: wait for it, off the loop
+    async def _submit(self, pending: PendingRecord) -> None:
+        writer = self._writer_or_raise()
+        if not writer.submit_nowait(pending):
+            await asyncio.to_thread(writer.submit, pending)  # the disk is behind: wait for it, off the loop
 
-    def _check(self) -> None:
-        if self._failure is not None:
-            raise RecordingWriteError(f"recording {self.path} failed: {self._failure}") from self._failure
-        if self._thread is None:
+    def _writer_or_raise(self) -> RecordingWriter:
+        writer = self._writer
+        if writer is not None and writer.failure is not None:
+            raise RecordingWriteError(f"recording {self.path} failed: {writer.failure}") from writer.failure
+        if writer is None or not writer.running:
             raise RecordingWriteError(f"recording {self.path} is not open")
-
-    # ------------------------------------------------------------------ the writer thread
-
-    def _write_loop(self, writer: Writer, stream: IO[bytes], channels: ChannelTable) -> None:
-        chunk = _ChunkState()
-        try:
-            while (item := self._next(chunk)) is not _CLOSE:
-                if isinstance(item, _Pending):
-                    self._write(writer, channels, item, chunk)
-                if chunk.due(self.options):
-                    self._flush(writer, chunk)
-            self._flush(writer, chunk)
-            writer.finish()  # type: ignore[no-untyped-call]
-        except Exception as exc:  # reported to the producers by _check and to the owner by close()
-            log.error("recording %s failed: %s", self.path, exc)
-            self._failure = exc
-            self._drain()
-        finally:
-            with contextlib.suppress(OSError):
-                stream.close()
-
-    def _next(self, chunk: _ChunkState) -> object:
-        try:
-            return self._queue.get(timeout=max(0.01, chunk.time_left(self.options)))
-        except queue.Empty:
-            return None
-
-    def _write(self, writer: Writer, channels: ChannelTable, item: _Pending, chunk: _ChunkState) -> None:
-        data = item.build().SerializeToString()
-        writer.add_message(channels[item.topic], log_time=item.log_ns, data=data, publish_time=item.log_ns,
-                           sequence=item.sequence)
-        chunk.add(len(data), is_frame=item.topic == layout.CAMERA)
-        if item.topic == layout.CAMERA:
-            self.stats.frames_written += 1
-
-    def _flush(self, writer: Writer, chunk: _ChunkState) -> None:
-        if chunk.messages == 0:
-            chunk.reset()
-            return
-        writer.flush()  # type: ignore[no-untyped-call]  # ends the chunk and hands it to the operating system
-        self.stats.frames_flushed += chunk.frames
-        self.stats.chunks_flushed += 1
-        self.stats.bytes_flushed += chunk.bytes
-        chunk.reset()
-
-    def _drain(self) -> None:
-        """After a failure, free any producer blocked on the full queue; what it queued is lost, and said so."""
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
-
-
-class _ChunkState:
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.started = time.monotonic()
-        self.messages = 0
-        self.frames = 0
-        self.bytes = 0
-
-    def add(self, size: int, *, is_frame: bool) -> None:
-        self.messages += 1
-        self.frames += int(is_frame)
-        self.bytes += size
-
-    def time_left(self, options: RecorderOptions) -> float:
-        return self.started + options.flush_interval_s - time.monotonic()
-
-    def due(self, options: RecorderOptions) -> bool:
-        return self.bytes >= options.chunk_bytes or (self.messages > 0 and self.time_left(options) <= 0)
+        return writer
 
 
 # ------------------------------------------------------------------ the wrappers
@@ -323,16 +245,35 @@ class RecordingSampler:
         self.inner.sent(choice, nbytes)
 
 
-class RecordingUplink(GrpcUplink):
-    """A :class:`GrpcUplink` that records each query as it is handed to the network."""
+class RecordingUplink:
+    """Any :class:`~eyeline.edge.transport.Uplink` (gRPC or WebRTC) that records each query as it is handed to it.
 
-    def __init__(self, options: UplinkOptions, recorder: SessionRecorder, *, clock: Clock | None = None) -> None:
-        super().__init__(options, clock=clock)
+    Frames, events and closing go straight through; so does every other attribute, so the capability checks
+    (``PreviewSink``, ``MessageSender``) see what the wrapped uplink can do.
+    """
+
+    def __init__(self, uplink: Uplink, recorder: SessionRecorder) -> None:
+        self.inner = uplink
         self._recorder = recorder
 
+    async def open(self, hello: HelloOut) -> Welcome:
+        return await self.inner.open(hello)
+
+    async def push_frame(self, frame: EncodedFrame) -> None:
+        await self.inner.push_frame(frame)
+
     async def ask(self, query: QueryOut) -> None:
-        await self._recorder.record_query(query)
-        await super().ask(query)
+        await self._recorder.record_query(query)  # queued for the disk first: the network never holds it back
+        await self.inner.ask(query)
+
+    def __aiter__(self) -> AsyncIterator[CloudEvent]:
+        return self.inner.__aiter__()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 def observe_with(recorder: SessionRecorder, hook: Callable[[CloudEvent], None] | None) -> Callable[[CloudEvent], Any]:

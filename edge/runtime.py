@@ -87,6 +87,7 @@ class EdgeStats:
     previews_sent: int = 0
     regions_redacted: int = 0         # face regions destroyed before frames left the device
     anchors_lost: int = 0             # displayed frames on which tracking had to start over
+    offers_received: int = 0          # answers the cloud offered unasked (proactive turns)
 
 
 @dataclass(slots=True)
@@ -126,6 +127,7 @@ class EdgeRuntime:
         self._arrived_ns: dict[str, int] = {}
         self._rendered: deque[RenderedOut] = deque(maxlen=64)  # drawn, not yet reported; the oldest give way
         self._answers: dict[str, asyncio.Future[Answer]] = {}
+        self._offers: set[str] = set()  # query ids of the proactive offers shown; a question of the wearer's ends them
         self._query_ids = itertools.count(1)
         self._first_keyframe = asyncio.Event()
         self._keyframe_waiters: list[asyncio.Future[int]] = []
@@ -275,6 +277,8 @@ class EdgeRuntime:
                 self.overlays[overlay.overlay_id] = overlay
                 self._pending_hops[overlay.trace_id + overlay.overlay_id] = hops
                 self._arrived_ns[overlay.trace_id + overlay.overlay_id] = self._clock.now_ns()
+            case Answer() if event.proactive:
+                self._offered(event)
             case Answer() if event.final:
                 self._resolve(event.query_id, event)
             case FlowControl():
@@ -287,6 +291,19 @@ class EdgeRuntime:
             case TraceStep() | Answer():
                 pass
 
+    def _offered(self, offer: Answer) -> None:
+        """A proactive offer: drawn like any answer (its overlay came first), counted, logged without its text."""
+        if offer.query_id not in self._offers:
+            self._stats.offers_received += 1
+            self._offers.add(offer.query_id)
+            log.info("the cloud offered %s on frame %d unasked", offer.query_id, offer.frame_seq)
+
+    def _withdraw_offers(self) -> None:
+        """The wearer asked: the answer replaces what was offered, rather than drawing beside it."""
+        for overlay_id in [key for key, overlay in self.overlays.items() if overlay.query_id in self._offers]:
+            del self.overlays[overlay_id]
+        self._offers.clear()
+
     # ------------------------------------------------------------------ asking
 
     async def wait_for_keyframe(self) -> None:
@@ -297,6 +314,7 @@ class EdgeRuntime:
         (see ``answer``)."""
         query_id = f"q{next(self._query_ids)}"
         asked_ns = self._clock.now_ns()
+        self._withdraw_offers()
         frame_seq = await self._fresh_keyframe()
         if frame_seq is None and self._keyframes:
             frame_seq = next(reversed(self._keyframes))

@@ -58,6 +58,8 @@ class UplinkOptions:
     tls_ca: Path | None = None                  # PEM roots to trust; set = connect over TLS
 
 
+# A Goodbye that cannot go out this fast is not worth waiting for: the cloud then holds the session a while.
+_GOODBYE_TIMEOUT_S = 0.5
 _Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
 
 
@@ -75,7 +77,9 @@ class GrpcUplink:
 
     async def open(self, hello: wire.HelloOut) -> Welcome:
         limit = self.options.max_message_bytes
-        channel_options = [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)]
+        # Pings notice a cut network within seconds, rather than when TCP gives up minutes later.
+        channel_options = [("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit),
+                           ("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000)]
         if self.options.tls_ca is None:
             self._channel = grpc.aio.insecure_channel(self.options.target, options=channel_options)
         else:
@@ -160,6 +164,7 @@ class GrpcUplink:
             while (message := await self._call.read()) is not grpc.aio.EOF:
                 yield wire.cloud_event(message)
         except grpc.aio.AioRpcError as exc:
+            self._broken = True
             if exc.code() != grpc.StatusCode.CANCELLED:
                 raise _uplink_error(exc, "the session stream broke") from exc
 
@@ -170,7 +175,10 @@ class GrpcUplink:
                 await self._writer
             self._writer = None
         if self._call is not None:
-            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError):
+            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError,
+                                     TimeoutError):
+                if not self._broken:  # leaving on purpose: the cloud ends the session rather than holding it
+                    await asyncio.wait_for(self._call.write(wire.goodbye_message()), _GOODBYE_TIMEOUT_S)
                 await self._call.done_writing()
             self._call.cancel()
             self._call = None

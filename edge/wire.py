@@ -44,6 +44,8 @@ class HelloOut:
     mode: str = "instant"
     capabilities: tuple[str, ...] = ("overlay",)
     client_version: str = "eyeline-edge/0.1"
+    resume_session_id: str = ""     # reconnecting: the session to continue
+    last_frame_seq: int = 0         # ... and the last frame seq sent on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,19 @@ class RenderedOut:
     arrived_ns: int
 
 
+def goodbye_message() -> pb.EdgeMessage:
+    return pb.EdgeMessage(goodbye=pb.Goodbye())
+
+
 def hello_message(hello: HelloOut) -> pb.EdgeMessage:
     profile = pb.DeviceProfile(name=hello.profile_name, width=hello.width, height=hello.height, fps=hello.fps,
                                horizontal_fov_deg=hello.horizontal_fov_deg,
                                uplink_budget_kbps=hello.uplink_budget_kbps, has_display=hello.has_display)
     return pb.EdgeMessage(hello=pb.Hello(token=hello.token, profile=profile, mode=MODES[hello.mode],
                                          capabilities=list(hello.capabilities),
-                                         client_version=hello.client_version))
+                                         client_version=hello.client_version,
+                                         resume_session_id=hello.resume_session_id,
+                                         last_frame_seq=hello.last_frame_seq))
 
 
 def frame_message(frame: EncodedFrame, sent_ns: int) -> pb.EdgeMessage:
@@ -143,12 +151,14 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
     match kind:
         case "welcome":
             w = message.welcome
-            return Welcome(w.session_id, w.server_version, w.max_frame_bytes, w.max_frame_pixels, tuple(w.skills))
+            return Welcome(w.session_id, w.server_version, w.max_frame_bytes, w.max_frame_pixels, tuple(w.skills),
+                           resumed=w.resumed, state_lost=w.state_lost)
         case "overlay":
             return OverlayArrival(overlay_from_wire(message.overlay), _hops(message.overlay.hops))
         case "answer":
             a = message.answer
-            return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final)
+            return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final,
+                          a.proactive, a.offer)
         case "trace":
             return _trace_step(message.trace)
         case "flow":

@@ -12,12 +12,15 @@ from typing import Final
 
 PROFILE: Final = "eyeline"
 METADATA_NAME: Final = "eyeline.recording"
-SCHEMA_VERSION: Final = "1"
-KNOWN_SCHEMA_VERSIONS: Final = frozenset({SCHEMA_VERSION})
+SCHEMA_VERSION: Final = "2"
+KNOWN_SCHEMA_VERSIONS: Final = frozenset({"1", SCHEMA_VERSION})
+"""Version 2 added the espresso machine's ground truth (``FrameTruthRecord.scene`` and ``components``); a version 1
+file is a version 2 file without them, so it reads unchanged. A reader that knows only version 1 refuses a
+version 2 file rather than taking an espresso frame for a shelf with no products."""
 
 # Topic -> fully qualified protobuf message name.
 CAMERA: Final = "/camera/image"                    # foxglove.CompressedImage; sequence = frame seq
-TRUTH: Final = "/camera/truth"                     # eyeline.v1.FrameTruthRecord (synthetic sources only)
+TRUTH: Final = "/camera/truth"                     # eyeline.v1.FrameTruthRecord (synthetic shelf and espresso)
 AUDIO: Final = "/audio"                            # eyeline.v1.AudioChunk
 UTTERANCES: Final = "/utterances"                  # eyeline.v1.Utterance
 QUERIES: Final = "/eyeline/queries"                # eyeline.v1.Query

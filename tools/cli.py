@@ -20,6 +20,7 @@ from eyeline.devices.profiles import PROFILES, profile_by_name
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.transport import parse_ice_server
 from eyeline.tools.console import print_event, print_report
+from eyeline.tools.phone_client import add_phone_parser
 
 # Heavy modules (the OCR models, the gRPC server) are imported by the subcommand that needs them, so an
 # edge device never loads the cloud's perception stack.
@@ -52,7 +53,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--ice-server", action="append", default=[], metavar="URL",
                    help="STUN/TURN server for WebRTC peers: stun:HOST:PORT or turn:USER:PASSWORD@HOST:PORT")
     p.add_argument("--record-dir", type=Path, metavar="DIR",
-                   help="record each gRPC session to DIR/<session id>.mcap (what the cloud received and sent)")
+                   help="record each session (gRPC or WebRTC) to DIR/<session id>.mcap "
+                        "(what the cloud received and sent)")
     p.set_defaults(run=_run_cloud)
 
 
@@ -67,6 +69,8 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     token.add_argument("--token-file", type=Path)
     p.add_argument("--profile", default="webcam", choices=sorted(PROFILES))
     p.add_argument("--ask", default="", metavar="QUESTION", help="ask this once the first keyframe is up")
+    p.add_argument("--proactive", action="store_true",
+                   help="let the cloud offer answers unasked when a shelf or a known machine comes into view")
     p.add_argument("--mode", default="", choices=["", "instant", "thinking", "contemplating"])
     p.add_argument("--video", type=Path,
                    help=f"annotated video path (default: a window if a display exists, else {DEFAULT_EDGE_VIDEO})")
@@ -251,7 +255,7 @@ def _run_edge(args: argparse.Namespace) -> int:
                              transport=args.transport, whip_url=args.whip, ice_timeout_s=args.ice_timeout,
                              ice_servers=tuple(map(parse_ice_server, args.ice_server)),
                              config=EdgeConfig(redact_faces=not args.no_redact_faces), record_path=args.record,
-                             record=RecorderOptions(image_format=args.record_format))
+                             record=RecorderOptions(image_format=args.record_format), proactive=args.proactive)
     if args.listen:
         from eyeline.edge.listen import ListenOptions
 
@@ -369,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser, _replay_parser,
-                _eval_parser, _ask_parser):
+                _eval_parser, _ask_parser, add_phone_parser):
         add(sub)
     return parser
 

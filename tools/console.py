@@ -15,6 +15,8 @@ def print_event(event: CloudEvent) -> None:
     match event:
         case TraceStep():
             print(format_step(event), flush=True)
+        case Answer() if event.proactive:
+            print(f"offer: {event.offer}: {event.text}", flush=True)
         case Answer():
             print(f"answer ({event.mode}{'' if event.final else ', refining'}): {event.text}", flush=True)
         case CloudErrorReport():
@@ -26,7 +28,8 @@ def print_report(report: EdgeRunReport) -> None:
     if stats is not None:
         print(f"frames: captured {stats.captured}, keyframes sent {stats.keyframes_sent}, "
               f"rendered {stats.frames_rendered}, dropped (uplink/render) "
-              f"{stats.uplink_dropped}/{stats.render_dropped}, overlays {stats.overlays_received}")
+              f"{stats.uplink_dropped}/{stats.render_dropped}, overlays {stats.overlays_received}, "
+              f"offers {stats.offers_received}")
     if report.latencies:
         last = report.latencies[-1]
         print(f"last overlay: capture -> rendered {(last.rendered_ns - last.capture_ns) / 1e6:.0f} ms "

@@ -22,14 +22,14 @@ from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.devices.profiles import PROFILES, WEBCAM, GlassesProfile
 from eyeline.devices.recording import (
     EmptyRecordingError,
+    FrameTruth,
     MissingChannelError,
     RecordedMessage,
     RecordingError,
     RecordingReader,
-    shelf_truth,
+    frame_truth,
 )
 from eyeline.devices.replay import ReplaySource, decode_image
-from eyeline.devices.synthetic import ShelfTruth
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, HopTimes, OverlayArrival
 from eyeline.edge.overlays import Overlay
@@ -83,7 +83,7 @@ class SessionScript:
     queries: tuple[RecordedQuery, ...]
     answers: dict[str, Answer]
     overlays: dict[str, Overlay]
-    truth: dict[int, ShelfTruth]
+    truth: dict[int, FrameTruth]         # ground truth by frame seq: shelf or espresso machine
 
 
 def read_script(path: str | Path) -> SessionScript:
@@ -110,7 +110,7 @@ class _Collected:
     queries: list[pb.Query] = field(default_factory=list)
     answers: dict[str, Answer] = field(default_factory=dict)
     overlays: dict[str, Overlay] = field(default_factory=dict)
-    truth: dict[int, ShelfTruth] = field(default_factory=dict)
+    truth: dict[int, FrameTruth] = field(default_factory=dict)
     frame_size: tuple[int, int] = (0, 0)
 
     def accept(self, recorded: RecordedMessage, reader: RecordingReader) -> None:
@@ -128,7 +128,7 @@ class _Collected:
             case layout.OVERLAYS:
                 self.overlays[message.overlay_id] = overlay_from_wire(message)
             case layout.TRUTH:
-                self.truth[message.seq] = shelf_truth(message)
+                self.truth[message.seq] = frame_truth(message, reader.path)
             case layout.CAMERA if self.frame_size == (0, 0):
                 image = decode_image(recorded, reader.path)
                 self.frame_size = (int(image.shape[1]), int(image.shape[0]))
@@ -195,19 +195,16 @@ async def replay_session(script: SessionScript, options: ReplayOptions) -> Repla
 
 
 async def _open_uplink(script: SessionScript, options: ReplayOptions, recorder: SessionRecorder | None) -> Uplink:
-    """An open uplink of the transport ``options`` name; recording the replay needs gRPC (queries are taken there)."""
+    """An open uplink of the transport ``options`` name; when the replay is recorded, one that records queries."""
     hello = _hello(script.profile, options.token)
     if options.transport == "grpc":
-        uplink_options = UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s)
-        grpc_uplink = GrpcUplink(uplink_options) if recorder is None else RecordingUplink(uplink_options, recorder)
-        await grpc_uplink.open(hello)
-        return grpc_uplink
-    if recorder is not None:
-        raise ReplayError(f"recording a replay needs the grpc transport, not {options.transport}")
-    transport = TransportOptions(options.transport, options.cloud, whip_url=options.whip_url,
-                                 connect_timeout_s=options.connect_timeout_s, preview_fps=0)
-    uplink, _ = await open_uplink(transport, hello, clock=MonotonicClock())
-    return uplink
+        uplink: Uplink = GrpcUplink(UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s))
+        await uplink.open(hello)
+    else:
+        transport = TransportOptions(options.transport, options.cloud, whip_url=options.whip_url,
+                                     connect_timeout_s=options.connect_timeout_s, preview_fps=0)
+        uplink, _ = await open_uplink(transport, hello, clock=MonotonicClock())
+    return uplink if recorder is None else RecordingUplink(uplink, recorder)
 
 
 def _replay_runtime(source: _Lockstep, uplink: Uplink, script: SessionScript, waiter: _AnswerWaiter,

@@ -1,10 +1,12 @@
 """Contemplating: sub-agents on independent hypotheses in parallel processes, then an orchestrator.
 
 Each sub-agent answers the same question its own way (the frame re-read closely, the frame at another scale,
-the frame fused with an earlier view); each runs in a worker process of an ``AgentPool`` with its own OCR
-engine, loaded once when the process starts. Agent functions are module-level and take plain data, so they
-pickle. The orchestrator cross-verifies: it groups the agents by the product they put first, keeps the
-largest group, answers with that group's surest result and says how many agents agreed.
+the frame fused with an earlier view, and one that reads only the products' names and answers from the
+knowledge pack's catalog, never from a panel's numbers); each runs in a worker process of an ``AgentPool``
+with its own OCR engine, loaded once when the process starts. Agent functions are module-level and take plain
+data, so they pickle. The orchestrator cross-verifies: it groups the agents by the product they put first, keeps the
+largest group, answers with that group's surest result and says how many agents agreed, and whether the
+knowledge agent, whose evidence is independent of the panels, agrees with the panel readers.
 """
 
 from __future__ import annotations
@@ -24,11 +26,25 @@ import numpy as np
 from eyeline.cloud.knowledge.schema import CatalogProduct
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.fusion import FusedTextReader
-from eyeline.cloud.perception.ocr import Image, OcrEngine, TextLine, TextReader
+from eyeline.cloud.perception.ocr import AsyncTextReader, Image, OcrEngine, TextLine, TextReader
 from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.grounding import CatalogMatcher
 from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.ranking import (
+    ProductReading,
+    Source,
+    answer_text,
+    catalog_reading,
+    overlay_items,
+    rank_by_protein,
+)
+from eyeline.cloud.skills.shelf_text import find_unlabelled, group_products
 
 ORCHESTRATOR = "orchestrator"
+KNOWLEDGE_AGENT = "knowledge"
+# The catalog vouches for a product's figures, not for which package this is: the name match is the doubt,
+# and a name match alone is trusted a little less than a panel read in full.
+KNOWLEDGE_TRUST = 0.9
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -42,6 +58,7 @@ class AgentJob:
     scale: float = 1.0
     others: tuple[Image, ...] = field(default=(), repr=False)
     catalog: tuple[CatalogProduct, ...] = ()
+    knowledge_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +95,13 @@ def run_agent(job: AgentJob) -> AgentReport:
     if _engine is None:
         load_worker_engine()
     assert _engine is not None
-    result = asyncio.run(_answer(job, _ThreadedReader(_engine)))
+    answer = answer_from_knowledge if job.knowledge_only else _answer
+    result = asyncio.run(answer(job, _ThreadedReader(_engine)))
     steps = tuple(replace(step, agent=job.agent) for step in result.steps)
     return AgentReport(job.agent, replace(result, steps=steps), (time.perf_counter_ns() - started) // 1000)
 
 
-async def _answer(job: AgentJob, reader: _ThreadedReader) -> SkillResult:
+async def _answer(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
     image = job.image
     if job.scale != 1.0:
         # Normalized coordinates are scale-free, so what the agent finds needs no mapping back.
@@ -92,6 +110,45 @@ async def _answer(job: AgentJob, reader: _ThreadedReader) -> SkillResult:
     ocr = FusedTextReader(reader, image, job.others) if job.others else reader
     context = SkillContext(question=job.question, mode=Mode.THINKING, image=image, frame_seq=job.frame_seq, ocr=ocr)
     return await ProteinRankingSkill(job.catalog).answer(context)
+
+
+async def answer_from_knowledge(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
+    """Rank the products whose names are read by the catalog's figures alone; panels' numbers are not used."""
+    started = time.perf_counter_ns()
+    lines = await reader.read(job.image)
+    steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
+                       evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=KNOWLEDGE_AGENT)]
+    matcher = CatalogMatcher(job.catalog)
+    readings = [_catalog_step(name, region, matcher, steps) for name, region in _product_names(job.image, lines)]
+    started = time.perf_counter_ns()
+    ranking = rank_by_protein(r for r in readings if r.source is Source.CATALOG)
+    text = answer_text(ranking)
+    confidence = KNOWLEDGE_TRUST * min((r.confidence for r in ranking.ranked), default=0.0)
+    steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.region for r in ranking.ranked[:1]),
+                           confidence=round(confidence, 3), cost_us=_since_us(started), agent=KNOWLEDGE_AGENT))
+    return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps), confidence=confidence)
+
+
+def _product_names(image: Image, lines: Sequence[TextLine]) -> list[tuple[str, NormBox]]:
+    """Each package's read name and where it is, whether or not its panel is readable."""
+    aspect = image.shape[1] / image.shape[0]
+    products = group_products(lines, aspect=aspect)
+    named = [(product.name, product.region) for product in products if product.name]
+    return named + [(text.name, text.region) for text in find_unlabelled(lines, products, aspect)]
+
+
+def _catalog_step(name: str, region: NormBox, matcher: CatalogMatcher, steps: list[TraceStep]) -> ProductReading:
+    started = time.perf_counter_ns()
+    reading = catalog_reading(name, region, matcher)
+    said = (f"catalog: {reading.per_serving_g} g per serving" if reading.source is Source.CATALOG
+            else "not in the catalog")
+    steps.append(TraceStep(StepKind.GROUND, f"{name!r}: {said}", evidence=(region,),
+                           confidence=reading.confidence, cost_us=_since_us(started), agent=KNOWLEDGE_AGENT))
+    return reading
+
+
+def _since_us(started_ns: int) -> int:
+    return (time.perf_counter_ns() - started_ns) // 1000
 
 
 # ------------------------------------------------------------------ in the cloud process
@@ -130,6 +187,8 @@ def agent_jobs(ctx: SkillContext, catalog: Sequence[CatalogProduct]) -> list[Age
     jobs = [base, replace(base, agent="scale-1.5x", scale=1.5)]
     jobs += [replace(base, agent=f"views-{ctx.frame_seq}+{frame.seq}", others=(frame.image,))
              for frame in ctx.recent[:2]]
+    if catalog:
+        jobs.append(replace(base, agent=KNOWLEDGE_AGENT, knowledge_only=True))
     return jobs
 
 
@@ -151,12 +210,25 @@ def orchestrate(reports: Sequence[AgentReport]) -> SkillResult:
     steps = tuple(step for report in reports for step in report.result.steps)
     summary = f"{agreed} of {len(reports)} agents agreed"
     detail = "; ".join(f"{r.agent}: {_top_product(r.result) or 'no answer'}" for r in reports)
+    detail += _knowledge_check(reports)
     confidence = chosen.result.confidence * agreed / len(reports)
     step = TraceStep(StepKind.VERIFY, f"cross-check: {summary} ({detail}); answer from {chosen.agent}",
                      evidence=_top_evidence(chosen.result), confidence=round(confidence, 3),
                      cost_us=(time.perf_counter_ns() - started) // 1000, agent=ORCHESTRATOR)
     return replace(chosen.result, answer=f"{chosen.result.answer} ({summary}.)", steps=(*steps, step),
                    confidence=confidence)
+
+
+def _knowledge_check(reports: Sequence[AgentReport]) -> str:
+    """Whether the knowledge agent names the product the panel readers put first (most of them)."""
+    knowledge = next((r for r in reports if r.agent == KNOWLEDGE_AGENT), None)
+    panel_votes = Counter(_top_product(r.result) for r in reports if r.agent != KNOWLEDGE_AGENT)
+    panel_votes.pop("", None)
+    if knowledge is None or not _top_product(knowledge.result) or not panel_votes:
+        return ""
+    panel_top = panel_votes.most_common(1)[0][0]
+    return "; the catalog " + ("agrees with" if _top_product(knowledge.result) == panel_top else "disagrees with") \
+        + " the panels"
 
 
 def _top_product(result: SkillResult) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eyeline.cloud.model import BadgeItem, BoxItem, NormBox, NoticeItem, OverlayItem, PanelItem, PanelRow, Point
+from eyeline.cloud.perception.segmentation import package_of
 from eyeline.cloud.skills.grounding import CatalogMatcher
 
 NOTICE_TEXT = "Nutrition information only - not medical advice."
@@ -44,6 +45,8 @@ class ProductReading:
     source: Source = Source.LABEL
     confidence: float = 1.0
     note: str = ""
+    # The whole package, where segmentation found it; ``region`` is only the text read on it.
+    package: NormBox | None = None
 
     @property
     def display_name(self) -> str:
@@ -51,7 +54,7 @@ class ProductReading:
 
     @property
     def badge_center(self) -> Point:
-        return self.region.center
+        return (self.package or self.region).center
 
     @property
     def cut_off(self) -> bool:
@@ -183,7 +186,7 @@ def overlay_items(ranking: Ranking) -> tuple[OverlayItem, ...]:
     for rank, reading in enumerate(ranking.ranked, start=1):
         value = reading.value(ranking.basis) or 0.0
         items.append(BadgeItem(id=f"rank-{rank}", center=reading.badge_center, text=str(rank)))
-        items.append(BoxItem(id=box_ids[rank - 1], box=reading.region, caption=f"{value:g} g"))
+        items.append(BoxItem(id=box_ids[rank - 1], box=reading.package or reading.region, caption=f"{value:g} g"))
     rows = [PanelRow(rank=str(rank), text=_row_name(reading), value=f"{reading.value(ranking.basis) or 0.0:g} g")
             for rank, reading in enumerate(ranking.ranked, start=1)]
     rows += [PanelRow(rank="?", text=r.display_name, value="unknown") for r in (*ranking.not_compared,
@@ -207,3 +210,12 @@ def _box_ids(ranking: Sequence[ProductReading]) -> list[str]:
             candidate, suffix = f"product-{slug}-{suffix}", suffix + 1
         ids.append(candidate)
     return ids
+
+
+def on_packages(readings: Sequence[ProductReading], packages: Sequence[NormBox]) -> list[ProductReading]:
+    """Each reading placed on the package region that holds the centre of its text, if one does."""
+    placed: list[ProductReading] = []
+    for reading in readings:
+        package = package_of(reading.region, packages)
+        placed.append(replace(reading, package=package) if package is not None else reading)
+    return placed

@@ -65,7 +65,8 @@ class Glasses {
     const settings = stream.getVideoTracks()[0].getSettings();
     this.#send({ hello: { profile: { name: "browser", width: settings.width, height: settings.height,
       fps: settings.frameRate ?? 30, has_display: true }, mode: Number($("mode").value),
-      capabilities: ["overlay"], client_version: "eyeline-browser/0.1" } });
+      capabilities: $("proactive").checked ? ["overlay", "proactive"] : ["overlay"],
+      client_version: "eyeline-browser/0.1" } });
     this.view.status("connected");
   }
 

@@ -60,7 +60,7 @@ class ProductTruthRecord(_message.Message):
     def __init__(self, brand: _Optional[str] = ..., name: _Optional[str] = ..., protein_g: _Optional[float] = ..., serving_g: _Optional[int] = ..., kcal: _Optional[int] = ..., color_bgr: _Optional[_Iterable[int]] = ..., box: _Optional[_Union[_session_pb2.Box, _Mapping]] = ..., quad: _Optional[_Iterable[_Union[_session_pb2.Point, _Mapping]]] = ..., visible_fraction: _Optional[float] = ...) -> None: ...
 
 class FrameTruthRecord(_message.Message):
-    __slots__ = ("seq", "capture_ns", "products", "world_to_frame", "motion", "yaw_deg", "pitch_deg", "roll_deg", "best_product")
+    __slots__ = ("seq", "capture_ns", "products", "world_to_frame", "motion", "yaw_deg", "pitch_deg", "roll_deg", "best_product", "scene", "components", "display_text")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_NS_FIELD_NUMBER: _ClassVar[int]
     PRODUCTS_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,9 @@ class FrameTruthRecord(_message.Message):
     PITCH_DEG_FIELD_NUMBER: _ClassVar[int]
     ROLL_DEG_FIELD_NUMBER: _ClassVar[int]
     BEST_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    SCENE_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_TEXT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     capture_ns: int
     products: _containers.RepeatedCompositeFieldContainer[ProductTruthRecord]
@@ -79,4 +82,23 @@ class FrameTruthRecord(_message.Message):
     pitch_deg: float
     roll_deg: float
     best_product: str
-    def __init__(self, seq: _Optional[int] = ..., capture_ns: _Optional[int] = ..., products: _Optional[_Iterable[_Union[ProductTruthRecord, _Mapping]]] = ..., world_to_frame: _Optional[_Iterable[float]] = ..., motion: _Optional[_Iterable[float]] = ..., yaw_deg: _Optional[float] = ..., pitch_deg: _Optional[float] = ..., roll_deg: _Optional[float] = ..., best_product: _Optional[str] = ...) -> None: ...
+    scene: str
+    components: _containers.RepeatedCompositeFieldContainer[ComponentTruthRecord]
+    display_text: str
+    def __init__(self, seq: _Optional[int] = ..., capture_ns: _Optional[int] = ..., products: _Optional[_Iterable[_Union[ProductTruthRecord, _Mapping]]] = ..., world_to_frame: _Optional[_Iterable[float]] = ..., motion: _Optional[_Iterable[float]] = ..., yaw_deg: _Optional[float] = ..., pitch_deg: _Optional[float] = ..., roll_deg: _Optional[float] = ..., best_product: _Optional[str] = ..., scene: _Optional[str] = ..., components: _Optional[_Iterable[_Union[ComponentTruthRecord, _Mapping]]] = ..., display_text: _Optional[str] = ...) -> None: ...
+
+class ComponentTruthRecord(_message.Message):
+    __slots__ = ("id", "name", "box", "quad", "center", "visible_fraction")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    QUAD_FIELD_NUMBER: _ClassVar[int]
+    CENTER_FIELD_NUMBER: _ClassVar[int]
+    VISIBLE_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    box: _session_pb2.Box
+    quad: _containers.RepeatedCompositeFieldContainer[_session_pb2.Point]
+    center: _session_pb2.Point
+    visible_fraction: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., box: _Optional[_Union[_session_pb2.Box, _Mapping]] = ..., quad: _Optional[_Iterable[_Union[_session_pb2.Point, _Mapping]]] = ..., center: _Optional[_Union[_session_pb2.Point, _Mapping]] = ..., visible_fraction: _Optional[float] = ...) -> None: ...

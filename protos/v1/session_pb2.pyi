@@ -14,6 +14,14 @@ class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODE_THINKING: _ClassVar[Mode]
     MODE_CONTEMPLATING: _ClassVar[Mode]
 
+class ThermalState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    THERMAL_STATE_UNSPECIFIED: _ClassVar[ThermalState]
+    THERMAL_STATE_NOMINAL: _ClassVar[ThermalState]
+    THERMAL_STATE_FAIR: _ClassVar[ThermalState]
+    THERMAL_STATE_SERIOUS: _ClassVar[ThermalState]
+    THERMAL_STATE_CRITICAL: _ClassVar[ThermalState]
+
 class ImageEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     IMAGE_ENCODING_UNSPECIFIED: _ClassVar[ImageEncoding]
@@ -45,10 +53,16 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_OVERLOADED: _ClassVar[ErrorCode]
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
     ERROR_CODE_SHUTTING_DOWN: _ClassVar[ErrorCode]
+    ERROR_CODE_UNAVAILABLE: _ClassVar[ErrorCode]
 MODE_UNSPECIFIED: Mode
 MODE_INSTANT: Mode
 MODE_THINKING: Mode
 MODE_CONTEMPLATING: Mode
+THERMAL_STATE_UNSPECIFIED: ThermalState
+THERMAL_STATE_NOMINAL: ThermalState
+THERMAL_STATE_FAIR: ThermalState
+THERMAL_STATE_SERIOUS: ThermalState
+THERMAL_STATE_CRITICAL: ThermalState
 IMAGE_ENCODING_UNSPECIFIED: ImageEncoding
 IMAGE_ENCODING_JPEG: ImageEncoding
 IMAGE_ENCODING_PNG: ImageEncoding
@@ -72,6 +86,7 @@ ERROR_CODE_UNSUPPORTED: ErrorCode
 ERROR_CODE_OVERLOADED: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
 ERROR_CODE_SHUTTING_DOWN: ErrorCode
+ERROR_CODE_UNAVAILABLE: ErrorCode
 
 class Point(_message.Message):
     __slots__ = ("x", "y")
@@ -110,20 +125,40 @@ class HopTimes(_message.Message):
     def __init__(self, capture_ns: _Optional[int] = ..., sent_ns: _Optional[int] = ..., received_ns: _Optional[int] = ..., reasoned_ns: _Optional[int] = ..., overlay_sent_ns: _Optional[int] = ..., rendered_ns: _Optional[int] = ...) -> None: ...
 
 class EdgeMessage(_message.Message):
-    __slots__ = ("hello", "frame", "audio", "utterance", "query", "ack")
+    __slots__ = ("hello", "frame", "audio", "utterance", "query", "ack", "device_status", "goodbye")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     FRAME_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     UTTERANCE_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    GOODBYE_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     frame: Frame
     audio: AudioChunk
     utterance: Utterance
     query: Query
     ack: Ack
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., query: _Optional[_Union[Query, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ...) -> None: ...
+    device_status: DeviceStatus
+    goodbye: Goodbye
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., frame: _Optional[_Union[Frame, _Mapping]] = ..., audio: _Optional[_Union[AudioChunk, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ..., query: _Optional[_Union[Query, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., device_status: _Optional[_Union[DeviceStatus, _Mapping]] = ..., goodbye: _Optional[_Union[Goodbye, _Mapping]] = ...) -> None: ...
+
+class DeviceStatus(_message.Message):
+    __slots__ = ("battery_percent", "charging", "thermal", "reported_ns")
+    BATTERY_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    CHARGING_FIELD_NUMBER: _ClassVar[int]
+    THERMAL_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_NS_FIELD_NUMBER: _ClassVar[int]
+    battery_percent: float
+    charging: bool
+    thermal: ThermalState
+    reported_ns: int
+    def __init__(self, battery_percent: _Optional[float] = ..., charging: _Optional[bool] = ..., thermal: _Optional[_Union[ThermalState, str]] = ..., reported_ns: _Optional[int] = ...) -> None: ...
+
+class Goodbye(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class DeviceProfile(_message.Message):
     __slots__ = ("name", "width", "height", "fps", "horizontal_fov_deg", "uplink_budget_kbps", "has_display")
@@ -144,18 +179,22 @@ class DeviceProfile(_message.Message):
     def __init__(self, name: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., fps: _Optional[float] = ..., horizontal_fov_deg: _Optional[float] = ..., uplink_budget_kbps: _Optional[int] = ..., has_display: _Optional[bool] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("token", "profile", "mode", "capabilities", "client_version")
+    __slots__ = ("token", "profile", "mode", "capabilities", "client_version", "resume_session_id", "last_frame_seq")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CLIENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RESUME_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
     token: str
     profile: DeviceProfile
     mode: Mode
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     client_version: str
-    def __init__(self, token: _Optional[str] = ..., profile: _Optional[_Union[DeviceProfile, _Mapping]] = ..., mode: _Optional[_Union[Mode, str]] = ..., capabilities: _Optional[_Iterable[str]] = ..., client_version: _Optional[str] = ...) -> None: ...
+    resume_session_id: str
+    last_frame_seq: int
+    def __init__(self, token: _Optional[str] = ..., profile: _Optional[_Union[DeviceProfile, _Mapping]] = ..., mode: _Optional[_Union[Mode, str]] = ..., capabilities: _Optional[_Iterable[str]] = ..., client_version: _Optional[str] = ..., resume_session_id: _Optional[str] = ..., last_frame_seq: _Optional[int] = ...) -> None: ...
 
 class CameraIntrinsics(_message.Message):
     __slots__ = ("fx", "fy", "cx", "cy")
@@ -290,20 +329,24 @@ class CloudMessage(_message.Message):
     def __init__(self, welcome: _Optional[_Union[Welcome, _Mapping]] = ..., overlay: _Optional[_Union[Overlay, _Mapping]] = ..., answer: _Optional[_Union[Answer, _Mapping]] = ..., trace: _Optional[_Union[TraceStep, _Mapping]] = ..., flow: _Optional[_Union[FlowControl, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., utterance: _Optional[_Union[Utterance, _Mapping]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("session_id", "server_version", "max_frame_bytes", "max_frame_pixels", "mode", "skills")
+    __slots__ = ("session_id", "server_version", "max_frame_bytes", "max_frame_pixels", "mode", "skills", "resumed", "state_lost")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAME_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAME_PIXELS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    STATE_LOST_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     server_version: str
     max_frame_bytes: int
     max_frame_pixels: int
     mode: Mode
     skills: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., server_version: _Optional[str] = ..., max_frame_bytes: _Optional[int] = ..., max_frame_pixels: _Optional[int] = ..., mode: _Optional[_Union[Mode, str]] = ..., skills: _Optional[_Iterable[str]] = ...) -> None: ...
+    resumed: bool
+    state_lost: bool
+    def __init__(self, session_id: _Optional[str] = ..., server_version: _Optional[str] = ..., max_frame_bytes: _Optional[int] = ..., max_frame_pixels: _Optional[int] = ..., mode: _Optional[_Union[Mode, str]] = ..., skills: _Optional[_Iterable[str]] = ..., resumed: _Optional[bool] = ..., state_lost: _Optional[bool] = ...) -> None: ...
 
 class Overlay(_message.Message):
     __slots__ = ("overlay_id", "query_id", "frame_seq", "trace_id", "hops", "items", "final")
@@ -426,7 +469,7 @@ class NoticeItem(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime")
+    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -435,6 +478,8 @@ class Answer(_message.Message):
     FINAL_FIELD_NUMBER: _ClassVar[int]
     SPEECH_FIELD_NUMBER: _ClassVar[int]
     SPEECH_MIME_FIELD_NUMBER: _ClassVar[int]
+    PROACTIVE_FIELD_NUMBER: _ClassVar[int]
+    OFFER_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     frame_seq: int
@@ -443,7 +488,9 @@ class Answer(_message.Message):
     final: bool
     speech: bytes
     speech_mime: str
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ...) -> None: ...
+    proactive: bool
+    offer: str
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ...) -> None: ...
 
 class TraceStep(_message.Message):
     __slots__ = ("query_id", "index", "kind", "text", "evidence", "confidence", "cost_us", "agent", "frame_seq")

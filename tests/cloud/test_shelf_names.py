@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
-from eyeline.cloud.skills.protein import find_unlabelled, group_products
+from eyeline.cloud.skills.shelf_text import find_unlabelled, group_products
 
 
 def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
@@ -42,3 +42,35 @@ def test_a_row_sized_line_under_a_table_is_no_package_name() -> None:
     lines = (line("Nutrition Facts", 0.1, 0.1, 0.3, 0.15), line("Serving 30g", 0.1, 0.16, 0.3, 0.21),
              line("Made in Sweden", 0.1, 0.3, 0.3, 0.35))
     assert find_unlabelled(lines, ()) == ()
+
+
+# Two shelves: an upper package whose panel is covered (no protein line to stop the search) over a lower one.
+UPPER = NormBox(0.1, 0.02, 0.35, 0.45)
+LOWER = NormBox(0.1, 0.5, 0.35, 0.95)
+STACKED = (line("Gamma Giant", 0.12, 0.05, 0.33, 0.12), line("SALE", 0.15, 0.3, 0.25, 0.35),
+           line("Beta Bite", 0.15, 0.55, 0.30, 0.59), line("Nutrition Facts", 0.13, 0.65, 0.3, 0.675),
+           line("Serving 40g", 0.13, 0.7, 0.3, 0.725), line("Calories 150", 0.13, 0.75, 0.3, 0.775),
+           line("Protein 9g", 0.13, 0.80, 0.3, 0.825))
+
+
+def test_columns_alone_take_the_larger_name_from_the_shelf_above() -> None:
+    (product,) = group_products(STACKED, aspect=1.0)
+    assert product.name == "Gamma Giant"   # the failure the package regions exist to prevent
+
+
+def test_package_regions_keep_each_name_on_its_own_package() -> None:
+    (product,) = group_products(STACKED, aspect=1.0, packages=(UPPER, LOWER))
+    assert product.name == "Beta Bite"
+    assert {row.text for row in product.panel_lines} == {"Nutrition Facts", "Serving 40g", "Calories 150"}
+    unlabelled = [found.name for found in find_unlabelled(STACKED, (product,), aspect=1.0, packages=(UPPER, LOWER))]
+    assert "Gamma Giant" in unlabelled and "Beta Bite" not in unlabelled   # a package of its own, for the catalog
+
+
+def test_a_panel_row_on_another_package_is_not_taken_into_this_panel() -> None:
+    beside = NormBox(0.36, 0.5, 0.6, 0.95)
+    stray = line("Serving 25g", 0.24, 0.72, 0.50, 0.745)   # centre on the neighbour, overlapping this column
+    lines = (*STACKED, stray)
+    (product,) = group_products(lines, aspect=1.0, packages=(UPPER, LOWER, beside))
+    assert stray not in product.panel_lines
+    (without,) = group_products(lines, aspect=1.0)
+    assert stray in without.panel_lines

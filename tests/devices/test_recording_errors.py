@@ -43,7 +43,7 @@ def handmade(path: Path, *, profile: str = layout.PROFILE, version: str | None =
         writer.start(profile=profile, library="test")
         if version is not None:
             writer.add_metadata(layout.METADATA_NAME, {"schema_version": version})
-        from eyeline.edge.record import ChannelTable
+        from eyeline.protos.recording_io import ChannelTable
 
         channels = ChannelTable(writer, upfront=())
         writer.add_message(channels[topic], log_time=1, data=b"", publish_time=1)
@@ -77,7 +77,7 @@ async def test_an_mcap_file_that_is_not_an_eyeline_recording(tmp_path: Path) -> 
 
 async def test_an_unknown_schema_version(tmp_path: Path) -> None:
     path = handmade(tmp_path / "future.mcap", version="99", topic=layout.CAMERA)
-    with pytest.raises(SchemaVersionError, match=r"future\.mcap has schema version '99'; this reader knows 1"):
+    with pytest.raises(SchemaVersionError, match=r"future\.mcap has schema version '99'; this reader knows 1, 2"):
         await replay_all(path)
 
 

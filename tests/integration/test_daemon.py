@@ -102,8 +102,12 @@ async def test_the_daemon_reconnects_after_the_cloud_is_killed_and_records_witho
         await until(lambda: daemon.metrics.connected, 10, "the edge reconnects by itself")
         overlays = daemon.metrics.overlays_received
         await until(lambda: daemon.metrics.overlays_received > overlays, 30, "overlays on the new session")
-        assert daemon.metrics.session_id != first_session
+        # The restarted cloud (same secret) proves the id is its own: the same session goes on, its state lost,
+        # so the overlays of the old frames are discarded and none names a frame the edge did not send.
+        assert daemon.metrics.session_id == first_session
         metrics = await scrape(daemon.metrics_port)
+        assert metrics["eyeline_edge_resumes_total"] == 1 and metrics["eyeline_edge_overlays_rejected_total"] == 0
+        assert metrics["eyeline_edge_overlays_discarded_total"] >= 2
         assert metrics["eyeline_edge_reconnects_total"] == 1
         assert metrics["eyeline_edge_connected"] == 1
         assert metrics["eyeline_edge_round_trip_seconds_count"] == daemon.metrics.overlays_received

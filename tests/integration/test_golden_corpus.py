@@ -1,7 +1,7 @@
 """The golden corpus as a conformance suite: every session replayed over a transport gets its expected answer.
 
-Transports covered: gRPC and WebRTC (WHIP signaling, the data channel) against the same cloud. The corpus holds
-shelf sessions only.
+Transports covered: gRPC and WebRTC (WHIP signaling, the data channel) against the same cloud. Shelf sessions
+must name and rank the products; repair sessions must give the asked step with its arrow on the true component.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import pytest
 from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.http import HttpServer
 from eyeline.cloud.server import CloudServer
-from eyeline.edge.overlays import PanelShape
-from eyeline.tools.corpus import GoldenExpectation, load_expectations
-from eyeline.tools.evaluate import EvalReport, score_run
+from eyeline.edge.messages import Answer
+from eyeline.edge.overlays import ArrowShape, Overlay, PanelShape, StepCardShape
+from eyeline.tools.corpus import REPAIR_SKILL, GoldenExpectation, load_expectations
+from eyeline.tools.evaluate import ARROW_TOLERANCE, EvalReport, score_run
 from eyeline.tools.replay import ReplayOptions, read_script, replay_session
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -55,10 +56,30 @@ async def _check_replay(expected: GoldenExpectation, options: ReplayOptions) -> 
     run = await replay_session(script, options)
     answer = run.answers[query.query_id]
     assert answer.frame_seq == expected.frame_seq
-    assert expected.answer_names.lower() in answer.text.lower()
-    panel = next(i.shape for i in run.overlays[f"answer-{query.query_id}"].items if isinstance(i.shape, PanelShape))
-    assert panel.rows[0].text.lower() == expected.answer_names.lower()
+    overlay = run.overlays[f"answer-{query.query_id}"]
+    if expected.skill == REPAIR_SKILL:
+        _check_repair(expected, answer, overlay)
+    else:
+        _check_shelf(expected, answer, overlay)
 
     report = EvalReport()
     report.scores.extend(score_run(script, run))
-    assert report.accuracy == 1.0 and report.scores[0].expected == expected.answer_names
+    (score,) = report.scores
+    assert report.accuracy == 1.0 and score.kind == ("repair" if expected.skill == REPAIR_SKILL else "shelf")
+    if expected.skill == REPAIR_SKILL:  # the arrow's head on the component's true centre, recorded in the file
+        assert score.step == expected.step and score.arrow_error is not None
+        assert score.arrow_error <= ARROW_TOLERANCE
+
+
+def _check_shelf(expected: GoldenExpectation, answer: Answer, overlay: Overlay) -> None:
+    assert expected.answer_names.lower() in answer.text.lower()
+    panel = next(i.shape for i in overlay.items if isinstance(i.shape, PanelShape))
+    assert panel.rows[0].text.lower() == expected.answer_names.lower()
+
+
+def _check_repair(expected: GoldenExpectation, answer: Answer, overlay: Overlay) -> None:
+    assert answer.text.startswith(f"Step {expected.step} of ")
+    card = next(i.shape for i in overlay.items if isinstance(i.shape, StepCardShape))
+    assert card.step == expected.step and card.target_item_id == f"arrow-{expected.target}"
+    arrow = next(i.shape for i in overlay.items if i.id == card.target_item_id)
+    assert isinstance(arrow, ArrowShape)

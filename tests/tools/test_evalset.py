@@ -7,7 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.server import CloudServer
 from eyeline.devices.synthetic import LabelLayout, ShelfTruth
+from eyeline.edge.errors import EdgeError
+from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.tools.evalset import (
     DEFAULT_REPAIR_CASES,
     DEFAULT_SHELF_CASES,
@@ -21,10 +25,13 @@ from eyeline.tools.evalset import (
     performance_section,
     render_case,
     repair_cases,
+    run_case,
     run_evalset,
+    sessions_released,
     shelf_cases,
     update_performance,
 )
+from tests.integration.helpers import hello
 
 
 def test_the_full_set_is_large_enough_and_deterministic() -> None:
@@ -90,3 +97,28 @@ async def test_a_small_run_goes_through_the_cloud_and_scores_each_kind() -> None
     assert shelf.correct, shelf.answer
     assert repair.correct and repair.arrow_error is not None and repair.arrow_error < 0.05
     assert all(r.steps > 0 and r.ms > 0 for r in report.results)
+
+
+async def test_a_failing_case_is_scored_wrong_and_waits_for_its_session_to_be_released(
+        cloud: CloudServer, signer: TokenSigner) -> None:
+    uplink = GrpcUplink(UplinkOptions(cloud.address, connect_timeout_s=5))
+    await uplink.open(hello(signer.mint("eval")))
+
+    async def fails() -> CaseResult:
+        await uplink.aclose()   # the case's edge leaves, then the case fails
+        raise EdgeError("no answer within 120 s")
+
+    result = await run_case(cloud, "shelf", "shelf-007", "contemplating", fails())
+    assert (result.kind, result.name, result.correct) == ("shelf", "shelf-007", False)
+    assert result.answer == "failed: no answer within 120 s"
+    assert not cloud.sessions.active()   # released before the next case could open
+
+
+async def test_waiting_for_release_gives_up_on_a_session_still_held(cloud: CloudServer, signer: TokenSigner) -> None:
+    uplink = GrpcUplink(UplinkOptions(cloud.address, connect_timeout_s=5))
+    await uplink.open(hello(signer.mint("eval")))
+    try:
+        assert not await sessions_released(cloud, within_s=0.2)
+    finally:
+        await uplink.aclose()
+    assert await sessions_released(cloud, within_s=10.0)

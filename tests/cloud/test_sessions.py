@@ -1,0 +1,35 @@
+"""The session manager's limit, detach grace and eviction."""
+
+from __future__ import annotations
+
+import pytest
+
+from eyeline.cloud.model import Mode
+from eyeline.cloud.sessions import SessionLimitError, SessionManager
+
+S = 1_000_000_000
+
+
+async def test_the_oldest_detached_session_is_evicted_to_make_room_and_live_ones_never_are() -> None:
+    manager = SessionManager(max_sessions=3, detach_grace_s=30.0)
+    old, newer, live = (manager.open(name, "p", Mode.INSTANT, 0) for name in ("a", "b", "c"))
+    manager.detach(old, 1 * S)
+    manager.detach(newer, 2 * S)
+    fresh = manager.open("d", "p", Mode.INSTANT, 3 * S)
+    assert manager.get(old.session_id) is None and manager.get(newer.session_id) is newer
+    assert {i.session_id for i in manager.active()} == {live.session_id, fresh.session_id}
+    manager.open("e", "p", Mode.INSTANT, 4 * S)
+    with pytest.raises(SessionLimitError):
+        manager.open("f", "p", Mode.INSTANT, 5 * S)   # only live sessions left: the limit holds
+
+
+async def test_a_detached_session_is_reattached_by_its_subject_until_its_grace_runs_out() -> None:
+    manager = SessionManager(max_sessions=4, detach_grace_s=10.0)
+    session = manager.open("glasses", "p", Mode.INSTANT, 0)
+    manager.detach(session, 0)
+    assert manager.reattach(session.session_id, "someone-else") is None
+    assert manager.reattach(session.session_id, "glasses") is session and session.attachments == 2
+    manager.detach(session, 5 * S)
+    assert manager.expire(14 * S) == []
+    assert manager.expire(15 * S) == [session]
+    assert manager.get(session.session_id) is None and manager.reattach(session.session_id, "glasses") is None
