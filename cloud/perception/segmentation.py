@@ -40,8 +40,9 @@ MIN_FILL = 0.6
 # A region continues the one above it when it spans this share of the wider's width and starts within this
 # share of the frame's height below it.
 STACK_OVERLAP, STACK_GAP = 0.75, 0.02
-# A candidate this much inside a kept one is part of it (a panel, a logo), not a package of its own.
-CONTAINED = 0.8
+# A candidate this much inside a kept one is part of it (a panel, a logo), not a package of its own; one at
+# least PART_OF inside and within its width extends it.
+CONTAINED, PART_OF = 0.8, 0.5
 
 
 class SegmentationError(CloudError):
@@ -188,12 +189,29 @@ def _package_shaped(region: _Region, width: int, height: int) -> bool:
 
 
 def _outermost(regions: Sequence[_Region]) -> list[_Region]:
-    """Largest first; a region mostly inside one already kept belongs to it."""
+    """Largest first; a region mostly inside one already kept belongs to it, and one half inside and within its
+    width (a panel hanging below a face whose lower border glare has washed out) extends it."""
     kept: list[_Region] = []
     for region in regions:
-        if not any(_inside_share(region, outer) >= CONTAINED for outer in kept):
+        host = next((index for index, outer in enumerate(kept) if _part_of(region, outer)), None)
+        if host is None:
             kept.append(region)
+        elif _inside_share(region, kept[host]) < CONTAINED:
+            kept[host] = _union(kept[host], region)
     return kept
+
+
+def _part_of(inner: _Region, outer: _Region) -> bool:
+    share = _inside_share(inner, outer)
+    within = outer.x - 2 <= inner.x and inner.x + inner.w <= outer.x + outer.w + 2
+    return share >= CONTAINED or (share >= PART_OF and within)
+
+
+def _union(outer: _Region, inner: _Region) -> _Region:
+    x0, y0 = min(outer.x, inner.x), min(outer.y, inner.y)
+    x1, y1 = max(outer.x + outer.w, inner.x + inner.w), max(outer.y + outer.h, inner.y + inner.h)
+    added = int(inner.area * (1.0 - _inside_share(inner, outer)))
+    return _Region(x0, y0, x1 - x0, y1 - y0, outer.area + added)
 
 
 def _inside_share(inner: _Region, outer: _Region) -> float:

@@ -250,7 +250,11 @@ def _with_heading(product: ProductText, lines: Sequence[TextLine], protein_lines
 def _apart(line: TextLine, other: TextLine, packages: Sequence[NormBox]) -> bool:
     """Whether two lines are known to sit on different packages: both inside segmented regions, not the same."""
     own, theirs = package_of(line.box, packages), package_of(other.box, packages)
-    return own is not None and theirs is not None and own != theirs
+    if own is None or theirs is None or own == theirs:
+        return False
+    # Regions that overlap much are one package segmented in two, not two packages.
+    overlap = max(0.0, _x_overlap(own, theirs)) * max(0.0, -_gap(own.y0, own.y1, theirs.y0, theirs.y1))
+    return overlap < 0.1 * min(_area(own), _area(theirs))
 
 
 def _with_panel_lines(products: Sequence[ProductText], lines: Sequence[TextLine],
@@ -345,3 +349,7 @@ def find_unlabelled(lines: Sequence[TextLine], products: Sequence[ProductText],
 def _under_panel_text(line: TextLine, panel: Sequence[TextLine]) -> bool:
     """Whether panel text stands above ``line`` in its column; a package's name has none over it."""
     return any(same_column(line.box, other.box) and other.box.y1 <= line.box.center[1] for other in panel)
+
+
+def _area(box: NormBox) -> float:
+    return (box.x1 - box.x0) * (box.y1 - box.y0)

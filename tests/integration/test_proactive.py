@@ -177,7 +177,7 @@ async def test_no_offer_while_a_question_is_in_flight(eager_cloud: CloudServer, 
 @pytest.mark.slow
 async def test_the_edge_shows_and_counts_an_offer_without_asking(cloud: CloudServer, signer: TokenSigner,
                                                                  tmp_path: Path) -> None:
-    options = EdgeAppOptions(device="synthetic:shelf?seed=3&frames=240", cloud=cloud.address,
+    options = EdgeAppOptions(device="synthetic:shelf?seed=3&frames=450", cloud=cloud.address,
                              token=signer.mint("edge"), profile=WEBCAM, video_path=tmp_path / "edge.mp4",
                              proactive=True, config=EdgeConfig(redact_faces=False))
     report = await run_edge(options)
