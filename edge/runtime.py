@@ -131,6 +131,7 @@ class EdgeRuntime:
         self._query_ids = itertools.count(1)
         self._first_keyframe = asyncio.Event()
         self._keyframe_waiters: list[asyncio.Future[int]] = []
+        self._last_pushed_keyframe: int | None = None
         self._stats = EdgeStats()
 
     @property
@@ -207,6 +208,8 @@ class EdgeRuntime:
         if not choice.keyframe:
             self._stats.previews_sent += 1
             return
+        # Only a keyframe already queued to the uplink may be named by a query: the query goes out after it.
+        self._last_pushed_keyframe = frame.seq
         self._stats.keyframes_sent += 1
         self._first_keyframe.set()
         for waiter in self._keyframe_waiters:
@@ -316,8 +319,8 @@ class EdgeRuntime:
         asked_ns = self._clock.now_ns()
         self._withdraw_offers()
         frame_seq = await self._fresh_keyframe()
-        if frame_seq is None and self._keyframes:
-            frame_seq = next(reversed(self._keyframes))
+        if frame_seq is None:
+            frame_seq = self._last_pushed_keyframe
         if frame_seq is not None:
             self._asked_on.append(frame_seq)
         self._answers[query_id] = asyncio.get_running_loop().create_future()
