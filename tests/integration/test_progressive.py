@@ -54,9 +54,10 @@ async def test_contemplating_sub_agents_run_in_processes_and_agree_on_the_true_b
     finally:
         pool.close()
     assert result.answer.lower().startswith(truth.best_product().display_name.lower())
-    assert "3 of 3 agents agreed" in result.answer
+    assert "4 of 4 agents agreed" in result.answer
     agents = {step.agent for step in result.steps}
-    assert {"frame", "scale-1.5x", "views-5+4", "orchestrator"} <= agents
+    assert {"frame", "scale-1.5x", "views-5+4", "knowledge", "orchestrator"} <= agents
+    assert "the catalog agrees with the panels" in result.steps[-1].text
     assert all(step.cost_us >= 0 for step in result.steps) and result.steps[-1].evidence
 
 
