@@ -201,6 +201,9 @@ def open_device(
     """
     parsed = parse_device_spec(spec)
     opener = _OPENERS.get(parsed.kind)
+    if opener is None and parsed.kind == "push":
+        raise DeviceSpecError(f"{spec!r}: frames pushed by a phone arrive through the daemon's push-ingest service; "
+                              "run `eyeline edge --config FILE.toml` with an [ingest] section")
     if opener is None:
         raise DeviceSpecError(f"unknown device kind {parsed.kind!r} in {spec!r}; known kinds: {', '.join(KNOWN_KINDS)}")
     return opener(parsed, _Context(clock=clock, profile=profile or WEBCAM, realtime=realtime))

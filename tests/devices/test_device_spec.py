@@ -151,3 +151,8 @@ def test_missing_files_are_not_found(tmp_path: Path) -> None:
     for kind in ("video", "image"):
         with pytest.raises(DeviceNotFoundError):
             open_device(f"{kind}:{tmp_path / 'nothing'}")
+
+
+def test_a_pushed_device_outside_the_daemon_says_where_pushed_frames_come_from() -> None:
+    with pytest.raises(DeviceSpecError, match=r"push-ingest.*\[ingest\]"):
+        open_device("push:phone")
