@@ -47,6 +47,8 @@ class DaemonMetrics:
     power_level: str = "normal"       # normal | low | critical (edge/power.py)
     power_max_fps: float = 0.0        # the power policy's frame-rate cap; 0 = none
     battery_percent: float = -1.0     # the latest report; -1 = none
+    fallbacks: int = 0                # times the daemon fell back to the embedded cloud (edge/fallback.py)
+    offline: bool = False             # on the embedded cloud now: answers come from this device
     round_trip: LatencySummary = field(default_factory=LatencySummary)
     queue_depths: dict[str, int] = field(default_factory=dict)
     connected: bool = False
@@ -72,6 +74,7 @@ _COUNTERS = (
     ("phone_frames_pushed", "Frames a phone pushed to the ingest service that decoded."),
     ("phone_frames_rejected", "Pushed frames refused as corrupt or over the limits."),
     ("phone_messages_relayed", "Cloud messages relayed back to the pushing phone."),
+    ("fallbacks", "Times the remote cloud stayed unreachable and the embedded cloud took over."),
 )
 _POWER_LEVELS = ("normal", "low", "critical")
 
@@ -88,7 +91,7 @@ def prometheus_text(m: DaemonMetrics) -> str:
               "# HELP eyeline_edge_queue_depth Items waiting in each internal queue.",
               "# TYPE eyeline_edge_queue_depth gauge"]
     lines += [f'eyeline_edge_queue_depth{{queue="{q}"}} {d}' for q, d in sorted(m.queue_depths.items())]
-    for name in ("connected", "paused"):
+    for name in ("connected", "paused", "offline"):
         lines += [f"# TYPE eyeline_edge_{name} gauge", f"eyeline_edge_{name} {int(getattr(m, name))}"]
     lines += ["# HELP eyeline_edge_power_level The power policy's level (1 for the current one).",
               "# TYPE eyeline_edge_power_level gauge"]
@@ -100,7 +103,7 @@ def prometheus_text(m: DaemonMetrics) -> str:
 
 def health(m: DaemonMetrics) -> dict[str, object]:
     return {"state": m.state, "connected": m.connected, "paused": m.paused, "session_id": m.session_id,
-            "power": m.power_level}
+            "power": m.power_level, "offline": m.offline}
 
 
 class MetricsServer:
@@ -128,7 +131,7 @@ class MetricsServer:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def _health(self, _: web.Request) -> web.Response:
-        status = 200 if self._metrics.state in ("connected", "paused", "offline", "starting") else 503
+        status = 200 if self._metrics.state in ("connected", "paused", "offline", "fallback", "starting") else 503
         return web.Response(text=json.dumps(health(self._metrics)), status=status, content_type="application/json")
 
     async def _prometheus(self, _: web.Request) -> web.Response:

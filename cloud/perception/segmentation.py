@@ -5,8 +5,9 @@ under it, its neighbours. So the frame's edges (Canny, thresholds from the image
 by a small dilation, and each connected region of edge-free pixels is a candidate surface. A package's
 background colour surrounds its text and panel, so its region's convex hull bounds the package.
 Candidates are kept when they are package-shaped: big enough to hold a label, not a shelf board (long and
-thin), not the whole backdrop (as wide as the frame), and filling most of their bounding box; a candidate
-inside a larger kept one (a nutrition panel, a logo) is part of that package.
+thin), not the whole backdrop (as wide as the frame), and filling most of their bounding box. A package
+whose border breaks under blur or glare falls apart into its face and its panel: a region right below another
+and as wide joins it, and a candidate inside a larger kept one (a panel, a logo) is part of that package.
 
 ``segment_products`` is pure and synchronous; ``ProductSegmenter`` runs it in a worker thread so the event
 loop never does the pixel work. ``shelf_in_view`` answers "is a shelf of products in view?" from its result.

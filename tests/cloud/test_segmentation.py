@@ -152,3 +152,16 @@ async def test_the_shelf_skill_pins_badges_and_boxes_on_the_packages(real_ocr: O
     assert len(drawn) == len(badges) >= 4
     assert all(max(iou(box, truth) for truth in boxes) >= 0.8 for box in drawn)   # the package, not its text
     assert all(any(t.x0 < x < t.x1 and t.y0 < y < t.y1 for t in boxes) for x, y in badges)
+
+
+@pytest.mark.slow
+async def test_a_package_split_by_glare_is_still_one_product(real_ocr: OcrPool) -> None:
+    # Evaluation case 27: glare washes out the lower border of the rightmost package, the best one.
+    case = shelf_cases(28)[27]
+    image, boxes = truth_boxes(case.seed, case.t_s, case.effects, case.layouts, case.n_products)
+    assert hits(image, boxes) == len(boxes)
+    assert len(segment_products(image)) == len(boxes)      # its face and its panel make one region, not two
+    result = await ProteinRankingSkill().answer(
+        SkillContext("which of these has the most protein?", Mode.INSTANT, image, 1, real_ocr))
+    assert result.answer.startswith("Peak Protein Bar has the most protein: 20 g")
+    assert "Unnamed" not in result.answer
