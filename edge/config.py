@@ -55,6 +55,11 @@ low_max_mode = "thinking"   # the deepest reasoning mode a question may ask for 
 critical_max_mode = "instant"
 hot_celsius = 40.0          # a status file's battery temperature: "serious" from here
 critical_celsius = 45.0     # and "critical" from here
+
+[fallback]                  # the embedded cloud when the remote is unreachable (edge/fallback.py)
+enabled = true              # `eyeline edge --config` embeds one; a daemon built without one never falls back
+after_s = 15.0              # unreachable this long in a row: answers come from this device
+probe_s = 5.0               # while on the fallback, try the remote this often; back as soon as it answers
 ```
 
 ``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
@@ -70,6 +75,7 @@ from typing import Any
 
 from eyeline.devices.push import is_push_spec
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.fallback import FallbackSettings
 from eyeline.edge.power import MODE_ORDER, PowerSettings
 from eyeline.edge.reconnect import BackoffSettings
 
@@ -106,6 +112,7 @@ class DaemonConfig:
     power_status_file: Path | None = None
     power_poll_s: float = 30.0
     power: PowerSettings = field(default_factory=PowerSettings)
+    fallback: FallbackSettings = field(default_factory=FallbackSettings)
 
 
 _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
@@ -124,6 +131,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
                "max_frame_bytes": ("ingest_max_frame_bytes", int)},
     "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
               **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
+    "fallback": {"enabled": ("fallback_enabled", bool), "after_s": ("fallback_after_s", float),
+                 "probe_s": ("fallback_probe_s", float)},
 }
 _REQUIRED = (("device", "spec"), ("cloud", "address"))
 
@@ -159,7 +168,9 @@ def parse_config(document: Mapping[str, Any], *, source: str = "<config>", base:
             raise ConfigError(f"{source}: {section}.{key} is required")
     reconnect = {k: values.pop(k) for k in list(values) if k in BackoffSettings.__dataclass_fields__}
     power = {k: values.pop(k) for k in list(values) if k in PowerSettings.__dataclass_fields__}
-    config = DaemonConfig(**values, reconnect=BackoffSettings(**reconnect), power=PowerSettings(**power))
+    fallback = {k.removeprefix("fallback_"): values.pop(k) for k in list(values) if k.startswith("fallback_")}
+    config = DaemonConfig(**values, reconnect=BackoffSettings(**reconnect), power=PowerSettings(**power),
+                          fallback=FallbackSettings(**fallback))
     _validate(config, source)
     return config
 
@@ -195,6 +206,8 @@ def _validate(config: DaemonConfig, source: str) -> None:
     check(-1 <= config.metrics_port < 65536, "service.metrics_port", "must be -1 (none), 0 (any) or a port")
     _validate_ingest(config, check)
     _validate_power(config, check)
+    check(config.fallback.after_s > 0, "fallback.after_s", "must be positive")
+    check(config.fallback.probe_s > 0, "fallback.probe_s", "must be positive")
     r = config.reconnect
     check(0 < r.initial_delay_s <= r.max_delay_s, "reconnect.initial_delay_s", "must be positive and <= max_delay_s")
     check(r.multiplier >= 1, "reconnect.multiplier", "must be 1 or more")

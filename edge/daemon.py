@@ -13,7 +13,8 @@ with its state lost (the cloud restarted) or replaced by a new session, the old 
 ``overlays_discarded``) and pending questions are asked again once or reported lost (``answers_lost``); see
 ``edge.reconnect``. Whatever happens, an overlay whose frame seq and trace id do not name a frame this daemon
 sent is dropped (``overlays_rejected``), never drawn. The recording (one file per daemon run) spans every
-connection with contiguous frame sequence numbers.
+connection with contiguous frame sequence numbers. A remote that stays unreachable is stood in for by a cloud
+embedded on loopback, when one is given (``edge.fallback``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
 from eyeline.edge.config import DaemonConfig
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.fallback import OFFLINE_NOTICE, FallbackCloud, OfflineFallback
 from eyeline.edge.ingest import IngestOptions, PhoneIngest, read_ingest_token
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival, Welcome
 from eyeline.edge.metrics import DaemonMetrics, MetricsServer
@@ -141,6 +143,8 @@ class DaemonDeps:
     clock: Clock
     rng: RandomSource | None = None
     open_source: SourceOpener | None = None     # None: devices.spec.open_device with the configured profile
+    fallback_cloud: FallbackCloud | None = None  # None: never fall back, keep retrying the remote (edge/fallback.py)
+    on_event: Callable[[CloudEvent], None] | None = None  # sees every cloud event, as the phone would
 
 
 class EdgeDaemon:
@@ -171,6 +175,8 @@ class EdgeDaemon:
         self._pushed = PushedFrameSource(self._clock) if is_push_spec(config.device) else None
         self.ingest: PhoneIngest | None = None
         self._asking: set[asyncio.Task[object]] = set()  # the phone's questions, until their final answers
+        self.fallback = OfflineFallback(config.fallback, self._remote_options(), clock=self._clock,
+                                        cloud=self._deps.fallback_cloud, metrics=self.metrics)
 
     # ------------------------------------------------------------------ control
 
@@ -223,6 +229,7 @@ class EdgeDaemon:
                 task.cancel()
             if self.ingest is not None:
                 await self.ingest.aclose()
+            await self.fallback.aclose()
             if self._recorder is not None:
                 await self._recorder.aclose()
             if server is not None:
@@ -330,14 +337,18 @@ class EdgeDaemon:
         policy = ReconnectPolicy(self.config.reconnect, clock=self._clock, rng=self._deps.rng)
         opened = 0
         while not self._stopping.is_set():
-            uplink = GrpcUplink(UplinkOptions(self.config.cloud, connect_timeout_s=self.config.connect_timeout_s,
-                                              tls_ca=self.config.tls_ca), clock=self._clock)
+            if self.fallback.switch.due():
+                await self._serve_fallback()
+                continue
+            uplink = GrpcUplink(self._remote_options(), clock=self._clock)
             try:
                 welcome = await uplink.open(self._hello())
             except UplinkError as exc:
                 await uplink.aclose()
+                self.fallback.switch.remote_failed()
                 await self._connect_failed(exc, policy)
                 continue
+            self.fallback.switch.remote_reached()
             opened += 1
             self.metrics.reconnects += opened > 1
             policy.succeeded()
@@ -349,7 +360,7 @@ class EdgeDaemon:
             raise exc
         self.metrics.connect_failures += 1
         self.metrics.state = "offline"
-        delay = policy.next_delay_s()
+        delay = self.fallback.switch.clip_delay(policy.next_delay_s())
         event_log("connect_failed", error=str(exc), retry_in_s=round(delay, 3))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
@@ -371,7 +382,31 @@ class EdgeDaemon:
                   resumed=welcome.resumed, state_lost=welcome.state_lost)
         self.metrics.session_id, self.metrics.connected, self.metrics.state = welcome.session_id, True, "connected"
 
-    async def _serve(self, uplink: GrpcUplink) -> None:
+    def _remote_options(self) -> UplinkOptions:
+        return UplinkOptions(self.config.cloud, connect_timeout_s=self.config.connect_timeout_s,
+                             tls_ca=self.config.tls_ca)
+
+    async def _serve_fallback(self) -> None:
+        """A session with the embedded cloud, until the remote answers a probe (then a Goodbye ends it)."""
+        endpoint = await self.fallback.start_cloud()
+        if endpoint is None:
+            return
+        uplink = GrpcUplink(UplinkOptions(endpoint.address, connect_timeout_s=self.config.connect_timeout_s),
+                            clock=self._clock)
+        try:
+            welcome = await uplink.open(replace(self._hello(), token=endpoint.token))
+        except UplinkError as exc:
+            await uplink.aclose()
+            self.fallback.failed(exc)
+            return
+        self._welcomed(welcome)
+        self.fallback.entered()
+        try:
+            await self._serve(uplink, offline=True)
+        finally:
+            self.fallback.left()
+
+    async def _serve(self, uplink: GrpcUplink, *, offline: bool = False) -> None:
         tap = _FrameTap()
         session_uplink = _SessionUplink(uplink, self._ledger, self.metrics)
         runtime = EdgeRuntime(tap, session_uplink, renderer=OverlayRenderer(), config=self._edge_config(),
@@ -380,6 +415,8 @@ class EdgeDaemon:
         if self._recorder is not None:
             runtime.sampler = RecordingSampler(runtime.sampler, self._recorder)
         self._tap, self._runtime, self._uplink = tap, runtime, uplink
+        runtime.notice = OFFLINE_NOTICE if offline else ""
+        back = asyncio.create_task(self.fallback.close_when_back(uplink, tap)) if offline else None
         try:
             await self._reask(session_uplink)
             await runtime.run()
@@ -389,6 +426,8 @@ class EdgeDaemon:
             self._carried = dict(runtime.overlays)
             event_log("connection_lost", error=str(exc), overlays_held=len(runtime.overlays))
         finally:
+            if back is not None:
+                back.cancel()
             self._tap = None
             await tap.aclose()
             self.refresh_metrics()
@@ -421,6 +460,9 @@ class EdgeDaemon:
 
     def _observer(self) -> Callable[[CloudEvent], None]:
         def observe(event: CloudEvent) -> None:
+            event = self.fallback.mark(event)  # on the fallback, overlays handed on say "offline"
+            if self._deps.on_event is not None:
+                self._deps.on_event(event)
             if self.ingest is not None:
                 self.ingest.relay(event)
             if isinstance(event, Answer) and event.proactive:

@@ -19,21 +19,26 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
 from eyeline.devices.clock import Clock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudEvent, OverlayArrival
-from eyeline.edge.metrics import DaemonMetrics
-from eyeline.edge.overlays import Item, NoticeShape, Overlay
+from eyeline.edge.overlays import Item, NoticeShape
+from eyeline.edge.transport import MessageSender
 from eyeline.edge.uplink import UplinkOptions
+from eyeline.edge.wire import goodbye_message
+
+if TYPE_CHECKING:
+    from eyeline.edge.metrics import DaemonMetrics  # the daemon's (it serves them over aiohttp)
 
 log = logging.getLogger("eyeline.daemon")
 
 OFFLINE_NOTICE = "offline: answers from this device"
 NOTICE_ITEM_ID = "edge-offline-notice"
+_GOODBYE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,10 @@ class FallbackCloud(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
 class FallbackError(EdgeError):
     """The embedded cloud could not be started or reached; the daemon keeps trying the remote."""
 
@@ -75,11 +84,6 @@ def with_offline_notice(event: CloudEvent) -> CloudEvent:
 
 def notice_item(text: str) -> Item:
     return Item(NOTICE_ITEM_ID, NoticeShape(text))
-
-
-def notice_overlay(text: str, frame_seq: int, capture_ns: int) -> Overlay:
-    """A screen-space notice the edge draws on the frame ``frame_seq`` itself (it names no cloud frame)."""
-    return Overlay(NOTICE_ITEM_ID, "", frame_seq, "", capture_ns, (notice_item(text),))
 
 
 class FallbackSwitch:
@@ -180,7 +184,7 @@ class OfflineFallback:
     def entered(self) -> None:
         self.switch.fell_back()
         self._metrics.offline, self._metrics.fallbacks = True, self.switch.fallbacks
-        self._metrics.state = "fallback"
+        self._metrics.state, self._metrics.connected = "fallback", False  # connected: to the remote
         _event("offline_fallback", fallbacks=self.switch.fallbacks, probe_s=self.switch.settings.probe_s)
 
     def left(self) -> None:
@@ -199,6 +203,14 @@ class OfflineFallback:
             if await remote_reachable(self._remote):
                 _event("remote_reachable")
                 return
+
+    async def close_when_back(self, uplink: MessageSender, feed: Closable) -> None:
+        """Once the remote is back, end the fallback session with a Goodbye: the embedded cloud closes it and ends
+        the stream, which ends the daemon's session. Should that not come, closing the frame ``feed`` ends it."""
+        await self.remote_back()
+        await uplink.send_message(goodbye_message())  # queued behind the frames already sent, so read after them
+        await self._clock.sleep_until(self._clock.now_ns() + int(_GOODBYE_WAIT_S * 1e9))
+        await feed.aclose()
 
     async def aclose(self) -> None:
         if self._cloud is not None and self._started:

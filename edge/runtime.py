@@ -29,7 +29,7 @@ from eyeline.edge.messages import (
     OverlayArrival,
     TraceStep,
 )
-from eyeline.edge.overlays import Overlay
+from eyeline.edge.overlays import Item, NoticeShape, Overlay
 from eyeline.edge.privacy import FaceRedactor, NoRedaction, Redactor
 from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.sampler import (
@@ -73,6 +73,7 @@ class EdgeConfig:
     redact_faces: bool = True         # False only by an explicit choice, which is logged
     anchor_overlays: bool = True      # track the scene and keep overlays on what they point at
     fresh_keyframe_s: float = 1.5     # a question waits this long for a keyframe of what is in view now
+    overlays_kept: int = 16           # per kind (frame overlays, answers): the newest stay, older ones are dropped
 
 
 @dataclass(slots=True)
@@ -121,7 +122,8 @@ class EdgeRuntime:
         self._channels = _Channels()
         self._keyframes: OrderedDict[int, CapturedFrame] = OrderedDict()
         self._asked_on: deque[int] = deque(maxlen=4)  # keyframes recent questions were about
-        self.overlays: dict[str, Overlay] = {}
+        self.overlays: dict[str, Overlay] = {}  # by arrival, oldest first; bounded by config.overlays_kept
+        self.notice = ""  # a line the edge itself shows on every frame (the daemon's offline fallback), "" = none
         self.latencies: deque[HopTimes] = deque(maxlen=self.config.latency_records)
         self._pending_hops: dict[str, HopTimes] = {}
         self._arrived_ns: dict[str, int] = {}
@@ -236,6 +238,8 @@ class EdgeRuntime:
             while True:
                 frame = await self._channels.display.get()
                 overlays = list(self.overlays.values())
+                if self.notice:
+                    overlays.append(_notice_overlay(self.notice, frame))
                 image = await loop.run_in_executor(self._pool, self._compose, frame, overlays)
                 self._mark_rendered(overlays)
                 self._stats.frames_rendered += 1
@@ -277,7 +281,9 @@ class EdgeRuntime:
         match event:
             case OverlayArrival(overlay=overlay, hops=hops):
                 self._stats.overlays_received += 1
+                self.overlays.pop(overlay.overlay_id, None)  # a replaced overlay counts as the newest
                 self.overlays[overlay.overlay_id] = overlay
+                self._bound_overlays(overlay)
                 self._pending_hops[overlay.trace_id + overlay.overlay_id] = hops
                 self._arrived_ns[overlay.trace_id + overlay.overlay_id] = self._clock.now_ns()
             case Answer() if event.proactive:
@@ -293,6 +299,15 @@ class EdgeRuntime:
                     self._fail(event.query_id, QueryFailedError(event))
             case TraceStep() | Answer():
                 pass
+
+    def _bound_overlays(self, newest: Overlay) -> None:
+        """A cloud that overlays every frame (a frame skill) sends a new overlay id per frame: keep only the newest
+        ``overlays_kept`` of the newest's kind (frame overlays, or answers to questions) so memory stays flat."""
+        same_kind = [key for key, overlay in self.overlays.items() if bool(overlay.query_id) == bool(newest.query_id)]
+        for key in same_kind[:max(0, len(same_kind) - self.config.overlays_kept)]:
+            dropped = self.overlays.pop(key)
+            self._pending_hops.pop(dropped.trace_id + key, None)
+            self._arrived_ns.pop(dropped.trace_id + key, None)
 
     def _offered(self, offer: Answer) -> None:
         """A proactive offer: drawn like any answer (its overlay came first), counted, logged without its text."""
@@ -373,6 +388,11 @@ class EdgeRuntime:
         if frame is None:
             raise EdgeError(f"keyframe {overlay.frame_seq} is no longer kept; raise EdgeConfig.keyframes_kept")
         return await asyncio.to_thread(self._renderer.draw, frame.image, [overlay])
+
+
+def _notice_overlay(text: str, frame: CapturedFrame) -> Overlay:
+    """A screen-space notice of the edge's own, drawn on ``frame``; it names no frame the cloud saw."""
+    return Overlay("edge-notice", "", frame.seq, "", frame.capture_ns, (Item("edge-notice", NoticeShape(text)),))
 
 
 def _default_sampler(config: EdgeConfig) -> Sampler:

@@ -227,13 +227,15 @@ def _edge_token(args: argparse.Namespace) -> str:
 
 
 def _run_daemon(path: Path) -> int:
+    from eyeline.devices.clock import MonotonicClock
     from eyeline.edge.config import load_config
-    from eyeline.edge.daemon import read_token, serve, use_json_logs
+    from eyeline.edge.daemon import DaemonDeps, read_token, serve, use_json_logs
+    from eyeline.tools.fallback import EmbeddedCloud
 
     config = load_config(path)
     token = read_token(config, dict(os.environ))
     use_json_logs()
-    asyncio.run(serve(config, token))
+    asyncio.run(serve(config, token, DaemonDeps(MonotonicClock(), fallback_cloud=EmbeddedCloud())))
     return 0
 
 
