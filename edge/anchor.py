@@ -233,6 +233,14 @@ class AnchorFade:
 
         return (lambda overlay: resolve(overlay)[0]), (lambda overlay: resolve(overlay)[1])
 
+    def forget(self, overlay_id: str) -> None:
+        """The overlay is gone for good (replaced, or dropped to keep memory flat): nothing of it is kept."""
+        self._last_placed.pop(overlay_id, None)
+
+    @property
+    def placements_kept(self) -> int:
+        return len(self._last_placed)
+
     def _resolve(self, overlay: Overlay, now_ns: int) -> tuple[Projection | None, float]:
         live = self._anchors.projection(overlay)
         if live is not None:

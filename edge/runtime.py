@@ -308,6 +308,8 @@ class EdgeRuntime:
             dropped = self.overlays.pop(key)
             self._pending_hops.pop(dropped.trace_id + key, None)
             self._arrived_ns.pop(dropped.trace_id + key, None)
+            if self._fade is not None:
+                self._fade.forget(key)
 
     def _offered(self, offer: Answer) -> None:
         """A proactive offer: drawn like any answer (its overlay came first), counted, logged without its text."""
@@ -320,6 +322,8 @@ class EdgeRuntime:
         """The wearer asked: the answer replaces what was offered, rather than drawing beside it."""
         for overlay_id in [key for key, overlay in self.overlays.items() if overlay.query_id in self._offers]:
             del self.overlays[overlay_id]
+            if self._fade is not None:
+                self._fade.forget(overlay_id)
         self._offers.clear()
 
     # ------------------------------------------------------------------ asking

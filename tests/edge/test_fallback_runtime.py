@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, Image
+from eyeline.edge.anchor import AnchorFade
 from eyeline.edge.fallback import OFFLINE_NOTICE
 from eyeline.edge.messages import CloudEvent, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Item, Overlay
-from eyeline.edge.render import OverlayRenderer
+from eyeline.edge.render import OverlayRenderer, Projection
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
 from eyeline.edge.wire import EncodedFrame, QueryOut
 
@@ -113,3 +114,21 @@ async def test_a_cloud_overlaying_every_frame_keeps_only_the_newest_overlays_of_
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+class PlacedEverywhere:
+    """Anchors that place every overlay where it was computed."""
+
+    def projection(self, overlay: Overlay) -> Projection | None:
+        return lambda point: point
+
+
+async def test_overlays_dropped_from_the_table_leave_nothing_behind_in_the_fade() -> None:
+    runtime = runtime_over(1, [])
+    fade = runtime._fade = AnchorFade(PlacedEverywhere())
+    for seq in range(200):
+        overlay = arrival(f"frame-{seq}")
+        runtime._handle(overlay)
+        project, _ = fade.for_frame(seq)
+        project(overlay.overlay)
+    assert fade.placements_kept == len(runtime.overlays) == 4
