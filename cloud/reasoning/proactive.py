@@ -4,7 +4,8 @@ Only a session whose edge listed the ``"proactive"`` capability in its Hello is 
 such a session each keyframe may be looked at, never more than one at a time and never while a question the
 wearer asked is in flight. The look is cheap first: the session's tracked text reader (lines carried from the
 last keyframe, only new regions read again) says whether several protein amounts are in view, which makes a
-shelf; otherwise the repair skill's Instant pass (its text cues, then the registration of a kit's reference
+shelf, and so do packages side by side (product segmentation) bearing names even when no panel is in view;
+otherwise the repair skill's Instant pass (its text cues, then the registration of a kit's reference
 image, in worker threads) says whether a known machine is. The matching skill's Instant answer is then the
 offer, unless it found nothing to show.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from eyeline.cloud.frames import DecodedFrame
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult
 from eyeline.cloud.perception.ocr import AsyncTextReader, TextLine
+from eyeline.cloud.perception.segmentation import ProductSegmenter, shelf_in_view
 from eyeline.cloud.sessions import Session
 from eyeline.cloud.skills.base import SkillContext, SkillRouter, UnsupportedQuestionError
 from eyeline.cloud.skills.labels import is_panel_text, parse_protein_grams
@@ -110,6 +112,7 @@ class ProactiveOfferer:
         self.config = config or ProactiveConfig()
         self._now_ns = now_ns
         self._states: weakref.WeakKeyDictionary[Session, _State] = weakref.WeakKeyDictionary()
+        self._segmenter = ProductSegmenter()
 
     def _state(self, session: Session) -> _State:
         return self._states.setdefault(session, _State())
@@ -178,13 +181,23 @@ class ProactiveOfferer:
 
     async def _look(self, look: _Look, state: _State) -> Offer | None:
         lines = await look.reader.read(look.frame.image)
-        shelf = shelf_scene(lines, self.config.min_labels)
+        shelf = shelf_scene(lines, self.config.min_labels) or await self._packages_scene(look, lines)
         if shelf is not None:
             if shelf.same_as(state.last_scene, self.config.same_scene_overlap):
                 return None
             result = await self._instant(SHELF_QUESTION, look, {})
-            return Offer(shelf, SHELF_OFFER, result, look.frame) if shows_something(result) else None
+            if shows_something(result):
+                return Offer(shelf, SHELF_OFFER, result, look.frame)
         return await self._machine(look, state)
+
+    async def _packages_scene(self, look: _Look, lines: Sequence[TextLine]) -> Scene | None:
+        """A shelf whose panels are out of view (only the catalog can rank it): packages side by side, named."""
+        if not _names(lines):
+            return None
+        regions = await self._segmenter.segment(look.frame.image)
+        if not shelf_in_view(regions, min_products=self.config.min_labels):
+            return None
+        return Scene(SceneKind.SHELF, _names(lines))
 
     async def _machine(self, look: _Look, state: _State) -> Offer | None:
         scratch: dict[str, object] = {}
@@ -215,8 +228,13 @@ def shelf_scene(lines: Sequence[TextLine], min_labels: int) -> Scene | None:
     amounts = sum(parse_protein_grams(line.text) is not None for line in lines)
     if amounts < min_labels:
         return None
+    return Scene(SceneKind.SHELF, _names(lines))
+
+
+def _names(lines: Sequence[TextLine]) -> frozenset[str]:
+    """The text read that is not a nutrition panel's: what tells one shelf from another."""
     names = {_normalized(line.text) for line in lines if not is_panel_text(line.text)}
-    return Scene(SceneKind.SHELF, frozenset(name for name in names if len(name) >= _NAME_CHARS))
+    return frozenset(name for name in names if len(name) >= _NAME_CHARS)
 
 
 def shows_something(result: SkillResult) -> bool:

@@ -25,7 +25,13 @@ from eyeline.cloud.reasoning.proactive import (
 from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.espresso import EspressoTruth, make_espresso_scene, render_espresso_frame
 from eyeline.devices.profiles import WEBCAM
-from eyeline.devices.synthetic import FULLY_VISIBLE, ShelfTruth, make_shelf_scene, render_shelf_frame
+from eyeline.devices.synthetic import (
+    FULLY_VISIBLE,
+    LabelLayout,
+    ShelfTruth,
+    make_shelf_scene,
+    render_shelf_frame,
+)
 from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.edge.config import ConfigError, parse_config
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
@@ -155,6 +161,21 @@ async def test_a_view_with_no_shelf_or_machine_is_not_offered_anything(
         await session.uplink.push_frame(jpeg_frame(3, _shelf()[0]))
         offer, _ = await _offer(session)   # every keyframe is looked at in turn: only the shelf is offered
         assert offer.frame_seq == 3 and offer.query_id == "offer-1"
+    finally:
+        await session.close()
+
+
+@pytest.mark.slow
+async def test_a_shelf_with_every_panel_out_of_view_is_still_offered_from_the_catalog(
+        eager_cloud: CloudServer, signer: TokenSigner) -> None:
+    image, truth = render_shelf_frame(make_shelf_scene(3, layouts=[LabelLayout.HIDDEN] * 5), 0.0, *SIZE)
+    session = await _open(eager_cloud, signer, "proactive")
+    try:
+        await session.uplink.push_frame(jpeg_frame(1, image))
+        offer, overlay = await _offer(session)   # no protein amount is in view: the packages make it a shelf
+        assert offer.offer == SHELF_OFFER
+        assert offer.text.lower().startswith(truth.best_product().display_name.lower())
+        _badges_on_their_products(overlay, truth)
     finally:
         await session.close()
 
