@@ -75,11 +75,19 @@ def parse_serving_grams(text: str) -> float | None:
     return grams if grams > 0.0 else None
 
 
+# A label in French or Dutch is an EU label, which must state nutrients per 100 g (Regulation (EU) 1169/2011);
+# a per-portion figure is an optional extra that is always named as such.
+_EU_PROTEIN_WORD = re.compile(r"pr[o0]t[eéèê3]ines|e[il1]w[il1]t", re.IGNORECASE)
+
+
 def states_per_100g(protein_line: str, panel: Sequence[str]) -> bool:
-    """Whether a protein amount is per 100 g: said on its own line, or by a panel heading with no per-serving one."""
+    """Whether a protein amount is per 100 g: said on its own line, or by a panel heading, or by an EU label that
+    names no per-serving basis."""
     if _PER_100.search(protein_line):
         return True
-    return any(map(is_per_100g_heading, panel)) and not any(_PER_SERVING.search(text) for text in panel)
+    if any(_PER_SERVING.search(text) for text in (protein_line, *panel)):
+        return False
+    return any(map(is_per_100g_heading, panel)) or bool(_EU_PROTEIN_WORD.search(protein_line))
 
 
 # A European table heads its value columns with the quantity alone ("100 g", "100ml") above the numbers.

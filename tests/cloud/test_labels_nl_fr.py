@@ -52,10 +52,17 @@ def test_lines_without_a_protein_amount_state_none(text: str) -> None:
     (["Valeurs nutritionnelles pour 100 g"], True),
     (["pour 100 g", "par portion (30 g)"], False),
     (["per 100 g", "per portie 125 g"], False),
-    (["Voedingswaarden"], False),
+    (["Voedingswaarden"], True),   # an EU label naming no serving states per 100 g
+    (["Voedingswaarden", "per portie 125 g"], False),
 ])
 def test_the_basis_is_taken_from_dutch_and_french_headings(heading: list[str], per_100g: bool) -> None:
     assert states_per_100g("Eiwitten 3,7 g", heading) is per_100g
+
+
+def test_an_english_label_naming_no_basis_is_per_serving() -> None:
+    assert not states_per_100g("Protein 20g", ["Nutrition Facts", "Serving 60g"])
+    assert not states_per_100g("Proteins 20g", [])
+    assert states_per_100g("Protéines 5,4 g", [])
 
 
 @pytest.mark.parametrize(("text", "grams"), [
@@ -94,9 +101,9 @@ REAL_LABELS = {
     "nutrition_labels/off_5400141167801_3.jpg": (3.7, "per 100 g"),
     # Auchan bouillon cubes: French table, columns headed "100g" and "2 g (100 ml)"
     "nutrition_labels/off_3596710368259_2.jpg": (7.7, "per 100 g"),
-    # Chocolate figure: French running text, photo rotated 90 degrees. The amount is read; the basis is not
-    # ("pour 100 g" is not on the line OCR returns), so the answer says per serving, which the label is not.
-    "nutrition_labels/off_2509757363133_2.jpg": (5.4, "per serving"),
+    # Chocolate figure: French running text, photo rotated 90 degrees, no basis on the line OCR returns: an EU
+    # label that names no serving states per 100 g.
+    "nutrition_labels/off_2509757363133_2.jpg": (5.4, "per 100 g"),
 }
 
 
