@@ -14,7 +14,6 @@ enormous is refused without allocating its pixels.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, Image
 from eyeline.devices.clock import Clock
+from eyeline.protos.images import ImageHeaderError
+from eyeline.protos.images import image_size as protos_image_size
 
 PUSH_KIND = "push"
-_JPEG_SOI, _JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # C4, C8, CC are other segments
 
 
 class PushedImageError(DeviceError):
@@ -77,31 +75,10 @@ def decode_pushed_image(data: bytes, limits: PushLimits) -> Image:
 
 def image_size(data: bytes) -> tuple[int, int]:
     """(width, height) from a JPEG or PNG header, without decoding pixels."""
-    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return _positive(int(width), int(height))
-    if not data.startswith(_JPEG_SOI):
-        raise PushedImageError("undecodable_image", "the frame is neither a JPEG nor a PNG image")
-    # libjpeg decodes a truncated file into a half-grey picture without complaint; refuse it here.
-    if not data.rstrip(b"\x00").endswith(_JPEG_EOI):
-        raise PushedImageError("undecodable_image", "the JPEG is truncated: it has no end-of-image marker")
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in _JPEG_SOF_MARKERS and pos + 9 <= len(data):
-            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return _positive(int(width), int(height))
-        pos += 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
-    raise PushedImageError("undecodable_image", "the JPEG has no readable start-of-frame header")
-
-
-def _positive(width: int, height: int) -> tuple[int, int]:
-    if width <= 0 or height <= 0:
-        raise PushedImageError("undecodable_image", f"the image header says {width}x{height}")
-    return width, height
+    try:
+        return protos_image_size(data)
+    except ImageHeaderError as exc:
+        raise PushedImageError("undecodable_image", str(exc)) from exc
 
 
 class PushedFrameSource:
