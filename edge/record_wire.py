@@ -76,7 +76,8 @@ def hop_record(overlay: ov.Overlay, hops: HopTimes) -> rpb.HopRecord:
 
 def answer_record(answer: Answer) -> pb.Answer:
     return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
-                     trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final)
+                     trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
+                     proactive=answer.proactive, offer=answer.offer)
 
 
 def trace_record(step: TraceStep) -> pb.TraceStep:

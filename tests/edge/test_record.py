@@ -21,7 +21,10 @@ from eyeline.devices.synthetic import SyntheticShelfSource
 from eyeline.edge.messages import Answer, HopTimes, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Box, BoxShape, Item, Overlay
 from eyeline.edge.record import RecorderOptions, RecordingSource, RecordingWriteError, SessionRecorder
+from eyeline.edge.record_wire import answer_record
+from eyeline.edge.wire import cloud_event
 from eyeline.protos import recording as layout
+from eyeline.protos.v1 import session_pb2 as pb
 
 WIDTH, HEIGHT = 320, 180
 
@@ -133,3 +136,13 @@ async def test_at_recorded_speed_frames_come_as_far_apart_as_they_were_captured(
     frames = [frame async for frame in ReplaySource(path)]
     assert len(frames) == 4
     assert time.monotonic() - started >= 0.29
+
+
+@pytest.mark.parametrize("answer", [
+    Answer("q1", "Peak Bar has the most protein", 4, "t4", "thinking", True),
+    Answer("offer-1", "Peak Bar has the most protein", 7, "t7", "instant", True, proactive=True,
+           offer="Protein ranking for this shelf"),
+])
+def test_an_answer_is_recorded_as_it_arrived_offers_included(answer: Answer) -> None:
+    recorded = cloud_event(pb.CloudMessage(answer=answer_record(answer)))
+    assert recorded == answer
