@@ -26,7 +26,7 @@ from eyeline.tools.phone_client import add_phone_parser
 # edge device never loads the cloud's perception stack.
 if TYPE_CHECKING:
     from eyeline.cloud.http import HttpServer
-    from eyeline.cloud.server import CloudServer
+    from eyeline.cloud.server import CloudConfig, CloudServer
     from eyeline.tools.evaluate import EvalReport
 
 log = logging.getLogger("eyeline")
@@ -55,6 +55,10 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--record-dir", type=Path, metavar="DIR",
                    help="record each session (gRPC or WebRTC) to DIR/<session id>.mcap "
                         "(what the cloud received and sent)")
+    p.add_argument("--resume-grace", type=float, default=30.0, metavar="S",
+                   help="seconds a session whose stream broke waits for its edge to resume it")
+    p.add_argument("--offer-cooldown", type=float, default=20.0, metavar="S",
+                   help="seconds between proactive offers to a session that asked for them")
     p.set_defaults(run=_run_cloud)
 
 
@@ -170,14 +174,23 @@ def _run_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_cloud(args: argparse.Namespace) -> int:
+def cloud_config(args: argparse.Namespace) -> CloudConfig:
+    """The cloud's configuration from ``eyeline cloud``'s arguments."""
     from eyeline.cloud.frames import FrameLimits
-    from eyeline.cloud.server import CloudConfig, CloudServer
+    from eyeline.cloud.reasoning.proactive import ProactiveConfig
+    from eyeline.cloud.server import CloudConfig
 
-    config = CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
-                         frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
-                         frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                         record_dir=args.record_dir, asr_model=args.asr_model)
+    return CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
+                       frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
+                       frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                       record_dir=args.record_dir, asr_model=args.asr_model, detach_grace_s=args.resume_grace,
+                       proactive=ProactiveConfig(cooldown_s=args.offer_cooldown))
+
+
+def _run_cloud(args: argparse.Namespace) -> int:
+    from eyeline.cloud.server import CloudServer
+
+    config = cloud_config(args)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
 
 
@@ -229,7 +242,8 @@ def _edge_token(args: argparse.Namespace) -> str:
 def _run_daemon(path: Path) -> int:
     from eyeline.devices.clock import MonotonicClock
     from eyeline.edge.config import load_config
-    from eyeline.edge.daemon import DaemonDeps, read_token, serve, use_json_logs
+    from eyeline.edge.daemon import DaemonDeps, read_token, serve
+    from eyeline.edge.daemon_log import use_json_logs
     from eyeline.tools.fallback import EmbeddedCloud
 
     config = load_config(path)
