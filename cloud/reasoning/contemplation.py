@@ -59,6 +59,8 @@ class AgentJob:
     others: tuple[Image, ...] = field(default=(), repr=False)
     catalog: tuple[CatalogProduct, ...] = ()
     knowledge_only: bool = False
+    # The text the session has already read on this frame: the knowledge agent, given it, reads no pixels.
+    lines: tuple[TextLine, ...] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ async def _answer(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
 async def answer_from_knowledge(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
     """Rank the products whose names are read by the catalog's figures alone; panels' numbers are not used."""
     started = time.perf_counter_ns()
-    lines = await reader.read(job.image)
+    lines = job.lines if job.lines is not None else await reader.read(job.image)
     steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
                        evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=KNOWLEDGE_AGENT)]
     matcher = CatalogMatcher(job.catalog)
@@ -180,22 +182,27 @@ def _ready() -> bool:
     return _engine is not None
 
 
-def agent_jobs(ctx: SkillContext, catalog: Sequence[CatalogProduct]) -> list[AgentJob]:
-    """The independent hypotheses: the frame close up, the frame enlarged, the frame fused with earlier views."""
+def agent_jobs(ctx: SkillContext, catalog: Sequence[CatalogProduct],
+               lines: tuple[TextLine, ...] | None = None) -> list[AgentJob]:
+    """The independent hypotheses: the frame close up, the frame enlarged, the frame fused with earlier views,
+    and (with a catalog) the products' names alone, from ``lines`` when the session has read them already."""
     base = AgentJob(agent="frame", question=ctx.question, image=ctx.image, frame_seq=ctx.frame_seq,
                     catalog=tuple(catalog))
     jobs = [base, replace(base, agent="scale-1.5x", scale=1.5)]
     jobs += [replace(base, agent=f"views-{ctx.frame_seq}+{frame.seq}", others=(frame.image,))
              for frame in ctx.recent[:2]]
     if catalog:
-        jobs.append(replace(base, agent=KNOWLEDGE_AGENT, knowledge_only=True))
+        jobs.append(replace(base, agent=KNOWLEDGE_AGENT, knowledge_only=True, lines=lines))
     return jobs
 
 
 async def contemplate(ctx: SkillContext, catalog: Sequence[CatalogProduct], pool: Executor) -> SkillResult:
     """Every sub-agent at once in ``pool``, then the orchestrator's one answer."""
     loop = asyncio.get_running_loop()
-    jobs = agent_jobs(ctx, catalog)
+    # The earlier passes read this frame already: the session's reader has the lines at no cost, so the
+    # knowledge agent does not spend a worker on a second OCR pass of the same pixels.
+    lines = tuple(await ctx.ocr.read(ctx.image)) if catalog else None
+    jobs = agent_jobs(ctx, catalog, lines)
     reports = await asyncio.gather(*(loop.run_in_executor(pool, run_agent, job) for job in jobs))
     return orchestrate(reports)
 

@@ -6,7 +6,7 @@ import pytest
 
 from eyeline.cloud.knowledge.packs import demo_pack
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
-from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.reasoning.contemplation import (
     KNOWLEDGE_AGENT,
     AgentJob,
@@ -70,3 +70,18 @@ def test_a_knowledge_agent_that_disagrees_lowers_the_reported_agreement() -> Non
     assert "the catalog agrees with the panels" in agreeing.steps[-1].text
     assert "the catalog disagrees with the panels" in disagreeing.steps[-1].text
     assert disagreeing.answer.startswith("Alpha Bar")          # the panels, two to one, carry the answer
+
+
+class NoPixels:
+    async def read(self, image_bgr: object) -> tuple[TextLine, ...]:
+        raise AssertionError("given the session's lines, the knowledge agent reads no pixels")
+
+
+@pytest.mark.slow
+async def test_given_the_lines_the_session_read_the_knowledge_agent_spends_no_ocr(real_ocr: OcrPool) -> None:
+    job, best = hidden_shelf()
+    lines = await real_ocr.read(job.image)
+    (given,) = [j for j in agent_jobs(SkillContext(QUESTION, Mode.CONTEMPLATING, job.image, 1, real_ocr),
+                                      demo_pack().products, lines) if j.knowledge_only]
+    knowledge = await answer_from_knowledge(given, NoPixels())
+    assert knowledge.answer.startswith(best)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
+from eyeline.cloud.perception.ocr import OcrEngine
 from eyeline.cloud.reasoning.contemplation import AgentPool, contemplate
 from eyeline.cloud.skills.base import Keyframe, SkillContext
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, OverlayArrival, TraceStep
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.wire import QueryOut
+from eyeline.tools.bench_modes import SessionLines
 from tests.integration.helpers import jpeg_frame
 
 QUESTION = "which of these has the most protein?"
@@ -48,8 +52,10 @@ async def test_contemplating_sub_agents_run_in_processes_and_agree_on_the_true_b
     earlier, _ = render_shelf_frame(scene, 0.3, 640, 360)
     pool = AgentPool(2)
     try:
-        ctx = SkillContext(question=QUESTION, mode=Mode.CONTEMPLATING, image=np.ascontiguousarray(image),
-                           frame_seq=5, ocr=_unused(), recent=(Keyframe(4, earlier),))
+        image = np.ascontiguousarray(image)
+        lines = await asyncio.to_thread(OcrEngine().read, image)   # what the earlier passes read
+        ctx = SkillContext(question=QUESTION, mode=Mode.CONTEMPLATING, image=image,
+                           frame_seq=5, ocr=SessionLines(image, lines), recent=(Keyframe(4, earlier),))
         result = await contemplate(ctx, demo_pack().products, pool.executor)
     finally:
         pool.close()
@@ -61,9 +67,3 @@ async def test_contemplating_sub_agents_run_in_processes_and_agree_on_the_true_b
     assert all(step.cost_us >= 0 for step in result.steps) and result.steps[-1].evidence
 
 
-def _unused():  # type: ignore[no-untyped-def]
-    class Refuse:
-        async def read(self, image_bgr):  # type: ignore[no-untyped-def]
-            raise AssertionError("sub-agents read in their own processes, never through the cloud's reader")
-
-    return Refuse()
