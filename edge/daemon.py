@@ -2,8 +2,8 @@
 
 One capture task owns the device for the daemon's whole life: it pulls frames, records them locally, and offers
 them to whichever connection is up (a latest-frame slot, so an offline edge drops frames instead of queueing
-them). One session task opens a connection, runs an ``EdgeRuntime`` over it until the stream breaks, and tries
-again with exponential backoff and jitter.
+them). One session task (``edge.daemon_session``) opens a connection, runs an ``EdgeRuntime`` over it until the
+stream breaks, and tries again with exponential backoff and jitter.
 
 Overlays across a reconnect: the daemon numbers captured frames itself, so a frame seq names one frame for the
 daemon's whole life (a reopened device starts nothing over), and every reconnect asks the cloud to resume the
@@ -22,10 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
-import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -35,23 +33,18 @@ from eyeline.devices.profiles import profile_by_name
 from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
 from eyeline.edge.config import DaemonConfig
+from eyeline.edge.daemon_log import event_log
+from eyeline.edge.daemon_session import CloudSessions, remote_options
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.fallback import OFFLINE_NOTICE, FallbackCloud, OfflineFallback
+from eyeline.edge.fallback import FallbackCloud, OfflineFallback
 from eyeline.edge.ingest import IngestOptions, PhoneIngest, read_ingest_token
-from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival, Welcome
+from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
 from eyeline.edge.metrics import DaemonMetrics, MetricsServer
-from eyeline.edge.overlays import Overlay
 from eyeline.edge.power import PowerGovernor, PowerLimits, PowerPolicy, PowerState, poll_status_file
-from eyeline.edge.reconnect import InFlightLedger, RandomSource, ReconnectPolicy, Recovery
-from eyeline.edge.record import RecorderOptions, RecordingSampler, SessionRecorder, observe_with
-from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.slot import LatestSlot, SlotClosedError
-from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
-from eyeline.edge.wire import EncodedFrame, HelloOut, QueryOut
+from eyeline.edge.reconnect import RandomSource, ReconnectPolicy
+from eyeline.edge.record import RecorderOptions, SessionRecorder, observe_with
+from eyeline.edge.uplink import GrpcUplink, UplinkError
 from eyeline.protos.v1 import session_pb2 as pb
-
-log = logging.getLogger("eyeline.daemon")
 
 SourceOpener = Callable[[str], FrameSource]
 _STOP_GRACE_S = 5.0
@@ -64,78 +57,6 @@ def runtime_send_depth(uplink: GrpcUplink | None) -> int:
 
 class DeviceStartError(EdgeError):
     """The device could not be opened when the daemon started: a configuration problem, not a hiccup."""
-
-
-def event_log(event: str, **fields: object) -> None:
-    """One structured log line; callers pass counts, ids and states only, never frames or text."""
-    log.info(json.dumps({"event": event, **fields}, sort_keys=True))
-
-
-class JsonLogFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        body: dict[str, object] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                                   "logger": record.name}
-        try:
-            parsed = json.loads(message)
-            body.update(parsed if isinstance(parsed, dict) else {"message": message})
-        except ValueError:
-            body["message"] = message
-        return json.dumps(body, sort_keys=True)
-
-
-class _FrameTap:
-    """The frames one connection's runtime sees: the latest captured, until the connection ends."""
-
-    def __init__(self) -> None:
-        self.slot: LatestSlot[CapturedFrame] = LatestSlot()
-
-    def __aiter__(self) -> AsyncIterator[CapturedFrame]:
-        return self._frames()
-
-    async def _frames(self) -> AsyncIterator[CapturedFrame]:
-        with contextlib.suppress(SlotClosedError):
-            while True:
-                yield await self.slot.get()
-
-    async def aclose(self) -> None:
-        self.slot.close()
-
-
-class _SessionUplink:
-    """A gRPC uplink whose downlink ending, for whatever reason, reads as a broken (retryable) stream; what goes
-    up and comes down passes the daemon's in-flight ledger, which drops overlays that name no frame sent."""
-
-    def __init__(self, inner: GrpcUplink, ledger: InFlightLedger, metrics: DaemonMetrics) -> None:
-        self.inner = inner
-        self._ledger = ledger
-        self._metrics = metrics
-
-    async def push_frame(self, frame: EncodedFrame) -> None:
-        self._ledger.sent(frame.seq, frame.trace_id)
-        await self.inner.push_frame(frame)
-
-    async def ask(self, query: QueryOut) -> None:
-        self._ledger.asked(query)
-        await self.inner.ask(query)
-
-    async def send_message(self, message: pb.EdgeMessage) -> None:
-        await self.inner.send_message(message)
-
-    async def open(self, hello: HelloOut) -> Welcome:
-        return await self.inner.open(hello)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def __aiter__(self) -> AsyncIterator[CloudEvent]:
-        async for event in self.inner:
-            if self._ledger.accepts(event):
-                yield event
-            else:
-                self._metrics.overlays_rejected += 1
-                event_log("overlay_rejected", reason="names no frame this edge sent")
-        raise UplinkError("the cloud ended the session", retryable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,23 +72,14 @@ class EdgeDaemon:
     def __init__(self, config: DaemonConfig, token: str, deps: DaemonDeps | None = None) -> None:
         self.config = config
         self.metrics = DaemonMetrics()
-        self._token = token
         self._deps = deps or DaemonDeps(MonotonicClock())
         self._clock = self._deps.clock
         self._profile = profile_by_name(config.profile)
-        self._tap: _FrameTap | None = None
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._stopping = asyncio.Event()
         self._recorder: SessionRecorder | None = None
-        self._runtime: EdgeRuntime | None = None
-        self._uplink: GrpcUplink | None = None
-        self._sent_before = 0
-        self._ledger = InFlightLedger()
         self._seqs = itertools.count()          # the daemon's own frame numbering, never reset
-        self._carried: dict[str, Overlay] = {}  # overlays of the last connection, for a session that resumes
-        self._session_id = ""                   # the session every reconnect asks to resume
-        self._recovery: Recovery | None = None
         self.recording_path: Path | None = None
         self.metrics_port = 0
         self.power = PowerGovernor(PowerPolicy(config.power), config.max_keyframes_per_s)
@@ -175,8 +87,11 @@ class EdgeDaemon:
         self._pushed = PushedFrameSource(self._clock) if is_push_spec(config.device) else None
         self.ingest: PhoneIngest | None = None
         self._asking: set[asyncio.Task[object]] = set()  # the phone's questions, until their final answers
-        self.fallback = OfflineFallback(config.fallback, self._remote_options(), clock=self._clock,
+        self.fallback = OfflineFallback(config.fallback, remote_options(config), clock=self._clock,
                                         cloud=self._deps.fallback_cloud, metrics=self.metrics)
+        self.sessions = CloudSessions(config, token, self._profile, clock=self._clock, rng=self._deps.rng,
+                                      metrics=self.metrics, fallback=self.fallback, stopping=self._stopping,
+                                      observer=self._observer)
 
     # ------------------------------------------------------------------ control
 
@@ -212,12 +127,12 @@ class EdgeDaemon:
             await self._start_ingest()
             async with asyncio.TaskGroup() as group:
                 capture = group.create_task(self._capture(source), name="daemon-capture")
-                sessions = group.create_task(self._sessions(), name="daemon-sessions")
+                sessions = group.create_task(self.sessions.run(), name="daemon-sessions")
                 power = group.create_task(self._poll_power(), name="daemon-power")
                 await capture
                 self._stopping.set()
-                if self._tap is not None:
-                    await self._tap.aclose()
+                if self.sessions.tap is not None:
+                    await self.sessions.tap.aclose()
                 with contextlib.suppress(TimeoutError):  # a session stuck on a dead link is cancelled
                     await asyncio.wait_for(sessions, _STOP_GRACE_S)
                 power.cancel()
@@ -269,6 +184,7 @@ class EdgeDaemon:
                                          clock=self._clock, info={"device": self.config.device,
                                                                   "profile": self._profile.name})
         await asyncio.to_thread(self._recorder.open)
+        self.sessions.recorder = self._recorder
         event_log("recording", path=str(self.recording_path))
 
     # ------------------------------------------------------------------ capture
@@ -326,128 +242,16 @@ class EdgeDaemon:
         if not self.power.rate.admit(frame.capture_ns):  # recorded whole, sent no faster than power allows
             self.metrics.frames_throttled += 1
             self.metrics.frames_dropped += 1
-        elif self._tap is None:
+        elif (tap := self.sessions.tap) is None:
             self.metrics.frames_dropped += 1
         else:
-            self._tap.slot.put(frame)
-
-    # ------------------------------------------------------------------ sessions
-
-    async def _sessions(self) -> None:
-        policy = ReconnectPolicy(self.config.reconnect, clock=self._clock, rng=self._deps.rng)
-        opened = 0
-        while not self._stopping.is_set():
-            if self.fallback.switch.due():
-                await self._serve_fallback()
-                continue
-            uplink = GrpcUplink(self._remote_options(), clock=self._clock)
-            try:
-                welcome = await uplink.open(self._hello())
-            except UplinkError as exc:
-                await uplink.aclose()
-                self.fallback.switch.remote_failed()
-                await self._connect_failed(exc, policy)
-                continue
-            self.fallback.switch.remote_reached()
-            opened += 1
-            self.metrics.reconnects += opened > 1
-            policy.succeeded()
-            self._welcomed(welcome)
-            await self._serve(uplink)
-
-    async def _connect_failed(self, exc: UplinkError, policy: ReconnectPolicy) -> None:
-        if not exc.retryable:
-            raise exc
-        self.metrics.connect_failures += 1
-        self.metrics.state = "offline"
-        delay = self.fallback.switch.clip_delay(policy.next_delay_s())
-        event_log("connect_failed", error=str(exc), retry_in_s=round(delay, 3))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
-
-    def _welcomed(self, welcome: Welcome) -> None:
-        """Count what the new stream keeps of the old one (see the module docstring)."""
-        same = bool(self._session_id) and welcome.session_id == self._session_id
-        kept = same and welcome.resumed and not welcome.state_lost
-        self.metrics.resumes += same and welcome.resumed
-        if not kept:
-            self.metrics.overlays_discarded += len(self._carried)
-            self._carried = {}
-        self._recovery = self._ledger.reconnected(welcome) if self._session_id else None
-        if self._recovery is not None and self._recovery.lost:
-            self.metrics.answers_lost += len(self._recovery.lost)
-            event_log("answers_lost", queries=[q.query_id for q in self._recovery.lost])
-        self._session_id = welcome.session_id
-        event_log("connected", session_id=welcome.session_id, reconnects=self.metrics.reconnects,
-                  resumed=welcome.resumed, state_lost=welcome.state_lost)
-        self.metrics.session_id, self.metrics.connected, self.metrics.state = welcome.session_id, True, "connected"
-
-    def _remote_options(self) -> UplinkOptions:
-        return UplinkOptions(self.config.cloud, connect_timeout_s=self.config.connect_timeout_s,
-                             tls_ca=self.config.tls_ca)
-
-    async def _serve_fallback(self) -> None:
-        """A session with the embedded cloud, until the remote answers a probe (then a Goodbye ends it)."""
-        endpoint = await self.fallback.start_cloud()
-        if endpoint is None:
-            return
-        uplink = GrpcUplink(UplinkOptions(endpoint.address, connect_timeout_s=self.config.connect_timeout_s),
-                            clock=self._clock)
-        try:
-            welcome = await uplink.open(replace(self._hello(), token=endpoint.token))
-        except UplinkError as exc:
-            await uplink.aclose()
-            self.fallback.failed(exc)
-            return
-        self._welcomed(welcome)
-        self.fallback.entered()
-        try:
-            await self._serve(uplink, offline=True)
-        finally:
-            self.fallback.left()
-
-    async def _serve(self, uplink: GrpcUplink, *, offline: bool = False) -> None:
-        tap = _FrameTap()
-        session_uplink = _SessionUplink(uplink, self._ledger, self.metrics)
-        runtime = EdgeRuntime(tap, session_uplink, renderer=OverlayRenderer(), config=self._edge_config(),
-                              clock=self._clock, on_event=self._observer())
-        runtime.overlays.update(self._carried)
-        if self._recorder is not None:
-            runtime.sampler = RecordingSampler(runtime.sampler, self._recorder)
-        self._tap, self._runtime, self._uplink = tap, runtime, uplink
-        runtime.notice = OFFLINE_NOTICE if offline else ""
-        back = asyncio.create_task(self.fallback.close_when_back(uplink, tap)) if offline else None
-        try:
-            await self._reask(session_uplink)
-            await runtime.run()
-        except UplinkError as exc:
-            if not exc.retryable:
-                raise
-            self._carried = dict(runtime.overlays)
-            event_log("connection_lost", error=str(exc), overlays_held=len(runtime.overlays))
-        finally:
-            if back is not None:
-                back.cancel()
-            self._tap = None
-            await tap.aclose()
-            self.refresh_metrics()
-            self._sent_before += runtime.stats.keyframes_sent
-            self.metrics.frames_dropped += runtime.stats.uplink_dropped + tap.slot.dropped
-            self._runtime, self._uplink = None, None
-            self.metrics.connected, self.metrics.state = False, "offline"
-            await uplink.aclose()
-
-    async def _reask(self, uplink: _SessionUplink) -> None:
-        recovery, self._recovery = self._recovery, None
-        for query in () if recovery is None else recovery.reask:
-            event_log("reasked", query_id=query.query_id)
-            await uplink.ask(query)
+            tap.slot.put(frame)
 
     def refresh_metrics(self) -> None:
-        runtime = self._runtime
+        runtime = self.sessions.runtime
         sent = runtime.stats.keyframes_sent if runtime is not None else 0
-        self.metrics.frames_sent = self._sent_before + sent
-        depths = {"uplink_send": runtime_send_depth(self._uplink)}
+        self.metrics.frames_sent = self.sessions.sent_before + sent
+        depths = {"uplink_send": runtime_send_depth(self.sessions.uplink)}
         if self._recorder is not None:
             stats = self._recorder.stats
             depths["recorder_frames"] = stats.frames_queued - stats.frames_written
@@ -508,7 +312,7 @@ class EdgeDaemon:
 
     async def ask(self, text: str, mode: str) -> str | None:
         """Ask about what is in view now, no deeper than power allows; the query id, or None with no session up."""
-        runtime = self._runtime
+        runtime = self.sessions.runtime
         if runtime is None:
             return None
         try:
@@ -523,7 +327,7 @@ class EdgeDaemon:
 
     async def forward(self, message: pb.EdgeMessage) -> bool:
         """Send a phone's message (audio) up the cloud session as it is; False with no session up."""
-        uplink = self._uplink
+        uplink = self.sessions.uplink
         if uplink is None:
             return False
         try:
@@ -531,19 +335,6 @@ class EdgeDaemon:
         except UplinkError:
             return False
         return True
-
-    def _hello(self) -> HelloOut:
-        p = self._profile
-        return HelloOut(token=self._token, profile_name=p.name, width=p.width, height=p.height, fps=p.fps,
-                        horizontal_fov_deg=p.horizontal_fov_deg, uplink_budget_kbps=p.uplink_budget_kbps,
-                        has_display=p.has_display, mode="instant", resume_session_id=self._session_id,
-                        last_frame_seq=self._ledger.last_seq,
-                        capabilities=("overlay", "proactive") if self.config.proactive else ("overlay",))
-
-    def _edge_config(self) -> EdgeConfig:
-        return EdgeConfig(sampling="rate", max_keyframes_per_s=self.config.max_keyframes_per_s,
-                          uplink_budget_kbps=self.config.uplink_budget_kbps or self._profile.uplink_budget_kbps,
-                          redact_faces=self.config.redact_faces)
 
 
 def _forget_answer(asking: set[asyncio.Task[object]]) -> Callable[[asyncio.Task[object]], None]:
@@ -571,15 +362,6 @@ def read_token(config: DaemonConfig, environ: dict[str, str]) -> str:
     if not token:
         raise EdgeError("no session token: set cloud.token_file in the configuration or $EYELINE_TOKEN")
     return token
-
-
-def use_json_logs(level: int = logging.INFO) -> None:
-    """Structured logs on stderr, one JSON object a line (what journald and `logcat`-style collectors want)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 async def serve(config: DaemonConfig, token: str, deps: DaemonDeps | None = None) -> EdgeDaemon:

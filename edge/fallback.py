@@ -27,9 +27,7 @@ from eyeline.devices.clock import Clock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudEvent, OverlayArrival
 from eyeline.edge.overlays import Item, NoticeShape
-from eyeline.edge.transport import MessageSender
 from eyeline.edge.uplink import UplinkOptions
-from eyeline.edge.wire import goodbye_message
 
 if TYPE_CHECKING:
     from eyeline.edge.metrics import DaemonMetrics  # the daemon's (it serves them over aiohttp)
@@ -38,7 +36,6 @@ log = logging.getLogger("eyeline.daemon")
 
 OFFLINE_NOTICE = "offline: answers from this device"
 NOTICE_ITEM_ID = "edge-offline-notice"
-_GOODBYE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +201,10 @@ class OfflineFallback:
                 _event("remote_reachable")
                 return
 
-    async def close_when_back(self, uplink: MessageSender, feed: Closable) -> None:
-        """Once the remote is back, end the fallback session with a Goodbye: the embedded cloud closes it and ends
-        the stream, which ends the daemon's session. Should that not come, closing the frame ``feed`` ends it."""
+    async def close_when_back(self, feed: Closable) -> None:
+        """Once the remote is back, end the fallback session as any clean stop does: closing its frame ``feed``
+        ends the session's runtime, and closing the uplink then says Goodbye, so the embedded cloud closes it."""
         await self.remote_back()
-        await uplink.send_message(goodbye_message())  # queued behind the frames already sent, so read after them
-        await self._clock.sleep_until(self._clock.now_ns() + int(_GOODBYE_WAIT_S * 1e9))
         await feed.aclose()
 
     async def aclose(self) -> None:

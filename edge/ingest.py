@@ -9,8 +9,11 @@ Pushed frames are decoded in a worker thread and handed to a ``PushedFrameSource
 so the daemon's privacy redaction, sampler, recorder and uplink treat them like any camera's. A frame that is
 corrupt or over the limits earns a typed ``Error`` naming its sequence number, and nothing else is lost. A
 ``Query`` is asked about what is in view now (the daemon has a fresh keyframe sent); its ``frame_seq`` is not used.
-Audio goes up the cloud session as it came. One phone is served at a time: a phone that connects again (after its
-network dropped, say) replaces the old stream.
+Audio goes up the cloud session as it came, and the cloud's transcript of it comes back as an ``Utterance``; a
+transcript of the phone's own audio then goes through the edge's intents (``edge.intents``), as speech heard by
+the glasses would: a question or a spoken command is asked like a phone ``Query`` whose query id is the phone's
+utterance id, so the answer names the utterance it answers. One phone is served at a time: a phone that
+connects again (after its network dropped, say) replaces the old stream.
 
 This module is the phone side's boundary with protobuf, as ``edge.wire`` is the cloud side's.
 """
@@ -32,6 +35,7 @@ from google.protobuf.message import DecodeError
 
 from eyeline.devices.push import PushedFrameRef, PushedFrameSource, PushedImageError, PushLimits, decode_pushed_image
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.intents import Intent, parse_intent
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, HeardInCloud, OverlayArrival, TraceStep
 from eyeline.edge.power import PowerLimits, PowerState
 from eyeline.edge.record_wire import answer_record, error_record, overlay_record, trace_record
@@ -87,6 +91,7 @@ class IngestStats:
     frames_rejected: int = 0
     frames_paused: int = 0                   # pushed while the wearer paused capture: never looked at
     queries: int = 0
+    spoken_queries: int = 0                  # questions and commands heard in the phone's audio, then asked
     audio_forwarded: int = 0
     audio_dropped: int = 0                   # no cloud session to pass it to
     status_reports: int = 0
@@ -116,6 +121,8 @@ class _PhoneStream:
         self.outbound: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=queue_size)
         self.tasks: set[asyncio.Task[None]] = set()
         self.unanswered: set[str] = set()
+        self.utterances: OrderedDict[str, None] = OrderedDict()  # ids of the phone's audio, the newest kept
+        self.last_question = ""                                   # what "think harder" asks again
         self.idle = asyncio.Event()
         self.idle.set()
         self.dropped = 0
@@ -137,6 +144,24 @@ class _PhoneStream:
         self.unanswered.discard(query_id)
         if not self.unanswered:
             self.idle.set()
+
+    def spoke(self, utterance_id: str) -> None:
+        self.utterances[utterance_id] = None
+        self.utterances.move_to_end(utterance_id)
+        while len(self.utterances) > _REMEMBERED_QUERIES:
+            self.utterances.popitem(last=False)
+
+    def question_for(self, intent: Intent) -> str:
+        """The text to ask for a spoken intent (as the voice front end routes it), or "" when it asks nothing."""
+        match intent.kind:
+            case "ask":
+                self.last_question = intent.text
+                return intent.text
+            case "deepen":
+                return self.last_question
+            case "next" | "back":
+                return intent.kind
+        return ""
 
 
 class PhoneIngest:
@@ -247,7 +272,7 @@ class PhoneIngest:
             case "query":
                 self._on_query(stream, message.query)
             case "audio":
-                await self._on_audio(message)
+                await self._on_audio(stream, message)
             case "device_status":
                 self.stats.status_reports += 1
                 self._host.report_power(power_state(message.device_status))
@@ -279,12 +304,22 @@ class PhoneIngest:
         if not query.text.strip():
             stream.send(_error(pb.ERROR_CODE_MALFORMED_MESSAGE, "Query with no text", query_id=query.query_id))
             return
+        self._start_asking(stream, query.query_id, query.text, _MODE_NAMES.get(query.mode, stream.mode))
+
+    def _on_transcript(self, stream: _PhoneStream, heard: HeardInCloud) -> None:
+        """The cloud heard the phone's utterance: a question or command in it is asked (see the module docstring)."""
+        intent = parse_intent(heard.text)
+        text = stream.question_for(intent)
+        if text:
+            self.stats.spoken_queries += 1
+            self._start_asking(stream, heard.utterance_id, text, intent.mode or stream.mode)
+
+    def _start_asking(self, stream: _PhoneStream, phone_query_id: str, text: str, mode: str) -> None:
         if len(stream.tasks) >= self.options.queries_in_flight:
             stream.send(_error(pb.ERROR_CODE_OVERLOADED, f"{len(stream.tasks)} questions are already being asked; "
-                               "ask again shortly", retryable=True, query_id=query.query_id))
+                               "ask again shortly", retryable=True, query_id=phone_query_id))
             return
-        mode = _MODE_NAMES.get(query.mode, stream.mode)
-        task = asyncio.create_task(self._ask(stream, query.query_id, query.text, mode))
+        task = asyncio.create_task(self._ask(stream, phone_query_id, text, mode))
         stream.tasks.add(task)
         task.add_done_callback(stream.tasks.discard)
 
@@ -300,7 +335,8 @@ class PhoneIngest:
         while len(self._queries) > _REMEMBERED_QUERIES:
             self._queries.popitem(last=False)
 
-    async def _on_audio(self, message: pb.EdgeMessage) -> None:
+    async def _on_audio(self, stream: _PhoneStream, message: pb.EdgeMessage) -> None:
+        stream.spoke(message.audio.utterance_id)
         if await self._host.forward(message):
             self.stats.audio_forwarded += 1
         else:
@@ -327,6 +363,8 @@ class PhoneIngest:
         settled = _settles(message)
         if settled:
             stream.settled(settled)
+        if isinstance(event, HeardInCloud) and event.utterance_id in stream.utterances:
+            self._on_transcript(stream, event)
 
     def _for_phone(self, event: CloudEvent, stream: int) -> pb.CloudMessage | None:
         match event:

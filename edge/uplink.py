@@ -3,6 +3,11 @@
 ``open()`` says Hello and waits for Welcome; ``push_frame()`` and ``ask()`` queue messages for a single
 writer task (bounded, so a slow cloud pushes back instead of growing memory); ``async for`` yields what
 the cloud sends; ``aclose()`` ends the stream and the channel.
+
+Leaving on purpose closes the cloud's session at once: ``aclose()`` writes ``Goodbye``, half-closes and waits
+(briefly) for the cloud to end the stream before cancelling anything. A reader cancelled mid-read would cancel
+the whole call in grpc aio, Goodbye unsent, so each read runs as a task of the uplink's own that a cancelled
+``async for`` leaves running, and the cloud leaves the session detached, for a resume, only when the stream broke.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import grpc
 
@@ -58,9 +64,11 @@ class UplinkOptions:
     tls_ca: Path | None = None                  # PEM roots to trust; set = connect over TLS
 
 
-# A Goodbye that cannot go out this fast is not worth waiting for: the cloud then holds the session a while.
-_GOODBYE_TIMEOUT_S = 0.5
+# A Goodbye the cloud does not answer (by ending the stream) this fast is not worth waiting for: the cloud then
+# holds the session a while, as it would after a broken stream.
+_GOODBYE_TIMEOUT_S = 1.0
 _Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
+_Incoming = object   # a pb.CloudMessage, or grpc.aio.EOF
 
 
 class GrpcUplink:
@@ -71,7 +79,9 @@ class GrpcUplink:
         self._call: grpc.aio.StreamStreamCall | None = None
         self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=options.send_queue)
         self._writer: asyncio.Task[None] | None = None
+        self._reading: asyncio.Task[_Incoming] | None = None   # the pending read (see the module docstring)
         self._broken = False
+        self._leaving = False
         self.frames_sent = 0
         self.bytes_sent = 0
 
@@ -136,6 +146,9 @@ class GrpcUplink:
             while True:
                 item = await self._queue.get()
                 await call.write(self._to_message(item))
+                if self._leaving and _is_goodbye(item):
+                    await call.done_writing()
+                    return
                 if isinstance(item, wire.EncodedFrame):
                     self.frames_sent += 1
                     self.bytes_sent += len(item.data)
@@ -146,7 +159,7 @@ class GrpcUplink:
                 self._queue.get_nowait()
 
     async def _put(self, item: _Outgoing) -> None:
-        if self._broken:
+        if self._broken or self._leaving:
             raise UplinkError("the session stream has ended", retryable=True)
         await self._queue.put(item)
 
@@ -161,27 +174,59 @@ class GrpcUplink:
         if self._call is None:
             raise EdgeError("the uplink is not open")
         try:
-            while (message := await self._call.read()) is not grpc.aio.EOF:
-                yield wire.cloud_event(message)
+            while (message := await self._read()) is not grpc.aio.EOF:
+                yield wire.cloud_event(cast(pb.CloudMessage, message))
         except grpc.aio.AioRpcError as exc:
             self._broken = True
             if exc.code() != grpc.StatusCode.CANCELLED:
                 raise _uplink_error(exc, "the session stream broke") from exc
 
+    async def _read(self) -> _Incoming:
+        """The next message; a caller cancelled while waiting leaves the read pending, and the call alive."""
+        assert self._call is not None
+        reading = self._reading
+        if reading is None:
+            reading = self._reading = asyncio.ensure_future(self._call.read())
+        try:
+            return await asyncio.shield(reading)
+        finally:
+            if reading.done() and self._reading is reading:
+                self._reading = None
+
     async def aclose(self) -> None:
+        if self._call is not None and self._writer is not None and not self._broken:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._say_goodbye(), _GOODBYE_TIMEOUT_S)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await self._writer
             self._writer = None
+        if self._reading is not None:
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError, grpc.aio.UsageError):
+                await self._reading
+            self._reading = None
         if self._call is not None:
-            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError,
-                                     TimeoutError):
-                if not self._broken:  # leaving on purpose: the cloud ends the session rather than holding it
-                    await asyncio.wait_for(self._call.write(wire.goodbye_message()), _GOODBYE_TIMEOUT_S)
-                await self._call.done_writing()
             self._call.cancel()
             self._call = None
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+
+    async def _say_goodbye(self) -> None:
+        """Leaving on purpose: Goodbye goes out behind at most the message being written (what is still queued
+        the cloud would cancel anyway), then the half-close; the cloud closes the session and ends the stream."""
+        self._leaving = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(wire.goodbye_message())
+        assert self._writer is not None
+        with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
+            await self._writer
+            while await self._read() is not grpc.aio.EOF:
+                pass   # what the cloud still sends before it ends the stream is not wanted any more
+
+
+def _is_goodbye(item: _Outgoing) -> bool:
+    return isinstance(item, pb.EdgeMessage) and item.WhichOneof("kind") == "goodbye"
