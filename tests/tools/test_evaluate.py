@@ -105,3 +105,11 @@ def test_a_repair_question_naming_no_step_scores_the_arrow_of_the_step_given() -
     script, truth = repair_script("how do I clean this espresso machine?")
     (score,) = score_run(script, run_guiding(1, "portafilter", normalized_centre(truth, "portafilter")))
     assert score.correct and score.expected_step == 0 and score.arrow_error == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_fast_replay_leaves_out_the_hops_that_start_at_its_virtual_capture_time() -> None:
+    report = EvalReport()
+    hops = HopTimes(capture_ns=10**18, sent_ns=2_000_000, received_ns=3_000_000, rendered_ns=9_000_000)
+    report.add_hops([hops], capture_on_wall_clock=False)
+    assert set(report.hop_ms) == {"sent → received"}
+    assert report.hop_ms["sent → received"] == [1.0]
