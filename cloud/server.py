@@ -97,6 +97,7 @@ class CloudServer:
         self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
                                        new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
         self._reaper: asyncio.Task[None] | None = None
+        self._recorders: dict[str, CloudSessionRecorder] = {}   # session id -> its recording (gRPC sessions)
         self._ocr = OcrPool(workers=config.ocr_workers)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
         pack = demo_pack()
@@ -188,7 +189,7 @@ class CloudServer:
         session, greeting = await self._attach(hello, claims, context)
         attachment = session.attachments
         session.stream_task = asyncio.current_task()
-        recorder = await self.start_recording(session) if attachment == 1 else None
+        recorder = await self._session_recorder(session)
         finished = asyncio.Event()   # set when the edge said Goodbye
         reader = asyncio.create_task(self._read(requests, session, recorder, finished))
         broke = True
@@ -204,8 +205,6 @@ class CloudServer:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
             await self._release(session, attachment, broke=broke and not finished.is_set())
-            if recorder is not None:
-                await asyncio.to_thread(recorder.close)
 
     async def _release(self, session: Session, attachment: int, *, broke: bool) -> None:
         """A stream ended: a clean end closes the session (cancelling its work); a broken one detaches it, for
@@ -239,13 +238,29 @@ class CloudServer:
         return wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes, limits.max_pixels, session.mode,
                             self._router.names(), resumed=resumed, state_lost=state_lost)
 
+    async def _session_recorder(self, session: Session) -> CloudSessionRecorder | None:
+        """A gRPC session's one recording: started with its first stream, carried on by the streams that resume
+        it, closed with the session."""
+        if session.attachments > 1:
+            return self._recorders.get(session.session_id)
+        recorder = await self.start_recording(session)
+        if recorder is not None:
+            self._recorders[session.session_id] = recorder
+
+            async def close() -> None:
+                self._recorders.pop(session.session_id, None)
+                await asyncio.to_thread(recorder.close)
+
+            session.on_close(close)
+        return recorder
+
     async def start_recording(self, session: Session) -> CloudSessionRecorder | None:
         """The session's recorder when recording is on, whatever the transport; a recording that cannot start
         never costs the session."""
         if self.config.record_dir is None:
             return None
         info = {"session_id": session.session_id, "profile": session.info.profile_name}
-        recorder = CloudSessionRecorder(self.config.record_dir / f"{session.session_id}.mcap", info, self._now_ns)
+        recorder = CloudSessionRecorder(_unused_path(self.config.record_dir, session.session_id), info, self._now_ns)
         try:
             await asyncio.to_thread(recorder.open)
         except CloudRecordingError as exc:
@@ -320,6 +335,16 @@ class CloudServer:
         await session.wait_idle()
         await asyncio.sleep(_HALF_CLOSE_SETTLE_S)
         session.end()
+
+
+def _unused_path(folder: Path, session_id: str) -> Path:
+    """``folder/<session id>.mcap``, or ``-2``, ``-3``... after it: a session continued by a restarted cloud
+    (its state lost) starts a second recording and never overwrites the first."""
+    path, copy = folder / f"{session_id}.mcap", 1
+    while path.exists():
+        copy += 1
+        path = folder / f"{session_id}-{copy}.mcap"
+    return path
 
 
 def _server_credentials(cert: Path | None, key: Path | None) -> grpc.ServerCredentials:

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +92,13 @@ class Session:
         self.detached_ns: int | None = None   # when its stream broke; None while an edge is attached
         self.attachments = 0                  # streams that have carried this session (1 + resumes)
         self.stream_task: asyncio.Task[Any] | None = None   # the task serving the attached stream
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._closing: asyncio.Task[None] | None = None
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the session closes, after its work is cancelled: for what lives as long as the
+        session rather than one of its streams (a recording)."""
+        self._closers.append(closer)
 
     @property
     def busy(self) -> int:
@@ -185,9 +192,19 @@ class Session:
             task.cancel()
         self._frames.clear()
         self.skill_state.clear()
+        if self._closers:   # nobody awaits a cancel: the session owns the task that closes what it holds
+            self._closing = asyncio.create_task(self._run_closers(), name=f"close-{self.session_id}")
         for watcher in self._watchers:
             self._offer(watcher, None)
         self._watchers.clear()
+
+    async def _run_closers(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            try:
+                await closer()
+            except Exception:
+                log.exception("session %s: a closer failed", self.session_id)
 
     async def close(self) -> None:
         self._closed = True
@@ -199,6 +216,7 @@ class Session:
                 log.warning("session %s closed with %d tasks still ending", self.session_id, len(stuck))
         self._frames.clear()
         self.skill_state.clear()
+        await self._run_closers()
         for watcher in self._watchers:
             self._offer(watcher, None)
         self._watchers.clear()

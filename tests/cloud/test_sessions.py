@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from eyeline.cloud.model import Mode
+from eyeline.cloud.server import _unused_path
 from eyeline.cloud.sessions import SessionLimitError, SessionManager
 
 S = 1_000_000_000
@@ -33,3 +36,10 @@ async def test_a_detached_session_is_reattached_by_its_subject_until_its_grace_r
     assert manager.expire(14 * S) == []
     assert manager.expire(15 * S) == [session]
     assert manager.get(session.session_id) is None and manager.reattach(session.session_id, "glasses") is None
+
+
+def test_a_session_continued_after_a_restart_never_overwrites_its_first_recording(tmp_path: Path) -> None:
+    assert _unused_path(tmp_path, "abc") == tmp_path / "abc.mcap"
+    (tmp_path / "abc.mcap").write_bytes(b"first")
+    (tmp_path / "abc-2.mcap").write_bytes(b"second")
+    assert _unused_path(tmp_path, "abc") == tmp_path / "abc-3.mcap"

@@ -17,11 +17,13 @@ from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.base import CapturedFrame, DeviceError
 from eyeline.devices.clock import MonotonicClock
+from eyeline.devices.recording import RecordingReader
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.daemon import DaemonDeps, EdgeDaemon
 from eyeline.edge.messages import Answer, Welcome
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import QueryOut
+from eyeline.protos import recording as layout
 from tests.integration.helpers import Session, hello, jpeg_frame
 from tests.integration.test_daemon import daemon_config, recorded_seqs, run_daemon, scrape, until
 
@@ -189,6 +191,42 @@ async def test_an_answer_computed_while_the_stream_was_cut_arrives_on_the_resume
         assert cloud.sessions.get(welcome.session_id) is held and held.attachments == 2
     finally:
         await resumed.close()
+
+
+async def test_a_resumed_session_goes_on_in_the_same_cloud_recording(
+        signer: TokenSigner, proxy_to: Callable[[int], CuttableProxy], tmp_path: Path) -> None:
+    server = CloudServer(CloudConfig(port=0, warm_up=False, record_dir=tmp_path), signer)
+    await server.start()
+    try:
+        proxy = proxy_to(server.port)
+        await proxy.start()
+        token, image = signer.mint("glasses"), shelf_image()
+        uplink = GrpcUplink(UplinkOptions(f"127.0.0.1:{proxy.port}", connect_timeout_s=5))
+        welcome = await uplink.open(hello(token))
+        held = server.sessions.get(welcome.session_id)
+        assert held is not None
+        for seq in (1, 2):
+            await uplink.push_frame(jpeg_frame(seq, image))
+        await until_true(lambda: held.stats.frames_received == 2, 5.0)
+        proxy.cut()
+        await uplink.aclose()
+        await until_true(lambda: bool(server.sessions.detached()), 5.0)
+        resumed, greeting = await _resume(server.address, token, welcome.session_id, 2)
+        assert greeting.resumed and not greeting.state_lost
+        for seq in (3, 4):
+            await resumed.uplink.push_frame(jpeg_frame(seq, image))
+        await until_true(lambda: held.stats.frames_received == 4, 5.0)
+        await resumed.close()   # Goodbye: the session ends, and its recording with it
+        await until_true(lambda: not server.sessions.active(), 5.0)
+    finally:
+        await server.stop(grace_s=0.5)
+    assert await asyncio.to_thread(_recorded_frames, tmp_path) == [1, 2, 3, 4]
+
+
+def _recorded_frames(folder: Path) -> list[int]:
+    """The frame seqs received in the one cloud recording in ``folder``."""
+    (path,) = folder.glob("*.mcap")
+    return [m.sequence for m in RecordingReader(path).messages(frozenset({layout.CAMERA}))]
 
 
 async def test_a_session_id_is_resumed_only_by_its_subject_and_only_if_this_cloud_issued_it(
