@@ -38,7 +38,7 @@ from eyeline.edge.errors import EdgeError
 from eyeline.edge.intents import Intent, parse_intent
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, HeardInCloud, OverlayArrival, TraceStep
 from eyeline.edge.power import PowerLimits, PowerState
-from eyeline.edge.record_wire import answer_record, error_record, overlay_record, trace_record
+from eyeline.edge.wire import answer_to_wire, error_to_wire, overlay_to_wire, trace_to_wire
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger("eyeline.ingest")
@@ -372,7 +372,7 @@ class PhoneIngest:
                 origin, query_id = self._frame(overlay.frame_seq, stream), self._query(overlay.query_id, stream)
                 if origin is None or query_id is None:
                     return None
-                record = overlay_record(replace(overlay, frame_seq=origin.seq, query_id=query_id),
+                record = overlay_to_wire(replace(overlay, frame_seq=origin.seq, query_id=query_id),
                                         replace(hops, capture_ns=origin.capture_ns))
                 return pb.CloudMessage(overlay=record)
             case Answer() | TraceStep():
@@ -382,8 +382,8 @@ class PhoneIngest:
                 origin = self._frame(event.frame_seq, stream)
                 mapped = replace(event, query_id=query_id, frame_seq=0 if origin is None else origin.seq)
                 if isinstance(mapped, Answer):
-                    return pb.CloudMessage(answer=answer_record(mapped))
-                return pb.CloudMessage(trace=trace_record(mapped))
+                    return pb.CloudMessage(answer=answer_to_wire(mapped))
+                return pb.CloudMessage(trace=trace_to_wire(mapped))
             case CloudErrorReport():
                 return self._error_for_phone(event, stream)
             case HeardInCloud():
@@ -400,7 +400,7 @@ class PhoneIngest:
         if report.frame_seq and origin is None and not report.query_id:
             return None   # a frame the phone did not push
         frame_seq = 0 if origin is None else origin.seq
-        return pb.CloudMessage(error=error_record(replace(report, query_id=query_id or "", frame_seq=frame_seq)))
+        return pb.CloudMessage(error=error_to_wire(replace(report, query_id=query_id or "", frame_seq=frame_seq)))
 
     def _frame(self, edge_seq: int, stream: int) -> PushedFrameRef | None:
         origin = self.source.origin(edge_seq)

@@ -28,6 +28,7 @@ from eyeline.devices.base import CapturedFrame, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.recording import truth_record
 from eyeline.edge import record_wire as rw
+from eyeline.edge import wire
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
     Answer,
@@ -148,10 +149,10 @@ class SessionRecorder:
     def record_utterance(self, utterance: UtteranceOut, heard_ns: int) -> None:
         """What the recogniser heard, logged at ``heard_ns`` (when speech ended). Waits only when the disk is behind."""
         self._writer_or_raise().submit(PendingRecord.of(layout.UTTERANCES, heard_ns, 0,
-                                                        rw.utterance_record(utterance)))
+                                                        wire.utterance_to_wire(utterance)))
 
     async def record_query(self, query: QueryOut) -> None:
-        await self._submit(self._now(layout.QUERIES, 0, rw.query_record(query)))
+        await self._submit(self._now(layout.QUERIES, 0, wire.query_to_wire(query)))
 
     def record_event(self, event: CloudEvent) -> None:
         """The runtime's ``on_event`` hook: records what the cloud sent. Waits only when the disk is behind."""
@@ -162,16 +163,16 @@ class SessionRecorder:
         match event:
             case OverlayArrival(overlay=overlay, hops=hops):
                 size = self._frame_size
-                return [self._now(layout.OVERLAYS, overlay.frame_seq, rw.overlay_record(overlay, hops)),
+                return [self._now(layout.OVERLAYS, overlay.frame_seq, wire.overlay_to_wire(overlay, hops)),
                         self._now(layout.ANNOTATIONS, overlay.frame_seq,
                                   rw.image_annotations(overlay, size, overlay.capture_ns)),
                         self._now(layout.HOPS, overlay.frame_seq, rw.hop_record(overlay, hops))]
             case Answer():
-                return [self._now(layout.ANSWERS, event.frame_seq, rw.answer_record(event))]
+                return [self._now(layout.ANSWERS, event.frame_seq, wire.answer_to_wire(event))]
             case TraceStep():
-                return [self._now(layout.TRACE, event.frame_seq, rw.trace_record(event))]
+                return [self._now(layout.TRACE, event.frame_seq, wire.trace_to_wire(event))]
             case CloudErrorReport():
-                return [self._now(layout.ERRORS, event.frame_seq, rw.error_record(event))]
+                return [self._now(layout.ERRORS, event.frame_seq, wire.error_to_wire(event))]
         return []
 
     def _now(self, topic: str, sequence: int, message: ProtoMessage) -> PendingRecord:

@@ -1,7 +1,5 @@
-"""The recorder's boundary with protobuf: the edge's domain values as the messages a recording stores.
-
-The inverse of ``edge.wire`` for what the cloud sent (overlays, answers, trace steps, errors), plus the
-recording-only records and the Foxglove view of an overlay. Nothing else in ``eyeline.edge`` builds these.
+"""The recording-only records: camera images and annotations in Foxglove's schemas, audio, keyframe choices and
+per-hop times. Messages of the session contract itself (queries, overlays, answers...) come from ``edge.wire``.
 """
 
 from __future__ import annotations
@@ -17,9 +15,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from eyeline.devices.audio import AudioChunk
 from eyeline.edge import overlays as ov
-from eyeline.edge.messages import Answer, CloudErrorReport, HopTimes, TraceStep
+from eyeline.edge.messages import HopTimes
 from eyeline.edge.sampler import KeyframeChoice
-from eyeline.edge.wire import MODES, QueryOut, UtteranceOut
+from eyeline.edge.wire import hops_to_wire
 from eyeline.protos import recording as layout
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
@@ -36,20 +34,6 @@ def compressed_image(capture_ns: int, data: bytes, image_format: str) -> Compres
                            format=image_format)
 
 
-def query_record(query: QueryOut) -> pb.Query:
-    mode = MODES[query.mode] if query.mode else pb.MODE_UNSPECIFIED
-    record = pb.Query(query_id=query.query_id, text=query.text, mode=mode, frame_seq=query.frame_seq,
-                      asked_ns=query.asked_ns)
-    if query.utterance is not None:
-        record.utterance.CopyFrom(utterance_record(query.utterance))
-    return record
-
-
-def utterance_record(utterance: UtteranceOut) -> pb.Utterance:
-    return pb.Utterance(text=utterance.text, start_ns=utterance.start_ns, end_ns=utterance.end_ns,
-                        confidence=utterance.confidence, language=utterance.language)
-
-
 def audio_record(chunk: AudioChunk) -> pb.AudioChunk:
     """A chunk as 16-bit PCM: float samples in [-1, 1] scaled by 32768, the inverse of how audio files decode."""
     pcm = np.clip(np.rint(chunk.samples * 32768.0), -32768, 32767).astype("<i2")
@@ -63,72 +47,9 @@ def keyframe_record(choice: KeyframeChoice, nbytes: int) -> rpb.KeyframeRecord:
                               quality=choice.encoding.quality, data_bytes=nbytes)
 
 
-def hops_message(hops: HopTimes) -> pb.HopTimes:
-    return pb.HopTimes(capture_ns=hops.capture_ns, sent_ns=hops.sent_ns, received_ns=hops.received_ns,
-                       reasoned_ns=hops.reasoned_ns, overlay_sent_ns=hops.overlay_sent_ns,
-                       rendered_ns=hops.rendered_ns)
-
-
 def hop_record(overlay: ov.Overlay, hops: HopTimes) -> rpb.HopRecord:
     return rpb.HopRecord(trace_id=overlay.trace_id, frame_seq=overlay.frame_seq, overlay_id=overlay.overlay_id,
-                         hops=hops_message(hops))
-
-
-def answer_record(answer: Answer) -> pb.Answer:
-    return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
-                     trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
-                     proactive=answer.proactive, offer=answer.offer)
-
-
-def trace_record(step: TraceStep) -> pb.TraceStep:
-    return pb.TraceStep(query_id=step.query_id, index=step.index, kind=f"STEP_KIND_{step.kind.upper()}",
-                        text=step.text, evidence=[_box(b) for b in step.evidence], confidence=step.confidence,
-                        cost_us=step.cost_us, agent=step.agent, frame_seq=step.frame_seq)
-
-
-def error_record(report: CloudErrorReport) -> pb.Error:
-    code = f"ERROR_CODE_{report.code.upper()}" if report.code else "ERROR_CODE_UNSPECIFIED"
-    return pb.Error(code=code, message=report.message, retryable=report.retryable, frame_seq=report.frame_seq,
-                    query_id=report.query_id)
-
-
-def overlay_record(overlay: ov.Overlay, hops: HopTimes) -> pb.Overlay:
-    return pb.Overlay(overlay_id=overlay.overlay_id, query_id=overlay.query_id, frame_seq=overlay.frame_seq,
-                      trace_id=overlay.trace_id, hops=hops_message(hops),
-                      items=[_item(item) for item in overlay.items], final=overlay.final)
-
-
-def _box(b: ov.Box) -> pb.Box:
-    return pb.Box(x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1)
-
-
-def _point(p: ov.Point) -> pb.Point:
-    return pb.Point(x=p[0], y=p[1])
-
-
-def _item(item: ov.Item) -> pb.OverlayItem:  # one branch per item kind
-    out = pb.OverlayItem(id=item.id, rgb=item.rgb)
-    match item.shape:
-        case ov.BoxShape(box=box, caption=caption):
-            out.box.CopyFrom(pb.BoxItem(box=_box(box), caption=caption))
-        case ov.OutlineShape(points=points):
-            out.outline.CopyFrom(pb.OutlineItem(points=[_point(p) for p in points]))
-        case ov.BadgeShape(center=center, text=text):
-            out.badge.CopyFrom(pb.BadgeItem(center=_point(center), text=text))
-        case ov.ArrowShape(tail=tail, head=head, text=text):
-            out.arrow.CopyFrom(pb.ArrowItem(tail=_point(tail), head=_point(head), text=text))
-        case ov.LabelShape(anchor=anchor, text=text):
-            out.label.CopyFrom(pb.LabelItem(anchor=_point(anchor), text=text))
-        case ov.PanelShape(title=title, rows=rows):
-            out.panel.CopyFrom(pb.PanelItem(title=title, rows=[pb.PanelRow(rank=r.rank, text=r.text, value=r.value)
-                                                               for r in rows]))
-        case ov.StepCardShape():
-            s = item.shape
-            out.step_card.CopyFrom(pb.StepCardItem(step=s.step, total=s.total, instruction=s.instruction,
-                                                   target_item_id=s.target_item_id, warning=s.warning))
-        case ov.NoticeShape(text=text):
-            out.notice.CopyFrom(pb.NoticeItem(text=text))
-    return out
+                         hops=hops_to_wire(hops))
 
 
 # ------------------------------------------------------------------ the Foxglove view

@@ -114,13 +114,19 @@ def frame_message(frame: EncodedFrame, sent_ns: int) -> pb.EdgeMessage:
 
 
 def query_message(query: QueryOut) -> pb.EdgeMessage:
+    return pb.EdgeMessage(query=query_to_wire(query))
+
+
+def query_to_wire(query: QueryOut) -> pb.Query:
     mode = MODES[query.mode] if query.mode else pb.MODE_UNSPECIFIED
     spoken = query.utterance
-    utterance = None if spoken is None else pb.Utterance(
-        text=spoken.text, start_ns=spoken.start_ns, end_ns=spoken.end_ns, confidence=spoken.confidence,
-        language=spoken.language)
-    return pb.EdgeMessage(query=pb.Query(query_id=query.query_id, text=query.text, mode=mode,
-                                         frame_seq=query.frame_seq, asked_ns=query.asked_ns, utterance=utterance))
+    return pb.Query(query_id=query.query_id, text=query.text, mode=mode, frame_seq=query.frame_seq,
+                    asked_ns=query.asked_ns, utterance=None if spoken is None else utterance_to_wire(spoken))
+
+
+def utterance_to_wire(utterance: UtteranceOut) -> pb.Utterance:
+    return pb.Utterance(text=utterance.text, start_ns=utterance.start_ns, end_ns=utterance.end_ns,
+                        confidence=utterance.confidence, language=utterance.language)
 
 
 def audio_messages(utterance_id: str, pcm_s16le: bytes, capture_ns: int, sample_rate: int,
@@ -137,11 +143,11 @@ def audio_messages(utterance_id: str, pcm_s16le: bytes, capture_ns: int, sample_
 def ack_message(rendered: Sequence[RenderedOut], sent_ns: int) -> pb.EdgeMessage:
     """The periodic report of what was drawn, for the cloud's per-hop latency (``sent_ns``: edge clock, now)."""
     return pb.EdgeMessage(ack=pb.Ack(overlays_rendered=len(rendered), sent_ns=sent_ns, rendered=[
-        pb.RenderedOverlay(trace_id=r.trace_id, overlay_id=r.overlay_id, hops=_hops_to_wire(r.hops),
+        pb.RenderedOverlay(trace_id=r.trace_id, overlay_id=r.overlay_id, hops=hops_to_wire(r.hops),
                            arrived_ns=r.arrived_ns) for r in rendered]))
 
 
-def _hops_to_wire(h: HopTimes) -> pb.HopTimes:
+def hops_to_wire(h: HopTimes) -> pb.HopTimes:
     return pb.HopTimes(capture_ns=h.capture_ns, sent_ns=h.sent_ns, received_ns=h.received_ns,
                        reasoned_ns=h.reasoned_ns, overlay_sent_ns=h.overlay_sent_ns, rendered_ns=h.rendered_ns)
 
@@ -218,3 +224,64 @@ def _shape(item: pb.OverlayItem) -> ov.Shape:  # one branch per item kind
         case "notice":
             return ov.NoticeShape(item.notice.text)
     raise ProtocolError(f"overlay item {item.id!r} has no shape")
+
+
+# ------------------------------------------------------------------ what the cloud sent, as protobuf again
+# (the recorder stores it; the push-ingest relays it to a phone)
+
+
+def answer_to_wire(answer: Answer) -> pb.Answer:
+    return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
+                     trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
+                     proactive=answer.proactive, offer=answer.offer)
+
+
+def trace_to_wire(step: TraceStep) -> pb.TraceStep:
+    return pb.TraceStep(query_id=step.query_id, index=step.index, kind=f"STEP_KIND_{step.kind.upper()}",
+                        text=step.text, evidence=[_box_to_wire(b) for b in step.evidence], confidence=step.confidence,
+                        cost_us=step.cost_us, agent=step.agent, frame_seq=step.frame_seq)
+
+
+def error_to_wire(report: CloudErrorReport) -> pb.Error:
+    code = f"ERROR_CODE_{report.code.upper()}" if report.code else "ERROR_CODE_UNSPECIFIED"
+    return pb.Error(code=code, message=report.message, retryable=report.retryable, frame_seq=report.frame_seq,
+                    query_id=report.query_id)
+
+
+def overlay_to_wire(overlay: ov.Overlay, hops: HopTimes) -> pb.Overlay:
+    return pb.Overlay(overlay_id=overlay.overlay_id, query_id=overlay.query_id, frame_seq=overlay.frame_seq,
+                      trace_id=overlay.trace_id, hops=hops_to_wire(hops),
+                      items=[_item_to_wire(item) for item in overlay.items], final=overlay.final)
+
+
+def _box_to_wire(b: ov.Box) -> pb.Box:
+    return pb.Box(x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1)
+
+
+def _point_to_wire(p: ov.Point) -> pb.Point:
+    return pb.Point(x=p[0], y=p[1])
+
+
+def _item_to_wire(item: ov.Item) -> pb.OverlayItem:  # one branch per item kind
+    out = pb.OverlayItem(id=item.id, rgb=item.rgb)
+    match item.shape:
+        case ov.BoxShape(box=box, caption=caption):
+            out.box.CopyFrom(pb.BoxItem(box=_box_to_wire(box), caption=caption))
+        case ov.OutlineShape(points=points):
+            out.outline.CopyFrom(pb.OutlineItem(points=[_point_to_wire(p) for p in points]))
+        case ov.BadgeShape(center=center, text=text):
+            out.badge.CopyFrom(pb.BadgeItem(center=_point_to_wire(center), text=text))
+        case ov.ArrowShape(tail=tail, head=head, text=text):
+            out.arrow.CopyFrom(pb.ArrowItem(tail=_point_to_wire(tail), head=_point_to_wire(head), text=text))
+        case ov.LabelShape(anchor=anchor, text=text):
+            out.label.CopyFrom(pb.LabelItem(anchor=_point_to_wire(anchor), text=text))
+        case ov.PanelShape(title=title, rows=rows):
+            out.panel.CopyFrom(pb.PanelItem(title=title, rows=[pb.PanelRow(rank=r.rank, text=r.text, value=r.value)
+                                                               for r in rows]))
+        case ov.StepCardShape():
+            s = item.shape
+            out.step_card.CopyFrom(pb.StepCardItem(step=s.step, total=s.total, instruction=s.instruction,
+                                                   target_item_id=s.target_item_id, warning=s.warning))
+        case ov.NoticeShape(text=text):
+            out.notice.CopyFrom(pb.NoticeItem(text=text))
+    return out

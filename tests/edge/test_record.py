@@ -21,8 +21,7 @@ from eyeline.devices.synthetic import SyntheticShelfSource
 from eyeline.edge.messages import Answer, HopTimes, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Box, BoxShape, Item, Overlay
 from eyeline.edge.record import RecorderOptions, RecordingSource, RecordingWriteError, SessionRecorder
-from eyeline.edge.record_wire import answer_record
-from eyeline.edge.wire import cloud_event
+from eyeline.edge.wire import answer_to_wire, cloud_event
 from eyeline.protos import recording as layout
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -144,5 +143,5 @@ async def test_at_recorded_speed_frames_come_as_far_apart_as_they_were_captured(
            offer="Protein ranking for this shelf"),
 ])
 def test_an_answer_is_recorded_as_it_arrived_offers_included(answer: Answer) -> None:
-    recorded = cloud_event(pb.CloudMessage(answer=answer_record(answer)))
+    recorded = cloud_event(pb.CloudMessage(answer=answer_to_wire(answer)))
     assert recorded == answer
