@@ -2,7 +2,7 @@
 
 Like the shelf (``eyeline.devices.synthetic``), the machine is drawn once, flat, on a canvas (the world) and
 each frame views it through a camera that only rotates with the wearer's head; the difficulty knobs of
-:class:`~eyeline.devices.synthetic.FrameEffects` apply unchanged. The component boxes of the canvas go
+:class:`~eyeline.devices.scene.FrameEffects` apply unchanged. The component boxes of the canvas go
 through the same homography as the pixels, so where the group head or a screw is in a frame is exact.
 
 The machine's small display shows ``display_text`` ("READY" at rest): a repair kit's done-cues are words
@@ -19,21 +19,21 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import Image
-from eyeline.devices.synthetic import (
+from eyeline.devices.scene import (
     FrameEffects,
     Matrix,
     Point,
-    _as_tuple,
-    _check_render_args,
-    _clip_to_frame,
-    _intrinsics,
-    _normalised,
-    _polygon_area,
-    _project,
-    _rotation,
-    _turned_plane,
-    _with_optics,
+    as_tuple,
+    check_render_args,
+    clip_to_frame,
     head_pose,
+    intrinsics,
+    normalised,
+    polygon_area,
+    project,
+    rotation,
+    turned_plane,
+    with_optics,
 )
 
 Box = tuple[int, int, int, int]
@@ -254,21 +254,21 @@ def _placement(width: int, height: int, zoom: float) -> Matrix:
 
 
 def _world_to_frame(width: int, height: int, pose: tuple[float, float, float], effects: FrameEffects) -> Matrix:
-    camera = _intrinsics(width, height)
-    head = camera @ _rotation(*pose) @ np.linalg.inv(camera)
-    return _normalised(head @ _turned_plane(camera, effects.perspective_deg) @ _placement(width, height, effects.zoom))
+    camera = intrinsics(width, height)
+    head = camera @ rotation(*pose) @ np.linalg.inv(camera)
+    return normalised(head @ turned_plane(camera, effects.perspective_deg) @ _placement(width, height, effects.zoom))
 
 
 def _component_truth(component: MachineComponent, world_to_frame: Matrix, size: tuple[int, int]) -> ComponentTruth:
     x0, y0, x1, y1 = (edge - 0.5 for edge in component.box)
-    quad = _project(world_to_frame, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    visible = _clip_to_frame(quad, *size)
-    area = _polygon_area(visible) if len(visible) >= 3 else 0.0
-    center = _project(world_to_frame, [((x0 + x1) / 2, (y0 + y1) / 2)])[0]
+    quad = project(world_to_frame, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    visible = clip_to_frame(quad, *size)
+    area = polygon_area(visible) if len(visible) >= 3 else 0.0
+    center = project(world_to_frame, [((x0 + x1) / 2, (y0 + y1) / 2)])[0]
     xs, ys = [x for x, _ in visible] or [center[0]], [y for _, y in visible] or [center[1]]
     box = (math.floor(min(xs) + 0.5), math.floor(min(ys) + 0.5), math.ceil(max(xs) + 0.5), math.ceil(max(ys) + 0.5))
     return ComponentTruth(id=component.id, name=component.name, quad=tuple(quad), box=box, center=center,
-                          visible_fraction=min(1.0, area / _polygon_area(quad)))
+                          visible_fraction=min(1.0, area / polygon_area(quad)))
 
 
 def render_espresso_frame(
@@ -281,18 +281,18 @@ def render_espresso_frame(
     effects: FrameEffects | None = None,
 ) -> tuple[Image, EspressoTruth]:
     """The machine as seen at ``t_s`` seconds, with the exact place of every component in the frame."""
-    _check_render_args(t_s, width, height, motion_scale)
+    check_render_args(t_s, width, height, motion_scale)
     effects = effects or FrameEffects()
     world_to_frame = _world_to_frame(width, height, head_pose(scene.seed, t_s, motion_scale), effects)
     image: Image = np.asarray(cv2.warpPerspective(
         scene.canvas, world_to_frame, (width, height), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=_WALL), dtype=np.uint8)
-    image = _with_optics(image, effects, scene.seed)
-    motion = np.eye(3) if previous is None else _normalised(
+    image = with_optics(image, effects, scene.seed)
+    motion = np.eye(3) if previous is None else normalised(
         world_to_frame @ np.linalg.inv(np.asarray(previous.world_to_frame).reshape(3, 3)))
     truth = EspressoTruth(
         components=tuple(_component_truth(c, world_to_frame, (width, height)) for c in scene.components),
-        world_to_frame=_as_tuple(world_to_frame), motion=_as_tuple(motion), display_text=scene.display_text)
+        world_to_frame=as_tuple(world_to_frame), motion=as_tuple(motion), display_text=scene.display_text)
     return image, truth
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,17 +17,28 @@ from typing import Self
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceSpecError, Image
 from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.devices.scene import FrameEffects as FrameEffects  # the knobs render_shelf_frame takes
+from eyeline.devices.scene import (
+    Matrix,
+    Point,
+    as_matrix,
+    as_tuple,
+    check_render_args,
+    clip_to_frame,
+    head_pose,
+    intrinsics,
+    normalised,
+    polygon_area,
+    project,
+    rotation,
+    turned_plane,
+    with_optics,
+)
 
-Matrix = npt.NDArray[np.float64]
-Point = tuple[float, float]
 Box = tuple[int, int, int, int]
-
-HORIZONTAL_FOV_DEG = 70.0
-"""The synthetic camera's horizontal field of view, a typical webcam standing in for glasses."""
 
 FULLY_VISIBLE = 0.99
 """``visible_fraction`` from which a package counts as fully in view (and may be ranked)."""
@@ -120,21 +130,6 @@ class LabelLayout(enum.Enum):
     PER_100G = "per_100g"            # a per-100 g table with the serving size above it
     HIDDEN = "hidden"                # no panel in view: brand and name only, so only a catalog can answer
     OCCLUDED = "occluded"            # a price sticker covers the protein row
-
-
-@dataclass(frozen=True, slots=True)
-class FrameEffects:
-    """The difficulty knobs of one rendered frame; the defaults change nothing.
-
-    ``perspective_deg`` turns the shelf plane about its vertical axis; ``zoom`` below 1 makes everything
-    (text included) smaller; ``glare`` (0..1) is a bright reflection; ``blur_sigma`` a defocus in pixels.
-    Geometry knobs go through the frame's homography, so the ground truth stays exact.
-    """
-
-    blur_sigma: float = 0.0
-    glare: float = 0.0
-    perspective_deg: float = 0.0
-    zoom: float = 1.0
 
 
 CATALOG: tuple[Product, ...] = (
@@ -258,51 +253,6 @@ def _luminance(bgr: tuple[int, int, int]) -> float:
 
 # --- the head and the camera ----------------------------------------------------------------------------------
 
-_AMPLITUDES_DEG = (4.0, 3.0, 2.0)  # yaw, pitch, roll of someone standing still, looking along a shelf
-
-
-@dataclass(frozen=True, slots=True)
-class _Wave:
-    amplitude_deg: float
-    frequency_hz: float
-
-    def at(self, t_s: float) -> float:
-        return self.amplitude_deg * math.sin(2.0 * math.pi * self.frequency_hz * t_s)
-
-
-@functools.lru_cache(maxsize=64)
-def _head_waves(seed: int) -> tuple[tuple[_Wave, ...], ...]:
-    """Per axis, a slow sway and a faster wobble; both start at zero, so ``t = 0`` is the rest pose."""
-    rng = np.random.default_rng([seed, 0x5EE])
-    waves = []
-    for amplitude in _AMPLITUDES_DEG:
-        signs = rng.choice((-1.0, 1.0), size=2)
-        slow = _Wave(0.7 * amplitude * signs[0], float(rng.uniform(0.15, 0.35)))
-        wobble = _Wave(0.3 * amplitude * signs[1], float(rng.uniform(0.6, 1.1)))
-        waves.append((slow, wobble))
-    return tuple(waves)
-
-
-def head_pose(seed: int, t_s: float, motion_scale: float = 1.0) -> tuple[float, float, float]:
-    """Yaw, pitch and roll in degrees at ``t_s``: smooth, bounded by (4, 3, 2) x ``motion_scale``."""
-    yaw, pitch, roll = (motion_scale * sum(wave.at(t_s) for wave in axis) for axis in _head_waves(seed))
-    return (yaw, pitch, roll)
-
-
-def _rotation(yaw_deg: float, pitch_deg: float, roll_deg: float) -> Matrix:
-    yaw, pitch, roll = (math.radians(angle) for angle in (yaw_deg, pitch_deg, roll_deg))
-    about_y = np.array([[math.cos(yaw), 0, math.sin(yaw)], [0, 1, 0], [-math.sin(yaw), 0, math.cos(yaw)]])
-    about_x = np.array([[1, 0, 0], [0, math.cos(pitch), -math.sin(pitch)], [0, math.sin(pitch), math.cos(pitch)]])
-    about_z = np.array([[math.cos(roll), -math.sin(roll), 0], [math.sin(roll), math.cos(roll), 0], [0, 0, 1]])
-    rotation: Matrix = about_z @ about_x @ about_y
-    return rotation
-
-
-def _intrinsics(width: int, height: int) -> Matrix:
-    focal = (width / 2.0) / math.tan(math.radians(HORIZONTAL_FOV_DEG) / 2.0)
-    return np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
-
-
 def _placement(canvas_shape: tuple[int, ...], width: int, height: int, zoom: float = 1.0) -> Matrix:
     """Canvas to frame at rest: centred, the product row fitting, never magnified past the reference size."""
     canvas_h, canvas_w = canvas_shape[:2]
@@ -318,79 +268,13 @@ def _placement(canvas_shape: tuple[int, ...], width: int, height: int, zoom: flo
 def _world_to_frame(scene: ShelfScene, width: int, height: int, pose: tuple[float, float, float],
                     effects: FrameEffects | None = None) -> Matrix:
     effects = effects or FrameEffects()
-    camera = _intrinsics(width, height)
-    head = camera @ _rotation(*pose) @ np.linalg.inv(camera)
+    camera = intrinsics(width, height)
+    head = camera @ rotation(*pose) @ np.linalg.inv(camera)
     placement = _placement(scene.canvas.shape, width, height, effects.zoom)
-    return _normalised(head @ _turned_plane(camera, effects.perspective_deg) @ placement)
-
-
-def _turned_plane(camera: Matrix, degrees: float) -> Matrix:
-    """The shelf plane turned about the frame's vertical centre line, re-centred so it stays in view."""
-    turn = camera @ _rotation(degrees, 0.0, 0.0) @ np.linalg.inv(camera)
-    centre = np.array([camera[0, 2], camera[1, 2], 1.0])
-    moved = turn @ centre
-    shift = np.array([[1.0, 0.0, centre[0] - moved[0] / moved[2]], [0.0, 1.0, centre[1] - moved[1] / moved[2]],
-                      [0.0, 0.0, 1.0]])
-    turned: Matrix = shift @ turn
-    return turned
-
-
-def _normalised(homography: Matrix) -> Matrix:
-    scaled: Matrix = homography / homography[2, 2]
-    return scaled
-
-
-def _as_tuple(homography: Matrix) -> tuple[float, ...]:
-    return tuple(float(value) for value in homography.ravel())
-
-
-def _as_matrix(flat: Sequence[float]) -> Matrix:
-    return np.asarray(flat, dtype=np.float64).reshape(3, 3)
+    return normalised(head @ turned_plane(camera, effects.perspective_deg) @ placement)
 
 
 # --- ground truth ---------------------------------------------------------------------------------------------
-
-
-def _project(homography: Matrix, points: Sequence[Point]) -> list[Point]:
-    projected = []
-    for x, y in points:
-        u, v, w = homography @ np.array([x, y, 1.0])
-        projected.append((float(u / w), float(v / w)))
-    return projected
-
-
-def _polygon_area(points: Sequence[Point]) -> float:
-    total = 0.0
-    for (x0, y0), (x1, y1) in zip(points, [*points[1:], *points[:1]], strict=True):
-        total += x0 * y1 - x1 * y0
-    return abs(total) / 2.0
-
-
-def _clip_half_plane(points: Sequence[Point], axis: int, limit: float, keep_below: bool) -> list[Point]:
-    """One Sutherland-Hodgman pass: keep the part of a convex polygon on one side of ``x|y = limit``."""
-
-    def inside(point: Point) -> bool:
-        return point[axis] <= limit if keep_below else point[axis] >= limit
-
-    kept: list[Point] = []
-    for current, following in zip(points, [*points[1:], *points[:1]], strict=True):
-        if inside(current):
-            kept.append(current)
-        if inside(current) != inside(following):
-            share = (limit - current[axis]) / (following[axis] - current[axis])
-            kept.append((current[0] + share * (following[0] - current[0]),
-                         current[1] + share * (following[1] - current[1])))
-    return kept
-
-
-def _clip_to_frame(points: Sequence[Point], width: int, height: int) -> list[Point]:
-    clipped = list(points)
-    for axis, low, high in ((0, -0.5, width - 0.5), (1, -0.5, height - 0.5)):
-        clipped = _clip_half_plane(clipped, axis, low, keep_below=False)
-        clipped = _clip_half_plane(clipped, axis, high, keep_below=True)
-        if not clipped:
-            break
-    return clipped
 
 
 _SNAP_PX = 1e-6  # rounding noise of the homography must not widen a box by a whole pixel
@@ -399,12 +283,12 @@ _SNAP_PX = 1e-6  # rounding noise of the homography must not widen a box by a wh
 def _package_truth(product: Product, box: Box, world_to_frame: Matrix, size: tuple[int, int]) -> ProductTruth | None:
     width, height = size
     x0, y0, x1, y1 = (edge - 0.5 for edge in box)  # pixel edges, not pixel centres
-    quad = _project(world_to_frame, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    visible = _clip_to_frame(quad, width, height)
-    visible_area = _polygon_area(visible) if len(visible) >= 3 else 0.0
+    quad = project(world_to_frame, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    visible = clip_to_frame(quad, width, height)
+    visible_area = polygon_area(visible) if len(visible) >= 3 else 0.0
     if visible_area <= 0.0:
         return None
-    fraction = min(1.0, visible_area / _polygon_area(quad))
+    fraction = min(1.0, visible_area / polygon_area(quad))
     return ProductTruth(product=product, box=_pixel_bounds(visible), quad=tuple(quad), visible_fraction=fraction)
 
 
@@ -424,7 +308,7 @@ def _visible_products(scene: ShelfScene, world_to_frame: Matrix, size: tuple[int
 def _motion(world_to_frame: Matrix, previous: ShelfTruth | None) -> Matrix:
     if previous is None:
         return np.eye(3)
-    return _normalised(world_to_frame @ np.linalg.inv(_as_matrix(previous.world_to_frame)))
+    return normalised(world_to_frame @ np.linalg.inv(as_matrix(previous.world_to_frame)))
 
 
 # --- rendering ------------------------------------------------------------------------------------------------
@@ -444,7 +328,7 @@ def render_shelf_frame(
     ``previous`` is the truth of the frame shown before this one (of the same scene and size); ``motion`` maps
     its pixels onto this frame's. ``motion_scale`` multiplies the head motion: 0 is a camera held still.
     """
-    _check_render_args(t_s, width, height, motion_scale)
+    check_render_args(t_s, width, height, motion_scale)
     yaw, pitch, roll = head_pose(scene.seed, t_s, motion_scale)
     world_to_frame = _world_to_frame(scene, width, height, (yaw, pitch, roll), effects)
     image: Image = np.asarray(cv2.warpPerspective(
@@ -452,38 +336,14 @@ def render_shelf_frame(
         borderMode=cv2.BORDER_CONSTANT, borderValue=_BACKGROUND_BGR,
     ), dtype=np.uint8)
     if effects is not None:
-        image = _with_optics(image, effects, scene.seed)
+        image = with_optics(image, effects, scene.seed)
     truth = ShelfTruth(
         products=_visible_products(scene, world_to_frame, (width, height)),
-        world_to_frame=_as_tuple(world_to_frame),
-        motion=_as_tuple(_motion(world_to_frame, previous)),
+        world_to_frame=as_tuple(world_to_frame),
+        motion=as_tuple(_motion(world_to_frame, previous)),
         yaw_deg=yaw, pitch_deg=pitch, roll_deg=roll,
     )
     return image, truth
-
-
-def _with_optics(image: Image, effects: FrameEffects, seed: int) -> Image:
-    """Glare (a bright soft ellipse placed by the seed) and defocus blur, applied after the geometry."""
-    if effects.glare > 0.0:
-        height, width = image.shape[:2]
-        rng = np.random.default_rng([seed, 0x61A])
-        centre = (int(rng.uniform(0.2, 0.8) * width), int(rng.uniform(0.3, 0.7) * height))
-        mask = np.zeros((height, width), np.float32)
-        cv2.ellipse(mask, centre, (width // 8, height // 5), float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
-        mask = cv2.GaussianBlur(mask, (0, 0), width / 40) * min(1.0, effects.glare)
-        image = np.asarray(image * (1 - mask[..., None]) + 255 * mask[..., None], dtype=np.uint8)
-    if effects.blur_sigma > 0.0:
-        image = np.asarray(cv2.GaussianBlur(image, (0, 0), effects.blur_sigma), dtype=np.uint8)
-    return image
-
-
-def _check_render_args(t_s: float, width: int, height: int, motion_scale: float) -> None:
-    if width <= 0 or height <= 0:
-        raise DeviceSpecError(f"frame size must be positive, got {width}x{height}")
-    if not math.isfinite(t_s):
-        raise DeviceSpecError(f"t_s must be a finite number of seconds, got {t_s}")
-    if not (math.isfinite(motion_scale) and motion_scale >= 0.0):
-        raise DeviceSpecError(f"motion_scale must be a finite number >= 0, got {motion_scale}")
 
 
 # --- the source -----------------------------------------------------------------------------------------------
@@ -510,7 +370,7 @@ class SyntheticShelfSource:
         motion_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
-        _check_render_args(0.0, width, height, motion_scale)
+        check_render_args(0.0, width, height, motion_scale)
         _check_pacing(fps, frames)
         self._scene = scene if scene is not None else make_shelf_scene(seed)
         self._size = (width, height)
