@@ -43,6 +43,8 @@ jitter = 0.2
 listen = "0.0.0.0:50061"
 token_file = "/etc/eyeline/phone-token"  # required with listen: phones present this token
 max_frame_bytes = 4194304
+tls_cert = "/etc/eyeline/ingest-cert.pem"  # optional, with tls_key: the phone's link over TLS
+tls_key = "/etc/eyeline/ingest-key.pem"
 
 [power]                     # battery and heat (edge/power.py)
 status_file = "/data/data/com.termux/files/home/battery.json"  # optional: termux-battery-status output
@@ -109,6 +111,8 @@ class DaemonConfig:
     ingest_listen: str = ""         # "": no push-ingest service
     ingest_token_file: Path | None = None
     ingest_max_frame_bytes: int = 4 * 1024 * 1024
+    ingest_tls_cert: Path | None = None   # PEM certificate chain: the phone's link over TLS (with the key)
+    ingest_tls_key: Path | None = None
     power_status_file: Path | None = None
     power_poll_s: float = 30.0
     power: PowerSettings = field(default_factory=PowerSettings)
@@ -128,7 +132,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
     "reconnect": {"initial_delay_s": ("initial_delay_s", float), "max_delay_s": ("max_delay_s", float),
                   "multiplier": ("multiplier", float), "jitter": ("jitter", float)},
     "ingest": {"listen": ("ingest_listen", str), "token_file": ("ingest_token_file", Path),
-               "max_frame_bytes": ("ingest_max_frame_bytes", int)},
+               "max_frame_bytes": ("ingest_max_frame_bytes", int), "tls_cert": ("ingest_tls_cert", Path),
+               "tls_key": ("ingest_tls_key", Path)},
     "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
               **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
     "fallback": {"enabled": ("fallback_enabled", bool), "after_s": ("fallback_after_s", float),
@@ -224,6 +229,8 @@ def _validate_ingest(config: DaemonConfig, check: Check) -> None:
               f"must be HOST:PORT, got {config.ingest_listen!r}")
         check(config.ingest_token_file is not None, "ingest.token_file", "is required with ingest.listen")
     check(config.ingest_max_frame_bytes > 0, "ingest.max_frame_bytes", "must be positive")
+    check((config.ingest_tls_cert is None) == (config.ingest_tls_key is None), "ingest.tls_key",
+          "tls_cert and tls_key go together")
     check(not is_push_spec(config.device) or bool(config.ingest_listen), "device.spec",
           f"{config.device!r} takes pushed frames: set ingest.listen")
 

@@ -284,7 +284,8 @@ class EdgeDaemon:
         if not self.config.ingest_listen or self.config.ingest_token_file is None:
             return
         token = await asyncio.to_thread(read_ingest_token, self.config.ingest_token_file)
-        options = IngestOptions(self.config.ingest_listen, token, PushLimits(self.config.ingest_max_frame_bytes))
+        options = IngestOptions(self.config.ingest_listen, token, PushLimits(self.config.ingest_max_frame_bytes),
+                                tls_cert=self.config.ingest_tls_cert, tls_key=self.config.ingest_tls_key)
         # Without a push: device nothing reads the frames; the latest-wins source keeps only the newest.
         self.ingest = PhoneIngest(options, self._pushed or PushedFrameSource(self._clock), self)
         await self.ingest.start()

@@ -82,6 +82,8 @@ class IngestOptions:
     queries_in_flight: int = 4
     hello_timeout_s: float = 10.0
     answer_wait_s: float = 60.0              # after the phone stops sending, answers still due are waited for
+    tls_cert: Path | None = None             # PEM certificate chain: serve TLS (with tls_key)
+    tls_key: Path | None = None
 
 
 @dataclass(slots=True)
@@ -187,12 +189,26 @@ class PhoneIngest:
         handler = grpc.stream_stream_rpc_method_handler(self._connect, request_deserializer=_parse,
                                                         response_serializer=pb.CloudMessage.SerializeToString)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, {"Connect": handler})])
+        credentials = await asyncio.to_thread(self._credentials)
         try:
-            self.port = int(server.add_insecure_port(self.options.listen))
+            if credentials is None:
+                self.port = int(server.add_insecure_port(self.options.listen))
+            else:
+                self.port = int(server.add_secure_port(self.options.listen, credentials))
         except RuntimeError as exc:
             raise IngestError(f"ingest.listen {self.options.listen!r}: cannot listen there ({exc})") from exc
         await server.start()
         self._server = server
+
+    def _credentials(self) -> grpc.ServerCredentials | None:
+        """TLS for the phone's link when a certificate is configured (a phone on a shared network)."""
+        cert, key = self.options.tls_cert, self.options.tls_key
+        if cert is None or key is None:
+            return None
+        try:
+            return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+        except OSError as exc:
+            raise IngestError(f"ingest TLS: cannot read {exc.filename}: {exc.strerror}") from exc
 
     async def aclose(self) -> None:
         if self._stream is not None:

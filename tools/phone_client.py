@@ -67,6 +67,7 @@ class PhoneOptions:
     first_seq: int = 1
     status: PhoneStatus | None = None
     connect_timeout_s: float = 10.0
+    tls_ca: Path | None = None       # PEM roots to trust: connect over TLS
 
 
 @dataclass(slots=True)
@@ -177,7 +178,7 @@ async def run_phone(options: PhoneOptions, frames: Iterator[bytes],
                     emit: Callable[[Event], None] = lambda _: None) -> PhoneReport:
     """Push ``frames`` to the edge, ask, and collect what comes back until the final answer (or the time is up)."""
     report = PhoneReport()
-    channel = grpc.aio.insecure_channel(options.edge)
+    channel = _channel(options)
     try:
         try:
             await asyncio.wait_for(channel.channel_ready(), options.connect_timeout_s)
@@ -192,6 +193,16 @@ async def run_phone(options: PhoneOptions, frames: Iterator[bytes],
     finally:
         await channel.close()
     return report
+
+
+def _channel(options: PhoneOptions) -> grpc.aio.Channel:
+    if options.tls_ca is None:
+        return grpc.aio.insecure_channel(options.edge)
+    try:
+        roots = options.tls_ca.read_bytes()
+    except OSError as exc:
+        raise PhoneClientError(f"cannot read --tls-ca {options.tls_ca}: {exc.strerror}") from exc
+    return grpc.aio.secure_channel(options.edge, grpc.ssl_channel_credentials(roots))
 
 
 async def _session(call: grpc.aio.StreamStreamCall, options: PhoneOptions, frames: Iterator[bytes],
@@ -286,6 +297,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--charging", action="store_true")
     p.add_argument("--thermal", default="", choices=sorted(THERMAL))
     p.add_argument("--json", action="store_true", help="one JSON object a line")
+    p.add_argument("--tls-ca", type=Path, help="PEM roots to trust: connect over TLS (the edge's ingest.tls_cert)")
 
 
 def options_from(args: argparse.Namespace) -> PhoneOptions:
@@ -298,7 +310,8 @@ def options_from(args: argparse.Namespace) -> PhoneOptions:
     reported = args.battery is not None or args.charging or args.thermal
     status = PhoneStatus(args.battery, args.charging, args.thermal) if reported else None
     return PhoneOptions(args.edge, token, question=args.question, mode=args.mode, fps=args.fps,
-                        ask_after_s=args.ask_after, timeout_s=args.timeout, duration_s=args.duration, status=status)
+                        ask_after_s=args.ask_after, timeout_s=args.timeout, duration_s=args.duration, status=status,
+                        tls_ca=args.tls_ca)
 
 
 def _line(event: Event, as_json: bool) -> str:

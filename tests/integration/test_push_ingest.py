@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -335,7 +336,8 @@ def test_ingest_configuration_keys_and_their_errors(tmp_path: Path) -> None:
     problems = [({"listen": "nowhere"}, r"ingest\.listen must be HOST:PORT"),
                 ({"listen": "127.0.0.1:50061"}, r"ingest\.token_file is required"),
                 ({}, r"device\.spec 'push:phone' takes pushed frames: set ingest\.listen"),
-                ({"listen": "127.0.0.1:1", "token_file": "t", "max_frame_bytes": 0}, r"ingest\.max_frame_bytes")]
+                ({"listen": "127.0.0.1:1", "token_file": "t", "max_frame_bytes": 0}, r"ingest\.max_frame_bytes"),
+                ({"listen": "127.0.0.1:1", "token_file": "t", "tls_cert": "c.pem"}, r"tls_cert and tls_key go")]
     for table, problem in problems:
         with pytest.raises(ConfigError, match=problem):
             parse_config({**base, "ingest": table} if table else base)
@@ -388,3 +390,37 @@ async def test_the_pushed_frame_source_is_latest_wins_with_contiguous_seqs() -> 
     await source.aclose()
     with pytest.raises(StopAsyncIteration):
         await waiting
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+async def test_a_phone_on_a_tls_ingest_port_is_served_and_a_plaintext_one_is_not(
+        noop_cloud: CloudServer, signer: TokenSigner, tmp_path: Path, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    config = ingest_config(noop_cloud.address, tmp_path, ingest_tls_cert=cert, ingest_tls_key=key)
+    daemon = EdgeDaemon(config, signer.mint("glasses"))
+    async with running(daemon) as ingest:
+        report = await run_phone(PhoneOptions(ingest, PHONE_TOKEN, duration_s=0.5, tls_ca=cert,
+                                              connect_timeout_s=5), itertools.repeat(shelf_jpeg()))
+        assert report.pushed
+        with pytest.raises(PhoneClientError, match="cannot reach"):
+            await run_phone(PhoneOptions(ingest, PHONE_TOKEN, duration_s=0.2, connect_timeout_s=1),
+                            itertools.repeat(shelf_jpeg()))
+    assert daemon.ingest is not None and daemon.ingest.stats.frames_pushed >= len(report.pushed) >= 1
+
+
+async def test_an_unreadable_ingest_certificate_is_a_clear_error(tmp_path: Path,
+                                                                 certificate: tuple[Path, Path]) -> None:
+    cert, _ = certificate
+    options = IngestOptions("127.0.0.1:0", PHONE_TOKEN, tls_cert=cert, tls_key=tmp_path / "absent.pem")
+    ingest = PhoneIngest(options, PushedFrameSource(MonotonicClock()), FakeHost())
+    with pytest.raises(IngestError, match=r"absent\.pem"):
+        await ingest.start()
+    await ingest.aclose()
