@@ -1,13 +1,16 @@
-"""A fixture that opens sessions on the real cloud of the ``cloud`` fixture and closes them afterwards."""
+"""Fixtures the integration tests share: sessions on the real cloud of the ``cloud`` fixture (closed afterwards),
+a cloud that records its sessions, and a self-signed certificate for TLS."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 
 from .helpers import Session, hello
@@ -29,3 +32,22 @@ async def connect(cloud: CloudServer, signer: TokenSigner) -> AsyncIterator[Open
     yield open_session
     for session in opened:
         await session.close()
+
+
+@pytest.fixture
+async def recording_cloud(signer: TokenSigner, tmp_path: Path) -> AsyncIterator[CloudServer]:
+    """A cloud that records each session into ``tmp_path / "cloud"``."""
+    server = CloudServer(CloudConfig(port=0, warm_up=False, record_dir=tmp_path / "cloud"), signer)
+    await server.start()
+    yield server
+    await server.stop(grace_s=0.5)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key

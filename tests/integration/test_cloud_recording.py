@@ -4,13 +4,12 @@ holding the frames as the cloud received them and the answer it sent."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.server import CloudServer
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
@@ -19,14 +18,6 @@ from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.protos import recording as layout
 
 QUESTION = "which of these has the most protein?"
-
-
-@pytest.fixture
-async def recording_cloud(signer: TokenSigner, tmp_path: Path) -> AsyncIterator[CloudServer]:
-    server = CloudServer(CloudConfig(port=0, warm_up=False, record_dir=tmp_path / "cloud"), signer)
-    await server.start()
-    yield server
-    await server.stop(grace_s=0.5)
 
 
 def _topics(path: Path, topic: str) -> list[object]:

@@ -11,7 +11,7 @@ import pytest
 
 from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.server import CloudServer
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
 from eyeline.edge.app import EdgeAppOptions, run_edge
@@ -22,14 +22,6 @@ from .test_cloud_recording import _finished_recording
 from .test_recording import overlay_view
 
 QUESTION = "which of these has the most protein?"
-
-
-@pytest.fixture
-async def recording_cloud(signer: TokenSigner, tmp_path: Path) -> AsyncIterator[CloudServer]:
-    server = CloudServer(CloudConfig(port=0, warm_up=False, record_dir=tmp_path / "cloud"), signer)
-    await server.start()
-    yield server
-    await server.stop(grace_s=0.5)
 
 
 @pytest.fixture
