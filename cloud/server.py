@@ -260,7 +260,8 @@ class CloudServer:
         if self.config.record_dir is None:
             return None
         info = {"session_id": session.session_id, "profile": session.info.profile_name}
-        recorder = CloudSessionRecorder(_unused_path(self.config.record_dir, session.session_id), info, self._now_ns)
+        path = await asyncio.to_thread(_unused_path, self.config.record_dir, session.session_id)
+        recorder = CloudSessionRecorder(path, info, self._now_ns)
         try:
             await asyncio.to_thread(recorder.open)
         except CloudRecordingError as exc:

@@ -67,7 +67,6 @@ class UplinkOptions:
 # A Goodbye the cloud does not answer (by ending the stream) this fast is not worth waiting for: the cloud then
 # holds the session a while, as it would after a broken stream.
 _GOODBYE_TIMEOUT_S = 1.0
-_Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
 _Incoming = object   # a pb.CloudMessage, or grpc.aio.EOF
 
 
@@ -77,7 +76,7 @@ class GrpcUplink:
         self._clock = clock or MonotonicClock()
         self._channel: grpc.aio.Channel | None = None
         self._call: grpc.aio.StreamStreamCall | None = None
-        self._queue: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=options.send_queue)
+        self._queue: asyncio.Queue[wire.Outgoing] = asyncio.Queue(maxsize=options.send_queue)
         self._writer: asyncio.Task[None] | None = None
         self._reading: asyncio.Task[_Incoming] | None = None   # the pending read (see the module docstring)
         self._broken = False
@@ -145,7 +144,7 @@ class GrpcUplink:
         try:
             while True:
                 item = await self._queue.get()
-                await call.write(self._to_message(item))
+                await call.write(wire.outgoing_message(item, self._clock.now_ns()))
                 if self._leaving and _is_goodbye(item):
                     await call.done_writing()
                     return
@@ -158,17 +157,10 @@ class GrpcUplink:
             while not self._queue.empty():
                 self._queue.get_nowait()
 
-    async def _put(self, item: _Outgoing) -> None:
+    async def _put(self, item: wire.Outgoing) -> None:
         if self._broken or self._leaving:
             raise UplinkError("the session stream has ended", retryable=True)
         await self._queue.put(item)
-
-    def _to_message(self, item: _Outgoing) -> pb.EdgeMessage:
-        if isinstance(item, wire.EncodedFrame):
-            return wire.frame_message(item, sent_ns=self._clock.now_ns())
-        if isinstance(item, wire.QueryOut):
-            return wire.query_message(item)
-        return item
 
     async def __aiter__(self) -> AsyncIterator[CloudEvent]:
         if self._call is None:
@@ -228,5 +220,5 @@ class GrpcUplink:
                 pass   # what the cloud still sends before it ends the stream is not wanted any more
 
 
-def _is_goodbye(item: _Outgoing) -> bool:
+def _is_goodbye(item: wire.Outgoing) -> bool:
     return isinstance(item, pb.EdgeMessage) and item.WhichOneof("kind") == "goodbye"

@@ -120,7 +120,6 @@ def fit_keyframe(frame: wire.EncodedFrame, max_bytes: int) -> wire.EncodedFrame:
                              f"{max_bytes} bytes even at a quarter of its size and JPEG quality 30")
 
 
-_Outgoing = wire.EncodedFrame | wire.QueryOut | pb.EdgeMessage
 
 
 class WebRtcUplink:
@@ -132,7 +131,7 @@ class WebRtcUplink:
         self._track: PreviewTrack | None = None
         self._resource: str | None = None
         self._token = ""
-        self._send: asyncio.Queue[_Outgoing] = asyncio.Queue(maxsize=options.send_queue)
+        self._send: asyncio.Queue[wire.Outgoing] = asyncio.Queue(maxsize=options.send_queue)
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=options.receive_queue)
         self._writer: asyncio.Task[None] | None = None
         self._broken = False
@@ -244,7 +243,7 @@ class WebRtcUplink:
     async def send_message(self, message: pb.EdgeMessage) -> None:
         await self._put(message)
 
-    async def _put(self, item: _Outgoing) -> None:
+    async def _put(self, item: wire.Outgoing) -> None:
         if self._broken:
             raise UplinkError("the WebRTC session has ended", retryable=True)
         await self._send.put(item)
@@ -258,7 +257,7 @@ class WebRtcUplink:
             item = await self._send.get()
             if channel.readyState != "open":
                 break
-            data = self._to_message(item).SerializeToString()
+            data = wire.outgoing_message(item, self._clock.now_ns()).SerializeToString()
             try:
                 channel.send(data)
             except ValueError as exc:  # over the peer's max-message-size
@@ -271,13 +270,6 @@ class WebRtcUplink:
                 low.clear()
                 await low.wait()
         self._broken = True
-
-    def _to_message(self, item: _Outgoing) -> pb.EdgeMessage:
-        if isinstance(item, wire.EncodedFrame):
-            return wire.frame_message(item, sent_ns=self._clock.now_ns())
-        if isinstance(item, wire.QueryOut):
-            return wire.query_message(item)
-        return item
 
     # ------------------------------------------------------------------ receiving and closing
 

@@ -91,6 +91,19 @@ class RenderedOut:
     arrived_ns: int
 
 
+# What an uplink queues to send: frames and queries as values, anything else as a ready message.
+Outgoing = EncodedFrame | QueryOut | pb.EdgeMessage
+
+
+def outgoing_message(item: Outgoing, now_ns: int) -> pb.EdgeMessage:
+    """``item`` as it goes on the wire; a frame is stamped sent at ``now_ns`` (edge clock)."""
+    if isinstance(item, EncodedFrame):
+        return frame_message(item, sent_ns=now_ns)
+    if isinstance(item, QueryOut):
+        return query_message(item)
+    return item
+
+
 def goodbye_message() -> pb.EdgeMessage:
     return pb.EdgeMessage(goodbye=pb.Goodbye())
 

@@ -25,6 +25,7 @@ import grpc
 from eyeline.cloud.auth import TokenSigner
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import OverlayArrival
+from eyeline.edge.transport import Uplink
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.wire import EncodedFrame, HelloOut
 
@@ -96,10 +97,13 @@ async def _paced(payload_count: int, fps: float) -> list[float]:
     return [start + i / fps for i in range(payload_count)]
 
 
-async def measure_eyeline(address: str, payloads: list[bytes], fps: float) -> Latencies:
-    uplink = GrpcUplink(UplinkOptions(address))
-    await uplink.open(HelloOut(token=TokenSigner(_SECRET.encode()).mint("bench"), profile_name="bench", width=1280,
-                               height=720, fps=fps, horizontal_fov_deg=70, uplink_budget_kbps=0, has_display=True))
+def bench_hello(fps: float) -> HelloOut:
+    return HelloOut(token=TokenSigner(_SECRET.encode()).mint("bench"), profile_name="bench", width=1280,
+                    height=720, fps=fps, horizontal_fov_deg=70, uplink_budget_kbps=0, has_display=True)
+
+
+async def measure_round_trip(uplink: Uplink, name: str, payloads: list[bytes], fps: float) -> Latencies:
+    """Send ``payloads`` paced at ``fps`` over an opened uplink; the time until each frame's overlay is back."""
     sent: dict[int, int] = {}
     received: dict[int, int] = {}
 
@@ -116,9 +120,16 @@ async def measure_eyeline(address: str, payloads: list[bytes], fps: float) -> La
         sent[seq] = time.perf_counter_ns()
         await uplink.push_frame(EncodedFrame(seq, f"b{seq}", sent[seq], data, 1280, 720))
     await asyncio.wait_for(reader, 60)
-    await uplink.aclose()
-    return Latencies("eyeline frame -> overlay (no-op skill)",
-                     tuple((received[s] - sent[s]) / 1e6 for s in sorted(sent)))
+    return Latencies(name, tuple((received[s] - sent[s]) / 1e6 for s in sorted(sent)))
+
+
+async def measure_eyeline(address: str, payloads: list[bytes], fps: float) -> Latencies:
+    uplink = GrpcUplink(UplinkOptions(address))
+    await uplink.open(bench_hello(fps))
+    try:
+        return await measure_round_trip(uplink, "eyeline frame -> overlay (no-op skill)", payloads, fps)
+    finally:
+        await uplink.aclose()
 
 
 async def measure_echo(address: str, payloads: list[bytes], fps: float) -> Latencies:

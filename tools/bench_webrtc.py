@@ -9,40 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.edge.messages import OverlayArrival
-from eyeline.edge.transport import Uplink
-from eyeline.edge.wire import EncodedFrame, HelloOut
 from eyeline.tools import bench
-
-
-def _hello(fps: float) -> HelloOut:
-    return HelloOut(token=TokenSigner(bench._SECRET.encode()).mint("bench"), profile_name="bench", width=1280,
-                    height=720, fps=fps, horizontal_fov_deg=70, uplink_budget_kbps=0, has_display=True)
-
-
-async def measure_round_trip(uplink: Uplink, name: str, payloads: list[bytes], fps: float) -> bench.Latencies:
-    """Send ``payloads`` paced at ``fps`` over an opened uplink; the time until each frame's overlay is back."""
-    sent: dict[int, int] = {}
-    received: dict[int, int] = {}
-
-    async def read() -> None:
-        async for event in uplink:
-            if isinstance(event, OverlayArrival):
-                received[event.overlay.frame_seq] = time.perf_counter_ns()
-                if len(received) == len(payloads):
-                    return
-
-    reader = asyncio.create_task(read())
-    start = time.perf_counter()
-    for seq, data in enumerate(payloads, 1):
-        await asyncio.sleep(max(0.0, start + (seq - 1) / fps - time.perf_counter()))
-        sent[seq] = time.perf_counter_ns()
-        await uplink.push_frame(EncodedFrame(seq, f"b{seq}", sent[seq], data, 1280, 720))
-    await asyncio.wait_for(reader, 60)
-    return bench.Latencies(name, tuple((received[s] - sent[s]) / 1e6 for s in sorted(sent)))
 
 
 async def run_webrtc_vs_grpc(frames: int, fps: float) -> tuple[bench.Latencies, bench.Latencies]:
@@ -62,9 +30,9 @@ async def run_webrtc_vs_grpc(frames: int, fps: float) -> tuple[bench.Latencies, 
         for name, uplink in (("gRPC frame -> overlay", GrpcUplink(UplinkOptions(address))),
                              ("WebRTC data channel frame -> overlay",
                               WebRtcUplink(WebRtcOptions(f"{match.group(1)}/whip", preview_fps=0)))):
-            await uplink.open(_hello(fps))
+            await uplink.open(bench.bench_hello(fps))
             try:
-                results.append(await measure_round_trip(uplink, name, payloads, fps))
+                results.append(await bench.measure_round_trip(uplink, name, payloads, fps))
             finally:
                 await uplink.aclose()
     finally:

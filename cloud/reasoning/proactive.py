@@ -192,12 +192,11 @@ class ProactiveOfferer:
 
     async def _packages_scene(self, look: _Look, lines: Sequence[TextLine]) -> Scene | None:
         """A shelf whose panels are out of view (only the catalog can rank it): packages side by side, named."""
-        if not _names(lines):
+        names = _names(lines)
+        if not names:
             return None
         regions = await self._segmenter.segment(look.frame.image)
-        if not shelf_in_view(regions, min_products=self.config.min_labels):
-            return None
-        return Scene(SceneKind.SHELF, _names(lines))
+        return Scene(SceneKind.SHELF, names) if shelf_in_view(regions, min_products=self.config.min_labels) else None
 
     async def _machine(self, look: _Look, state: _State) -> Offer | None:
         scratch: dict[str, object] = {}

@@ -1,5 +1,5 @@
 """Fixtures the integration tests share: sessions on the real cloud of the ``cloud`` fixture (closed afterwards),
-a cloud that records its sessions, and a self-signed certificate for TLS."""
+a cloud that records its sessions, WHIP and the viewer over HTTP, and a self-signed certificate for TLS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.http import HttpServer
 from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.edge.uplink import GrpcUplink, UplinkOptions
 
@@ -51,3 +52,12 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return cert, key
+
+
+@pytest.fixture
+async def http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
+    """WHIP and the viewer, served for the ``cloud`` fixture on a free port."""
+    server = HttpServer(cloud)
+    await server.start()
+    yield server
+    await server.stop()

@@ -7,7 +7,6 @@ must name and rank the products; repair sessions must give the asked step with i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from eyeline.tools.replay import ReplayOptions, read_script, replay_session
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 EXPECTATIONS = load_expectations(GOLDEN)
-
-
-@pytest.fixture
-async def http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
-    server = HttpServer(cloud)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.mark.slow

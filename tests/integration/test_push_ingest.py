@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +40,7 @@ from eyeline.tools.phone_client import (
 )
 
 from .conftest import OpenSession
+from .test_daemon import until
 
 PHONE_TOKEN = "phone-ingest-token-0123456789"
 QUESTION = "which of these has the most protein?"
@@ -57,14 +58,6 @@ def ingest_config(cloud: str, tmp_path: Path, **changes: object) -> DaemonConfig
                           metrics_port=0, redact_faces=False, reconnect=BackoffSettings(0.2, 1.0, 2.0, 0.1),
                           max_keyframes_per_s=4.0, ingest_listen="127.0.0.1:0", ingest_token_file=token_file)
     return replace(config, **changes)  # type: ignore[arg-type]
-
-
-async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    for _ in range(int(within_s / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within_s} s: {what}")
 
 
 @asynccontextmanager

@@ -23,14 +23,6 @@ from ..browser.waiting import wait_until
 from .helpers import hello, jpeg_frame
 
 
-@pytest.fixture
-async def http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
-    server = HttpServer(cloud)
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def _post_offer(http: HttpServer, body: str, token: str | None) -> tuple[int, str]:
     headers = {"Content-Type": "application/sdp"}
     if token is not None:

@@ -34,14 +34,6 @@ from ..browser.waiting import wait_until
 from .helpers import hello, jpeg_frame
 
 
-@pytest.fixture
-async def http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
-    server = HttpServer(cloud)
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def _uplink(kind: str, cloud: CloudServer, http: HttpServer, preview_fps: float = 0) -> Uplink:
     if kind == "grpc":
         return GrpcUplink(UplinkOptions(cloud.address))
