@@ -12,12 +12,12 @@ from typing import Any
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
-from eyeline.edge.cloud_asr import CloudTranscriber
+from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.display.sinks import open_sink, write_snapshot
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
 from eyeline.edge.overlays import Overlay
-from eyeline.edge.record import (
+from eyeline.edge.recording.recorder import (
     RecorderOptions,
     RecordingAudioSource,
     RecordingSampler,
@@ -27,13 +27,13 @@ from eyeline.edge.record import (
     observe_with,
     record_turns,
 )
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
-from eyeline.edge.sinks import open_sink, write_snapshot
-from eyeline.edge.transport import IceServer, MessageSender, TransportOptions, Uplink, open_uplink, with_preview
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.voice import VoiceTurn
-from eyeline.edge.wire import HelloOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import IceServer, MessageSender, TransportOptions, Uplink, open_uplink, with_preview
+from eyeline.edge.transport.wire import HelloOut
+from eyeline.edge.voice.cloud_asr import CloudTranscriber
+from eyeline.edge.voice.front_end import VoiceTurn
+from eyeline.edge.voice.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,23 @@ from dataclasses import dataclass, field, replace
 
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
-from eyeline.edge.anchor import AnchorFade, SceneTracker
-from eyeline.edge.encode import JpegEncoder, new_trace_id
+from eyeline.edge.display.anchor import AnchorFade, SceneTracker
+from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.display.sinks import FrameSink
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.encode import JpegEncoder, new_trace_id
+from eyeline.edge.frames.privacy import FaceRedactor, NoRedaction, Redactor
+from eyeline.edge.frames.sampler import (
+    Encoding,
+    FrameFilter,
+    KeyframeChoice,
+    RateSampler,
+    Sampler,
+    SceneSampler,
+    SceneSamplerConfig,
+    as_sampler,
+)
+from eyeline.edge.frames.slot import LatestSlot, SlotClosedError
 from eyeline.edge.messages import (
     Answer,
     CloudErrorReport,
@@ -30,22 +44,8 @@ from eyeline.edge.messages import (
     TraceStep,
 )
 from eyeline.edge.overlays import Item, NoticeShape, Overlay
-from eyeline.edge.privacy import FaceRedactor, NoRedaction, Redactor
-from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.sampler import (
-    Encoding,
-    FrameFilter,
-    KeyframeChoice,
-    RateSampler,
-    Sampler,
-    SceneSampler,
-    SceneSamplerConfig,
-    as_sampler,
-)
-from eyeline.edge.sinks import FrameSink
-from eyeline.edge.slot import LatestSlot, SlotClosedError
-from eyeline.edge.transport import MessageSender, Uplink
-from eyeline.edge.wire import QueryOut, RenderedOut, UtteranceOut, ack_message
+from eyeline.edge.transport.uplink import MessageSender, Uplink
+from eyeline.edge.transport.wire import QueryOut, RenderedOut, UtteranceOut, ack_message
 
 log = logging.getLogger(__name__)
 

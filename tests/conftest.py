@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
 
 if TYPE_CHECKING:
-    from eyeline.cloud.server import CloudServer
-    from eyeline.edge.asr import WhisperTranscriber
+    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+    from eyeline.edge.voice.asr import WhisperTranscriber
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -33,7 +33,7 @@ def signer() -> TokenSigner:
 
 @pytest.fixture
 async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
-    from eyeline.cloud.server import CloudConfig, CloudServer
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
     server = CloudServer(CloudConfig(port=0, warm_up=False), signer)
     await server.start()
@@ -44,7 +44,7 @@ async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
 @pytest.fixture(scope="session")
 def whisper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WhisperTranscriber]:
     """The packaged Whisper base model, assembled and loaded once for the whole run."""
-    from eyeline.edge.asr import WhisperOptions, WhisperTranscriber
+    from eyeline.edge.voice.asr import WhisperOptions, WhisperTranscriber
 
     transcriber = WhisperTranscriber(WhisperOptions(cache_dir=tmp_path_factory.mktemp("models")))
     transcriber.load()

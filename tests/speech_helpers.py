@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from eyeline.devices.audio import SPEECH_RATE, Samples, resample
-from eyeline.edge.speech import EspeakSynthesizer, SpokenAudio, write_wav
+from eyeline.edge.voice.speech import EspeakSynthesizer, SpokenAudio, write_wav
 
 
 async def spoken(text: str, voice: str = "en-us", *, lead_s: float = 0.5, tail_s: float = 1.0) -> Samples:

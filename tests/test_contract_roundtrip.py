@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from eyeline.cloud import model
-from eyeline.cloud import wire as cloud_wire
+from eyeline.cloud.ingress import wire as cloud_wire
 from eyeline.edge import overlays as ov
-from eyeline.edge import wire as edge_wire
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, TraceStep
+from eyeline.edge.transport import wire as edge_wire
 from eyeline.protos.v1 import session_pb2 as pb
 
 ITEMS = (

@@ -19,6 +19,7 @@ from typing import Any, Self
 from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
 from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.spec import open_device
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, TraceStep
 from eyeline.edge.overlays import (
@@ -33,10 +34,9 @@ from eyeline.edge.overlays import (
     PanelShape,
     StepCardShape,
 )
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import HelloOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.wire import HelloOut
 
 JSON_SCHEMA_VERSION = 1
 MODES = ("instant", "thinking", "contemplating")
@@ -149,8 +149,8 @@ async def _question(runtime: EdgeRuntime, running: asyncio.Task[None], events: l
 async def run_ask(*, image: Path | None = None, video: Path | None = None, question: str, mode: str = "",
                   timeout_s: float = 120.0) -> AskResult:
     """Start a cloud on loopback, stream the image or video to it through the edge, and ask ``question``."""
-    from eyeline.cloud.auth import TokenSigner
-    from eyeline.cloud.server import CloudConfig, CloudServer
+    from eyeline.cloud.ingress.auth import TokenSigner
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
     if (image is None) == (video is None):
         raise EdgeError("give exactly one of an image or a video to ask about")

@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import grpc
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import OverlayArrival
-from eyeline.edge.transport import Uplink
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import EncodedFrame, HelloOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import Uplink
+from eyeline.edge.transport.wire import EncodedFrame, HelloOut
 
 ECHO_METHOD = "/eyeline.bench.Echo/Connect"
 # Handed to the cloud process through its environment, so it is text.

@@ -27,16 +27,16 @@ import numpy.typing as npt
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.synthetic import ShelfScene, ShelfTruth, make_shelf_scene, render_shelf_frame
-from eyeline.edge.anchor import SceneTracker, TrackerConfig
-from eyeline.edge.encode import redact_and_encode
+from eyeline.edge.display.anchor import SceneTracker, TrackerConfig
+from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.frames.encode import redact_and_encode
+from eyeline.edge.frames.privacy import FaceRedactor
+from eyeline.edge.frames.sampler import RateSampler, Sampler, SceneSampler, SceneSamplerConfig
 from eyeline.edge.overlays import BadgeShape, Item, Overlay, PanelRow, PanelShape
-from eyeline.edge.privacy import FaceRedactor
-from eyeline.edge.render import OverlayRenderer
-from eyeline.edge.sampler import RateSampler, Sampler, SceneSampler, SceneSamplerConfig
 
 FPS = 30.0
 W, H = 1280, 720

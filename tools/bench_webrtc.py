@@ -14,8 +14,8 @@ from eyeline.tools import bench
 
 
 async def run_webrtc_vs_grpc(frames: int, fps: float) -> tuple[bench.Latencies, bench.Latencies]:
-    from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-    from eyeline.edge.webrtc_uplink import WebRtcOptions, WebRtcUplink
+    from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+    from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
 
     payloads = await asyncio.to_thread(bench.make_payloads, frames)
     env = {**os.environ, "EYELINE_TOKEN_SECRET": bench._SECRET}

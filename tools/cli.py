@@ -13,20 +13,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eyeline.cloud.auth import TokenSigner, load_secret
 from eyeline.cloud.errors import CloudError
+from eyeline.cloud.ingress.auth import TokenSigner, load_secret
 from eyeline.devices.base import DeviceError
 from eyeline.devices.profiles import PROFILES, profile_by_name
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.transport import parse_ice_server
+from eyeline.edge.transport.uplink import parse_ice_server
 from eyeline.tools.console import print_event, print_report
 from eyeline.tools.phone_client import add_phone_parser
 
 # Heavy modules (the OCR models, the gRPC server) are imported by the subcommand that needs them, so an
 # edge device never loads the cloud's perception stack.
 if TYPE_CHECKING:
-    from eyeline.cloud.http import HttpServer
-    from eyeline.cloud.server import CloudConfig, CloudServer
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+    from eyeline.cloud.ingress.http import HttpServer
     from eyeline.tools.evaluate import EvalReport
 
 log = logging.getLogger("eyeline")
@@ -65,7 +65,7 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("edge", help="stream a device to the cloud and draw its overlays")
     p.add_argument("--config", type=Path, metavar="FILE.toml",
-                   help="run as a long-lived service configured by this file (see eyeline.edge.config)")
+                   help="run as a long-lived service configured by this file (see eyeline.edge.daemon.config)")
     p.add_argument("--device", help="webcam:0 | webcam:/dev/videoN | video:PATH | image:PATH | synthetic:shelf")
     p.add_argument("--cloud", metavar="HOST:PORT")
     token = p.add_mutually_exclusive_group()
@@ -176,9 +176,9 @@ def _run_token(args: argparse.Namespace) -> int:
 
 def cloud_config(args: argparse.Namespace) -> CloudConfig:
     """The cloud's configuration from ``eyeline cloud``'s arguments."""
-    from eyeline.cloud.frames import FrameLimits
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig
     from eyeline.cloud.reasoning.proactive import ProactiveConfig
-    from eyeline.cloud.server import CloudConfig
+    from eyeline.cloud.session.frames import FrameLimits
 
     return CloudConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
                        frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
@@ -188,7 +188,7 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
 
 
 def _run_cloud(args: argparse.Namespace) -> int:
-    from eyeline.cloud.server import CloudServer
+    from eyeline.cloud.ingress.grpc_ingress import CloudServer
 
     config = cloud_config(args)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
@@ -215,8 +215,8 @@ async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServ
     if args.http_port < 0:
         return None
     try:
-        from eyeline.cloud.http import HttpConfig, HttpServer
-        from eyeline.cloud.webrtc import IceServer, WebRtcConfig
+        from eyeline.cloud.ingress.http import HttpConfig, HttpServer
+        from eyeline.cloud.ingress.webrtc import IceServer, WebRtcConfig
     except ImportError as exc:
         print(f"no WebRTC or viewer: the 'webrtc' extra is not installed ({exc.name} is missing)", flush=True)
         return None
@@ -241,9 +241,9 @@ def _edge_token(args: argparse.Namespace) -> str:
 
 def _run_daemon(path: Path) -> int:
     from eyeline.devices.clock import MonotonicClock
-    from eyeline.edge.config import load_config
-    from eyeline.edge.daemon import DaemonDeps, read_token, serve
-    from eyeline.edge.daemon_log import use_json_logs
+    from eyeline.edge.daemon.config import load_config
+    from eyeline.edge.daemon.log import use_json_logs
+    from eyeline.edge.daemon.service import DaemonDeps, read_token, serve
     from eyeline.tools.fallback import EmbeddedCloud
 
     config = load_config(path)
@@ -259,7 +259,7 @@ def _run_edge(args: argparse.Namespace) -> int:
     if not args.device or not args.cloud:
         raise EdgeError("eyeline edge needs --device and --cloud, or --config FILE.toml")
     from eyeline.edge.app import EdgeAppOptions, run_edge
-    from eyeline.edge.record import RecorderOptions
+    from eyeline.edge.recording.recorder import RecorderOptions
     from eyeline.edge.runtime import EdgeConfig
 
     video = args.video or DEFAULT_EDGE_VIDEO
@@ -273,7 +273,7 @@ def _run_edge(args: argparse.Namespace) -> int:
                              config=EdgeConfig(redact_faces=not args.no_redact_faces), record_path=args.record,
                              record=RecorderOptions(image_format=args.record_format), proactive=args.proactive)
     if args.listen:
-        from eyeline.edge.listen import ListenOptions
+        from eyeline.edge.voice.listen import ListenOptions
 
         options = replace(options, listen=ListenOptions(args.listen, args.push_to_talk, args.speak_to,
                                                         args.whisper_model, asr=args.asr))
@@ -357,7 +357,7 @@ async def _evaluate(args: argparse.Namespace) -> EvalReport:
 
     if args.cloud:
         return await evaluate(args.recordings, args.cloud, _edge_token(args), fast=args.fast)
-    from eyeline.cloud.server import CloudConfig, CloudServer
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0), signer)

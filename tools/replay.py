@@ -30,22 +30,22 @@ from eyeline.devices.recording import (
     frame_truth,
 )
 from eyeline.devices.replay import ReplaySource, decode_image
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.sampler import Encoding, KeyframeChoice, Sampler
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, HopTimes, OverlayArrival
 from eyeline.edge.overlays import Overlay
-from eyeline.edge.record import (
+from eyeline.edge.recording.recorder import (
     RecorderOptions,
     RecordingSampler,
     RecordingUplink,
     SessionRecorder,
     observe_with,
 )
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.sampler import Encoding, KeyframeChoice, Sampler
-from eyeline.edge.transport import TransportOptions, Uplink, open_uplink
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import TransportOptions, Uplink, open_uplink
+from eyeline.edge.transport.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
 from eyeline.protos.recording_io import ChannelTable
 from eyeline.protos.v1 import session_pb2 as pb

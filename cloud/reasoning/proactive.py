@@ -24,14 +24,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from eyeline.cloud.frames import DecodedFrame
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult
 from eyeline.cloud.perception.ocr import AsyncTextReader, TextLine
 from eyeline.cloud.perception.segmentation import ProductSegmenter, shelf_in_view
-from eyeline.cloud.sessions import Session
+from eyeline.cloud.session.frames import DecodedFrame
+from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.skills.base import SkillContext, SkillRouter, UnsupportedQuestionError
-from eyeline.cloud.skills.labels import is_panel_text, parse_protein_grams
 from eyeline.cloud.skills.repair import RepairProgress
+from eyeline.cloud.skills.shelf.labels import is_panel_text, parse_protein_grams
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from eyeline.cloud.skills.base import (
     UnsupportedQuestionError,
 )
 from eyeline.cloud.skills.noop import NoopSkill
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 
 __all__ = ["NoopSkill", "ProteinRankingSkill", "Skill", "SkillConfigError", "SkillContext", "SkillRouter",
            "UnsupportedQuestionError"]

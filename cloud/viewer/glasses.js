@@ -20,7 +20,7 @@ class Glasses {
   }
 
   // The cloud's latency graph needs what was drawn when; this page's clock is its own, so it reports
-  // arrival and rendering in it and the cloud places them by the round trip (eyeline.cloud.latency).
+  // arrival and rendering in it and the cloud places them by the round trip (eyeline.cloud.session.latency).
   #drawn({ overlay, arrived_ns, rendered_ns }) {
     const hops = overlay.hops ?? {};
     this.rendered.push({ trace_id: overlay.trace_id, overlay_id: overlay.overlay_id,

@@ -139,7 +139,7 @@ class Reader {
 }
 
 // Reads the viewer's event stream: records of a kind byte, a 4-byte big-endian length and the payload
-// (eyeline.cloud.watch: 0 CloudMessage, 1 keyframe, 2 JSON statistics).
+// (eyeline.cloud.ingress.watch: 0 CloudMessage, 1 keyframe, 2 JSON statistics).
 export async function* framedRecords(body) {
   const reader = body.getReader();
   let pending = new Uint8Array(0);

@@ -75,7 +75,7 @@ export class SessionView {
   }
 }
 
-// This page's clock in integer nanoseconds: monotonic, but not the cloud's (see eyeline.cloud.latency).
+// This page's clock in integer nanoseconds: monotonic, but not the cloud's (see eyeline.cloud.session.latency).
 export function nowNs() {
   return Math.round(performance.now() * 1e6);
 }

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
 
 CHROMIUM = Path("/usr/bin/chromium")

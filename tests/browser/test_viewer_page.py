@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.protos.v1 import session_pb2 as pb
 
 from .test_glasses_page import QUESTION, _badge_blobs, _canvas_image

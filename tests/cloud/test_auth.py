@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from eyeline.cloud.auth import AuthError, TokenSigner, bearer_token, load_secret
+from eyeline.cloud.ingress.auth import AuthError, TokenSigner, bearer_token, load_secret
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 

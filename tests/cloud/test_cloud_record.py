@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.record import CloudRecordingError, CloudSessionRecorder
+from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
 from eyeline.devices.recording import RecordingReader
 from eyeline.protos import recording as layout
 from eyeline.protos.v1 import session_pb2 as pb

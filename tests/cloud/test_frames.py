@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from eyeline.cloud.frames import FrameLimits, FrameRejectedError, check_frame, decode_image, image_dimensions
+from eyeline.cloud.session.frames import FrameLimits, FrameRejectedError, check_frame, decode_image, image_dimensions
 
 
 def _jpeg(width: int, height: int) -> bytes:

@@ -7,9 +7,9 @@ import pytest
 
 from eyeline.cloud.model import Mode, NoticeItem, StepKind
 from eyeline.cloud.perception.ocr import Image, TextLine
-from eyeline.cloud.reasoning.guardrails import GuardrailSkill, RefusalKind, check_question
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.guardrails import GuardrailSkill, RefusalKind, check_question
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 
 
 class NoReader:

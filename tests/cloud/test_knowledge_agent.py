@@ -7,7 +7,8 @@ import pytest
 from eyeline.cloud.knowledge.packs import demo_pack
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import OcrPool, TextLine
-from eyeline.cloud.reasoning.contemplation import (
+from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.shelf.agents import (
     KNOWLEDGE_AGENT,
     AgentJob,
     AgentReport,
@@ -15,8 +16,7 @@ from eyeline.cloud.reasoning.contemplation import (
     answer_from_knowledge,
     orchestrate,
 )
-from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.synthetic import LabelLayout, make_shelf_scene, render_shelf_frame
 
 QUESTION = "which of these has the most protein?"

@@ -10,15 +10,15 @@ import pytest
 from eyeline.cloud.model import Mode, NormBox, PanelItem
 from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.labels import (
+from eyeline.cloud.skills.shelf.labels import (
     is_name_text,
     is_panel_text,
     parse_protein_grams,
     parse_serving_grams,
     states_per_100g,
 )
-from eyeline.cloud.skills.protein import ProteinRankingSkill
-from eyeline.cloud.skills.shelf_text import group_products, read_product
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.text import group_products, read_product
 
 QUESTION = "which of these has the most protein?"
 

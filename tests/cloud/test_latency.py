@@ -3,7 +3,7 @@ round trip."""
 
 from __future__ import annotations
 
-from eyeline.cloud.latency import RenderedIn, latency_record
+from eyeline.cloud.session.latency import RenderedIn, latency_record
 
 CLOUD_HOPS = dict(capture_ns=1_000, sent_ns=2_000, received_ns=5_000, reasoned_ns=9_000, overlay_sent_ns=10_000)
 

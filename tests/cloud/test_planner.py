@@ -8,9 +8,9 @@ import numpy as np
 
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import Image, TextLine
-from eyeline.cloud.reasoning.contemplation import AgentReport, orchestrate
 from eyeline.cloud.reasoning.planner import Pass, Planner
 from eyeline.cloud.skills.base import Skill, SkillContext
+from eyeline.cloud.skills.shelf.agents import AgentReport, orchestrate
 
 
 class NoReader:

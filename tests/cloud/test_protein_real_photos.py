@@ -10,7 +10,7 @@ import pytest
 from eyeline.cloud.model import BadgeItem, Mode, PanelItem
 from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 
 pytestmark = pytest.mark.slow
 

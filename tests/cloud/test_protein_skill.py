@@ -20,10 +20,10 @@ from eyeline.cloud.model import (
 )
 from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillConfigError, SkillContext, SkillRouter, UnsupportedQuestionError
-from eyeline.cloud.skills.labels import is_panel_text, parse_protein_grams
 from eyeline.cloud.skills.noop import NoopSkill
-from eyeline.cloud.skills.protein import ProteinRankingSkill
-from eyeline.cloud.skills.shelf_text import group_products
+from eyeline.cloud.skills.shelf.labels import is_panel_text, parse_protein_grams
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.text import group_products
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
 
 ASPECT = 16 / 9

@@ -8,8 +8,8 @@ import pytest
 from eyeline.cloud.model import BoxItem, Mode, NormBox
 from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
-from eyeline.cloud.skills.protein import ProteinRankingSkill
 from eyeline.cloud.skills.read import ReadTextSkill, reading_order
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 
 

@@ -13,9 +13,9 @@ from eyeline.cloud.knowledge.schema import RepairKit
 from eyeline.cloud.model import ArrowItem, Mode, NormBox, NoticeItem, OutlineItem, SkillResult, StepCardItem, StepKind
 from eyeline.cloud.perception.ocr import Image, TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
-from eyeline.cloud.skills.protein import ProteinRankingSkill
 from eyeline.cloud.skills.read import ReadTextSkill
 from eyeline.cloud.skills.repair import RepairProgress, RepairSkill, command_of, moved, step_asked
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.espresso import BRAND_TEXT, EspressoTruth, make_espresso_scene, render_espresso_frame
 from eyeline.devices.synthetic import FrameEffects
 

@@ -21,7 +21,7 @@ from eyeline.cloud.perception.segmentation import (
     shelf_in_view,
 )
 from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.synthetic import FrameEffects, LabelLayout, make_shelf_scene, render_shelf_frame
 from eyeline.tools.evalset import shelf_cases
 

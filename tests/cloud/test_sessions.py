@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.ingress.grpc_ingress import _unused_path
 from eyeline.cloud.model import Mode
-from eyeline.cloud.server import _unused_path
-from eyeline.cloud.sessions import SessionLimitError, SessionManager
+from eyeline.cloud.session.sessions import SessionLimitError, SessionManager
 
 S = 1_000_000_000
 

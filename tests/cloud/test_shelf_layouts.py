@@ -11,8 +11,8 @@ from eyeline.cloud.knowledge import CatalogProduct, demo_pack
 from eyeline.cloud.model import Mode, NormBox, PanelItem, SkillResult, StepKind
 from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext
-from eyeline.cloud.skills.labels import parse_protein_grams, parse_serving_grams
-from eyeline.cloud.skills.protein import ProteinRankingSkill
+from eyeline.cloud.skills.shelf.labels import parse_protein_grams, parse_serving_grams
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 
 QUESTION = "which of these has the most protein?"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
-from eyeline.cloud.skills.shelf_text import find_unlabelled, group_products
+from eyeline.cloud.skills.shelf.text import find_unlabelled, group_products
 
 
 def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:

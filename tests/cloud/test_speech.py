@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eyeline.cloud import wire
+from eyeline.cloud.ingress import wire
 from eyeline.cloud.perception.speech import (
     SPEECH_RATE,
     AssemblyLimits,
@@ -14,7 +14,7 @@ from eyeline.cloud.perception.speech import (
     UtteranceAssembler,
     pcm_to_mono,
 )
-from eyeline.edge.wire import audio_messages
+from eyeline.edge.transport.wire import audio_messages
 from eyeline.protos.v1 import session_pb2 as pb
 
 _NS = 1_000_000_000
@@ -93,7 +93,7 @@ def test_a_change_of_sample_rate_mid_utterance_is_refused() -> None:
 def test_the_cloud_utterance_reaches_the_edge_as_what_was_heard() -> None:
     from eyeline.cloud.perception.speech import CloudTranscript
     from eyeline.edge.messages import HeardInCloud
-    from eyeline.edge.wire import cloud_event
+    from eyeline.edge.transport.wire import cloud_event
 
     message = wire.utterance("u7", CloudTranscript("next step", "en", 0.8), start_ns=10, end_ns=20)
     event = cloud_event(pb.CloudMessage.FromString(message.SerializeToString()))

@@ -15,8 +15,8 @@ from eyeline.devices.espresso import EspressoTruth, make_espresso_scene, render_
 from eyeline.devices.recording import SchemaVersionError, truth_record
 from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
-from eyeline.edge.record import SessionRecorder
-from eyeline.edge.record_wire import compressed_image
+from eyeline.edge.recording.recorder import SessionRecorder
+from eyeline.edge.recording.records import compressed_image
 from eyeline.protos import recording as layout
 from eyeline.protos.recording_io import ChannelTable
 

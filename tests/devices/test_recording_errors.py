@@ -21,7 +21,7 @@ from eyeline.devices.recording import (
 from eyeline.devices.replay import ReplaySource
 from eyeline.devices.spec import open_device
 from eyeline.devices.synthetic import SyntheticShelfSource
-from eyeline.edge.record import RecorderOptions, RecordingSource, SessionRecorder
+from eyeline.edge.recording.recorder import RecorderOptions, RecordingSource, SessionRecorder
 from eyeline.protos import recording as layout
 
 

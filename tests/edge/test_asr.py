@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from eyeline.devices.audio import read_audio_file
-from eyeline.edge.asr import AsrError, WhisperOptions, WhisperTranscriber, packaged_whisper_base, resolve_model
-from eyeline.edge.intents import parse_intent
+from eyeline.edge.voice.asr import AsrError, WhisperOptions, WhisperTranscriber, packaged_whisper_base, resolve_model
+from eyeline.edge.voice.intents import parse_intent
 from tests.speech_helpers import spoken
 
 pytestmark = pytest.mark.slow

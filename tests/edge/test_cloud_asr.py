@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from eyeline.edge.cloud_asr import CloudAsrOptions, CloudTranscriber
 from eyeline.edge.messages import CloudErrorReport, HeardInCloud
-from eyeline.edge.wire import audio_messages
+from eyeline.edge.transport.wire import audio_messages
+from eyeline.edge.voice.cloud_asr import CloudAsrOptions, CloudTranscriber
 from eyeline.protos.v1 import session_pb2 as pb
 
 

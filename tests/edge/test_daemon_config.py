@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from eyeline.devices.clock import VirtualClock
-from eyeline.edge.config import ConfigError, load_config
-from eyeline.edge.reconnect import BackoffSettings, ReconnectPolicy
+from eyeline.edge.daemon.config import ConfigError, load_config
+from eyeline.edge.daemon.reconnect import BackoffSettings, ReconnectPolicy
 
 GOOD = """
 [device]

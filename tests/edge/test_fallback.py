@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.clock import VirtualClock
-from eyeline.edge.config import ConfigError, load_config
-from eyeline.edge.fallback import (
+from eyeline.edge.daemon.config import ConfigError, load_config
+from eyeline.edge.daemon.fallback import (
     NOTICE_ITEM_ID,
     OFFLINE_NOTICE,
     FallbackEndpoint,
@@ -21,10 +21,10 @@ from eyeline.edge.fallback import (
     remote_reachable,
     with_offline_notice,
 )
+from eyeline.edge.daemon.metrics import DaemonMetrics, health, prometheus_text
 from eyeline.edge.messages import Answer, OverlayArrival
-from eyeline.edge.metrics import DaemonMetrics, health, prometheus_text
 from eyeline.edge.overlays import BadgeShape, Item, NoticeShape, Overlay
-from eyeline.edge.uplink import UplinkOptions
+from eyeline.edge.transport.grpc_uplink import UplinkOptions
 
 S = 1_000_000_000
 

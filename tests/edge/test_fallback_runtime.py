@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, Image
-from eyeline.edge.anchor import AnchorFade
-from eyeline.edge.fallback import OFFLINE_NOTICE
+from eyeline.edge.daemon.fallback import OFFLINE_NOTICE
+from eyeline.edge.display.anchor import AnchorFade
+from eyeline.edge.display.render import OverlayRenderer, Projection
 from eyeline.edge.messages import CloudEvent, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Item, Overlay
-from eyeline.edge.render import OverlayRenderer, Projection
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.wire import EncodedFrame, QueryOut
+from eyeline.edge.transport.wire import EncodedFrame, QueryOut
 
 GREY = 90
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eyeline.edge.intents import Intent, normalize, parse_intent
+from eyeline.edge.voice.intents import Intent, normalize, parse_intent
 
 
 @pytest.mark.parametrize(("said", "kind", "skill", "mode"), [

@@ -10,10 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from eyeline.edge.config import ConfigError, DaemonConfig, parse_config
-from eyeline.edge.daemon import EdgeDaemon
-from eyeline.edge.ingest import power_state
-from eyeline.edge.power import (
+from eyeline.edge.daemon.config import ConfigError, DaemonConfig, parse_config
+from eyeline.edge.daemon.ingest import power_state
+from eyeline.edge.daemon.power import (
     PowerGovernor,
     PowerPolicy,
     PowerSettings,
@@ -23,7 +22,8 @@ from eyeline.edge.power import (
     clamp_mode,
     read_status_file,
 )
-from eyeline.edge.reconnect import BackoffSettings
+from eyeline.edge.daemon.reconnect import BackoffSettings
+from eyeline.edge.daemon.service import EdgeDaemon
 from eyeline.protos.v1 import session_pb2 as pb
 
 POLICY = PowerPolicy()

@@ -17,7 +17,7 @@ import pytest
 from skimage import data as skdata
 
 from eyeline.devices.base import Image
-from eyeline.edge.privacy import (
+from eyeline.edge.frames.privacy import (
     CenterFaceDetector,
     FaceRedactor,
     NoRedaction,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from eyeline.edge.daemon.reconnect import InFlightLedger
 from eyeline.edge.messages import Answer, OverlayArrival, Welcome
 from eyeline.edge.overlays import Overlay
-from eyeline.edge.reconnect import InFlightLedger
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport.wire import QueryOut
 
 
 def arrival(seq: int, trace_id: str) -> OverlayArrival:

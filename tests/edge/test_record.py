@@ -20,8 +20,8 @@ from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import SyntheticShelfSource
 from eyeline.edge.messages import Answer, HopTimes, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Box, BoxShape, Item, Overlay
-from eyeline.edge.record import RecorderOptions, RecordingSource, RecordingWriteError, SessionRecorder
-from eyeline.edge.wire import answer_to_wire, cloud_event
+from eyeline.edge.recording.recorder import RecorderOptions, RecordingSource, RecordingWriteError, SessionRecorder
+from eyeline.edge.transport.wire import answer_to_wire, cloud_event
 from eyeline.protos import recording as layout
 from eyeline.protos.v1 import session_pb2 as pb
 

@@ -14,11 +14,11 @@ from eyeline.devices.audio import SPEECH_RATE, AudioFileSource, Samples, read_au
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.recording import MissingChannelError, RecordingReader
 from eyeline.devices.replay import RecordedAudioSource
-from eyeline.edge.asr import Transcript
 from eyeline.edge.messages import Answer
-from eyeline.edge.record import RecordingAudioSource, SessionRecorder, record_turns
-from eyeline.edge.voice import PushToTalk, VoiceFrontEnd
-from eyeline.edge.wire import UtteranceOut
+from eyeline.edge.recording.recorder import RecordingAudioSource, SessionRecorder, record_turns
+from eyeline.edge.transport.wire import UtteranceOut
+from eyeline.edge.voice.asr import Transcript
+from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd
 from eyeline.protos import recording as layout
 
 SPOKEN = "he was not an ill disposed young man"

@@ -10,6 +10,14 @@ import numpy.typing as npt
 import pytest
 
 from eyeline.devices.base import Image
+from eyeline.edge.display.render import (
+    ARROW_BGR,
+    BADGE_BGR,
+    WARNING_BGR,
+    OverlayRenderer,
+    Projection,
+    RenderError,
+)
 from eyeline.edge.overlays import (
     ArrowShape,
     BadgeShape,
@@ -25,14 +33,6 @@ from eyeline.edge.overlays import (
     Point,
     Shape,
     StepCardShape,
-)
-from eyeline.edge.render import (
-    ARROW_BGR,
-    BADGE_BGR,
-    WARNING_BGR,
-    OverlayRenderer,
-    Projection,
-    RenderError,
 )
 
 WIDTH, HEIGHT = 640, 480

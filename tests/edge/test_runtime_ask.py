@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.messages import CloudEvent
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.wire import EncodedFrame, QueryOut
+from eyeline.edge.transport.wire import EncodedFrame, QueryOut
 
 
 class EndlessSource:

@@ -11,10 +11,10 @@ import pytest
 from skimage import data as skdata
 
 from eyeline.devices.base import CapturedFrame, Image
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.messages import CloudEvent
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.wire import EncodedFrame, QueryOut, frame_message
+from eyeline.edge.transport.wire import EncodedFrame, QueryOut, frame_message
 
 ASTRONAUT_FACE = (185, 70, 265, 175)  # forehead to chin, ear to ear, in the 512x512 photo
 AT = (600, 150)                       # where the photo sits in the 720p frame

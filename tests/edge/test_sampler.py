@@ -5,9 +5,8 @@ import numpy as np
 
 from eyeline.devices.base import CapturedFrame
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
-from eyeline.edge.encode import encode_jpeg
-from eyeline.edge.messages import FlowControl
-from eyeline.edge.sampler import (
+from eyeline.edge.frames.encode import encode_jpeg
+from eyeline.edge.frames.sampler import (
     CLOUD,
     FIRST,
     PREVIEW,
@@ -22,6 +21,7 @@ from eyeline.edge.sampler import (
     SceneSamplerConfig,
     as_sampler,
 )
+from eyeline.edge.messages import FlowControl
 
 _PIXELS = np.zeros((4, 4, 3), np.uint8)
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from eyeline.devices.base import Image
-from eyeline.edge.errors import EdgeError
-from eyeline.edge.sinks import (
+from eyeline.edge.display.sinks import (
     FrameWriter,
     OpenWriter,
     SinkError,
@@ -25,6 +24,7 @@ from eyeline.edge.sinks import (
     open_sink,
     write_snapshot,
 )
+from eyeline.edge.errors import EdgeError
 
 WIDTH, HEIGHT = 160, 120
 GTK3_BUILD = """

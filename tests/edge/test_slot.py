@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from eyeline.edge.slot import LatestSlot, SlotClosedError
+from eyeline.edge.frames.slot import LatestSlot, SlotClosedError
 
 
 async def test_the_consumer_gets_the_newest_value_and_stale_ones_are_counted() -> None:

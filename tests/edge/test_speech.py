@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from eyeline.edge.speech import EspeakSynthesizer, SpeechError, WavRecorder, best_synthesizer
+from eyeline.edge.voice.speech import EspeakSynthesizer, SpeechError, WavRecorder, best_synthesizer
 
 
 async def test_espeak_speaks_and_the_recorder_writes_each_answer(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, AudioChunk, AudioFileSource, AudioSource
 from eyeline.devices.clock import VirtualClock
-from eyeline.edge.vad import AudioFormatError, SileroVad, SpeechSegment, SpeechSegmenter, VadConfig
+from eyeline.edge.voice.vad import AudioFormatError, SileroVad, SpeechSegment, SpeechSegmenter, VadConfig
 
 _NS = 1_000_000_000
 

@@ -12,13 +12,13 @@ import pytest
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, MicrophoneSource, Samples
 from eyeline.devices.base import DeviceNotFoundError
 from eyeline.devices.clock import VirtualClock
-from eyeline.edge.asr import Transcript
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer
-from eyeline.edge.speech import EspeakSynthesizer, SpokenAudio
-from eyeline.edge.vad import SileroVad
-from eyeline.edge.voice import PushToTalk, TalkGate, VoiceFrontEnd
-from eyeline.edge.wire import UtteranceOut
+from eyeline.edge.transport.wire import UtteranceOut
+from eyeline.edge.voice.asr import Transcript
+from eyeline.edge.voice.front_end import PushToTalk, TalkGate, VoiceFrontEnd
+from eyeline.edge.voice.speech import EspeakSynthesizer, SpokenAudio
+from eyeline.edge.voice.vad import SileroVad
 from tests.speech_helpers import spoken
 
 _NS = 1_000_000_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eyeline.edge.wire import QueryOut, UtteranceOut, query_message
+from eyeline.edge.transport.wire import QueryOut, UtteranceOut, query_message
 from eyeline.protos.v1 import session_pb2 as pb
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudConfig, CloudServer
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+from eyeline.cloud.ingress.http import HttpServer
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 
 from .helpers import Session, hello
 

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from eyeline.edge.messages import CloudEvent
-from eyeline.edge.uplink import GrpcUplink
-from eyeline.edge.wire import EncodedFrame, HelloOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink
+from eyeline.edge.transport.wire import EncodedFrame, HelloOut
 
 
 def hello(token: str) -> HelloOut:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 
 pytestmark = pytest.mark.slow

@@ -13,24 +13,24 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.audio import ArraySource
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.spec import open_device
 from eyeline.edge.app import EdgeAppOptions, hello_for, run_edge
-from eyeline.edge.asr import PACKAGED_MODEL, WhisperTranscriber
-from eyeline.edge.cloud_asr import CloudTranscriber
-from eyeline.edge.intents import parse_intent
-from eyeline.edge.listen import ListenOptions
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.messages import CloudErrorReport, HeardInCloud
-from eyeline.edge.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeRuntime
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.voice import VoiceFrontEnd
-from eyeline.edge.wire import audio_messages, hello_message
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.wire import audio_messages, hello_message
+from eyeline.edge.voice.asr import PACKAGED_MODEL, WhisperTranscriber
+from eyeline.edge.voice.cloud_asr import CloudTranscriber
+from eyeline.edge.voice.front_end import VoiceFrontEnd
+from eyeline.edge.voice.intents import parse_intent
+from eyeline.edge.voice.listen import ListenOptions
 from eyeline.protos.v1 import session_pb2 as pb
 from tests.speech_helpers import spoken, spoken_wav
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.recording import RecordingReader
-from eyeline.edge.config import DaemonConfig
-from eyeline.edge.daemon import DeviceStartError, EdgeDaemon
-from eyeline.edge.reconnect import BackoffSettings
+from eyeline.edge.daemon.config import DaemonConfig
+from eyeline.edge.daemon.reconnect import BackoffSettings
+from eyeline.edge.daemon.service import DeviceStartError, EdgeDaemon
 from eyeline.protos import recording as layout
 
 SECRET = "daemon-test-secret-0123456789abcdef"

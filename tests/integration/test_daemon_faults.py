@@ -13,16 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.base import CapturedFrame, DeviceError
 from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
-from eyeline.edge.daemon import DaemonDeps, EdgeDaemon
+from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon
 from eyeline.edge.messages import Answer, Welcome
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.wire import QueryOut
 from eyeline.protos import recording as layout
 from tests.integration.helpers import Session, hello, jpeg_frame
 from tests.integration.test_daemon import daemon_config, recorded_seqs, run_daemon, scrape, until

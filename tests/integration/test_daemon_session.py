@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader
-from eyeline.edge.daemon import DaemonDeps, EdgeDaemon
+from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon
 from eyeline.edge.messages import CloudEvent
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.protos import recording as layout
 from tests.integration.helpers import hello
 from tests.integration.test_daemon import daemon_config, run_daemon, until

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from eyeline.devices.synthetic import ProductTruth
+from eyeline.edge.display.render import BADGE_BGR
 from eyeline.edge.overlays import BadgeShape, PanelShape
-from eyeline.edge.render import BADGE_BGR
 from eyeline.tools.demo import run_demo
 
 pytestmark = pytest.mark.slow

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.profiles import WEBCAM
 from eyeline.edge.app import EdgeAppOptions, run_edge
-from eyeline.edge.uplink import UplinkError
+from eyeline.edge.transport.grpc_uplink import UplinkError
 
 
 def options(cloud: CloudServer, signer: TokenSigner, tmp_path: Path, **overrides: object) -> EdgeAppOptions:

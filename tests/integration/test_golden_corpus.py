@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.edge.messages import Answer
 from eyeline.edge.overlays import ArrowShape, Overlay, PanelShape, StepCardShape
 from eyeline.tools.corpus import REPAIR_SKILL, GoldenExpectation, load_expectations

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.reasoning.proactive import (
@@ -22,7 +23,6 @@ from eyeline.cloud.reasoning.proactive import (
     SceneKind,
     shelf_scene,
 )
-from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.espresso import EspressoTruth, make_espresso_scene, render_espresso_frame
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.synthetic import (
@@ -33,12 +33,12 @@ from eyeline.devices.synthetic import (
     render_shelf_frame,
 )
 from eyeline.edge.app import EdgeAppOptions, run_edge
-from eyeline.edge.config import ConfigError, parse_config
+from eyeline.edge.daemon.config import ConfigError, parse_config
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
 from eyeline.edge.overlays import ArrowShape, BadgeShape, Overlay
 from eyeline.edge.runtime import EdgeConfig
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.wire import HelloOut, QueryOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.wire import HelloOut, QueryOut
 from tests.integration.helpers import Session, jpeg_frame
 
 QUESTION = "which of these has the most protein?"

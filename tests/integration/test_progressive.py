@@ -10,12 +10,12 @@ import pytest
 from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrEngine
-from eyeline.cloud.reasoning.contemplation import AgentPool, contemplate
 from eyeline.cloud.skills.base import Keyframe, SkillContext
+from eyeline.cloud.skills.shelf.agents import AgentPool, contemplate
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, OverlayArrival, TraceStep
 from eyeline.edge.overlays import Overlay
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport.wire import QueryOut
 from eyeline.tools.bench_modes import SessionLines
 from tests.integration.helpers import jpeg_frame
 

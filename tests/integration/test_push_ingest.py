@@ -17,18 +17,18 @@ import grpc
 import numpy as np
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudConfig, CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.clock import MonotonicClock, VirtualClock
 from eyeline.devices.push import PushedFrameRef, PushedFrameSource
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge import overlays as ov
-from eyeline.edge.config import ConfigError, DaemonConfig, parse_config
-from eyeline.edge.daemon import EdgeDaemon
-from eyeline.edge.ingest import SERVICE_NAME, IngestError, IngestOptions, PhoneIngest
+from eyeline.edge.daemon.config import ConfigError, DaemonConfig, parse_config
+from eyeline.edge.daemon.ingest import SERVICE_NAME, IngestError, IngestOptions, PhoneIngest
+from eyeline.edge.daemon.power import PowerState
+from eyeline.edge.daemon.reconnect import BackoffSettings
+from eyeline.edge.daemon.service import EdgeDaemon
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival
-from eyeline.edge.power import PowerState
-from eyeline.edge.reconnect import BackoffSettings
 from eyeline.protos.v1 import session_pb2 as pb
 from eyeline.tools.phone_client import (
     QUERY_ID,

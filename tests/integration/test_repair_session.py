@@ -7,7 +7,7 @@ import pytest
 from eyeline.devices.espresso import make_espresso_scene, render_espresso_frame
 from eyeline.edge.messages import Answer, OverlayArrival
 from eyeline.edge.overlays import ArrowShape, StepCardShape
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport.wire import QueryOut
 
 from .helpers import Session, jpeg_frame
 

@@ -9,14 +9,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from eyeline.cloud.auth import TokenSigner
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.model import NormBox
-from eyeline.cloud.server import CloudConfig, CloudServer
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, Welcome
 from eyeline.edge.overlays import Box
-from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
-from eyeline.edge.wire import EncodedFrame, QueryOut, hello_message, query_message
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
+from eyeline.edge.transport.wire import EncodedFrame, QueryOut, hello_message, query_message
 from eyeline.protos.v1 import session_pb2 as pb
 
 from .helpers import hello, jpeg_frame
@@ -50,7 +50,7 @@ async def test_a_bad_token_is_refused_with_a_clear_error(cloud: CloudServer, tok
 async def test_an_expired_token_is_refused(cloud: CloudServer, signer: TokenSigner) -> None:
     import time
 
-    from eyeline.cloud.auth import TokenSigner as Signer
+    from eyeline.cloud.ingress.auth import TokenSigner as Signer
 
     secret = signer._secret  # same secret, minted an hour ago
     stale = Signer(secret, wall_clock=lambda: time.time() - 3600).mint("edge", ttl_s=60)

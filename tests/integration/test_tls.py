@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.server import CloudConfig, CloudServer
-from eyeline.edge.uplink import GrpcUplink, UplinkError, UplinkOptions
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
 
 from .helpers import hello
 

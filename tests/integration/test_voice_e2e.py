@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.audio import AudioFileSource, MicrophoneSource, read_audio_file
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.spec import open_device
 from eyeline.edge.app import EdgeAppOptions, hello_for, run_edge
-from eyeline.edge.asr import PACKAGED_MODEL, WhisperTranscriber
-from eyeline.edge.intents import parse_intent
-from eyeline.edge.listen import ListenOptions, open_audio
-from eyeline.edge.render import OverlayRenderer
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeRuntime
-from eyeline.edge.speech import EspeakSynthesizer, WavRecorder
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.voice import VoiceFrontEnd
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.voice.asr import PACKAGED_MODEL, WhisperTranscriber
+from eyeline.edge.voice.front_end import VoiceFrontEnd
+from eyeline.edge.voice.intents import parse_intent
+from eyeline.edge.voice.listen import ListenOptions, open_audio
+from eyeline.edge.voice.speech import EspeakSynthesizer, WavRecorder
 from tests.speech_helpers import spoken_wav
 
 pytestmark = pytest.mark.slow

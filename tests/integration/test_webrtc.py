@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.clock import MonotonicClock
 from eyeline.edge.messages import CloudErrorReport, OverlayArrival
-from eyeline.edge.transport import TransportOptions, open_uplink, parse_ice_server
-from eyeline.edge.uplink import GrpcUplink, UplinkError
-from eyeline.edge.webrtc_uplink import WebRtcOptions, WebRtcUplink
-from eyeline.edge.wire import QueryOut
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError
+from eyeline.edge.transport.uplink import TransportOptions, open_uplink, parse_ice_server
+from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
+from eyeline.edge.transport.wire import QueryOut
 from eyeline.protos.v1 import session_pb2 as pb
 
 from ..browser.waiting import wait_until
@@ -101,7 +101,7 @@ async def test_auto_falls_back_to_grpc_when_webrtc_cannot_connect(cloud: CloudSe
 
 
 async def test_a_noop_frame_skill_answers_each_webrtc_frame_with_an_overlay(signer: TokenSigner) -> None:
-    from eyeline.cloud.server import CloudConfig
+    from eyeline.cloud.ingress.grpc_ingress import CloudConfig
 
     cloud = CloudServer(CloudConfig(port=0, warm_up=False, frame_skill="noop"), signer)
     await cloud.start()

@@ -16,18 +16,18 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudServer
-from eyeline.cloud.sessions import Session as CloudSession
-from eyeline.cloud.watch import KEYFRAME, MESSAGE, STATS
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
+from eyeline.cloud.ingress.watch import KEYFRAME, MESSAGE, STATS
+from eyeline.cloud.session.sessions import Session as CloudSession
 from eyeline.devices.spec import open_device
-from eyeline.edge.render import OverlayRenderer
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.transport import Uplink
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.webrtc_uplink import FrameTooLargeError, WebRtcOptions, WebRtcUplink
-from eyeline.edge.wire import EncodedFrame
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import Uplink
+from eyeline.edge.transport.webrtc_uplink import FrameTooLargeError, WebRtcOptions, WebRtcUplink
+from eyeline.edge.transport.wire import EncodedFrame
 from eyeline.protos.v1 import session_pb2 as pb
 
 from ..browser.waiting import wait_until

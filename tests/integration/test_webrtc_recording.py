@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.http import HttpServer
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
 from eyeline.edge.app import EdgeAppOptions, run_edge

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from eyeline.devices.audio import read_audio_file
-from eyeline.edge.asr import WhisperTranscriber
+from eyeline.edge.voice.asr import WhisperTranscriber
 from eyeline.tools.bench_speech import ClipResult, hear, render_speech_section, word_errors, words
 
 

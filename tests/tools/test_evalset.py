@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eyeline.cloud.auth import TokenSigner
-from eyeline.cloud.server import CloudServer
+from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.synthetic import LabelLayout, ShelfTruth
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.tools.evalset import (
     DEFAULT_REPAIR_CASES,
     DEFAULT_SHELF_CASES,

@@ -10,9 +10,9 @@ import pytest
 from eyeline.devices.espresso import make_espresso_scene, render_espresso_frame
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
+from eyeline.edge.frames.sampler import Encoding
 from eyeline.edge.messages import Answer, HopTimes
 from eyeline.edge.overlays import ArrowShape, BadgeShape, Item, Overlay, StepCardShape
-from eyeline.edge.sampler import Encoding
 from eyeline.tools.evaluate import EvalReport, format_report, score_run
 from eyeline.tools.replay import RecordedQuery, ReplayRun, SentFrame, SessionScript
 

@@ -1,0 +1,96 @@
+"""What the viewer's event stream carries for one watched session, and how it is framed.
+
+Each record is a kind byte, a 4-byte big-endian length and the payload:
+
+| kind | payload |
+|---|---|
+| 0 ``MESSAGE`` | a ``CloudMessage`` the session sent, as protobuf |
+| 1 ``KEYFRAME`` | 8-byte big-endian frame seq, then the keyframe as JPEG (sessions without live video only) |
+| 2 ``STATS`` | JSON, once a second: ``bytes_in`` (EdgeMessages received), ``transport_bytes_in`` (a WebRTC peer's |
+|   | transport, media included; null for gRPC), ``frames``, and ``latency``: the records new since the last |
+
+Everything is pushed as it happens through the session's bounded watcher queue: a viewer that cannot keep up
+misses records (the session counts them) and never slows the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+import cv2
+
+from eyeline.cloud.session.frames import DecodedFrame, Image
+from eyeline.cloud.session.latency import LatencyRecord
+from eyeline.cloud.session.sessions import Session
+
+MESSAGE, KEYFRAME, STATS = 0, 1, 2
+STATS_INTERVAL_S = 1.0
+_JPEG_QUALITY = 80
+
+Write = Callable[[bytes], Awaitable[None]]
+TransportBytes = Callable[[], Awaitable[int | None]]
+
+
+def framed(kind: int, payload: bytes) -> bytes:
+    return struct.pack(">BI", kind, len(payload)) + payload
+
+
+def encode_jpeg(image: Image) -> bytes:
+    """CPU work: call it in a worker."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return bytes(data.tobytes())
+
+
+def latency_json(record: LatencyRecord) -> dict[str, Any]:
+    return {**asdict(record), "hops_ms": record.hops_ms()}
+
+
+class EventStream:
+    """Feeds one viewer of ``session`` until the session closes or the viewer goes."""
+
+    def __init__(self, session: Session, *, keyframes: bool, transport_bytes: TransportBytes) -> None:
+        self._session = session
+        self._keyframes = keyframes
+        self._transport_bytes = transport_bytes
+        self._latency_seen = session.stats.latency_records  # only what is recorded from now on
+
+    async def run(self, write: Write) -> None:
+        watcher = self._session.watch(frames=self._keyframes)
+        next_stats = time.monotonic()
+        try:
+            while True:
+                if time.monotonic() >= next_stats:
+                    await write(framed(STATS, await self._stats()))
+                    next_stats = time.monotonic() + STATS_INTERVAL_S
+                try:
+                    item = await asyncio.wait_for(watcher.get(), max(0.0, next_stats - time.monotonic()))
+                except TimeoutError:
+                    continue
+                if item is None:
+                    return
+                await write(await self._record(item))
+        finally:
+            self._session.unwatch(watcher)
+
+    async def _record(self, item: Any) -> bytes:
+        if isinstance(item, DecodedFrame):
+            jpeg = await asyncio.to_thread(encode_jpeg, item.image)
+            return framed(KEYFRAME, struct.pack(">Q", item.seq) + jpeg)
+        return framed(MESSAGE, item.SerializeToString())
+
+    async def _stats(self) -> bytes:
+        stats = self._session.stats
+        new = min(stats.latency_records - self._latency_seen, len(self._session.latency))
+        self._latency_seen = stats.latency_records
+        records = list(self._session.latency)[len(self._session.latency) - new:]
+        body = {"bytes_in": stats.bytes_in, "transport_bytes_in": await self._transport_bytes(),
+                "frames": stats.frames_received, "latency": [latency_json(r) for r in records]}
+        return json.dumps(body).encode()

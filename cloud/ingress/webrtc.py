@@ -1,0 +1,484 @@
+"""The cloud's WebRTC ingress: WHIP-style peers whose data channel carries the session contract.
+
+``WebRtcIngress.accept`` turns an SDP offer, sent with a bearer token, into a peer and its SDP answer. The
+peer's data channel carries ``EdgeMessage`` / ``CloudMessage`` protobufs exactly as the gRPC stream does and
+feeds the same ``Dispatcher``: the first message is ``Hello``, the cloud answers ``Welcome``.
+
+Received tracks are always drained, since a track nobody reads fills aiortc's buffers. Video track frames are
+the live view: a ``MediaRelay`` hands the latest of them to each viewer that subscribed (``watch``: a
+WHEP-style offer answered with a send-only video track), and to the drain, which keeps the latest frame,
+undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
+page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
+round trip. Speech in an audio track is found and transcribed for the session (``CloudMessage.utterance``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.ingress import wire
+from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.perception.speech import HeardAudio
+from eyeline.cloud.perception.track_speech import TrackAudioFeed, TrackSpeechError, TrackSpeechSegmenter
+from eyeline.cloud.session.frames import DecodedFrame, Image
+from eyeline.cloud.session.recorder import CloudSessionRecorder
+from eyeline.cloud.session.sessions import Session, SessionLimitError
+
+if TYPE_CHECKING:
+    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABEL = "eyeline"
+# Outbound messages wait while this much is still buffered in the SCTP association (a slow peer pushes back).
+_BUFFER_HIGH_BYTES = 1 << 20
+# Frame sequence numbers for decoded track frames, far above what an edge numbers its keyframes.
+_TRACK_SEQ_BASE = 1 << 40
+
+
+class WhipError(CloudError):
+    """A signaling request that cannot be served; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    urls: str                     # "stun:host:port" or "turn:host:port"
+    username: str = ""
+    credential: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebRtcConfig:
+    ice_servers: tuple[IceServer, ...] = ()
+    track_keyframes_per_s: float = 2.0   # decoded track frames handed to the dispatcher, at most
+    hello_timeout_s: float = 15.0        # from the offer to the Hello on the data channel
+    inbox_size: int = 64                 # data channel messages waiting for the dispatcher
+    viewers_per_session: int = 4         # live-video subscribers of one session, at most
+
+
+def rtc_configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username or None,
+                                                     credential=s.credential or None) for s in servers])
+
+
+def check_offer(sdp: str) -> None:
+    """Refuse, with the reason, a body that is not an SDP offer aiortc could answer."""
+    lines = sdp.strip().splitlines()
+    if not lines or lines[0].strip() != "v=0":
+        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
+    if not any(line.startswith("m=") for line in lines):
+        raise WhipError(400, "the SDP offer has no media section ('m=' line)")
+    if not any(line.startswith("m=application") for line in lines):
+        raise WhipError(400, f"the SDP offer has no data channel ('m=application'); it must open '{CHANNEL_LABEL}'")
+
+
+async def transport_bytes_in(pc: RTCPeerConnection) -> int:
+    """Bytes received on the peer's transports (media and data channel together), from its statistics."""
+    report = await pc.getStats()
+    return sum(int(getattr(s, "bytesReceived", 0)) for s in report.values() if s.type == "transport")
+
+
+def track_image(frame: Any) -> Image:
+    """A decoded video frame as a BGR image (CPU work: call it in a worker)."""
+    return np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+
+
+class Peer:
+    """One WebRTC connection: its peer connection, data channel, track drains, and the session it opened."""
+
+    def __init__(self, peer_id: str, pc: RTCPeerConnection, claims: TokenClaims, *, track_keyframes: bool,
+                 inbox_size: int) -> None:
+        self.peer_id = peer_id
+        self.pc = pc
+        self.claims = claims
+        self.track_keyframes = track_keyframes
+        self.session: Session | None = None
+        self.recorder: CloudSessionRecorder | None = None   # with `--record-dir`: what the session saw
+        self.inbox: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=inbox_size)
+        self.inbox_dropped = 0
+        self.preview: Any = None          # the latest received video frame, not decoded
+        self.bytes_in = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.channel: Any = None
+        self.closing = False
+        # Each subscriber gets the latest frame only (unbuffered), so a slow viewer skips frames, never queues.
+        self.relay = MediaRelay()
+        self.video: MediaStreamTrack | None = None
+        self.viewers: set[str] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{name}-{self.peer_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def receive(self, message: bytes | str) -> None:
+        """Data channel callback: queue without blocking; a full inbox drops the message, counted."""
+        self.bytes_in += len(message)
+        try:
+            self.inbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.inbox_dropped += 1
+
+
+@dataclass(slots=True)
+class Viewer:
+    """One live-video subscriber: a peer connection that only sends a relay of a session's video track."""
+
+    viewer_id: str
+    pc: RTCPeerConnection
+    subject: str
+    peer_id: str                       # the peer whose video it relays
+    watchdog: asyncio.Task[None] | None = None
+
+
+def check_watch_offer(sdp: str) -> None:
+    """Refuse, with the reason, a body that is not an SDP offer to receive video."""
+    lines = sdp.strip().splitlines()
+    if not lines or lines[0].strip() != "v=0":
+        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
+    if not any(line.startswith("m=video") for line in lines):
+        raise WhipError(400, "the SDP offer has no video section ('m=video' line) to receive the session's video")
+
+
+class WebRtcIngress:
+    """Accepts WHIP offers and runs their peers against the cloud's sessions and dispatcher."""
+
+    def __init__(self, cloud: CloudServer, config: WebRtcConfig | None = None) -> None:
+        self._cloud = cloud
+        self.config = config or WebRtcConfig()
+        self.peers: dict[str, Peer] = {}
+        self.viewers: dict[str, Viewer] = {}
+        self._counter = itertools.count()
+        self._last_track_frame: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ signaling
+
+    async def accept(self, offer_sdp: str, token: str, *, track_keyframes: bool = False) -> tuple[str, str]:
+        """(peer id, SDP answer) for an offer sent with ``token``; raises ``WhipError`` with a status."""
+        try:
+            claims = self._cloud.signer.verify(token)
+        except AuthError as exc:
+            raise WhipError(401, str(exc) if token else "no session token") from exc
+        check_offer(offer_sdp)
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        peer = Peer(f"p{next(self._counter)}-{os.urandom(6).hex()}", pc, claims, track_keyframes=track_keyframes,
+                    inbox_size=self.config.inbox_size)
+        self._wire(peer)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
+            await pc.close()
+            raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
+        self.peers[peer.peer_id] = peer
+        peer.spawn(self._expire_without_session(peer), "peer-watchdog")
+        log.info("webrtc peer %s accepted for %s", peer.peer_id, claims.subject)
+        return peer.peer_id, pc.localDescription.sdp
+
+    def owner(self, peer_id: str) -> str | None:
+        peer = self.peers.get(peer_id)
+        return None if peer is None else peer.claims.subject
+
+    async def close(self, peer_id: str) -> bool:
+        """End the peer, its session and every task it owns; False when no such peer is live."""
+        peer = self.peers.pop(peer_id, None)
+        if peer is None:
+            return False
+        peer.closing = True
+        current = asyncio.current_task()
+        tasks = [t for t in peer.tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for viewer_id in list(peer.viewers):
+            await self.unwatch(viewer_id)
+        if peer.session is not None:
+            await self._cloud.sessions.close(peer.session)
+        if peer.recorder is not None:
+            await asyncio.to_thread(peer.recorder.close)
+        await peer.pc.close()
+        self._last_track_frame.pop(peer_id, None)
+        log.info("webrtc peer %s closed", peer_id)
+        return True
+
+    async def close_all(self) -> None:
+        for viewer_id in list(self.viewers):
+            await self.unwatch(viewer_id)
+        for peer_id in list(self.peers):
+            await self.close(peer_id)
+
+    def peer_of(self, session_id: str) -> Peer | None:
+        return next((p for p in self.peers.values() if p.session and p.session.session_id == session_id), None)
+
+    # ------------------------------------------------------------------ live-video viewers
+
+    async def watch(self, session_id: str, offer_sdp: str, claims: TokenClaims) -> tuple[str, str]:
+        """(viewer id, SDP answer) relaying the live video of ``session_id``; raises ``WhipError`` with a status."""
+        peer = self.peer_of(session_id)
+        if peer is None or peer.video is None:
+            raise WhipError(409, f"session {session_id} sends no live video (only a WebRTC edge with a video track "
+                                 "does); its keyframes come on the events stream")
+        if len(peer.viewers) >= self.config.viewers_per_session:
+            raise WhipError(429, f"session {session_id} already has {len(peer.viewers)} live-video viewers, "
+                                 "its limit; close one and retry")
+        check_watch_offer(offer_sdp)
+        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+        viewer = Viewer(f"v{next(self._counter)}-{os.urandom(6).hex()}", pc, claims.subject, peer.peer_id)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            pc.addTrack(peer.relay.subscribe(peer.video, buffered=False))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
+            await pc.close()
+            raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
+        self.viewers[viewer.viewer_id] = viewer
+        peer.viewers.add(viewer.viewer_id)
+        pc.on("connectionstatechange", lambda: self._unwatch_soon(viewer) if pc.connectionState in (
+            "failed", "closed") else None)
+        viewer.watchdog = asyncio.create_task(self._expire_unconnected(viewer), name=f"viewer-{viewer.viewer_id}")
+        log.info("viewer %s watches session %s", viewer.viewer_id, session_id)
+        return viewer.viewer_id, pc.localDescription.sdp
+
+    def viewer_owner(self, viewer_id: str) -> str | None:
+        viewer = self.viewers.get(viewer_id)
+        return None if viewer is None else viewer.subject
+
+    async def unwatch(self, viewer_id: str) -> bool:
+        """Stop relaying to the viewer and close its peer connection; False when no such viewer is live."""
+        viewer = self.viewers.pop(viewer_id, None)
+        if viewer is None:
+            return False
+        if viewer.watchdog is not None and viewer.watchdog is not asyncio.current_task():
+            viewer.watchdog.cancel()
+            await asyncio.gather(viewer.watchdog, return_exceptions=True)
+        if (peer := self.peers.get(viewer.peer_id)) is not None:
+            peer.viewers.discard(viewer_id)
+        await viewer.pc.close()    # stops the sender, which unsubscribes its relay track
+        log.info("viewer %s closed", viewer_id)
+        return True
+
+    def _unwatch_soon(self, viewer: Viewer) -> None:
+        if viewer.viewer_id in self.viewers:
+            task = asyncio.create_task(self.unwatch(viewer.viewer_id), name=f"viewer-close-{viewer.viewer_id}")
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _expire_unconnected(self, viewer: Viewer) -> None:
+        await asyncio.sleep(self.config.hello_timeout_s)
+        if viewer.pc.connectionState != "connected":
+            log.info("viewer %s did not connect in %g s", viewer.viewer_id, self.config.hello_timeout_s)
+            await self.unwatch(viewer.viewer_id)
+
+    # ------------------------------------------------------------------ one peer
+
+    def _wire(self, peer: Peer) -> None:
+        pc = peer.pc
+
+        @pc.on("datachannel")
+        def on_channel(channel: Any) -> None:
+            if channel.label != CHANNEL_LABEL or peer.channel is not None:
+                channel.close()
+                return
+            peer.channel = channel
+            channel.on("message", peer.receive)
+            channel.on("close", lambda: self._close_soon(peer))
+            peer.spawn(self._serve(peer), "peer-session")
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and peer.video is None:
+                peer.video = track
+                track = peer.relay.subscribe(track, buffered=False)
+            peer.spawn(self._drain(peer, track), f"peer-{track.kind}")
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._close_soon(peer)
+
+    def _close_soon(self, peer: Peer) -> None:
+        if not peer.closing and peer.peer_id in self.peers:
+            peer.closing = True
+            task = asyncio.create_task(self.close(peer.peer_id), name=f"peer-close-{peer.peer_id}")
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _expire_without_session(self, peer: Peer) -> None:
+        await asyncio.sleep(self.config.hello_timeout_s)
+        if peer.session is None:
+            log.info("webrtc peer %s opened no session in %g s", peer.peer_id, self.config.hello_timeout_s)
+            self._close_soon(peer)
+
+    async def _serve(self, peer: Peer) -> None:
+        session = await self._open(peer)
+        if session is None:
+            self._close_soon(peer)
+            return
+        peer.recorder = await self._cloud.start_recording(session)
+        peer.spawn(self._write(peer, session), "peer-writer")
+        dispatcher = self._cloud.dispatcher
+        reported = 0
+        while True:
+            raw = await peer.inbox.get()
+            session.stats.bytes_in += len(raw)
+            if peer.inbox_dropped > reported:
+                reported = peer.inbox_dropped
+                await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "
+                                              "because the session could not keep up", retryable=True))
+            await dispatcher.handle(session, self._received(peer, raw))
+
+    @staticmethod
+    def _received(peer: Peer, raw: bytes | str) -> wire.EdgeEvent:
+        """The event a data channel message holds, recorded as received when the session is recorded."""
+        if peer.recorder is not None and isinstance(raw, bytes):
+            message = wire.parse_edge_message(raw)
+            if not isinstance(message, wire.MalformedIn):
+                peer.recorder.record_in(message)
+            return wire.edge_event(message)
+        return _event(raw)
+
+    async def _open(self, peer: Peer) -> Session | None:
+        try:
+            raw = await asyncio.wait_for(peer.inbox.get(), self.config.hello_timeout_s)
+        except TimeoutError:
+            return None
+        hello = _event(raw)
+        problem = _hello_problem(hello, peer, self._cloud)
+        if problem is not None or not isinstance(hello, wire.HelloIn):
+            self._send_now(peer, wire.error(*problem) if problem else wire.error("protocol", "no Hello"))
+            return None
+        try:
+            peer.session = await self._cloud.open_session(hello, peer.claims)
+        except SessionLimitError as exc:
+            self._send_now(peer, wire.error("overloaded", str(exc), retryable=True))
+            return None
+        return peer.session
+
+    def _send_now(self, peer: Peer, message: Any) -> None:
+        with contextlib.suppress(Exception):
+            peer.channel.send(message.SerializeToString())
+
+    async def _write(self, peer: Peer, session: Session) -> None:
+        channel = peer.channel
+        low = asyncio.Event()
+        channel.bufferedAmountLowThreshold = _BUFFER_HIGH_BYTES // 2
+        channel.on("bufferedamountlow", low.set)
+        while (message := await session.outbound.get()) is not None:
+            if channel.readyState != "open":
+                break
+            if peer.recorder is not None:
+                peer.recorder.record_out(message)
+            channel.send(message.SerializeToString())
+            if channel.bufferedAmount > _BUFFER_HIGH_BYTES:
+                low.clear()
+                await low.wait()
+        # The session ended (the cloud is stopping): let the last message leave, then hang up.
+        await asyncio.sleep(0.2)
+        self._close_soon(peer)
+
+    # ------------------------------------------------------------------ tracks
+
+    async def _drain(self, peer: Peer, track: MediaStreamTrack) -> None:
+        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes, audio
+        frames go to the session's speech recognition."""
+        feeding: asyncio.Task[None] | None = None
+        audio = self._audio_feed(peer) if track.kind == "audio" else None
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if audio is not None:
+                    audio.offer(frame, time.monotonic_ns())
+                if track.kind != "video":
+                    continue
+                peer.preview = frame
+                if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
+                    feeding = asyncio.create_task(self._feed(peer, frame))
+        if audio is not None:
+            await audio.aclose()
+        if feeding is not None:
+            feeding.cancel()
+            await asyncio.gather(feeding, return_exceptions=True)
+
+    def _audio_feed(self, peer: Peer) -> TrackAudioFeed | None:
+        """A feed of the track's audio and the task that hears it, when this cloud transcribes."""
+        if self._cloud.dispatcher.speech is None:
+            return None
+        feed = TrackAudioFeed()
+        peer.spawn(self._hear(peer, feed), "peer-hear")
+        return feed
+
+    async def _hear(self, peer: Peer, feed: TrackAudioFeed) -> None:
+        """Find the utterances in the track (VAD in a worker) and send each one's transcript to the session."""
+        try:
+            segmenter = await asyncio.to_thread(TrackSpeechSegmenter, f"track-{peer.peer_id}")
+        except TrackSpeechError as exc:
+            log.warning("the audio track of peer %s is not transcribed: %s", peer.peer_id, exc)
+            async for _ in feed:
+                pass
+            return
+        async for chunk in feed:
+            for heard in await asyncio.to_thread(segmenter.push, chunk):
+                await self._transcribe(peer, heard)
+        for heard in await asyncio.to_thread(segmenter.flush):
+            await self._transcribe(peer, heard)
+
+    async def _transcribe(self, peer: Peer, heard: HeardAudio) -> None:
+        if peer.session is not None:
+            await self._cloud.dispatcher.transcribe(peer.session, heard)
+
+    def _wants_track_frame(self, peer: Peer) -> bool:
+        if not peer.track_keyframes or peer.session is None or self.config.track_keyframes_per_s <= 0:
+            return False
+        now = time.monotonic()
+        if now - self._last_track_frame.get(peer.peer_id, 0.0) < 1.0 / self.config.track_keyframes_per_s:
+            return False
+        self._last_track_frame[peer.peer_id] = now
+        return True
+
+    async def _feed(self, peer: Peer, frame: Any) -> None:
+        session = peer.session
+        if session is None:
+            return
+        received_ns = time.monotonic_ns()
+        image = await asyncio.to_thread(track_image, frame)
+        seq = _TRACK_SEQ_BASE + session.stats.frames_received
+        decoded = DecodedFrame(seq=seq, trace_id=f"track-{seq}", image=image, capture_ns=received_ns,
+                               sent_ns=received_ns, received_ns=received_ns)
+        await self._cloud.dispatcher.handle_decoded(session, decoded)
+
+
+def _event(raw: bytes | str) -> wire.EdgeEvent:
+    if isinstance(raw, str):
+        return wire.MalformedIn(f"a text message of {len(raw)} characters; the channel carries binary EdgeMessages")
+    return wire.edge_event(wire.parse_edge_message(raw))
+
+
+def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: CloudServer) -> tuple[str, str] | None:
+    """(error code, message) when the first message cannot open the session."""
+    if not isinstance(event, wire.HelloIn):
+        return "protocol", "the first message on the data channel must be Hello"
+    if not event.token:
+        return None  # the signaling request carried the token
+    try:
+        claims = cloud.signer.verify(event.token)
+    except AuthError as exc:
+        return "unauthenticated", str(exc)
+    if claims.subject != peer.claims.subject:
+        return "unauthenticated", "Hello and the signaling request carry tokens of different subjects"
+    return None
