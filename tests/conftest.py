@@ -12,7 +12,7 @@ import pytest
 from eyeline.cloud.ingress.auth import TokenSigner
 
 if TYPE_CHECKING:
-    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+    from eyeline.cloud.app import CloudServer
     from eyeline.edge.voice.asr import WhisperTranscriber
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def signer() -> TokenSigner:
 
 @pytest.fixture
 async def cloud(signer: TokenSigner) -> AsyncIterator[CloudServer]:
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+    from eyeline.cloud.app import CloudConfig, CloudServer
 
     server = CloudServer(CloudConfig(port=0, warm_up=False), signer)
     await server.start()

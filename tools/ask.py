@@ -149,8 +149,8 @@ async def _question(runtime: EdgeRuntime, running: asyncio.Task[None], events: l
 async def run_ask(*, image: Path | None = None, video: Path | None = None, question: str, mode: str = "",
                   timeout_s: float = 120.0) -> AskResult:
     """Start a cloud on loopback, stream the image or video to it through the edge, and ask ``question``."""
+    from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
     if (image is None) == (video is None):
         raise EdgeError("give exactly one of an image or a video to ask about")

@@ -25,7 +25,7 @@ from eyeline.tools.phone_client import add_phone_parser
 # Heavy modules (the OCR models, the gRPC server) are imported by the subcommand that needs them, so an
 # edge device never loads the cloud's perception stack.
 if TYPE_CHECKING:
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+    from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.http import HttpServer
     from eyeline.tools.evaluate import EvalReport
 
@@ -176,7 +176,7 @@ def _run_token(args: argparse.Namespace) -> int:
 
 def cloud_config(args: argparse.Namespace) -> CloudConfig:
     """The cloud's configuration from ``eyeline cloud``'s arguments."""
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig
+    from eyeline.cloud.app import CloudConfig
     from eyeline.cloud.reasoning.proactive import ProactiveConfig
     from eyeline.cloud.session.frames import FrameLimits
 
@@ -188,7 +188,7 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
 
 
 def _run_cloud(args: argparse.Namespace) -> int:
-    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+    from eyeline.cloud.app import CloudServer
 
     config = cloud_config(args)
     return asyncio.run(_serve(CloudServer(config, _signer(args.secret_file)), args))
@@ -221,7 +221,7 @@ async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServ
         print(f"no WebRTC or viewer: the 'webrtc' extra is not installed ({exc.name} is missing)", flush=True)
         return None
     ice = tuple(IceServer(s.urls, s.username, s.credential) for s in map(parse_ice_server, args.ice_server))
-    http = HttpServer(server, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
+    http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
     await http.start()
     print(f"eyeline viewer listening on {http.url}/", flush=True)
     return http
@@ -357,7 +357,7 @@ async def _evaluate(args: argparse.Namespace) -> EvalReport:
 
     if args.cloud:
         return await evaluate(args.recordings, args.cloud, _edge_token(args), fast=args.fast)
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
+    from eyeline.cloud.app import CloudConfig, CloudServer
 
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0), signer)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.edge.app import EdgeAppOptions, EdgeRunReport, run_edge
 from eyeline.edge.messages import CloudEvent

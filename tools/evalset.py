@@ -44,7 +44,7 @@ from eyeline.edge.overlays import ArrowShape
 from eyeline.tools.ask import AskResult, StillSource, ask_over
 
 if TYPE_CHECKING:
-    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+    from eyeline.cloud.app import CloudServer
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,8 @@ async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHEL
                       repair: int = DEFAULT_REPAIR_CASES, photos: Path | None = None,
                       on_result: Progress | None = None) -> EvalSetReport:
     """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any."""
+    from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS), signer)

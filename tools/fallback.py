@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 from eyeline.edge.daemon.fallback import FallbackEndpoint, FallbackError
 
 if TYPE_CHECKING:
+    from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 
 _TOKEN_TTL_S = 24 * 3600   # minted afresh at each fallback; a day covers any one stretch offline
 
 
 def fallback_cloud_config() -> CloudConfig:
     """What a device can afford: a few sessions, no sub-agent processes (Contemplating thinks in-process)."""
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig
+    from eyeline.cloud.app import CloudConfig
 
     return CloudConfig(host="127.0.0.1", port=0, max_sessions=4, agent_workers=0, ocr_workers=1)
 
@@ -48,8 +48,8 @@ class EmbeddedCloud:
 
     def _build(self) -> tuple[TokenSigner, CloudServer]:
         try:
+            from eyeline.cloud.app import CloudServer
             from eyeline.cloud.ingress.auth import TokenSigner
-            from eyeline.cloud.ingress.grpc_ingress import CloudServer
         except ImportError as exc:
             raise FallbackError(f"no embedded cloud: {exc.name} is not installed") from exc
         from eyeline.cloud.errors import CloudError

@@ -29,19 +29,21 @@ import logging
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.watch import EventStream, encode_jpeg
 from eyeline.cloud.ingress.webrtc import WebRtcConfig, WebRtcIngress, WhipError, track_image, transport_bytes_in
 from eyeline.cloud.model import Mode
 from eyeline.cloud.session.sessions import Session
 from eyeline.protos.v1 import session_pb2 as pb
+
+if TYPE_CHECKING:
+    from eyeline.cloud.app import Cloud
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,9 @@ class HttpConfig:
 
 
 class HttpServer:
-    """Serves WHIP and the viewer beside a started ``CloudServer``; owns the WebRTC ingress."""
+    """Serves WHIP and the viewer beside a started ``Cloud``; owns the WebRTC ingress."""
 
-    def __init__(self, cloud: CloudServer, config: HttpConfig | None = None) -> None:
+    def __init__(self, cloud: Cloud, config: HttpConfig | None = None) -> None:
         self.config = config or HttpConfig()
         self._cloud = cloud
         self.webrtc = WebRtcIngress(cloud, self.config.webrtc)

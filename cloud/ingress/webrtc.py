@@ -39,7 +39,7 @@ from eyeline.cloud.session.recorder import CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session, SessionLimitError
 
 if TYPE_CHECKING:
-    from eyeline.cloud.ingress.grpc_ingress import CloudServer
+    from eyeline.cloud.app import Cloud
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def check_watch_offer(sdp: str) -> None:
 class WebRtcIngress:
     """Accepts WHIP offers and runs their peers against the cloud's sessions and dispatcher."""
 
-    def __init__(self, cloud: CloudServer, config: WebRtcConfig | None = None) -> None:
+    def __init__(self, cloud: Cloud, config: WebRtcConfig | None = None) -> None:
         self._cloud = cloud
         self.config = config or WebRtcConfig()
         self.peers: dict[str, Peer] = {}
@@ -469,7 +469,7 @@ def _event(raw: bytes | str) -> wire.EdgeEvent:
     return wire.edge_event(wire.parse_edge_message(raw))
 
 
-def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: CloudServer) -> tuple[str, str] | None:
+def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: Cloud) -> tuple[str, str] | None:
     """(error code, message) when the first message cannot open the session."""
     if not isinstance(event, wire.HelloIn):
         return "protocol", "the first message on the data channel must be Hello"

@@ -10,26 +10,15 @@ a planner step in the trace says what the deeper pass changed.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from eyeline.cloud.model import Mode, SkillResult, StepKind, TraceStep
-from eyeline.cloud.skills.base import Skill, SkillContext
+from eyeline.cloud.skills.base import Pass, Skill, SkillContext
 
 AGENT = "planner"
 # An answer this sure is not worth another pass.
 CONFIDENT = 0.9
-
-PassRunner = Callable[[SkillContext], Awaitable[SkillResult]]
-
-
-@dataclass(frozen=True, slots=True)
-class Pass:
-    """One way of answering, more thorough (and dearer) than the one before it."""
-
-    name: str
-    run: PassRunner
-
 
 @dataclass(frozen=True, slots=True)
 class Budget:
@@ -41,14 +30,13 @@ class Budget:
 class Planner:
     """Runs a skill's passes for a mode until the answer is confident or the budget is spent."""
 
-    def __init__(self, deeper: Callable[[Skill, Mode], Sequence[Pass]] | None = None,
-                 confident: float = CONFIDENT) -> None:
-        self._deeper = deeper or (lambda skill, mode: ())
+    def __init__(self, confident: float = CONFIDENT) -> None:
         self._confident = confident
 
     def budget(self, skill: Skill, mode: Mode) -> Budget:
+        """The Instant pass, then what the skill itself declares for deeper modes."""
         instant = Pass("instant", lambda ctx: skill.answer(replace(ctx, mode=Mode.INSTANT)))
-        return Budget((instant, *self._deeper(skill, mode)) if mode is not Mode.INSTANT else (instant,))
+        return Budget((instant, *skill.deeper_passes(mode)) if mode is not Mode.INSTANT else (instant,))
 
     async def answers(self, skill: Skill, ctx: SkillContext) -> AsyncIterator[SkillResult]:
         """The answer after each pass spent; only the last has ``final=True``."""

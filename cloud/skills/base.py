@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -43,12 +43,28 @@ class Keyframe:
     image: Image = field(repr=False)
 
 
+PassRunner = Callable[[SkillContext], Awaitable[SkillResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One way of answering, more thorough (and dearer) than the one before it."""
+
+    name: str
+    run: PassRunner
+
+
 class Skill(Protocol):
     name: str
 
     def matches(self, question: str) -> bool: ...
 
     async def answer(self, ctx: SkillContext) -> SkillResult: ...
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        """What ``mode`` may spend beyond the Instant pass every mode starts with, cheapest first; a skill that
+        answers in one pass whatever the mode returns none."""
+        ...
 
 
 @runtime_checkable

@@ -11,10 +11,11 @@ from __future__ import annotations
 import enum
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eyeline.cloud.model import NoticeItem, SkillResult, StepKind, TraceStep
-from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StepKind, TraceStep
+from eyeline.cloud.skills.base import Pass, SkillContext
 
 AGENT = "guardrail"
 
@@ -71,6 +72,9 @@ class GuardrailSkill:
 
     def matches(self, question: str) -> bool:
         return check_question(question) is not None
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return ()
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         started = time.perf_counter_ns()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from eyeline.cloud.model import SkillResult
-from eyeline.cloud.skills.base import SkillContext
+from collections.abc import Sequence
+
+from eyeline.cloud.model import Mode, SkillResult
+from eyeline.cloud.skills.base import Pass, SkillContext
 
 
 class NoopSkill:
@@ -13,6 +15,9 @@ class NoopSkill:
 
     def matches(self, question: str) -> bool:
         return False
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return ()
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         return SkillResult(answer="")

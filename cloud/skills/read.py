@@ -14,9 +14,9 @@ import re
 import time
 from collections.abc import Sequence
 
-from eyeline.cloud.model import BoxItem, NormBox, SkillResult, StepKind, TraceStep
+from eyeline.cloud.model import BoxItem, Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import TextLine
-from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.base import Pass, SkillContext
 
 AGENT = "reader"
 # Lines the recogniser is less sure of than this are left out (and counted), never read out as fact.
@@ -116,6 +116,9 @@ class ReadTextSkill:
 
     def matches(self, question: str) -> bool:
         return bool(_READ_QUESTION.search(question))
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return ()
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         started = time.perf_counter_ns()

@@ -24,6 +24,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.knowledge.schema import Component, RepairKit
 from eyeline.cloud.model import (
     ArrowItem,
+    Mode,
     NormBox,
     NoticeItem,
     OutlineItem,
@@ -36,7 +37,7 @@ from eyeline.cloud.model import (
 )
 from eyeline.cloud.perception.ocr import Image, TextLine
 from eyeline.cloud.perception.registration import Gray, Registration, register
-from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.base import Pass, SkillContext
 
 AGENT = "repair"
 _ARROW_RGB = 0xFF8000
@@ -185,6 +186,9 @@ class RepairSkill:
         self._references = tuple(load_reference(kit) for kit in kits)
         self._words = re.compile(r"\b(" + "|".join(re.escape(c.name) for k in kits for c in k.components) + r")\b",
                                  re.IGNORECASE) if kits else None
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return ()
 
     def matches(self, question: str) -> bool:
         if not self._references:

@@ -64,7 +64,7 @@ class DaemonDeps:
     clock: Clock
     rng: RandomSource | None = None
     open_source: SourceOpener | None = None     # None: devices.spec.open_device with the configured profile
-    fallback_cloud: FallbackCloud | None = None  # None: never fall back, keep retrying the remote (edge/daemon/fallback.py)
+    fallback_cloud: FallbackCloud | None = None  # None: never fall back, keep retrying the remote (fallback.py)
     on_event: Callable[[CloudEvent], None] | None = None  # sees every cloud event, as the phone would
 
 

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
 
@@ -57,7 +57,7 @@ def shelf_video(tmp_path: Path) -> ShelfVideo:
 async def web_cloud(signer: TokenSigner) -> AsyncIterator[tuple[CloudServer, HttpServer]]:
     cloud = CloudServer(CloudConfig(port=0, warm_up=False), signer)
     await cloud.start()
-    http = HttpServer(cloud)
+    http = HttpServer(cloud.cloud)
     await http.start()
     yield cloud, http
     await http.stop()

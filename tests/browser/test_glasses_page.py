@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 
 from .conftest import ShelfVideo

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.protos.v1 import session_pb2 as pb
 

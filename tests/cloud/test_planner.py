@@ -8,8 +8,8 @@ import numpy as np
 
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import Image, TextLine
-from eyeline.cloud.reasoning.planner import Pass, Planner
-from eyeline.cloud.skills.base import Skill, SkillContext
+from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.skills.base import Pass, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentReport, orchestrate
 
 
@@ -30,6 +30,11 @@ class ScriptedSkill:
     def matches(self, question: str) -> bool:
         return True
 
+    def deeper_passes(self, mode: Mode) -> list[Pass]:
+        """Two deeper passes in any mode: the planner, not the skill, keeps Instant to one."""
+        thinking = Pass("deeper", lambda ctx: self.answer(replace(ctx, mode=Mode.THINKING)))
+        return [thinking, replace(thinking, name="deepest")]
+
     async def answer(self, ctx: SkillContext) -> SkillResult:
         self.calls.append(ctx.mode)
         confidence = self.confidences[len(self.calls) - 1]
@@ -37,17 +42,12 @@ class ScriptedSkill:
         return SkillResult(answer=f"answer {len(self.calls)}", steps=(step,), confidence=confidence)
 
 
-def _deeper(skill: Skill, mode: Mode) -> list[Pass]:
-    thinking = Pass("deeper", lambda ctx: skill.answer(replace(ctx, mode=Mode.THINKING)))
-    return [thinking, replace(thinking, name="deepest")]
-
-
 def _ctx(mode: Mode) -> SkillContext:
     return SkillContext(question="q", mode=mode, image=np.zeros((8, 8, 3), np.uint8), frame_seq=1, ocr=NoReader())
 
 
 async def _answers(skill: ScriptedSkill, mode: Mode) -> list[SkillResult]:
-    return [result async for result in Planner(_deeper).answers(skill, _ctx(mode))]
+    return [result async for result in Planner().answers(skill, _ctx(mode))]
 
 
 async def test_a_confident_instant_answer_stops_the_planner_in_any_mode() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.ingress.grpc_ingress import _unused_path
+from eyeline.cloud.app import _unused_path
 from eyeline.cloud.model import Mode
 from eyeline.cloud.session.sessions import SessionLimitError, SessionManager
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
+from eyeline.cloud.app import CloudServer
 from eyeline.devices.clock import VirtualClock
 from eyeline.edge.daemon.config import ConfigError, load_config
 from eyeline.edge.daemon.fallback import (

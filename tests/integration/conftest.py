@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 
@@ -57,7 +57,7 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 async def http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
     """WHIP and the viewer, served for the ``cloud`` fixture on a free port."""
-    server = HttpServer(cloud)
+    server = HttpServer(cloud.cloud)
     await server.start()
     yield server
     await server.stop()

@@ -13,8 +13,8 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.audio import ArraySource
 from eyeline.devices.clock import VirtualClock
@@ -136,7 +136,7 @@ async def test_bad_audio_gets_a_typed_error_naming_the_utterance_and_the_session
 
 @pytest.fixture
 async def asr_http(asr_cloud: CloudServer) -> AsyncIterator[HttpServer]:
-    server = HttpServer(asr_cloud)
+    server = HttpServer(asr_cloud.cloud)
     await server.start()
     yield server
     await server.stop()

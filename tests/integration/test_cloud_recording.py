@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader

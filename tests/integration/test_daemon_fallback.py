@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.clock import MonotonicClock
 from eyeline.edge.daemon.fallback import OFFLINE_NOTICE, FallbackSettings
 from eyeline.edge.daemon.reconnect import BackoffSettings

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.base import CapturedFrame, DeviceError
 from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader

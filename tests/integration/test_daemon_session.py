@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader
 from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.profiles import WEBCAM
 from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.edge.transport.grpc_uplink import UplinkError

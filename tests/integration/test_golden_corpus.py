@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.edge.messages import Answer
 from eyeline.edge.overlays import ArrowShape, Overlay, PanelShape, StepCardShape

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.reasoning.proactive import (

@@ -17,8 +17,8 @@ import grpc
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.clock import MonotonicClock, VirtualClock
 from eyeline.devices.push import PushedFrameRef, PushedFrameSource
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.devices.audio import SPEECH_RATE
 from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.push import PushedFrameSource

@@ -19,8 +19,8 @@ from mcap.reader import make_reader
 from mcap.records import Channel, Chunk, Message
 from mcap.stream_reader import StreamReader, breakup_chunk
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader

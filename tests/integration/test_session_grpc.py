@@ -9,8 +9,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.cloud.model import NormBox
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, Welcome

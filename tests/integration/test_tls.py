@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudConfig, CloudServer
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
 
 from .helpers import hello

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.clock import MonotonicClock
 from eyeline.edge.messages import CloudErrorReport, OverlayArrival
@@ -101,11 +101,11 @@ async def test_auto_falls_back_to_grpc_when_webrtc_cannot_connect(cloud: CloudSe
 
 
 async def test_a_noop_frame_skill_answers_each_webrtc_frame_with_an_overlay(signer: TokenSigner) -> None:
-    from eyeline.cloud.ingress.grpc_ingress import CloudConfig
+    from eyeline.cloud.app import CloudConfig
 
     cloud = CloudServer(CloudConfig(port=0, warm_up=False, frame_skill="noop"), signer)
     await cloud.start()
-    http = HttpServer(cloud)
+    http = HttpServer(cloud.cloud)
     await http.start()
     uplink = WebRtcUplink(WebRtcOptions(f"{http.url}/whip", preview_fps=0))
     try:

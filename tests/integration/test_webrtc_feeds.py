@@ -16,8 +16,8 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.cloud.ingress.watch import KEYFRAME, MESSAGE, STATS
 from eyeline.cloud.session.sessions import Session as CloudSession

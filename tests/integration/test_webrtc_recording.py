@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
@@ -26,7 +26,7 @@ QUESTION = "which of these has the most protein?"
 
 @pytest.fixture
 async def http(recording_cloud: CloudServer) -> AsyncIterator[HttpServer]:
-    server = HttpServer(recording_cloud)
+    server = HttpServer(recording_cloud.cloud)
     await server.start()
     yield server
     await server.stop()

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.grpc_ingress import CloudServer
 from eyeline.devices.synthetic import LabelLayout, ShelfTruth
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions

@@ -2,7 +2,7 @@
 
 Thinking: re-read doubtful packages from 2x crops, then fuse the last keyframes into the current view.
 Contemplating: the sub-agents in worker processes and their orchestrator (Thinking's passes where the cloud
-has no worker processes). Other skills answer in one pass whatever the mode.
+has no worker processes). The shelf skill is given these passes and declares them as its own.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from eyeline.cloud.model import Mode, SkillResult
 from eyeline.cloud.perception.fusion import FusedTextReader
 from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.cloud.perception.tracking import TrackedTextReader
-from eyeline.cloud.reasoning.planner import Pass
-from eyeline.cloud.skills.base import Skill, SkillContext
+from eyeline.cloud.skills.base import Pass, Skill, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentPool, contemplate
-from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 
 # Earlier keyframes fused into the current view by Thinking's last pass.
 FUSED_VIEWS = 2
@@ -34,7 +32,7 @@ class ShelfPasses:
         self._agents = agents
 
     def __call__(self, skill: Skill, mode: Mode) -> Sequence[Pass]:
-        if not isinstance(skill, ProteinRankingSkill) or mode is Mode.INSTANT:
+        if mode is Mode.INSTANT:
             return ()
         if mode is Mode.CONTEMPLATING and self._agents is not None:
             return (Pass("contemplating", self._contemplate),)

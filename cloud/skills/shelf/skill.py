@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from eyeline.cloud.knowledge.schema import CatalogProduct
@@ -27,7 +27,7 @@ from eyeline.cloud.model import (
 from eyeline.cloud.perception.crops import from_crop, package_crop
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.segmentation import ProductSegmenter
-from eyeline.cloud.skills.base import SkillContext
+from eyeline.cloud.skills.base import Pass, Skill, SkillContext
 from eyeline.cloud.skills.shelf.grounding import CatalogMatcher
 from eyeline.cloud.skills.shelf.ranking import (
     ProductReading,
@@ -50,6 +50,9 @@ from eyeline.cloud.skills.shelf.text import (
 
 AGENT = "shelf"
 
+# What the deeper modes may spend on a shelf question (``passes.ShelfPasses``), given the skill they deepen.
+DeeperPasses = Callable[[Skill, Mode], Sequence[Pass]]
+
 # ------------------------------------------------------------------ the skill
 
 _PROTEIN_QUESTION = re.compile(r"\bprotein", re.IGNORECASE)
@@ -63,13 +66,18 @@ class ProteinRankingSkill:
     ``catalog`` grounds packages whose panel cannot be read; without one they are "unknown". In
     ``THINKING`` and ``CONTEMPLATING`` modes, packages read with low confidence or not at all are re-read
     from a crop at twice the resolution before ranking; the planner stops there once all are confident.
+    ``passes`` are the deeper passes the skill declares for those modes (none: it answers in one pass).
     """
 
     name = "protein"
     examples = ("which of these has the most protein?", "rank by protein")
 
-    def __init__(self, catalog: Sequence[CatalogProduct] = ()) -> None:
+    def __init__(self, catalog: Sequence[CatalogProduct] = (), passes: DeeperPasses | None = None) -> None:
         self._matcher = CatalogMatcher(catalog)
+        self._passes = passes
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return self._passes(self, mode) if self._passes is not None else ()
 
     def matches(self, question: str) -> bool:
         return bool(_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question))

@@ -1,0 +1,231 @@
+"""The cloud assembled, once, for every ingress.
+
+``Cloud`` builds what a session is served by: the session table, the worker pools (image decoding, OCR,
+Contemplating's sub-agents, speech recognition), the skills and their router, the planner and the dispatcher;
+it opens sessions and their recordings. The ingresses in ``cloud/ingress/`` are peers that all serve one
+``Cloud``: gRPC (``GrpcIngress``) and, beside it, WHIP/WebRTC and the viewer (``HttpServer``).
+``CloudServer`` is what ``eyeline cloud`` runs: the cloud and its gRPC ingress, started and stopped together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eyeline.cloud.errors import CloudError
+from eyeline.cloud.ingress import wire
+from eyeline.cloud.ingress.auth import TokenClaims, TokenSigner
+from eyeline.cloud.ingress.grpc_ingress import GrpcIngress
+from eyeline.cloud.knowledge import demo_pack
+from eyeline.cloud.model import Mode
+from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.speech import SpeechRecognizer
+from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.reasoning.proactive import ProactiveConfig, ProactiveOfferer
+from eyeline.cloud.session.dispatch import Dispatcher, NowNs
+from eyeline.cloud.session.frames import FrameLimits
+from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
+from eyeline.cloud.session.sessions import Session, SessionManager
+from eyeline.cloud.skills.base import Skill, SkillRouter
+from eyeline.cloud.skills.guardrails import GuardrailSkill
+from eyeline.cloud.skills.noop import NoopSkill
+from eyeline.cloud.skills.read import ReadTextSkill
+from eyeline.cloud.skills.repair import RepairSkill
+from eyeline.cloud.skills.shelf.agents import AgentPool
+from eyeline.cloud.skills.shelf.passes import ShelfPasses
+from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
+from eyeline.protos.v1 import session_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "eyeline-cloud/0.1"
+# Room for the largest frame plus the rest of its message.
+_MESSAGE_OVERHEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CloudConfig:
+    host: str = "127.0.0.1"
+    port: int = 0                          # 0 = any free port
+    max_sessions: int = 32
+    frame_limits: FrameLimits = field(default_factory=FrameLimits)
+    default_mode: Mode = Mode.INSTANT
+    frames_kept: int = 8
+    ocr_workers: int = 1
+    agent_workers: int = 2                 # processes for Contemplating's sub-agents (0: none, it thinks instead)
+    decode_workers: int = 2
+    hello_timeout_s: float = 10.0
+    frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
+    warm_up: bool = True                   # load the OCR models at start, not at the first question
+    tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
+    tls_key: Path | None = None
+    asr_model: str = ""                    # for edges that send audio: "" = the packaged Whisper base
+    proactive: ProactiveConfig = field(default_factory=ProactiveConfig)   # unasked offers, for edges that opt in
+    record_dir: Path | None = None         # one MCAP recording per session (gRPC or WebRTC), named after it
+    detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self.frame_limits.max_bytes * 2 + _MESSAGE_OVERHEAD_BYTES
+
+
+class Cloud:
+    """Sessions, worker pools, skills, planner and dispatcher: what every ingress serves."""
+
+    def __init__(self, config: CloudConfig, signer: TokenSigner, *, now_ns: NowNs = time.monotonic_ns) -> None:
+        self.config = config
+        self.signer = signer
+        self.now_ns = now_ns
+        self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
+                                       new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
+        self._ocr = OcrPool(workers=config.ocr_workers)
+        self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
+        # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
+        self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
+        pack = demo_pack()
+        shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
+        self.router = SkillRouter([GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)])
+        self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
+                                     now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
+                                     speech=SpeechRecognizer(config.asr_model),
+                                     proactive=ProactiveOfferer(self.router, config.proactive, now_ns=now_ns))
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the cloud's own work: the OCR warm-up (when configured) and the reaper of detached sessions."""
+        if self.config.warm_up:
+            self._background.append(asyncio.create_task(self._ocr.warm_up(), name="ocr-warm-up"))
+        self._background.append(asyncio.create_task(self._reap_detached(), name="session-reaper"))
+
+    def end_sessions(self) -> None:
+        """Tell every live session the cloud is going; their streams end once it has been sent."""
+        self.sessions.end_all(wire.error("shutting_down", "the cloud is shutting down; reconnect later",
+                                         retryable=True))
+
+    async def close(self) -> None:
+        """Stop the background work, close held sessions and shut the worker pools."""
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        await self.sessions.close_detached()
+        self._ocr.close()
+        if self.dispatcher.speech is not None:
+            self.dispatcher.speech.close()
+        if self._agents is not None:
+            self._agents.close()
+        self._decode_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _reap_detached(self) -> None:
+        """Close detached sessions whose grace ran out."""
+        while True:
+            await asyncio.sleep(min(1.0, max(0.05, self.config.detach_grace_s / 4)))
+            for session in self.sessions.expire(self.now_ns()):
+                log.info("session %s was not resumed in time; closed", session.session_id)
+                await session.close()
+
+    def welcome(self, session: Session, *, resumed: bool = False, state_lost: bool = False) -> pb.CloudMessage:
+        limits = self.config.frame_limits
+        return wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes, limits.max_pixels, session.mode,
+                            self.router.names(), resumed=resumed, state_lost=state_lost)
+
+    async def open_session(self, hello: wire.HelloIn, claims: TokenClaims) -> Session:
+        """Open a session for an authenticated Hello and queue its Welcome, whatever the transport."""
+        mode = hello.mode or self.config.default_mode
+        # An id this cloud issued but no longer holds (it restarted): the session continues under it, its
+        # state lost, and the Welcome says so.
+        continued = bool(hello.resume_session_id) and self.signer.issued_session_id(hello.resume_session_id,
+                                                                                     claims.subject)
+        session = self.sessions.open(claims.subject, hello.profile_name, mode, self.now_ns(),
+                                     session_id=hello.resume_session_id if continued else "")
+        session.capabilities = hello.capabilities
+        await session.send(self.welcome(session, resumed=continued, state_lost=continued))
+        log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
+        return session
+
+    async def start_recording(self, session: Session) -> CloudSessionRecorder | None:
+        """The session's recorder when recording is on, whatever the transport; a recording that cannot start
+        never costs the session."""
+        if self.config.record_dir is None:
+            return None
+        info = {"session_id": session.session_id, "profile": session.info.profile_name}
+        path = await asyncio.to_thread(_unused_path, self.config.record_dir, session.session_id)
+        recorder = CloudSessionRecorder(path, info, self.now_ns)
+        try:
+            await asyncio.to_thread(recorder.open)
+        except CloudRecordingError as exc:
+            log.error("session %s is not recorded: %s", session.session_id, exc)
+            return None
+        return recorder
+
+
+class CloudServer:
+    """The cloud and its gRPC ingress, started and stopped together; ``HttpServer(server.cloud)`` adds
+    WHIP/WebRTC and the viewer beside it."""
+
+    def __init__(self, config: CloudConfig, signer: TokenSigner, *, now_ns: NowNs = time.monotonic_ns) -> None:
+        self.cloud = Cloud(config, signer, now_ns=now_ns)
+        self.grpc = GrpcIngress(self.cloud)
+
+    @property
+    def config(self) -> CloudConfig:
+        return self.cloud.config
+
+    @property
+    def sessions(self) -> SessionManager:
+        return self.cloud.sessions
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.cloud.dispatcher
+
+    @property
+    def signer(self) -> TokenSigner:
+        return self.cloud.signer
+
+    @property
+    def port(self) -> int:
+        return self.grpc.port
+
+    @property
+    def address(self) -> str:
+        return self.grpc.address
+
+    async def start(self) -> None:
+        await self.grpc.start()
+        await self.cloud.start()
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        """Stop taking sessions, tell live ones the cloud is going, let them finish within ``grace_s``."""
+        if not self.grpc.serving:
+            return
+        await self.grpc.drain()
+        self.cloud.end_sessions()
+        await self.grpc.stop(grace_s)
+        await self.cloud.close()
+
+    async def wait_closed(self) -> None:
+        await self.grpc.wait_closed()
+
+
+def _unused_path(folder: Path, session_id: str) -> Path:
+    """``folder/<session id>.mcap``, or ``-2``, ``-3``... after it: a session continued by a restarted cloud
+    (its state lost) starts a second recording and never overwrites the first."""
+    path, copy = folder / f"{session_id}.mcap", 1
+    while path.exists():
+        copy += 1
+        path = folder / f"{session_id}-{copy}.mcap"
+    return path
+
+
+def _frame_skill(name: str) -> Skill | None:
+    if not name:
+        return None
+    if name == "noop":
+        return NoopSkill()
+    raise CloudError(f"unknown frame skill {name!r}; known: noop")
