@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.perception.speech import SpeechRecognizer
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.reasoning.proactive import ProactiveConfig, ProactiveOfferer
-from eyeline.cloud.session.dispatch import Dispatcher, NowNs
+from eyeline.cloud.session.dispatch import Dispatcher
 from eyeline.cloud.session.frames import FrameLimits
 from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session, SessionManager
@@ -39,6 +38,8 @@ from eyeline.cloud.skills.repair import RepairSkill
 from eyeline.cloud.skills.shelf.agents import AgentPool
 from eyeline.cloud.skills.shelf.passes import ShelfPasses
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
+from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,10 @@ class CloudConfig:
 class Cloud:
     """Sessions, worker pools, skills, planner and dispatcher: what every ingress serves."""
 
-    def __init__(self, config: CloudConfig, signer: TokenSigner, *, now_ns: NowNs = time.monotonic_ns) -> None:
+    def __init__(self, config: CloudConfig, signer: TokenSigner, *, clock: Clock | None = None) -> None:
         self.config = config
         self.signer = signer
-        self.now_ns = now_ns
+        self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
                                        new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
         self._ocr = OcrPool(workers=config.ocr_workers)
@@ -91,16 +92,16 @@ class Cloud:
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
         self.router = SkillRouter([GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)])
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
-                                     now_ns=now_ns, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
+                                     clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),
-                                     proactive=ProactiveOfferer(self.router, config.proactive, now_ns=now_ns))
-        self._background: list[asyncio.Task[None]] = []
+                                     proactive=ProactiveOfferer(self.router, config.proactive, clock=self.clock))
+        self._background = TaskSet("cloud", logger=log)   # the OCR warm-up and the reaper of detached sessions
 
     async def start(self) -> None:
         """Start the cloud's own work: the OCR warm-up (when configured) and the reaper of detached sessions."""
         if self.config.warm_up:
-            self._background.append(asyncio.create_task(self._ocr.warm_up(), name="ocr-warm-up"))
-        self._background.append(asyncio.create_task(self._reap_detached(), name="session-reaper"))
+            self._background.spawn(self._ocr.warm_up(), name="ocr-warm-up")
+        self._background.spawn(self._reap_detached(), name="session-reaper")
 
     def end_sessions(self) -> None:
         """Tell every live session the cloud is going; their streams end once it has been sent."""
@@ -109,10 +110,7 @@ class Cloud:
 
     async def close(self) -> None:
         """Stop the background work, close held sessions and shut the worker pools."""
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        self._background.clear()
+        await self._background.aclose()
         await self.sessions.close_detached()
         self._ocr.close()
         if self.dispatcher.speech is not None:
@@ -125,7 +123,7 @@ class Cloud:
         """Close detached sessions whose grace ran out."""
         while True:
             await asyncio.sleep(min(1.0, max(0.05, self.config.detach_grace_s / 4)))
-            for session in self.sessions.expire(self.now_ns()):
+            for session in self.sessions.expire(self.clock.now_ns()):
                 log.info("session %s was not resumed in time; closed", session.session_id)
                 await session.close()
 
@@ -141,7 +139,7 @@ class Cloud:
         # state lost, and the Welcome says so.
         continued = bool(hello.resume_session_id) and self.signer.issued_session_id(hello.resume_session_id,
                                                                                      claims.subject)
-        session = self.sessions.open(claims.subject, hello.profile_name, mode, self.now_ns(),
+        session = self.sessions.open(claims.subject, hello.profile_name, mode, self.clock.now_ns(),
                                      session_id=hello.resume_session_id if continued else "")
         session.capabilities = hello.capabilities
         await session.send(self.welcome(session, resumed=continued, state_lost=continued))
@@ -155,7 +153,7 @@ class Cloud:
             return None
         info = {"session_id": session.session_id, "profile": session.info.profile_name}
         path = await asyncio.to_thread(_unused_path, self.config.record_dir, session.session_id)
-        recorder = CloudSessionRecorder(path, info, self.now_ns)
+        recorder = CloudSessionRecorder(path, info, self.clock)
         try:
             await asyncio.to_thread(recorder.open)
         except CloudRecordingError as exc:
@@ -168,8 +166,8 @@ class CloudServer:
     """The cloud and its gRPC ingress, started and stopped together; ``HttpServer(server.cloud)`` adds
     WHIP/WebRTC and the viewer beside it."""
 
-    def __init__(self, config: CloudConfig, signer: TokenSigner, *, now_ns: NowNs = time.monotonic_ns) -> None:
-        self.cloud = Cloud(config, signer, now_ns=now_ns)
+    def __init__(self, config: CloudConfig, signer: TokenSigner, *, clock: Clock | None = None) -> None:
+        self.cloud = Cloud(config, signer, clock=clock)
         self.grpc = GrpcIngress(self.cloud)
 
     @property

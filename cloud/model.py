@@ -1,4 +1,4 @@
-"""The cloud's domain values: what skills produce, before ``cloud.wire`` turns them into protobuf.
+"""The cloud's domain values: what skills produce, before ``cloud.ingress.wire`` turns them into protobuf.
 
 Coordinates are normalized to [0, 1] in the frame the skill reasoned over.
 """
@@ -8,6 +8,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
+# A decoded frame or crop: BGR pixels, height x width x 3.
+Image = npt.NDArray[np.uint8]
 Point = tuple[float, float]
 
 

@@ -25,7 +25,6 @@ from eyeline.devices.base import (
     FrameSource,
     Image,
 )
-from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.devices.image import ImageDecodeError, ImageSource, load_image
 from eyeline.devices.profiles import PROFILES, RAYBAN_CLASS, WEBCAM, GlassesProfile, profile_by_name
 from eyeline.devices.recording import (
@@ -61,7 +60,6 @@ __all__ = [
     "WEBCAM",
     "CameraReadError",
     "CapturedFrame",
-    "Clock",
     "CorruptRecordingError",
     "DeviceError",
     "DeviceNotFoundError",
@@ -74,7 +72,6 @@ __all__ = [
     "ImageDecodeError",
     "ImageSource",
     "MissingChannelError",
-    "MonotonicClock",
     "NotMcapError",
     "Product",
     "ProductTruth",
@@ -88,7 +85,6 @@ __all__ = [
     "TruncatedRecordingError",
     "VideoDecodeError",
     "VideoFileSource",
-    "VirtualClock",
     "WebcamSource",
     "load_image",
     "make_shelf_scene",

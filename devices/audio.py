@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from eyeline.devices.base import DeviceError, DeviceNotFoundError, DeviceSpecError
-from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.protos.clock import Clock, MonotonicClock
 
 Samples = npt.NDArray[np.float32]
 """Mono audio samples in [-1, 1]."""

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, DeviceSpecError, Image
-from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.protos.clock import Clock, MonotonicClock
 
 
 class ImageDecodeError(DeviceError):
@@ -39,7 +39,7 @@ class ImageSource:
     """A :class:`~eyeline.devices.base.FrameSource` showing one still, ``fps`` times a second.
 
     Frame ``i`` is captured at ``start + i * 1e9 / fps`` on ``clock`` (start: the first pull), so on a
-    :class:`~eyeline.devices.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
+    :class:`~eyeline.protos.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
     The file is read on the first pull (or :meth:`open`), off the event loop; each frame gets its own copy of
     the pixels, so a consumer may draw on it.
     """

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, Image
-from eyeline.devices.clock import Clock
+from eyeline.protos.clock import Clock
 from eyeline.protos.images import ImageHeaderError
 from eyeline.protos.images import image_size as protos_image_size
 

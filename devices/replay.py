@@ -2,8 +2,8 @@
 
 Frames come back with their recorded sequence numbers, pixels and ground truth, spaced as they were
 captured: frame ``i`` is delivered at ``start + (capture_i - capture_0)`` on the source's clock (start: the
-first pull), so a :class:`~eyeline.devices.clock.MonotonicClock` replays at recorded speed and a
-:class:`~eyeline.devices.clock.VirtualClock` as fast as the consumer pulls, with the same timestamps either
+first pull), so a :class:`~eyeline.protos.clock.MonotonicClock` replays at recorded speed and a
+:class:`~eyeline.protos.clock.VirtualClock` as fast as the consumer pulls, with the same timestamps either
 way. ``keyframes_only`` replays just the frames the recording edge sent to the cloud.
 
 :class:`RecordedAudioSource` plays a recording's audio track the same way, as an
@@ -23,7 +23,6 @@ import numpy as np
 
 from eyeline.devices.audio import AudioChunk, to_mono
 from eyeline.devices.base import CapturedFrame, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.recording import (
     CorruptRecordingError,
     EmptyRecordingError,
@@ -33,6 +32,7 @@ from eyeline.devices.recording import (
     frame_truth,
 )
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import Clock, MonotonicClock
 
 _FRAME_TOPICS = frozenset({layout.CAMERA, layout.TRUTH})
 
@@ -149,7 +149,7 @@ class RecordedAudioSource:
     """A recording's audio track as an :class:`~eyeline.devices.audio.AudioSource`, paced on ``clock``.
 
     Chunk ``i`` is delivered at ``start + (end_i - capture_0)`` (start: the first pull), stamped
-    ``start + (capture_i - capture_0)``; a :class:`~eyeline.devices.clock.VirtualClock` replays as fast as
+    ``start + (capture_i - capture_0)``; a :class:`~eyeline.protos.clock.VirtualClock` replays as fast as
     the consumer pulls. A recording without audio raises a ``RecordingError`` rather than ending silently.
     """
 

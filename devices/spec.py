@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from eyeline.devices.base import DeviceSpecError, FrameSource
-from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.devices.image import ImageSource
 from eyeline.devices.profiles import WEBCAM, GlassesProfile
 from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import SyntheticShelfSource, make_shelf_scene
 from eyeline.devices.video import VideoFileSource
 from eyeline.devices.webcam import WebcamSource
+from eyeline.protos.clock import Clock, MonotonicClock, VirtualClock
 
 _Value = TypeVar("_Value")
 

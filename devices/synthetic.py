@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceSpecError, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.scene import FrameEffects as FrameEffects  # the knobs render_shelf_frame takes
 from eyeline.devices.scene import (
     Matrix,
@@ -37,6 +36,7 @@ from eyeline.devices.scene import (
     turned_plane,
     with_optics,
 )
+from eyeline.protos.clock import Clock, MonotonicClock
 
 Box = tuple[int, int, int, int]
 
@@ -354,7 +354,7 @@ class SyntheticShelfSource:
 
     Frame ``i`` is the shelf at ``t = i / fps`` and is captured at ``start + i * 1e9 / fps`` on ``clock`` (start:
     the first pull); the source waits for that moment before delivering it, so on a
-    :class:`~eyeline.devices.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
+    :class:`~eyeline.protos.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
     ``seed`` picks the scene when none is given. Meant for one consumer at a time.
     """
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, Image
-from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.protos.clock import Clock, MonotonicClock
 
 FALLBACK_FPS = 30.0
 """Frame rate assumed for files whose container does not state one."""

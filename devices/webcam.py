@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, DeviceSpecError, Image
-from eyeline.devices.clock import Clock, MonotonicClock
+from eyeline.protos.clock import Clock, MonotonicClock
 
 
 class CameraReadError(DeviceError):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
 from eyeline.edge.display.render import OverlayRenderer
@@ -28,12 +27,14 @@ from eyeline.edge.recording.recorder import (
     record_turns,
 )
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime, EdgeStats
+from eyeline.edge.transport.connect import TransportOptions, open_uplink, with_preview
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.transport.uplink import IceServer, MessageSender, TransportOptions, Uplink, open_uplink, with_preview
+from eyeline.edge.transport.uplink import IceServer, MessageSender, Uplink
 from eyeline.edge.transport.wire import HelloOut
 from eyeline.edge.voice.cloud_asr import CloudTranscriber
 from eyeline.edge.voice.front_end import VoiceTurn
 from eyeline.edge.voice.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
+from eyeline.protos.clock import Clock, MonotonicClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +207,7 @@ async def _ask(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunRep
         report.answer = await asyncio.wait_for(runtime.answer(query_id), options.answer_timeout_s)
     except TimeoutError as exc:
         raise EdgeError(f"no answer within {options.answer_timeout_s:g} s") from exc
-    report.overlay = runtime.overlays.get(f"answer-{query_id}")
+    report.overlay = runtime.overlay_of(report.answer)
     if report.overlay is None:
         return
     frame = runtime.keyframe(report.overlay.frame_seq)

@@ -1,4 +1,4 @@
-"""What the cloud tells the edge, as ``edge.wire`` decodes it (overlays live in ``edge.overlays``)."""
+"""What the cloud tells the edge, as ``edge.transport.wire`` decodes it (overlays live in ``edge.overlays``)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class Answer:
     final: bool
     proactive: bool = False   # offered unasked (the session asked for proactive turns); query_id names the offer
     offer: str = ""           # the line that introduces a proactive answer
+    overlay_id: str = ""      # the overlay that shows this answer (OverlayArrival.overlay.overlay_id); "" = none
 
 
 @dataclass(frozen=True, slots=True)

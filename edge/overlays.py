@@ -1,4 +1,4 @@
-"""The edge's view of the overlays the cloud sent, as ``edge.wire`` decodes them.
+"""The edge's view of the overlays the cloud sent, as ``edge.transport.wire`` decodes them.
 
 Coordinates are normalized to [0, 1] in the frame named by ``Overlay.frame_seq``; renderers scale them to
 the image they draw on.

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.display.anchor import AnchorFade, SceneTracker
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.display.sinks import FrameSink
@@ -46,6 +45,7 @@ from eyeline.edge.messages import (
 from eyeline.edge.overlays import Item, NoticeShape, Overlay
 from eyeline.edge.transport.uplink import MessageSender, Uplink
 from eyeline.edge.transport.wire import QueryOut, RenderedOut, UtteranceOut, ack_message
+from eyeline.protos.clock import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +366,10 @@ class EdgeRuntime:
             return await self._answers[query_id]
         finally:
             self._answers.pop(query_id, None)
+
+    def overlay_of(self, answer: Answer) -> Overlay | None:
+        """The overlay that shows ``answer`` (the one its ``overlay_id`` names), while it is kept."""
+        return self.overlays.get(answer.overlay_id) if answer.overlay_id else None
 
     def _resolve(self, query_id: str, answer: Answer) -> None:
         future = self._answers.get(query_id)

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Final
@@ -27,6 +26,7 @@ from mcap.writer import CompressionType, Writer
 from mcap_protobuf.schema import build_file_descriptor_set
 
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -144,8 +144,10 @@ class RecordingWriter:
     """
 
     def __init__(self, stream: IO[bytes], info: dict[str, str], options: WriterOptions | None = None, *,
-                 name: str = "recorder") -> None:
+                 name: str = "recorder", clock: Clock | None = None) -> None:
         self.options = options or WriterOptions()
+        # A chunk's age bounds what a crash loses, so it is real time by default, whatever clock logs the records.
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self.stats = WriterStats()
         self.failure: BaseException | None = None
         self._stream = stream
@@ -189,7 +191,7 @@ class RecordingWriter:
         self._thread = None
 
     def _write_loop(self, writer: Writer, channels: ChannelTable) -> None:
-        chunk = _ChunkState()
+        chunk = _ChunkState(self._clock)
         try:
             while (item := self._next(chunk)) is not _CLOSE:
                 if isinstance(item, PendingRecord):
@@ -238,11 +240,12 @@ class RecordingWriter:
 
 
 class _ChunkState:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self.reset()
 
     def reset(self) -> None:
-        self.started = time.monotonic()
+        self.started_ns = self._clock.now_ns()
         self.messages = 0
         self.frames = 0
         self.bytes = 0
@@ -253,7 +256,8 @@ class _ChunkState:
         self.bytes += size
 
     def time_left(self, options: WriterOptions) -> float:
-        return self.started + options.flush_interval_s - time.monotonic()
+        """Seconds until the chunk is ``flush_interval_s`` old (negative once it is)."""
+        return options.flush_interval_s - (self._clock.now_ns() - self.started_ns) / 1e9
 
     def due(self, options: WriterOptions) -> bool:
         return self.bytes >= options.chunk_bytes or (self.messages > 0 and self.time_left(options) <= 0)

@@ -56,8 +56,12 @@ def test_every_item_kind_survives_the_wire() -> None:
 
 def test_answers_trace_steps_and_errors_survive_the_wire() -> None:
     answer = _through_the_wire(cloud_wire.answer(model.SkillResult("Peak wins", final=False), query_id="q1",
-                                                 frame_seq=3, trace_id="t3", mode=model.Mode.THINKING))
-    assert answer == Answer("q1", "Peak wins", 3, "t3", "thinking", False)
+                                                 frame_seq=3, trace_id="t3", mode=model.Mode.THINKING,
+                                                 overlay_id="shown-by-o7"))
+    assert answer == Answer("q1", "Peak wins", 3, "t3", "thinking", False, overlay_id="shown-by-o7")
+    assert isinstance(answer, Answer)
+    again = pb.Answer.FromString(edge_wire.answer_to_wire(answer).SerializeToString())   # as recorded and relayed
+    assert again.overlay_id == "shown-by-o7"
     step = model.TraceStep(model.StepKind.READ, "read 20 g", (model.NormBox(0, 0, 0.5, 0.5),), 0.75, 1200, "shelf")
     trace = _through_the_wire(cloud_wire.trace_step(step, index=2, query_id="q1", frame_seq=3))
     assert isinstance(trace, TraceStep)

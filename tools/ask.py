@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Self
 
 from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.spec import open_device
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
@@ -37,6 +36,7 @@ from eyeline.edge.overlays import (
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import HelloOut
+from eyeline.protos.clock import Clock, MonotonicClock
 
 JSON_SCHEMA_VERSION = 1
 MODES = ("instant", "thinking", "contemplating")
@@ -135,8 +135,7 @@ async def _question(runtime: EdgeRuntime, running: asyncio.Task[None], events: l
     except TimeoutError as exc:
         raise EdgeError(f"no answer within {timeout_s:g} s") from exc
     elapsed_ms = (time.perf_counter() - started) * 1000.0
-    overlay = runtime.overlays.get(f"answer-{query_id}") or next(
-        (o for o in reversed(runtime.overlays.values()) if o.query_id == query_id), None)
+    overlay = runtime.overlay_of(answer)
     frame = runtime.keyframe(answer.frame_seq)
     size = (frame.image.shape[1], frame.image.shape[0]) if frame is not None else (0, 0)
     return AskResult(

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from eyeline.cloud.knowledge import demo_pack
-from eyeline.cloud.model import Mode
-from eyeline.cloud.perception.ocr import Image, OcrEngine, TextLine
+from eyeline.cloud.model import Image, Mode
+from eyeline.cloud.perception.ocr import OcrEngine, TextLine
 from eyeline.cloud.skills.base import Keyframe, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentPool, agent_jobs, contemplate, run_agent
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame

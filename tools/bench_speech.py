@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples, read_audio_file, resample
-from eyeline.devices.clock import VirtualClock
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
 from eyeline.edge.voice.asr import WhisperTranscriber
 from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd
 from eyeline.edge.voice.intents import Intent, normalize, parse_intent
 from eyeline.edge.voice.speech import EspeakSynthesizer
+from eyeline.protos.clock import VirtualClock
 
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-scotland")
 Expected = tuple[str, str, str]   # intent kind, skill, mode: labelled by hand

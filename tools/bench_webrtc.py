@@ -10,7 +10,7 @@ import asyncio
 import os
 import re
 
-from eyeline.tools import bench
+from eyeline.tools import bench_roundtrip as bench
 
 
 async def run_webrtc_vs_grpc(frames: int, fps: float) -> tuple[bench.Latencies, bench.Latencies]:

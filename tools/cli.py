@@ -216,9 +216,10 @@ async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServ
         return None
     try:
         from eyeline.cloud.ingress.http import HttpConfig, HttpServer
-        from eyeline.cloud.ingress.webrtc import IceServer, WebRtcConfig
+        from eyeline.cloud.ingress.webrtc_peer import IceServer, WebRtcConfig
     except ImportError as exc:
-        print(f"no WebRTC or viewer: the 'webrtc' extra is not installed ({exc.name} is missing)", flush=True)
+        print(f"no WebRTC or viewer: the 'webrtc' extra is not installed ({exc.name} is missing; "
+              "pip install 'eyeline[webrtc]')", flush=True)
         return None
     ice = tuple(IceServer(s.urls, s.username, s.credential) for s in map(parse_ice_server, args.ice_server))
     http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
@@ -240,10 +241,10 @@ def _edge_token(args: argparse.Namespace) -> str:
 
 
 def _run_daemon(path: Path) -> int:
-    from eyeline.devices.clock import MonotonicClock
     from eyeline.edge.daemon.config import load_config
     from eyeline.edge.daemon.log import use_json_logs
     from eyeline.edge.daemon.service import DaemonDeps, read_token, serve
+    from eyeline.protos.clock import MonotonicClock
     from eyeline.tools.fallback import EmbeddedCloud
 
     config = load_config(path)

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from eyeline.devices.base import CapturedFrame
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.espresso import EspressoTruth, make_espresso_scene, render_espresso_frame
 from eyeline.devices.synthetic import FULLY_VISIBLE, ShelfTruth, SyntheticShelfSource
 from eyeline.edge.frames.sampler import Encoding, KeyframeChoice
 from eyeline.edge.recording.recorder import RecorderOptions, SessionRecorder
 from eyeline.edge.transport.wire import QueryOut
+from eyeline.protos.clock import VirtualClock
 from eyeline.tools.demo_kit import STEPS
 
 QUESTION = "which of these has the most protein?"

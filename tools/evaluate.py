@@ -99,7 +99,7 @@ def score_run(script: SessionScript, run: ReplayRun) -> list[QueryScore]:
     scores = []
     for query in script.queries:
         answer = run.answers.get(query.query_id)
-        overlay = run.overlays.get(f"answer-{query.query_id}")
+        overlay = run.overlays.get(answer.overlay_id) if answer is not None and answer.overlay_id else None
         truth = script.truth.get(answer.frame_seq if answer is not None else query.frame_seq)
         score = _score_repair if isinstance(truth, EspressoTruth) else _score
         scores.append(score(script, query.query_id, query.text, query.frame_seq, answer, overlay, truth))

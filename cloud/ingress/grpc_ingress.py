@@ -107,8 +107,7 @@ class GrpcIngress:
         attachment = session.attachments
         session.stream_task = asyncio.current_task()
         recorder = await self._session_recorder(session)
-        finished = asyncio.Event()   # set when the edge said Goodbye
-        reader = asyncio.create_task(self._read(requests, session, recorder, finished))
+        reader = asyncio.create_task(self._read(requests, session, recorder))
         broke = True
         try:
             if greeting is not None:
@@ -121,7 +120,7 @@ class GrpcIngress:
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            await self._release(session, attachment, broke=broke and not finished.is_set())
+            await self._release(session, attachment, broke=broke and not session.finished)
 
     async def _release(self, session: Session, attachment: int, *, broke: bool) -> None:
         """A stream ended: a clean end closes the session (cancelling its work); a broken one detaches it, for
@@ -129,7 +128,7 @@ class GrpcIngress:
         if session.attachments != attachment:
             return
         if broke and self._server is not None:
-            self._cloud.sessions.detach(session, self._cloud.now_ns())
+            self._cloud.sessions.detach(session, self._cloud.clock.now_ns())
             log.info("session %s detached: its stream broke", session.session_id)
             return
         await self._cloud.sessions.close(session)
@@ -189,18 +188,15 @@ class GrpcIngress:
             await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
 
     async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session,
-                    recorder: CloudSessionRecorder | None, finished: asyncio.Event) -> None:
+                    recorder: CloudSessionRecorder | None) -> None:
         try:
             async for message in requests:
                 session.stats.bytes_in += wire.message_size(message)
                 if recorder is not None and isinstance(message, pb.EdgeMessage):
                     recorder.record_in(message)
-                event = wire.edge_event(message)
-                if isinstance(event, wire.OtherIn) and event.kind == "goodbye":
-                    finished.set()   # leaving on purpose: nothing to resume, in-flight work is cancelled
-                    session.end()
-                    return
-                await self._cloud.dispatcher.handle(session, event)
+                await self._cloud.dispatcher.handle(session, wire.edge_event(message))
+                if session.finished:
+                    return   # the edge said Goodbye: the dispatcher ended the session, and with it this stream
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -37,7 +37,8 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
 from eyeline.cloud.ingress.watch import EventStream, encode_jpeg
-from eyeline.cloud.ingress.webrtc import WebRtcConfig, WebRtcIngress, WhipError, track_image, transport_bytes_in
+from eyeline.cloud.ingress.webrtc import WebRtcIngress
+from eyeline.cloud.ingress.webrtc_peer import WebRtcConfig, WhipError, track_image, transport_bytes_in
 from eyeline.cloud.model import Mode
 from eyeline.cloud.session.sessions import Session
 from eyeline.protos.v1 import session_pb2 as pb
@@ -158,7 +159,8 @@ class HttpServer:
         async def transport_bytes() -> int | None:
             return None if peer is None or peer.closing else await transport_bytes_in(peer.pc)
 
-        stream = EventStream(session, keyframes=peer is None or peer.video is None, transport_bytes=transport_bytes)
+        stream = EventStream(session, keyframes=peer is None or peer.video is None, transport_bytes=transport_bytes,
+                             clock=self._cloud.clock)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
                                                "Cache-Control": "no-store"})
         await response.prepare(request)

@@ -18,19 +18,20 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
 import cv2
 
-from eyeline.cloud.session.frames import DecodedFrame, Image
+from eyeline.cloud.model import Image
+from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.latency import LatencyRecord
 from eyeline.cloud.session.sessions import Session
+from eyeline.protos.clock import Clock
 
 MESSAGE, KEYFRAME, STATS = 0, 1, 2
-STATS_INTERVAL_S = 1.0
+STATS_INTERVAL_NS = 1_000_000_000
 _JPEG_QUALITY = 80
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -56,22 +57,24 @@ def latency_json(record: LatencyRecord) -> dict[str, Any]:
 class EventStream:
     """Feeds one viewer of ``session`` until the session closes or the viewer goes."""
 
-    def __init__(self, session: Session, *, keyframes: bool, transport_bytes: TransportBytes) -> None:
+    def __init__(self, session: Session, *, keyframes: bool, transport_bytes: TransportBytes, clock: Clock) -> None:
         self._session = session
+        self._clock = clock
         self._keyframes = keyframes
         self._transport_bytes = transport_bytes
         self._latency_seen = session.stats.latency_records  # only what is recorded from now on
 
     async def run(self, write: Write) -> None:
         watcher = self._session.watch(frames=self._keyframes)
-        next_stats = time.monotonic()
+        next_stats_ns = self._clock.now_ns()
         try:
             while True:
-                if time.monotonic() >= next_stats:
+                if self._clock.now_ns() >= next_stats_ns:
                     await write(framed(STATS, await self._stats()))
-                    next_stats = time.monotonic() + STATS_INTERVAL_S
+                    next_stats_ns = self._clock.now_ns() + STATS_INTERVAL_NS
                 try:
-                    item = await asyncio.wait_for(watcher.get(), max(0.0, next_stats - time.monotonic()))
+                    wait_s = max(0, next_stats_ns - self._clock.now_ns()) / 1e9
+                    item = await asyncio.wait_for(watcher.get(), wait_s)
                 except TimeoutError:
                     continue
                 if item is None:

@@ -19,143 +19,44 @@ import contextlib
 import itertools
 import logging
 import os
-import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaRelay
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.webrtc_peer import (
+    CHANNEL_LABEL,
+    Peer,
+    Viewer,
+    WebRtcConfig,
+    WhipError,
+    check_offer,
+    check_watch_offer,
+    rtc_configuration,
+    track_image,
+)
 from eyeline.cloud.perception.speech import HeardAudio
 from eyeline.cloud.perception.track_speech import TrackAudioFeed, TrackSpeechError, TrackSpeechSegmenter
-from eyeline.cloud.session.frames import DecodedFrame, Image
-from eyeline.cloud.session.recorder import CloudSessionRecorder
+from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.sessions import Session, SessionLimitError
+from eyeline.protos.tasks import TaskSet
 
 if TYPE_CHECKING:
     from eyeline.cloud.app import Cloud
 
 log = logging.getLogger(__name__)
 
-CHANNEL_LABEL = "eyeline"
 # Outbound messages wait while this much is still buffered in the SCTP association (a slow peer pushes back).
 _BUFFER_HIGH_BYTES = 1 << 20
 # Frame sequence numbers for decoded track frames, far above what an edge numbers its keyframes.
 _TRACK_SEQ_BASE = 1 << 40
+# How long ``close_all`` lets closes already under way (a peer or viewer that hung up) finish.
+_CLOSING_WAIT_S = 5.0
 
-
-class WhipError(CloudError):
-    """A signaling request that cannot be served; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    urls: str                     # "stun:host:port" or "turn:host:port"
-    username: str = ""
-    credential: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class WebRtcConfig:
-    ice_servers: tuple[IceServer, ...] = ()
-    track_keyframes_per_s: float = 2.0   # decoded track frames handed to the dispatcher, at most
-    hello_timeout_s: float = 15.0        # from the offer to the Hello on the data channel
-    inbox_size: int = 64                 # data channel messages waiting for the dispatcher
-    viewers_per_session: int = 4         # live-video subscribers of one session, at most
-
-
-def rtc_configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username or None,
-                                                     credential=s.credential or None) for s in servers])
-
-
-def check_offer(sdp: str) -> None:
-    """Refuse, with the reason, a body that is not an SDP offer aiortc could answer."""
-    lines = sdp.strip().splitlines()
-    if not lines or lines[0].strip() != "v=0":
-        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
-    if not any(line.startswith("m=") for line in lines):
-        raise WhipError(400, "the SDP offer has no media section ('m=' line)")
-    if not any(line.startswith("m=application") for line in lines):
-        raise WhipError(400, f"the SDP offer has no data channel ('m=application'); it must open '{CHANNEL_LABEL}'")
-
-
-async def transport_bytes_in(pc: RTCPeerConnection) -> int:
-    """Bytes received on the peer's transports (media and data channel together), from its statistics."""
-    report = await pc.getStats()
-    return sum(int(getattr(s, "bytesReceived", 0)) for s in report.values() if s.type == "transport")
-
-
-def track_image(frame: Any) -> Image:
-    """A decoded video frame as a BGR image (CPU work: call it in a worker)."""
-    return np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
-
-
-class Peer:
-    """One WebRTC connection: its peer connection, data channel, track drains, and the session it opened."""
-
-    def __init__(self, peer_id: str, pc: RTCPeerConnection, claims: TokenClaims, *, track_keyframes: bool,
-                 inbox_size: int) -> None:
-        self.peer_id = peer_id
-        self.pc = pc
-        self.claims = claims
-        self.track_keyframes = track_keyframes
-        self.session: Session | None = None
-        self.recorder: CloudSessionRecorder | None = None   # with `--record-dir`: what the session saw
-        self.inbox: asyncio.Queue[bytes | str] = asyncio.Queue(maxsize=inbox_size)
-        self.inbox_dropped = 0
-        self.preview: Any = None          # the latest received video frame, not decoded
-        self.bytes_in = 0
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.channel: Any = None
-        self.closing = False
-        # Each subscriber gets the latest frame only (unbuffered), so a slow viewer skips frames, never queues.
-        self.relay = MediaRelay()
-        self.video: MediaStreamTrack | None = None
-        self.viewers: set[str] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"{name}-{self.peer_id}")
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def receive(self, message: bytes | str) -> None:
-        """Data channel callback: queue without blocking; a full inbox drops the message, counted."""
-        self.bytes_in += len(message)
-        try:
-            self.inbox.put_nowait(message)
-        except asyncio.QueueFull:
-            self.inbox_dropped += 1
-
-
-@dataclass(slots=True)
-class Viewer:
-    """One live-video subscriber: a peer connection that only sends a relay of a session's video track."""
-
-    viewer_id: str
-    pc: RTCPeerConnection
-    subject: str
-    peer_id: str                       # the peer whose video it relays
-    watchdog: asyncio.Task[None] | None = None
-
-
-def check_watch_offer(sdp: str) -> None:
-    """Refuse, with the reason, a body that is not an SDP offer to receive video."""
-    lines = sdp.strip().splitlines()
-    if not lines or lines[0].strip() != "v=0":
-        raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
-    if not any(line.startswith("m=video") for line in lines):
-        raise WhipError(400, "the SDP offer has no video section ('m=video' line) to receive the session's video")
+T = TypeVar("T")
 
 
 class WebRtcIngress:
@@ -167,7 +68,9 @@ class WebRtcIngress:
         self.peers: dict[str, Peer] = {}
         self.viewers: dict[str, Viewer] = {}
         self._counter = itertools.count()
-        self._last_track_frame: dict[str, float] = {}
+        self._last_track_frame: dict[str, int] = {}   # peer id -> when its last track frame was kept (ns)
+        # Viewer watchdogs and closes begun from callbacks; a peer's own work is the peer's (``Peer.tasks``).
+        self._tasks = TaskSet("webrtc ingress", logger=log)
 
     # ------------------------------------------------------------------ signaling
 
@@ -203,11 +106,7 @@ class WebRtcIngress:
         if peer is None:
             return False
         peer.closing = True
-        current = asyncio.current_task()
-        tasks = [t for t in peer.tasks if t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await peer.tasks.aclose()   # all but the calling task, when that is one of the peer's
         for viewer_id in list(peer.viewers):
             await self.unwatch(viewer_id)
         if peer.session is not None:
@@ -224,6 +123,8 @@ class WebRtcIngress:
             await self.unwatch(viewer_id)
         for peer_id in list(self.peers):
             await self.close(peer_id)
+        await self._tasks.wait(_CLOSING_WAIT_S)
+        await self._tasks.aclose()
 
     def peer_of(self, session_id: str) -> Peer | None:
         return next((p for p in self.peers.values() if p.session and p.session.session_id == session_id), None)
@@ -253,7 +154,7 @@ class WebRtcIngress:
         peer.viewers.add(viewer.viewer_id)
         pc.on("connectionstatechange", lambda: self._unwatch_soon(viewer) if pc.connectionState in (
             "failed", "closed") else None)
-        viewer.watchdog = asyncio.create_task(self._expire_unconnected(viewer), name=f"viewer-{viewer.viewer_id}")
+        viewer.watchdog = self._spawn(self._expire_unconnected(viewer), f"viewer-{viewer.viewer_id}")
         log.info("viewer %s watches session %s", viewer.viewer_id, session_id)
         return viewer.viewer_id, pc.localDescription.sdp
 
@@ -277,8 +178,14 @@ class WebRtcIngress:
 
     def _unwatch_soon(self, viewer: Viewer) -> None:
         if viewer.viewer_id in self.viewers:
-            task = asyncio.create_task(self.unwatch(viewer.viewer_id), name=f"viewer-close-{viewer.viewer_id}")
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._spawn(self.unwatch(viewer.viewer_id), f"viewer-close-{viewer.viewer_id}")
+
+    def _spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T] | None:
+        """Run ``coro`` as the ingress's own task; None (nothing started) once ``close_all`` has run."""
+        if self._tasks.closed:
+            coro.close()
+            return None
+        return self._tasks.spawn(coro, name=name)
 
     async def _expire_unconnected(self, viewer: Viewer) -> None:
         await asyncio.sleep(self.config.hello_timeout_s)
@@ -316,8 +223,7 @@ class WebRtcIngress:
     def _close_soon(self, peer: Peer) -> None:
         if not peer.closing and peer.peer_id in self.peers:
             peer.closing = True
-            task = asyncio.create_task(self.close(peer.peer_id), name=f"peer-close-{peer.peer_id}")
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._spawn(self.close(peer.peer_id), f"peer-close-{peer.peer_id}")
 
     async def _expire_without_session(self, peer: Peer) -> None:
         await asyncio.sleep(self.config.hello_timeout_s)
@@ -342,6 +248,9 @@ class WebRtcIngress:
                 await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "
                                               "because the session could not keep up", retryable=True))
             await dispatcher.handle(session, self._received(peer, raw))
+            if session.finished:   # the edge said Goodbye: the dispatcher ended the session; hang up
+                self._close_soon(peer)
+                return
 
     @staticmethod
     def _received(peer: Peer, raw: bytes | str) -> wire.EdgeEvent:
@@ -403,12 +312,12 @@ class WebRtcIngress:
             while True:
                 frame = await track.recv()
                 if audio is not None:
-                    audio.offer(frame, time.monotonic_ns())
+                    audio.offer(frame, self._cloud.clock.now_ns())
                 if track.kind != "video":
                     continue
                 peer.preview = frame
                 if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
-                    feeding = asyncio.create_task(self._feed(peer, frame))
+                    feeding = peer.spawn(self._feed(peer, frame), "peer-feed")
         if audio is not None:
             await audio.aclose()
         if feeding is not None:
@@ -445,8 +354,9 @@ class WebRtcIngress:
     def _wants_track_frame(self, peer: Peer) -> bool:
         if not peer.track_keyframes or peer.session is None or self.config.track_keyframes_per_s <= 0:
             return False
-        now = time.monotonic()
-        if now - self._last_track_frame.get(peer.peer_id, 0.0) < 1.0 / self.config.track_keyframes_per_s:
+        now = self._cloud.clock.now_ns()
+        last = self._last_track_frame.get(peer.peer_id)
+        if last is not None and now - last < 1e9 / self.config.track_keyframes_per_s:
             return False
         self._last_track_frame[peer.peer_id] = now
         return True
@@ -455,7 +365,7 @@ class WebRtcIngress:
         session = peer.session
         if session is None:
             return
-        received_ns = time.monotonic_ns()
+        received_ns = self._cloud.clock.now_ns()
         image = await asyncio.to_thread(track_image, frame)
         seq = _TRACK_SEQ_BASE + session.stats.frames_received
         decoded = DecodedFrame(seq=seq, trace_id=f"track-{seq}", image=image, capture_ns=received_ns,

@@ -64,6 +64,11 @@ class OtherIn:
 
 
 @dataclass(frozen=True, slots=True)
+class GoodbyeIn:
+    """The edge is leaving on purpose: the session ends at once, with nothing to resume."""
+
+
+@dataclass(frozen=True, slots=True)
 class MalformedIn:
     """Bytes that did not parse, or a message with nothing in it."""
 
@@ -79,7 +84,7 @@ class AckIn:
     rendered: tuple[RenderedIn, ...]
 
 
-EdgeEvent = HelloIn | FrameIn | QueryIn | AckIn | AudioPiece | OtherIn | MalformedIn
+EdgeEvent = HelloIn | FrameIn | QueryIn | AckIn | AudioPiece | GoodbyeIn | OtherIn | MalformedIn
 
 
 def parse_edge_message(raw: bytes) -> pb.EdgeMessage | MalformedIn:
@@ -110,6 +115,8 @@ def edge_event(message: pb.EdgeMessage | MalformedIn) -> EdgeEvent:
     if kind == "audio":
         a = message.audio
         return AudioPiece(a.utterance_id, a.seq, a.capture_ns, a.sample_rate, a.channels, a.pcm_s16le, a.last)
+    if kind == "goodbye":
+        return GoodbyeIn()
     if kind is None:
         return MalformedIn("EdgeMessage with no message inside")
     return OtherIn(kind)
@@ -185,11 +192,12 @@ def overlay(result: SkillResult, *, overlay_id: str, query_id: str, frame_seq: i
 
 
 def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
-           mode: Mode, offer: str = "") -> pb.CloudMessage:
-    """The answer to a query; with ``offer``, an unasked (proactive) one that ``offer`` introduces."""
+           mode: Mode, overlay_id: str = "", offer: str = "") -> pb.CloudMessage:
+    """The answer to a query, shown by the overlay ``overlay_id`` (if any); with ``offer``, an unasked (proactive)
+    one that ``offer`` introduces."""
     return pb.CloudMessage(answer=pb.Answer(query_id=query_id, text=result.answer, frame_seq=frame_seq,
                                             trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final,
-                                            proactive=bool(offer), offer=offer))
+                                            proactive=bool(offer), offer=offer, overlay_id=overlay_id))
 
 
 def trace_step(step: model.TraceStep, *, index: int, query_id: str, frame_seq: int) -> pb.CloudMessage:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from eyeline.cloud.model import NormBox, Point
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.model import Image, NormBox, Point
+from eyeline.cloud.perception.ocr import TextLine
 
 
 def package_crop(image: Image, region: NormBox) -> tuple[Image, NormBox]:

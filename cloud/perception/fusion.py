@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from eyeline.cloud.model import NormBox, Point
-from eyeline.cloud.perception.ocr import AsyncTextReader, Image, TextLine
+from eyeline.cloud.model import Image, NormBox, Point
+from eyeline.cloud.perception.ocr import AsyncTextReader, TextLine
 from eyeline.cloud.perception.registration import Registration, register
 
 _MIN_CONFIDENCE = 0.3

@@ -19,12 +19,10 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.model import NormBox, Point
+from eyeline.cloud.model import Image, NormBox, Point
 
-Image = npt.NDArray[np.uint8]
 Quad = tuple[Point, Point, Point, Point]
 
 # The files the rapidocr wheel ships; naming them explicitly is what keeps rapidocr from downloading.

@@ -24,8 +24,7 @@ import cv2
 import numpy as np
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.model import NormBox
-from eyeline.cloud.perception.ocr import Image
+from eyeline.cloud.model import Image, NormBox
 
 # Frames are segmented at this width: packages stay tens of pixels wide, and a frame costs a few ms.
 WORK_WIDTH = 640

@@ -9,12 +9,12 @@ a planner step in the trace says what the deeper pass changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from eyeline.cloud.model import Mode, SkillResult, StepKind, TraceStep
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
+from eyeline.protos.clock import Clock, elapsed_us
 
 AGENT = "planner"
 # An answer this sure is not worth another pass.
@@ -45,7 +45,7 @@ class Planner:
         for index, step in enumerate(passes):
             result = await step.run(ctx)
             if previous is not None:
-                result = _noted(result, _change_step(step.name, previous, result))
+                result = _noted(result, _change_step(step.name, previous, result, ctx.clock))
             last = index == len(passes) - 1 or result.confidence >= self._confident
             if last:
                 if len(passes) > 1:
@@ -64,14 +64,14 @@ def _noted(result: SkillResult, note: TraceStep) -> SkillResult:
     return replace(result, steps=(*steps, note))
 
 
-def _change_step(name: str, before: SkillResult, after: SkillResult) -> TraceStep:
-    started = time.perf_counter_ns()
+def _change_step(name: str, before: SkillResult, after: SkillResult, clock: Clock) -> TraceStep:
+    started = clock.now_ns()
     if before.answer == after.answer:
         text = f"the {name} pass confirmed the earlier answer"
     else:
         text = f"the {name} pass replaced the earlier answer {before.answer!r} with {after.answer!r}"
     return TraceStep(StepKind.VERIFY, text, confidence=after.confidence,
-                     cost_us=(time.perf_counter_ns() - started) // 1000, agent=AGENT)
+                     cost_us=elapsed_us(clock, started), agent=AGENT)
 
 
 def _stop_step(name: str, index: int, result: SkillResult, total: int, confident: float) -> TraceStep:

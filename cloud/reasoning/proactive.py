@@ -20,7 +20,7 @@ import enum
 import logging
 import re
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -32,6 +32,7 @@ from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.skills.base import SkillContext, SkillRouter, UnsupportedQuestionError
 from eyeline.cloud.skills.repair import RepairProgress
 from eyeline.cloud.skills.shelf.labels import is_panel_text, parse_protein_grams
+from eyeline.protos.clock import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,10 @@ class ProactiveOfferer:
     """Decides, per keyframe of a session that opted in, whether to offer an answer, and computes it."""
 
     def __init__(self, router: SkillRouter, config: ProactiveConfig | None = None, *,
-                 now_ns: Callable[[], int]) -> None:
+                 clock: Clock | None = None) -> None:
         self._router = router
         self.config = config or ProactiveConfig()
-        self._now_ns = now_ns
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._states: weakref.WeakKeyDictionary[Session, _State] = weakref.WeakKeyDictionary()
         self._segmenter = ProductSegmenter()
 
@@ -166,7 +167,7 @@ class ProactiveOfferer:
     def _cooled_down(self, state: _State) -> bool:
         if state.last_offer_ns is None:
             return True
-        return self._now_ns() - state.last_offer_ns >= self.config.cooldown_s * 1e9
+        return self._clock.now_ns() - state.last_offer_ns >= self.config.cooldown_s * 1e9
 
     async def consider(self, session: Session, frame: DecodedFrame, reader: AsyncTextReader) -> Offer | None:
         """The offer to make for ``frame``, or None; once it returns None, nothing was changed."""
@@ -175,7 +176,7 @@ class ProactiveOfferer:
         offer = await self._look(look, state)
         if offer is None or state.questions != look.questions_before:
             return None   # nothing to offer, or the wearer asked meanwhile: the answer is theirs
-        state.last_scene, state.last_offer_ns = offer.scene, self._now_ns()
+        state.last_scene, state.last_offer_ns = offer.scene, self._clock.now_ns()
         session.skill_state.update(offer.starts)
         return offer
 
@@ -218,7 +219,7 @@ class ProactiveOfferer:
         except UnsupportedQuestionError:
             return SkillResult(answer="")   # this cloud has no skill for it: nothing to offer
         context = SkillContext(question=question, mode=Mode.INSTANT, image=look.frame.image,
-                               frame_seq=look.frame.seq, ocr=look.reader, state=state)
+                               frame_seq=look.frame.seq, ocr=look.reader, state=state, clock=self._clock)
         return await skill.answer(context)
 
 

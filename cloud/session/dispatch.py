@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
-from collections.abc import Callable
 from concurrent.futures import Executor
 
 from eyeline.cloud.ingress import wire
@@ -32,29 +30,29 @@ from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejecte
 from eyeline.cloud.session.latency import latency_record
 from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
+from eyeline.protos.clock import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
-NowNs = Callable[[], int]
 # Keyframes before the asked one that a query's deeper passes may look at.
 RECENT_KEYFRAMES = 4
 
 
 class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
-                 now_ns: NowNs = time.monotonic_ns, frame_skill: Skill | None = None,
+                 clock: Clock | None = None, frame_skill: Skill | None = None,
                  max_queries_in_flight: int = 2, planner: Planner | None = None,
                  speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
         self.limits = limits
-        self._now_ns = now_ns
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._frame_skill = frame_skill
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
         self.speech = speech
-        self.proactive = proactive or ProactiveOfferer(router, now_ns=now_ns)
+        self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
 
     async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
@@ -71,6 +69,10 @@ class Dispatcher:
                 await session.send(wire.error("malformed_message", reason))
             case wire.HelloIn():
                 await session.send(wire.error("protocol", "Hello may only open a session, once"))
+            case wire.GoodbyeIn():
+                # Leaving on purpose, after everything sent before (already dispatched): the session ends at
+                # once, whatever the transport; the ingress sees ``session.finished`` and hangs up.
+                await session.finish()
             case wire.OtherIn():
                 pass  # an utterance outside a query (the edge heard it itself), or a device's battery and
                 # heat report (the edge's own business): nothing to do
@@ -104,12 +106,12 @@ class Dispatcher:
                                           end_ns=heard.end_ns))
 
     def _on_ack(self, session: Session, ack: wire.AckIn) -> None:
-        received_ns = self._now_ns()
+        received_ns = self._clock.now_ns()
         session.record_latency(tuple(latency_record(r, ack_sent_ns=ack.sent_ns, ack_received_ns=received_ns)
                                      for r in ack.rendered))
 
     async def _on_frame(self, session: Session, event: wire.FrameIn) -> None:
-        received_ns = self._now_ns()
+        received_ns = self._clock.now_ns()
         session.stats.frames_received += 1
         try:
             frame = await self._decode(event, received_ns)
@@ -151,7 +153,7 @@ class Dispatcher:
 
     async def _run_frame_skill(self, session: Session, frame: DecodedFrame, skill: Skill) -> None:
         context = SkillContext(question="", mode=session.mode, image=frame.image, frame_seq=frame.seq,
-                               ocr=self._ocr)
+                               ocr=self._ocr, clock=self._clock)
         result = await skill.answer(context)
         await self._send_overlay(session, result, frame, query_id="", overlay_id=f"frame-{frame.seq}")
 
@@ -181,7 +183,8 @@ class Dispatcher:
             await session.send(wire.trace_step(step, index=index, query_id=offer_id, frame_seq=frame.seq))
         await self._send_overlay(session, offer.result, frame, query_id=offer_id, overlay_id=offer_id)
         await session.send(wire.answer(offer.result, query_id=offer_id, frame_seq=frame.seq,
-                                       trace_id=frame.trace_id, mode=Mode.INSTANT, offer=offer.text))
+                                       trace_id=frame.trace_id, mode=Mode.INSTANT, overlay_id=offer_id,
+                                       offer=offer.text))
 
     async def _answer(self, session: Session, query: wire.QueryIn) -> None:
         with self.proactive.asking(session):
@@ -202,7 +205,8 @@ class Dispatcher:
         mode = query.mode or session.mode
         recent = tuple(Keyframe(f.seq, f.image) for f in session.recent_frames(frame.seq, RECENT_KEYFRAMES))
         context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
-                               ocr=self.reader(session), state=session.skill_state, recent=recent)
+                               ocr=self.reader(session), state=session.skill_state, recent=recent,
+                               clock=self._clock)
         sent_steps = 0
         try:
             # Progressive: each pass's answer goes out at once; a deeper one replaces it in place.
@@ -224,15 +228,16 @@ class Dispatcher:
                            query: wire.QueryIn, mode: Mode, *, first_step: int = 0) -> None:
         for index, step in enumerate(result.steps, first_step):
             await session.send(wire.trace_step(step, index=index, query_id=query.query_id, frame_seq=frame.seq))
-        await self._send_overlay(session, result, frame, query_id=query.query_id,
-                                 overlay_id=f"answer-{query.query_id}")
+        # Every pass of a query shows in the one overlay, replaced in place; the answer names it.
+        overlay_id = f"answer-{query.query_id}"
+        await self._send_overlay(session, result, frame, query_id=query.query_id, overlay_id=overlay_id)
         await session.send(wire.answer(result, query_id=query.query_id, frame_seq=frame.seq,
-                                       trace_id=frame.trace_id, mode=mode))
+                                       trace_id=frame.trace_id, mode=mode, overlay_id=overlay_id))
 
     async def _send_overlay(self, session: Session, result: SkillResult, frame: DecodedFrame, *,
                             query_id: str, overlay_id: str) -> None:
-        reasoned_ns = self._now_ns()
+        reasoned_ns = self._clock.now_ns()
         hops = wire.Hops(capture_ns=frame.capture_ns, sent_ns=frame.sent_ns, received_ns=frame.received_ns,
-                         reasoned_ns=reasoned_ns, overlay_sent_ns=self._now_ns())
+                         reasoned_ns=reasoned_ns, overlay_sent_ns=self._clock.now_ns())
         await session.send(wire.overlay(result, overlay_id=overlay_id, query_id=query_id,
                                         frame_seq=frame.seq, trace_id=frame.trace_id, hops=hops))

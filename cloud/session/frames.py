@@ -11,14 +11,10 @@ from typing import cast
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.model import NormBox
+from eyeline.cloud.model import Image, NormBox
 from eyeline.protos.images import ImageHeaderError, image_size
-
-Image = npt.NDArray[np.uint8]
-
 
 
 class FrameRejectedError(CloudError):

@@ -12,8 +12,7 @@ when that queue is full a message is dropped and counted rather than holding up 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from eyeline.cloud.errors import CloudError
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.recording_io import DROP, PendingRecord, RecordingWriter, WriterOptions
 from eyeline.protos.v1 import recording_pb2 as rpb
 from eyeline.protos.v1 import session_pb2 as pb
@@ -49,12 +49,12 @@ class CloudSessionRecorder:
     count) when its queue is full: the session's stream never waits on the disk.
     """
 
-    def __init__(self, path: Path, info: dict[str, str], now_ns: Callable[[], int] = time.monotonic_ns,
+    def __init__(self, path: Path, info: dict[str, str], clock: Clock | None = None,
                  options: CloudRecorderOptions | None = None) -> None:
         self.path = path
         self.options = options or CloudRecorderOptions()
         self._info = info
-        self._now_ns = now_ns
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._writer: RecordingWriter | None = None
 
     @property
@@ -84,11 +84,11 @@ class CloudSessionRecorder:
 
     def record_in(self, message: pb.EdgeMessage) -> None:
         """A message the edge sent, as received."""
-        self._offer(edge_entries(message, self._now_ns()))
+        self._offer(edge_entries(message, self._clock.now_ns()))
 
     def record_out(self, message: pb.CloudMessage) -> None:
         """A message the cloud is sending back."""
-        self._offer(cloud_entries(message, self._now_ns()))
+        self._offer(cloud_entries(message, self._clock.now_ns()))
 
     def _offer(self, entries: Iterator[PendingRecord]) -> None:
         writer = self._writer

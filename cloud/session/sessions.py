@@ -3,10 +3,11 @@
 Nothing of one session reaches another: frames, caches and tasks live on the ``Session`` object and die
 with it.
 
-A session ends when its stream ends cleanly (the edge finished sending, or the cloud ended it): its in-flight
-work is cancelled and its slot freed at once. A stream that BROKE (the network, a killed edge) leaves the session
-*detached* for ``detach_grace_s``: its work goes on, and what it sends waits in its bounded outbound queue for an
-edge that resumes it (``reattach``) under the same id. Detached sessions never keep a new one out: at the limit
+A session ends when its edge says Goodbye (``Session.finish``, whatever the transport) or its stream ends cleanly
+(the edge finished sending, or the cloud ended it): its in-flight work is cancelled and its slot freed at once.
+A stream that BROKE (the network, a killed edge) leaves the session *detached* for ``detach_grace_s``: its work
+goes on, and what it sends waits in its bounded outbound queue for an edge that resumes it (``reattach``) under
+the same id. Detached sessions never keep a new one out: at the limit
 the oldest detached session is evicted first. Session ids are signed (``TokenSigner.session_id``), so a cloud
 restarted with the same secret recognises an id it issued, though it has lost the session's state.
 """
@@ -26,6 +27,7 @@ from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.latency import LatencyRecord
+from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ class Session:
         # None is the end-of-stream sentinel; the bound makes a slow edge slow the session down, not
         # grow the cloud's memory.
         self.outbound: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=outbound_size)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(f"session {info.session_id}", logger=log)   # its queries and transcriptions
         self._closed = False
         # Copies of what the session sends, for observers such as the viewer; a slow watcher misses
         # messages (counted) rather than slowing the session.
@@ -93,7 +95,10 @@ class Session:
         self.attachments = 0                  # streams that have carried this session (1 + resumes)
         self.stream_task: asyncio.Task[Any] | None = None   # the task serving the attached stream
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        self._closing: asyncio.Task[None] | None = None
+        self._closing = TaskSet(f"session {info.session_id} closing", logger=log)   # closers run by ``cancel``
+        self.finished = False   # the edge said Goodbye: the session is over, with nothing to resume
+        # Set by the manager that holds the session: frees its slot when the edge says Goodbye.
+        self._release: Callable[[Session], None] | None = None
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` when the session closes, after its work is cancelled: for what lives as long as the
@@ -167,16 +172,13 @@ class Session:
         if self._closed or len(self._tasks) >= limit:
             coro.close()
             return False
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro, name=f"{getattr(coro, '__name__', 'work')}-{self.session_id}")
         return True
 
     async def wait_idle(self) -> None:
         """Return once every task this session owns has finished."""
-        while self._tasks:
-            # asyncio.wait, not gather: a waiter cancelled (its stream broke) must not cancel the work itself.
-            await asyncio.wait(list(self._tasks))
+        # A waiter cancelled (its stream broke) does not cancel the work itself.
+        await self._tasks.wait()
 
     def end(self, final: pb.CloudMessage | None = None) -> None:
         """Finish the stream after ``final``; never blocks: on a full queue the oldest message gives way."""
@@ -185,15 +187,26 @@ class Session:
                 self.outbound.get_nowait()
             self.outbound.put_nowait(message)
 
+    async def finish(self) -> None:
+        """The edge said Goodbye, after everything it sent before: the session ends at once, whatever the
+        transport. Its slot is freed, its in-flight work cancelled, what it holds (a recording) closed, and then
+        its stream finished: the ingress hangs up only once the session is over."""
+        if self.finished:
+            return
+        self.finished = True
+        if self._release is not None:
+            self._release(self)
+        await self.close()
+        self.end()
+
     def cancel(self) -> None:
         """Close at once, without waiting: in-flight work is cancelled and anything it would send is dropped."""
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         self._frames.clear()
         self.skill_state.clear()
         if self._closers:   # nobody awaits a cancel: the session owns the task that closes what it holds
-            self._closing = asyncio.create_task(self._run_closers(), name=f"close-{self.session_id}")
+            self._closing.spawn(self._run_closers(), name=f"close-{self.session_id}")
         for watcher in self._watchers:
             self._offer(watcher, None)
         self._watchers.clear()
@@ -208,15 +221,13 @@ class Session:
 
     async def close(self) -> None:
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            _, stuck = await asyncio.wait(list(self._tasks), timeout=_CANCEL_WAIT_S)
-            if stuck:
-                log.warning("session %s closed with %d tasks still ending", self.session_id, len(stuck))
+        stuck = await self._tasks.aclose(_CANCEL_WAIT_S)
+        if stuck:
+            log.warning("session %s closed with %d tasks still ending", self.session_id, len(stuck))
         self._frames.clear()
         self.skill_state.clear()
         await self._run_closers()
+        await self._closing.wait()   # closers a ``cancel`` already began finish too
         for watcher in self._watchers:
             self._offer(watcher, None)
         self._watchers.clear()
@@ -250,8 +261,15 @@ class SessionManager:
         info = SessionInfo(session_id, subject, profile_name, now_ns)
         session = Session(info, mode, frames_kept=self.frames_kept, outbound_size=self.outbound_size)
         session.attachments = 1
+        session._release = self._forget
         self._sessions[session_id] = session
         return session
+
+    def _forget(self, session: Session) -> None:
+        """No longer hold ``session`` (its edge said Goodbye): its slot is free at once."""
+        if self._sessions.get(session.session_id) is session:
+            self._sessions.pop(session.session_id, None)
+            self._detached.pop(session.session_id, None)
 
     def _make_room(self) -> None:
         while len(self._sessions) >= self.max_sessions and self._detached:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.model import Mode, SkillResult
-from eyeline.cloud.perception.ocr import AsyncTextReader, Image
+from eyeline.cloud.model import Image, Mode, SkillResult
+from eyeline.cloud.perception.ocr import AsyncTextReader
+from eyeline.protos.clock import Clock, MonotonicClock
 
 
 class UnsupportedQuestionError(CloudError):
@@ -33,6 +34,8 @@ class SkillContext:
     state: dict[str, object] = field(default_factory=dict, repr=False)
     # Keyframes received before this one, newest first, for passes that fuse views (Thinking, Contemplating).
     recent: tuple[Keyframe, ...] = field(default=(), repr=False)
+    # What trace steps measure their cost on: the cloud's clock, a virtual one in tests.
+    clock: Clock = field(default_factory=MonotonicClock, repr=False)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import enum
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StepKind, TraceStep
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.protos.clock import elapsed_us
 
 AGENT = "guardrail"
 
@@ -77,11 +77,11 @@ class GuardrailSkill:
         return ()
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         refusal = check_question(ctx.question)
         if refusal is None:  # the router only routes refused questions here; answer plainly if misused
             return SkillResult(answer="Nothing to refuse in this question.")
         step = TraceStep(StepKind.REFUSE, f"refused ({refusal.kind.value}): {refusal.answer}", confidence=1.0,
-                         cost_us=(time.perf_counter_ns() - started) // 1000, agent=AGENT)
+                         cost_us=elapsed_us(ctx.clock, started), agent=AGENT)
         notice = NoticeItem(id="notice", text=refusal.answer)
         return SkillResult(answer=refusal.answer, items=(notice,), steps=(step,))

@@ -11,12 +11,12 @@ across all of them row by row.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 
 from eyeline.cloud.model import BoxItem, Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.protos.clock import elapsed_us
 
 AGENT = "reader"
 # Lines the recogniser is less sure of than this are left out (and counted), never read out as fact.
@@ -121,17 +121,18 @@ class ReadTextSkill:
         return ()
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         lines = await ctx.ocr.read(ctx.image)
         steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
-                           evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT)]
-        started = time.perf_counter_ns()
+                           evidence=tuple(line.box for line in lines), cost_us=elapsed_us(ctx.clock, started),
+                           agent=AGENT)]
+        started = ctx.clock.now_ns()
         sure = [line for line in lines if line.score >= MIN_SCORE]
         ordered = reading_order(sure, ctx.image.shape[1] / ctx.image.shape[0])
         confidence = min((line.score for line in ordered), default=0.0)
         steps.append(TraceStep(StepKind.READ, _read_summary(len(ordered), len(lines) - len(sure)),
                                evidence=tuple(line.box for line in ordered), confidence=confidence,
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
         text = "\n".join(line.text for line in ordered) if ordered else "I can't see any text I can read here."
         steps.append(TraceStep(StepKind.ANSWER, f"read out {len(ordered)} lines", confidence=confidence, agent=AGENT))
         items = tuple(BoxItem(id=f"line-{index}", box=line.box, caption=str(index + 1), rgb=_BOX_RGB)
@@ -143,6 +144,3 @@ def _read_summary(read: int, doubtful: int) -> str:
     text = f"{read} lines in reading order"
     return text + (f"; {doubtful} too unsure to read out" if doubtful else "")
 
-
-def _since_us(started_ns: int) -> int:
-    return (time.perf_counter_ns() - started_ns) // 1000

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -24,6 +23,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.knowledge.schema import Component, RepairKit
 from eyeline.cloud.model import (
     ArrowItem,
+    Image,
     Mode,
     NormBox,
     NoticeItem,
@@ -35,9 +35,10 @@ from eyeline.cloud.model import (
     StepKind,
     TraceStep,
 )
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.registration import Gray, Registration, register
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.protos.clock import Clock, elapsed_us
 
 AGENT = "repair"
 _ARROW_RGB = 0xFF8000
@@ -201,13 +202,14 @@ class RepairSkill:
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         lines = await ctx.ocr.read(ctx.image)
         steps.append(TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
-                               evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT))
+                               evidence=tuple(line.box for line in lines), cost_us=elapsed_us(ctx.clock, started),
+                               agent=AGENT))
         progress = ctx.state.get(self.name)
         remembered = progress if isinstance(progress, RepairProgress) else None
-        sighting = await self._recognise(ctx.image, lines, remembered, steps)
+        sighting = await self._recognise(ctx.image, lines, remembered, steps, ctx.clock)
         if sighting is None:
             return _not_recognised(remembered, steps)
         progress = self._advance(ctx, sighting, remembered, lines, steps)
@@ -215,9 +217,9 @@ class RepairSkill:
                            steps=steps)
 
     async def _recognise(self, image: Image, lines: Sequence[TextLine], remembered: RepairProgress | None,
-                         steps: list[TraceStep]) -> Sighting | None:
+                         steps: list[TraceStep], clock: Clock) -> Sighting | None:
         """The kit in view: by its text cues, then by registration; the remembered kit is tried first."""
-        started = time.perf_counter_ns()
+        started = clock.now_ns()
         frame_gray = await asyncio.to_thread(cv2.cvtColor, image, cv2.COLOR_BGR2GRAY)
         ordered = sorted(self._references, key=lambda ref: (remembered is None or ref.kit.id != remembered.kit_id,
                                                             not cues_seen(ref.kit, lines)))
@@ -226,10 +228,10 @@ class RepairSkill:
             registration, index = await asyncio.to_thread(locate, reference, np.asarray(frame_gray, np.uint8))
             if cues or registration is not None:
                 sighting = Sighting(reference, cues, registration, index)
-                _record_sighting(sighting, steps, started)
+                _record_sighting(sighting, steps, elapsed_us(clock, started))
                 return sighting
         steps.append(TraceStep(StepKind.GROUND, "no known machine: no kit's text cues read, no reference registered",
-                               confidence=0.0, cost_us=_since_us(started), agent=AGENT))
+                               confidence=0.0, cost_us=elapsed_us(clock, started), agent=AGENT))
         return None
 
     def _advance(self, ctx: SkillContext, sighting: Sighting, remembered: RepairProgress | None,
@@ -253,11 +255,11 @@ class RepairSkill:
 
     def _guide(self, ctx: SkillContext, sighting: Sighting, progress: RepairProgress, *, first: bool,
                steps: list[TraceStep]) -> SkillResult:
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         kit = sighting.reference.kit
         if progress.step >= len(kit.steps):
             text = f"All {len(kit.steps)} steps of {kit.machine} are done."
-            steps.append(TraceStep(StepKind.ANSWER, text, agent=AGENT, cost_us=_since_us(started)))
+            steps.append(TraceStep(StepKind.ANSWER, text, agent=AGENT, cost_us=elapsed_us(ctx.clock, started)))
             return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
         step = kit.steps[progress.step]
         component = kit.component(step.target)
@@ -270,7 +272,7 @@ class RepairSkill:
         text += f" Warning: {warning}" if warning else ""
         confidence = sighting.registration.confidence if sighting.registration is not None else 0.0
         steps.append(TraceStep(StepKind.ANSWER, text, evidence=evidence, confidence=confidence,
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
         return SkillResult(answer=text, items=(card, *items), steps=tuple(steps))
 
     @staticmethod
@@ -289,7 +291,7 @@ class RepairSkill:
         return items, (region,)
 
 
-def _record_sighting(sighting: Sighting, steps: list[TraceStep], started_ns: int) -> None:
+def _record_sighting(sighting: Sighting, steps: list[TraceStep], cost_us: int) -> None:
     kit = sighting.reference.kit
     cues = ", ".join(repr(cue) for cue in sighting.cues) or "none read"
     steps.append(TraceStep(StepKind.GROUND, f"{kit.machine}: text cues {cues}",
@@ -298,7 +300,7 @@ def _record_sighting(sighting: Sighting, steps: list[TraceStep], started_ns: int
     text = (f"registered the {kit.machine} reference onto the frame: {found.inliers} inliers" if found is not None
             else f"could not register the {kit.machine} reference onto the frame")
     steps.append(TraceStep(StepKind.VERIFY, text, confidence=found.confidence if found is not None else 0.0,
-                           cost_us=_since_us(started_ns), agent=AGENT))
+                           cost_us=cost_us, agent=AGENT))
 
 
 def _not_recognised(remembered: RepairProgress | None, steps: list[TraceStep]) -> SkillResult:
@@ -307,6 +309,3 @@ def _not_recognised(remembered: RepairProgress | None, steps: list[TraceStep]) -
     steps.append(TraceStep(StepKind.ANSWER, text, confidence=0.0, agent=AGENT))
     return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
 
-
-def _since_us(started_ns: int) -> int:
-    return (time.perf_counter_ns() - started_ns) // 1000

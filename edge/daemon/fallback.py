@@ -8,7 +8,7 @@ so a probe costs the remote nothing) and the daemon goes back as soon as it answ
 
 The fallback session is a session like any other to the daemon's in-flight ledger: its id differs from the
 remote's, so going either way the overlays of the session left are discarded, never applied to the new one,
-and a pending question is asked again once (``edge.reconnect``). While on the fallback every frame shown
+and a pending question is asked again once (``edge.daemon.reconnect``). While on the fallback every frame shown
 carries the notice ``OFFLINE_NOTICE``, and so does every overlay handed on (to a phone, to a caller's hook).
 """
 
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
-from eyeline.devices.clock import Clock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudEvent, OverlayArrival
 from eyeline.edge.overlays import Item, NoticeShape
 from eyeline.edge.transport.grpc_uplink import UplinkOptions
+from eyeline.protos.clock import Clock
 
 if TYPE_CHECKING:
     from eyeline.edge.daemon.metrics import DaemonMetrics  # the daemon's (it serves them over aiohttp)

@@ -10,12 +10,12 @@ so the daemon's privacy redaction, sampler, recorder and uplink treat them like 
 corrupt or over the limits earns a typed ``Error`` naming its sequence number, and nothing else is lost. A
 ``Query`` is asked about what is in view now (the daemon has a fresh keyframe sent); its ``frame_seq`` is not used.
 Audio goes up the cloud session as it came, and the cloud's transcript of it comes back as an ``Utterance``; a
-transcript of the phone's own audio then goes through the edge's intents (``edge.intents``), as speech heard by
+transcript of the phone's own audio then goes through the edge's intents (``edge.voice.intents``), as speech heard by
 the glasses would: a question or a spoken command is asked like a phone ``Query`` whose query id is the phone's
 utterance id, so the answer names the utterance it answers. One phone is served at a time: a phone that
 connects again (after its network dropped, say) replaces the old stream.
 
-This module is the phone side's boundary with protobuf, as ``edge.wire`` is the cloud side's.
+This module is the phone side's boundary with protobuf, as ``edge.transport.wire`` is the cloud side's.
 """
 
 from __future__ import annotations
@@ -31,14 +31,21 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from eyeline.devices.push import PushedFrameRef, PushedFrameSource, PushedImageError, PushLimits, decode_pushed_image
+from eyeline.edge.daemon.ingest_stream import (
+    Malformed,
+    PhoneStream,
+    parse_phone_message,
+    phone_error,
+    power_state,
+    settles,
+)
 from eyeline.edge.daemon.power import PowerLimits, PowerState
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, HeardInCloud, OverlayArrival, TraceStep
 from eyeline.edge.transport.wire import answer_to_wire, error_to_wire, overlay_to_wire, trace_to_wire
-from eyeline.edge.voice.intents import Intent, parse_intent
+from eyeline.edge.voice.intents import parse_intent
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger("eyeline.ingest")
@@ -46,9 +53,8 @@ log = logging.getLogger("eyeline.ingest")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Session"].full_name
 INGEST_VERSION = "eyeline-edge-ingest/0.1"
 _MODE_NAMES = {pb.MODE_INSTANT: "instant", pb.MODE_THINKING: "thinking", pb.MODE_CONTEMPLATING: "contemplating"}
-_THERMAL_NAMES = {pb.THERMAL_STATE_NOMINAL: "nominal", pb.THERMAL_STATE_FAIR: "fair",
-                  pb.THERMAL_STATE_SERIOUS: "serious", pb.THERMAL_STATE_CRITICAL: "critical"}
 _MESSAGE_OVERHEAD_BYTES = 64 * 1024
+# Query ids of the phone's remembered, to name the answers that come back in the phone's terms.
 _REMEMBERED_QUERIES = 256
 
 
@@ -101,71 +107,6 @@ class IngestStats:
     relay_dropped: int = 0                   # the phone read too slowly; the oldest waiting messages gave way
 
 
-@dataclass(frozen=True, slots=True)
-class _Malformed:
-    reason: str
-
-
-def _parse(raw: bytes) -> pb.EdgeMessage | _Malformed:
-    """gRPC request deserializer that never raises, so one bad message does not end the stream."""
-    try:
-        return pb.EdgeMessage.FromString(raw)
-    except DecodeError as exc:
-        return _Malformed(f"{len(raw)} bytes that are not an EdgeMessage ({exc})")
-
-
-class _PhoneStream:
-    """One phone's connection: a bounded outbound queue (the oldest give way) and the tasks it owns."""
-
-    def __init__(self, number: int, mode: str, queue_size: int) -> None:
-        self.number = number
-        self.mode = mode
-        self.outbound: asyncio.Queue[pb.CloudMessage | None] = asyncio.Queue(maxsize=queue_size)
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.unanswered: set[str] = set()
-        self.utterances: OrderedDict[str, None] = OrderedDict()  # ids of the phone's audio, the newest kept
-        self.last_question = ""                                   # what "think harder" asks again
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.dropped = 0
-
-    def send(self, message: pb.CloudMessage | None) -> None:
-        while True:
-            try:
-                self.outbound.put_nowait(message)
-                return
-            except asyncio.QueueFull:
-                self.outbound.get_nowait()
-                self.dropped += 1
-
-    def asked(self, query_id: str) -> None:
-        self.unanswered.add(query_id)
-        self.idle.clear()
-
-    def settled(self, query_id: str) -> None:
-        self.unanswered.discard(query_id)
-        if not self.unanswered:
-            self.idle.set()
-
-    def spoke(self, utterance_id: str) -> None:
-        self.utterances[utterance_id] = None
-        self.utterances.move_to_end(utterance_id)
-        while len(self.utterances) > _REMEMBERED_QUERIES:
-            self.utterances.popitem(last=False)
-
-    def question_for(self, intent: Intent) -> str:
-        """The text to ask for a spoken intent (as the voice front end routes it), or "" when it asks nothing."""
-        match intent.kind:
-            case "ask":
-                self.last_question = intent.text
-                return intent.text
-            case "deepen":
-                return self.last_question
-            case "next" | "back":
-                return intent.kind
-        return ""
-
-
 class PhoneIngest:
     """The push-ingest gRPC service; ``relay()`` takes every event of the daemon's cloud session."""
 
@@ -175,7 +116,7 @@ class PhoneIngest:
         self.stats = IngestStats()
         self._host = host
         self._server: grpc.aio.Server | None = None
-        self._stream: _PhoneStream | None = None
+        self._stream: PhoneStream | None = None
         self._queries: OrderedDict[str, tuple[int, str]] = OrderedDict()  # edge query id -> (stream, phone's id)
         self._advice: pb.FlowControl | None = None
         self.port = 0
@@ -186,7 +127,7 @@ class PhoneIngest:
         limit = self.options.limits.max_bytes + _MESSAGE_OVERHEAD_BYTES
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                           ("grpc.max_send_message_length", limit)])
-        handler = grpc.stream_stream_rpc_method_handler(self._connect, request_deserializer=_parse,
+        handler = grpc.stream_stream_rpc_method_handler(self._connect, request_deserializer=parse_phone_message,
                                                         response_serializer=pb.CloudMessage.SerializeToString)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE_NAME, {"Connect": handler})])
         credentials = await asyncio.to_thread(self._credentials)
@@ -217,7 +158,7 @@ class PhoneIngest:
             await self._server.stop(0.5)
             self._server = None
 
-    async def _connect(self, requests: AsyncIterator[pb.EdgeMessage | _Malformed],
+    async def _connect(self, requests: AsyncIterator[pb.EdgeMessage | Malformed],
                        context: grpc.aio.ServicerContext) -> AsyncIterator[pb.CloudMessage]:
         hello = await self._authenticate(requests, context)
         stream = self._open_stream(hello)
@@ -231,15 +172,15 @@ class PhoneIngest:
             while (message := await stream.outbound.get()) is not None:
                 yield message
         finally:
-            for task in (reader, *stream.tasks):
-                task.cancel()
-            await asyncio.gather(reader, *stream.tasks, return_exceptions=True)
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            await stream.tasks.aclose()
             self.stats.relay_dropped += stream.dropped
             if self._stream is stream:
                 self._stream = None
             log.info("phone stream %d ended", stream.number)
 
-    async def _authenticate(self, requests: AsyncIterator[pb.EdgeMessage | _Malformed],
+    async def _authenticate(self, requests: AsyncIterator[pb.EdgeMessage | Malformed],
                             context: grpc.aio.ServicerContext) -> pb.Hello:
         metadata = dict(context.invocation_metadata() or ())
         bearer = str(metadata.get("authorization", "")).removeprefix("Bearer ").strip()
@@ -249,7 +190,7 @@ class PhoneIngest:
             first = await asyncio.wait_for(anext(requests), self.options.hello_timeout_s)
         except (TimeoutError, StopAsyncIteration):
             await _refuse(context, grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello arrived to open the stream")
-        if isinstance(first, _Malformed) or first.WhichOneof("kind") != "hello":
+        if isinstance(first, Malformed) or first.WhichOneof("kind") != "hello":
             await _refuse(context, grpc.StatusCode.FAILED_PRECONDITION, "the first message must be Hello")
         if not self._token_ok(first.hello.token or bearer):
             reason = "wrong ingest token" if first.hello.token or bearer else "no ingest token"
@@ -259,21 +200,21 @@ class PhoneIngest:
     def _token_ok(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self.options.token.encode())
 
-    def _open_stream(self, hello: pb.Hello) -> _PhoneStream:
+    def _open_stream(self, hello: pb.Hello) -> PhoneStream:
         self.stats.streams += 1
         if self._stream is not None:
             self._stream.send(pb.CloudMessage(error=pb.Error(
                 code=pb.ERROR_CODE_PROTOCOL, message="another phone stream replaced this one", retryable=False)))
             self._stream.send(None)
-        self._stream = _PhoneStream(self.stats.streams, _MODE_NAMES.get(hello.mode, ""),
+        self._stream = PhoneStream(self.stats.streams, _MODE_NAMES.get(hello.mode, ""),
                                     self.options.outbound_queue)
         log.info("phone stream %d opened", self._stream.number)
         return self._stream
 
-    async def _read(self, requests: AsyncIterator[pb.EdgeMessage | _Malformed], stream: _PhoneStream) -> None:
+    async def _read(self, requests: AsyncIterator[pb.EdgeMessage | Malformed], stream: PhoneStream) -> None:
         async for message in requests:
-            if isinstance(message, _Malformed):
-                stream.send(_error(pb.ERROR_CODE_MALFORMED_MESSAGE, message.reason))
+            if isinstance(message, Malformed):
+                stream.send(phone_error(pb.ERROR_CODE_MALFORMED_MESSAGE, message.reason))
             else:
                 await self._handle(stream, message)
         # The phone stopped sending: answers to what it asked still go out before the stream ends.
@@ -281,7 +222,7 @@ class PhoneIngest:
             await asyncio.wait_for(stream.idle.wait(), self.options.answer_wait_s)
         stream.send(None)
 
-    async def _handle(self, stream: _PhoneStream, message: pb.EdgeMessage) -> None:
+    async def _handle(self, stream: PhoneStream, message: pb.EdgeMessage) -> None:
         match message.WhichOneof("kind"):
             case "frame":
                 await self._on_frame(stream, message.frame)
@@ -293,15 +234,15 @@ class PhoneIngest:
                 self.stats.status_reports += 1
                 self._host.report_power(power_state(message.device_status))
             case "hello":
-                stream.send(_error(pb.ERROR_CODE_PROTOCOL, "Hello may only open a stream, once"))
+                stream.send(phone_error(pb.ERROR_CODE_PROTOCOL, "Hello may only open a stream, once"))
             case "ack" | "utterance":
                 pass  # what the phone drew or heard itself: the edge's own reports go to the cloud
             case None:
-                stream.send(_error(pb.ERROR_CODE_MALFORMED_MESSAGE, "EdgeMessage with no message inside"))
+                stream.send(phone_error(pb.ERROR_CODE_MALFORMED_MESSAGE, "EdgeMessage with no message inside"))
 
     # ------------------------------------------------------------------ what the phone sends
 
-    async def _on_frame(self, stream: _PhoneStream, frame: pb.Frame) -> None:
+    async def _on_frame(self, stream: PhoneStream, frame: pb.Frame) -> None:
         if self._host.paused:
             self.stats.frames_paused += 1
             return
@@ -310,19 +251,19 @@ class PhoneIngest:
         except PushedImageError as exc:
             self.stats.frames_rejected += 1
             code = pb.ErrorCode.Value(f"ERROR_CODE_{exc.code.upper()}")
-            stream.send(_error(code, f"frame {frame.seq}: {exc}", frame_seq=frame.seq))
+            stream.send(phone_error(code, f"frame {frame.seq}: {exc}", frame_seq=frame.seq))
             return
         self.source.push(image, PushedFrameRef(stream.number, frame.seq, frame.hops.capture_ns))
         self.stats.frames_pushed += 1
 
-    def _on_query(self, stream: _PhoneStream, query: pb.Query) -> None:
+    def _on_query(self, stream: PhoneStream, query: pb.Query) -> None:
         self.stats.queries += 1
         if not query.text.strip():
-            stream.send(_error(pb.ERROR_CODE_MALFORMED_MESSAGE, "Query with no text", query_id=query.query_id))
+            stream.send(phone_error(pb.ERROR_CODE_MALFORMED_MESSAGE, "Query with no text", query_id=query.query_id))
             return
         self._start_asking(stream, query.query_id, query.text, _MODE_NAMES.get(query.mode, stream.mode))
 
-    def _on_transcript(self, stream: _PhoneStream, heard: HeardInCloud) -> None:
+    def _on_transcript(self, stream: PhoneStream, heard: HeardInCloud) -> None:
         """The cloud heard the phone's utterance: a question or command in it is asked (see the module docstring)."""
         intent = parse_intent(heard.text)
         text = stream.question_for(intent)
@@ -330,20 +271,20 @@ class PhoneIngest:
             self.stats.spoken_queries += 1
             self._start_asking(stream, heard.utterance_id, text, intent.mode or stream.mode)
 
-    def _start_asking(self, stream: _PhoneStream, phone_query_id: str, text: str, mode: str) -> None:
+    def _start_asking(self, stream: PhoneStream, phone_query_id: str, text: str, mode: str) -> None:
+        if stream.tasks.closed:
+            return   # the stream has ended: nobody is left to answer
         if len(stream.tasks) >= self.options.queries_in_flight:
-            stream.send(_error(pb.ERROR_CODE_OVERLOADED, f"{len(stream.tasks)} questions are already being asked; "
+            stream.send(phone_error(pb.ERROR_CODE_OVERLOADED, f"{len(stream.tasks)} questions are already being asked; "
                                "ask again shortly", retryable=True, query_id=phone_query_id))
             return
-        task = asyncio.create_task(self._ask(stream, phone_query_id, text, mode))
-        stream.tasks.add(task)
-        task.add_done_callback(stream.tasks.discard)
+        stream.tasks.spawn(self._ask(stream, phone_query_id, text, mode), name=f"ingest-ask-{phone_query_id}")
 
-    async def _ask(self, stream: _PhoneStream, phone_query_id: str, text: str, mode: str) -> None:
+    async def _ask(self, stream: PhoneStream, phone_query_id: str, text: str, mode: str) -> None:
         stream.asked(phone_query_id)
         edge_query_id = await self._host.ask(text, mode)
         if edge_query_id is None:
-            stream.send(_error(pb.ERROR_CODE_UNAVAILABLE, "the edge has no cloud session now; ask again shortly",
+            stream.send(phone_error(pb.ERROR_CODE_UNAVAILABLE, "the edge has no cloud session now; ask again shortly",
                                retryable=True, query_id=phone_query_id))
             stream.settled(phone_query_id)
             return
@@ -351,7 +292,7 @@ class PhoneIngest:
         while len(self._queries) > _REMEMBERED_QUERIES:
             self._queries.popitem(last=False)
 
-    async def _on_audio(self, stream: _PhoneStream, message: pb.EdgeMessage) -> None:
+    async def _on_audio(self, stream: PhoneStream, message: pb.EdgeMessage) -> None:
         stream.spoke(message.audio.utterance_id)
         if await self._host.forward(message):
             self.stats.audio_forwarded += 1
@@ -376,7 +317,7 @@ class PhoneIngest:
             return
         stream.send(message)
         self.stats.relayed += 1
-        settled = _settles(message)
+        settled = settles(message)
         if settled:
             stream.settled(settled)
         if isinstance(event, HeardInCloud) and event.utterance_id in stream.utterances:
@@ -438,26 +379,6 @@ def read_ingest_token(path: Path) -> str:
     if not token:
         raise IngestError(f"ingest.token_file {path}: the file is empty")
     return token
-
-
-def power_state(status: pb.DeviceStatus) -> PowerState:
-    percent = status.battery_percent if status.HasField("battery_percent") else None
-    return PowerState(percent, status.charging, _THERMAL_NAMES.get(status.thermal, "unknown"))
-
-
-def _settles(message: pb.CloudMessage) -> str:
-    """The phone's query id a message finishes (a final answer, or an error about it), or ""."""
-    if message.HasField("answer") and message.answer.final:
-        return message.answer.query_id
-    if message.HasField("error"):
-        return message.error.query_id
-    return ""
-
-
-def _error(code: int, message: str, *, retryable: bool = False, frame_seq: int = 0,
-           query_id: str = "") -> pb.CloudMessage:
-    return pb.CloudMessage(error=pb.Error(code=code, message=message, retryable=retryable,  # type: ignore[arg-type]
-                                          frame_seq=frame_seq, query_id=query_id))
 
 
 async def _refuse(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:

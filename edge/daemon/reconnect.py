@@ -18,9 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from eyeline.devices.clock import Clock
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, OverlayArrival, Welcome
 from eyeline.edge.transport.wire import QueryOut
+from eyeline.protos.clock import Clock
 
 
 class RandomSource(Protocol):

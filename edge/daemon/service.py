@@ -11,10 +11,10 @@ same session (``Hello.resume_session_id``). Resumed with its state, the session 
 overlays already received stay, and answers computed while the edge was away arrive and are applied. Resumed
 with its state lost (the cloud restarted) or replaced by a new session, the old overlays are discarded (counted,
 ``overlays_discarded``) and pending questions are asked again once or reported lost (``answers_lost``); see
-``edge.reconnect``. Whatever happens, an overlay whose frame seq and trace id do not name a frame this daemon
+``edge.daemon.reconnect``. Whatever happens, an overlay whose frame seq and trace id do not name a frame this daemon
 sent is dropped (``overlays_rejected``), never drawn. The recording (one file per daemon run) spans every
 connection with contiguous frame sequence numbers. A remote that stays unreachable is stood in for by a cloud
-embedded on loopback, when one is given (``edge.fallback``).
+embedded on loopback, when one is given (``edge.daemon.fallback``).
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from eyeline.devices.base import CapturedFrame, DeviceError, FrameSource
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.profiles import profile_by_name
 from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
 from eyeline.edge.daemon.config import DaemonConfig
 from eyeline.edge.daemon.fallback import FallbackCloud, OfflineFallback
 from eyeline.edge.daemon.ingest import IngestOptions, PhoneIngest, read_ingest_token
-from eyeline.edge.daemon.log import event_log
+from eyeline.edge.daemon.log import event_log, log
 from eyeline.edge.daemon.metrics import DaemonMetrics, MetricsServer
 from eyeline.edge.daemon.power import PowerGovernor, PowerLimits, PowerPolicy, PowerState, poll_status_file
 from eyeline.edge.daemon.reconnect import RandomSource, ReconnectPolicy
@@ -43,7 +42,11 @@ from eyeline.edge.daemon.sessions import CloudSessions, remote_options
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
 from eyeline.edge.recording.recorder import RecorderOptions, SessionRecorder, observe_with
-from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError
+from eyeline.edge.runtime import EdgeRuntime, QueryFailedError
+from eyeline.edge.transport.grpc_uplink import GrpcUplink
+from eyeline.edge.transport.uplink import UplinkError
+from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
 
 SourceOpener = Callable[[str], FrameSource]
@@ -86,7 +89,7 @@ class EdgeDaemon:
         self.power.on_change(self._power_changed)
         self._pushed = PushedFrameSource(self._clock) if is_push_spec(config.device) else None
         self.ingest: PhoneIngest | None = None
-        self._asking: set[asyncio.Task[object]] = set()  # the phone's questions, until their final answers
+        self._asking = TaskSet("daemon asking", logger=log)  # the phone's questions, until their final answers
         self.fallback = OfflineFallback(config.fallback, remote_options(config), clock=self._clock,
                                         cloud=self._deps.fallback_cloud, metrics=self.metrics)
         self.sessions = CloudSessions(config, token, self._profile, clock=self._clock, rng=self._deps.rng,
@@ -140,8 +143,7 @@ class EdgeDaemon:
             raise failed.exceptions[0] from None
         finally:
             self.metrics.state = "stopped"
-            for task in self._asking:
-                task.cancel()
+            await self._asking.aclose()
             if self.ingest is not None:
                 await self.ingest.aclose()
             await self.fallback.aclose()
@@ -179,6 +181,7 @@ class EdgeDaemon:
         if folder is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
+        # Named by the calendar date and local time, for people browsing the folder: genuinely the wall clock.
         self.recording_path = folder / time.strftime("edge-%Y%m%d-%H%M%S.mcap")
         self._recorder = SessionRecorder(self.recording_path, RecorderOptions(image_format=self.config.record_format),
                                          clock=self._clock, info={"device": self.config.device,
@@ -314,16 +317,15 @@ class EdgeDaemon:
     async def ask(self, text: str, mode: str) -> str | None:
         """Ask about what is in view now, no deeper than power allows; the query id, or None with no session up."""
         runtime = self.sessions.runtime
-        if runtime is None:
+        if runtime is None or self._asking.closed:   # no session, or the daemon has stopped
             return None
         try:
             query_id = await runtime.ask(text, self.power.clamp(mode))
         except UplinkError:
             return None
         # Reading the final answer (relayed to the phone as it arrives) frees what the runtime keeps for it.
-        answer = asyncio.create_task(runtime.answer(query_id), name=f"daemon-answer-{query_id}")
-        self._asking.add(answer)
-        answer.add_done_callback(_forget_answer(self._asking))
+        if not self._asking.closed:   # the daemon stopped while it asked: nobody is left to wait
+            self._asking.spawn(_final_answer(runtime, query_id), name=f"daemon-answer-{query_id}")
         return query_id
 
     async def forward(self, message: pb.EdgeMessage) -> bool:
@@ -338,13 +340,9 @@ class EdgeDaemon:
         return True
 
 
-def _forget_answer(asking: set[asyncio.Task[object]]) -> Callable[[asyncio.Task[object]], None]:
-    def forget(task: asyncio.Task[object]) -> None:
-        asking.discard(task)
-        if not task.cancelled():
-            task.exception()  # a failed query was reported to the phone; mark its error as seen
-
-    return forget
+async def _final_answer(runtime: EdgeRuntime, query_id: str) -> None:
+    with contextlib.suppress(QueryFailedError):   # a failed query was reported to the phone
+        await runtime.answer(query_id)
 
 
 # ------------------------------------------------------------------ the service

@@ -2,8 +2,8 @@
 
 ``CloudSessions.run`` opens a connection, runs an ``EdgeRuntime`` over it until the stream breaks or the session
 is closed on purpose, and tries again with exponential backoff and jitter; when the remote stays unreachable it
-serves a session with the embedded cloud instead (``edge.fallback``). Every reconnect asks the cloud to resume
-the same session (``Hello.resume_session_id``) and the in-flight ledger (``edge.reconnect``) says what the new
+serves a session with the embedded cloud instead (``edge.daemon.fallback``). Every reconnect asks the cloud to resume
+the same session (``Hello.resume_session_id``) and the in-flight ledger (``edge.daemon.reconnect``) says what the new
 stream keeps of the old one. A session ended on purpose (the daemon stopping, the fallback giving way to the
 remote) ends with the runtime; closing the uplink then says Goodbye, so the cloud closes the session at once.
 """
@@ -16,11 +16,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from eyeline.devices.base import CapturedFrame
-from eyeline.devices.clock import Clock
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.edge.daemon.config import DaemonConfig
 from eyeline.edge.daemon.fallback import OFFLINE_NOTICE, OfflineFallback
-from eyeline.edge.daemon.log import event_log
+from eyeline.edge.daemon.log import event_log, log
 from eyeline.edge.daemon.metrics import DaemonMetrics
 from eyeline.edge.daemon.reconnect import InFlightLedger, RandomSource, ReconnectPolicy, Recovery
 from eyeline.edge.display.render import OverlayRenderer
@@ -29,8 +28,11 @@ from eyeline.edge.messages import CloudEvent, Welcome
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.recording.recorder import RecordingSampler, RecordingUplink, SessionRecorder
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
-from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import UplinkError
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut
+from eyeline.protos.clock import Clock
+from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
 
 
@@ -151,7 +153,7 @@ class CloudSessions:
             await asyncio.wait_for(self._stopping.wait(), delay)
 
     def _welcomed(self, welcome: Welcome) -> None:
-        """Count what the new stream keeps of the old one (see ``edge.daemon``'s docstring)."""
+        """Count what the new stream keeps of the old one (see ``edge.daemon.service``'s docstring)."""
         same = bool(self._session_id) and welcome.session_id == self._session_id
         kept = same and welcome.resumed and not welcome.state_lost
         self._metrics.resumes += same and welcome.resumed
@@ -192,7 +194,9 @@ class CloudSessions:
         runtime, session_uplink = self._runtime_for(tap, uplink)
         self.tap, self.runtime, self.uplink = tap, runtime, uplink
         runtime.notice = OFFLINE_NOTICE if offline else ""
-        back = asyncio.create_task(self._fallback.close_when_back(tap)) if offline else None
+        watching = TaskSet("daemon fallback", logger=log)   # offline: ends the session once the remote is back
+        if offline:
+            watching.spawn(self._fallback.close_when_back(tap), name="daemon-fallback-watch")
         try:
             await self._reask(session_uplink)
             await runtime.run()
@@ -204,8 +208,7 @@ class CloudSessions:
             event_log("connection_lost", error=str(exc), overlays_held=len(runtime.overlays))
         finally:
             self._carried = dict(runtime.overlays)
-            if back is not None:
-                back.cancel()
+            await watching.aclose()
             await self._ended(tap, runtime, uplink)
 
     def _runtime_for(self, tap: FrameTap, uplink: GrpcUplink) -> tuple[EdgeRuntime, SessionUplink]:

@@ -26,7 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from eyeline.devices.base import CapturedFrame, Image
-from eyeline.edge.display.render import OpacityFor, Projection, ProjectionFor
+from eyeline.edge.display.canvas import Projection
+from eyeline.edge.display.render import OpacityFor, ProjectionFor
 from eyeline.edge.overlays import Overlay, Point
 
 Matrix = npt.NDArray[np.float64]

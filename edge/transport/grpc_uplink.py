@@ -4,8 +4,9 @@
 writer task (bounded, so a slow cloud pushes back instead of growing memory); ``async for`` yields what
 the cloud sends; ``aclose()`` ends the stream and the channel.
 
-Leaving on purpose closes the cloud's session at once: ``aclose()`` writes ``Goodbye``, half-closes and waits
-(briefly) for the cloud to end the stream before cancelling anything. A reader cancelled mid-read would cancel
+Leaving on purpose closes the cloud's session at once, and loses nothing sent before: ``aclose()`` writes what
+is still queued, then ``Goodbye``, half-closes and waits (``UplinkOptions.close_timeout_s`` at most) for the
+cloud to end the stream before cancelling anything. A reader cancelled mid-read would cancel
 the whole call in grpc aio, Goodbye unsent, so each read runs as a task of the uplink's own that a cancelled
 ``async for`` leaves running, and the cloud leaves the session detached, for a resume, only when the stream broke.
 """
@@ -21,22 +22,13 @@ from typing import cast
 
 import grpc
 
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudEvent, Welcome
 from eyeline.edge.transport import wire
+from eyeline.edge.transport.uplink import UplinkError
+from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.v1 import session_pb2 as pb
 from eyeline.protos.v1 import session_pb2_grpc
-
-
-class UplinkError(EdgeError):
-    """The session stream could not be opened or broke; ``retryable`` says whether to reconnect."""
-
-    def __init__(self, message: str, *, retryable: bool, status: str = "") -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.status = status
-
 
 _RETRYABLE_STATUS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                      grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
@@ -62,11 +54,11 @@ class UplinkOptions:
     send_queue: int = 8
     connect_timeout_s: float = 10.0
     tls_ca: Path | None = None                  # PEM roots to trust; set = connect over TLS
+    # Leaving: how long what is still queued, then Goodbye, may take to reach a cloud that ends the session for
+    # it. A cloud that does not (dead, or cut off) is not waited for longer: it then holds the session a while,
+    # as it would after a broken stream.
+    close_timeout_s: float = 3.0
 
-
-# A Goodbye the cloud does not answer (by ending the stream) this fast is not worth waiting for: the cloud then
-# holds the session a while, as it would after a broken stream.
-_GOODBYE_TIMEOUT_S = 1.0
 _Incoming = object   # a pb.CloudMessage, or grpc.aio.EOF
 
 
@@ -188,7 +180,7 @@ class GrpcUplink:
     async def aclose(self) -> None:
         if self._call is not None and self._writer is not None and not self._broken:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._say_goodbye(), _GOODBYE_TIMEOUT_S)
+                await asyncio.wait_for(self._say_goodbye(), self.options.close_timeout_s)
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
@@ -207,12 +199,10 @@ class GrpcUplink:
             self._channel = None
 
     async def _say_goodbye(self) -> None:
-        """Leaving on purpose: Goodbye goes out behind at most the message being written (what is still queued
-        the cloud would cancel anyway), then the half-close; the cloud closes the session and ends the stream."""
+        """Leaving on purpose: everything queued goes out first, then Goodbye and the half-close; the cloud, having
+        dispatched (and recorded) all of it, closes the session and ends the stream, which says it all arrived."""
         self._leaving = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(wire.goodbye_message())
+        await self._queue.put(wire.goodbye_message())   # behind what is queued: no frame is lost at the end
         assert self._writer is not None
         with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError):
             await self._writer

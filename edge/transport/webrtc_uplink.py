@@ -7,6 +7,9 @@ the live view at a steady preview rate (for the viewer), independent of the keyf
 A data channel message has a size limit (256 KiB with aiortc's SCTP): a keyframe over it is re-encoded
 smaller, first at lower JPEG quality, then scaled down, and only one that cannot fit even so is refused with
 ``FrameTooLargeError``. Its overlays' coordinates are normalized, so a scaled frame changes nothing for them.
+
+Leaving on purpose (``aclose()``) loses nothing queued: it goes out, then ``Goodbye``, and the peer connection
+closes only once the cloud, having taken them all, has hung up (or ``close_timeout_s`` has passed).
 """
 
 from __future__ import annotations
@@ -28,12 +31,11 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from google.protobuf.message import DecodeError
 
 from eyeline.devices.base import CapturedFrame, Image
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudErrorReport, CloudEvent, Welcome
 from eyeline.edge.transport import wire
-from eyeline.edge.transport.grpc_uplink import UplinkError
-from eyeline.edge.transport.uplink import IceServer
+from eyeline.edge.transport.uplink import IceServer, UplinkError
+from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.v1 import session_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ class WebRtcOptions:
     preview_fps: float = 10.0                   # 0 = no video track
     preview_width: int = 640
     max_message_bytes: int = MAX_MESSAGE_BYTES   # the data channel's limit; larger keyframes are re-encoded
+    # Leaving: how long what is still queued, then Goodbye, may take to reach a cloud that hangs up for it; a cloud
+    # that does not is not waited for longer (the WHIP resource is deleted instead).
+    close_timeout_s: float = 3.0
 
 
 class PreviewTrack(VideoStreamTrack):
@@ -82,6 +87,8 @@ class PreviewTrack(VideoStreamTrack):
         self._latest = image
 
     async def recv(self) -> av.VideoFrame:
+        # Paced on the event loop's own time, like asyncio.sleep, not the edge's clock: the track is media for a
+        # real peer, so it runs in real time even when the edge replays on virtual time.
         loop = asyncio.get_running_loop()
         self._next_at = loop.time() if self._next_at is None else self._next_at + self._period
         await asyncio.sleep(max(0.0, self._next_at - loop.time()))
@@ -135,6 +142,8 @@ class WebRtcUplink:
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=options.receive_queue)
         self._writer: asyncio.Task[None] | None = None
         self._broken = False
+        self._leaving = False
+        self._hung_up = asyncio.Event()   # the cloud closed the data channel (after Goodbye: all of it arrived)
         self.received_dropped = 0
         self.frames_sent = 0
         self.bytes_sent = 0
@@ -219,6 +228,7 @@ class WebRtcUplink:
 
     def _channel_closed(self) -> None:
         self._broken = True
+        self._hung_up.set()
         if self._inbox.full():
             self._inbox.get_nowait()
         self._inbox.put_nowait(None)
@@ -244,7 +254,7 @@ class WebRtcUplink:
         await self._put(message)
 
     async def _put(self, item: wire.Outgoing) -> None:
-        if self._broken:
+        if self._broken or self._leaving:
             raise UplinkError("the WebRTC session has ended", retryable=True)
         await self._send.put(item)
 
@@ -263,13 +273,18 @@ class WebRtcUplink:
             except ValueError as exc:  # over the peer's max-message-size
                 log.warning("message of %d bytes not sent: %s", len(data), exc)
                 continue
+            if self._leaving and _is_goodbye(item):
+                return
             if isinstance(item, wire.EncodedFrame):
                 self.frames_sent += 1
                 self.bytes_sent += len(item.data)
             if channel.bufferedAmount > _BUFFER_HIGH_BYTES:
                 low.clear()
                 await low.wait()
+        # The channel closed: free any producer waiting on the queue.
         self._broken = True
+        while not self._send.empty():
+            self._send.get_nowait()
 
     # ------------------------------------------------------------------ receiving and closing
 
@@ -284,16 +299,31 @@ class WebRtcUplink:
             yield wire.cloud_event(message)
 
     async def aclose(self) -> None:
+        """Leave: what is queued goes out, then Goodbye, and the cloud hangs up once it has taken them all (within
+        ``close_timeout_s``); only then is the peer connection closed, since closing it aborts the SCTP association
+        and loses whatever it had not yet delivered. A cloud that does not hang up in time has its WHIP resource
+        deleted instead."""
+        if self._writer is not None and not self._broken:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._say_goodbye(), self.options.close_timeout_s)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
         if self._resource is not None:
-            await self._delete(self._resource)
+            if not self._hung_up.is_set():   # the cloud took no Goodbye (or there was none): end its session now
+                await self._delete(self._resource)
             self._resource = None
         if self._pc is not None:
             await self._pc.close()
             self._pc = None
+
+    async def _say_goodbye(self) -> None:
+        self._leaving = True
+        await self._send.put(wire.goodbye_message())   # behind what is queued: no frame is lost at the end
+        assert self._writer is not None
+        await asyncio.wait({self._writer})   # everything, then Goodbye, handed to the data channel
+        await self._hung_up.wait()           # the cloud dispatched all of it, ended the session and hung up
 
     async def _delete(self, resource: str) -> None:
         """End the session on the cloud at once instead of waiting for it to notice the closed peer."""
@@ -302,3 +332,7 @@ class WebRtcUplink:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as http, \
                     http.delete(resource, headers=headers):
                 pass
+
+
+def _is_goodbye(item: wire.Outgoing) -> bool:
+    return isinstance(item, pb.EdgeMessage) and item.WhichOneof("kind") == "goodbye"

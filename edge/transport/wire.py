@@ -177,7 +177,7 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
         case "answer":
             a = message.answer
             return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final,
-                          a.proactive, a.offer)
+                          a.proactive, a.offer, a.overlay_id)
         case "trace":
             return _trace_step(message.trace)
         case "flow":
@@ -246,7 +246,7 @@ def _shape(item: pb.OverlayItem) -> ov.Shape:  # one branch per item kind
 def answer_to_wire(answer: Answer) -> pb.Answer:
     return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
                      trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
-                     proactive=answer.proactive, offer=answer.offer)
+                     proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id)
 
 
 def trace_to_wire(step: TraceStep) -> pb.TraceStep:

@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from eyeline.devices.audio import SPEECH_RATE, Samples
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import CloudErrorReport, CloudEvent, HeardInCloud
 from eyeline.edge.transport.uplink import MessageSender
 from eyeline.edge.transport.wire import audio_messages
 from eyeline.edge.voice.asr import Transcript
+from eyeline.protos.clock import Clock, MonotonicClock
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +93,11 @@ class CloudTranscriber:
         # The segment has just closed: its first sample was captured about its length ago.
         start_ns = self._clock.now_ns() - len(samples) * _NS_PER_S // SPEECH_RATE
         chunk_bytes = SPEECH_RATE * self.options.chunk_ms // 1000 * 2
-        began = time.monotonic()
+        began_ns = self._clock.now_ns()
         for index, message in enumerate(audio_messages(utterance_id, pcm, start_ns, SPEECH_RATE, chunk_bytes)):
             await self._sender.send_message(message)
-            sent = min(len(pcm), (index + 1) * chunk_bytes)
-            ahead_s = sent / (2 * SPEECH_RATE) / self.options.realtime_factor - (time.monotonic() - began)
-            if ahead_s > 0:
-                await asyncio.sleep(ahead_s)
+            sent_ns = min(len(pcm), (index + 1) * chunk_bytes) // 2 * _NS_PER_S // SPEECH_RATE
+            await self._clock.sleep_until(began_ns + int(sent_ns / self.options.realtime_factor))
         self.stats.utterances += 1
         self.stats.bytes_sent += len(pcm)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Protocol
 
 from eyeline.devices.audio import AudioChunk, AudioSource
 from eyeline.devices.base import DeviceError
-from eyeline.devices.clock import Clock, MonotonicClock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
@@ -32,6 +30,8 @@ from eyeline.edge.voice.asr import Transcriber
 from eyeline.edge.voice.intents import Intent, parse_intent
 from eyeline.edge.voice.speech import SpeechError, SpeechOutput, SpeechSynthesizer
 from eyeline.edge.voice.vad import AudioFormatError, SileroVad, SpeechSegment, SpeechSegmenter, VadConfig
+from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class HeardUtterance:
     start_ns: int            # capture time of the first speech sample
     end_ns: int              # capture time of the last speech sample
     heard_ns: int            # when the VAD closed the utterance (the clock's time)
-    transcribe_ns: int       # wall time the recogniser took
+    transcribe_ns: int       # real time the recogniser took (the front end's cost clock)
     confidence: float
     language: str
 
@@ -148,7 +148,8 @@ class VoiceFrontEnd:
     def __init__(self, source: AudioSource, transcriber: Transcriber, asker: Asker, *,
                  gate: TalkGate | None = None, synthesizer: SpeechSynthesizer | None = None,
                  output: SpeechOutput | None = None, options: VoiceOptions | None = None,
-                 clock: Clock | None = None, vad: SileroVad | None = None, on_turn: TurnHook | None = None) -> None:
+                 clock: Clock | None = None, vad: SileroVad | None = None, on_turn: TurnHook | None = None,
+                 cost_clock: Clock | None = None) -> None:
         self.options = options or VoiceOptions()
         self._source = source
         self._transcriber = transcriber
@@ -157,10 +158,14 @@ class VoiceFrontEnd:
         self._synthesizer = synthesizer
         self._output = output
         self._clock = clock or MonotonicClock()
+        # The recogniser's compute time is real even when ``clock`` is virtual (replays, the speech benchmark):
+        # virtual time stands still while the CPU works, so it is measured on a clock of its own.
+        self._cost_clock = cost_clock or MonotonicClock()
         self._vad = vad
         self._on_turn = on_turn
         self._segments: asyncio.Queue[SpeechSegment | None] = asyncio.Queue(self.options.segment_queue)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="edge-vad")
+        self._speech = TaskSet("voice speaking", logger=log)   # the answer being spoken, ended with ``run``
         self._speaking: asyncio.Task[None] | None = None
         self._last_question = ""
         self._last_answer = ""
@@ -182,6 +187,7 @@ class VoiceFrontEnd:
         except* (DeviceError, EdgeError) as failed:
             raise failed.exceptions[0] from None   # a missing microphone, a broken stream: as itself
         finally:
+            await self._speech.aclose()   # still speaking only when listening failed or was cancelled
             await self._source.aclose()
             self._pool.shutdown(wait=False)
 
@@ -234,9 +240,9 @@ class VoiceFrontEnd:
 
     async def _transcribe(self, segment: SpeechSegment) -> HeardUtterance:
         heard_ns = self._clock.now_ns()
-        started = time.perf_counter_ns()
+        started = self._cost_clock.now_ns()
         transcript = await self._transcriber.transcribe(segment.samples)
-        took = time.perf_counter_ns() - started
+        took = self._cost_clock.now_ns() - started
         return HeardUtterance(transcript.text, segment.start_ns, segment.end_ns, heard_ns, took,
                               transcript.confidence, transcript.language)
 
@@ -280,7 +286,7 @@ class VoiceFrontEnd:
         if self._synthesizer is None or self._output is None or not text.strip():
             return
         previous = self._speaking
-        self._speaking = asyncio.create_task(self._say(previous, text), name="voice-speak")
+        self._speaking = self._speech.spawn(self._say(previous, text), name="voice-speak")
 
     async def _say(self, previous: asyncio.Task[None] | None, text: str) -> None:
         if previous is not None:

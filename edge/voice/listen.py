@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eyeline.devices.audio import AudioFileSource, AudioSource, MicrophoneSource
-from eyeline.devices.clock import Clock
 from eyeline.edge.voice.asr import Transcriber, WhisperOptions, WhisperTranscriber
 from eyeline.edge.voice.front_end import Asker, HandsFree, PushToTalk, TalkGate, VoiceFrontEnd, VoiceTurn
 from eyeline.edge.voice.speech import SpeakerPlayer, SpeechOutput, WavRecorder, best_synthesizer
+from eyeline.protos.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -469,7 +469,7 @@ class NoticeItem(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer")
+    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -480,6 +480,7 @@ class Answer(_message.Message):
     SPEECH_MIME_FIELD_NUMBER: _ClassVar[int]
     PROACTIVE_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
+    OVERLAY_ID_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     frame_seq: int
@@ -490,7 +491,8 @@ class Answer(_message.Message):
     speech_mime: str
     proactive: bool
     offer: str
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ...) -> None: ...
+    overlay_id: str
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ...) -> None: ...
 
 class TraceStep(_message.Message):
     __slots__ = ("query_id", "index", "kind", "text", "evidence", "confidence", "cost_us", "agent", "frame_seq")

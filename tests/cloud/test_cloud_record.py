@@ -3,7 +3,6 @@ and a recording that cannot be created says where and why."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
 from eyeline.devices.recording import RecordingReader
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
 
 
@@ -20,9 +20,17 @@ def _frame(seq: int) -> pb.EdgeMessage:
                                          height=48, keyframe=seq % 2 == 0))
 
 
+class TickingClock(VirtualClock):
+    """A virtual clock that also moves one nanosecond per read, so every logged message has its own time."""
+
+    def now_ns(self) -> int:
+        now = super().now_ns()
+        self._now_ns = now + 1
+        return now
+
+
 def test_received_and_sent_messages_are_recorded_in_the_shared_layout(tmp_path: Path) -> None:
-    ticks = itertools.count(1_000)
-    recorder = CloudSessionRecorder(tmp_path / "s1.mcap", {"session_id": "s1"}, lambda: next(ticks))
+    recorder = CloudSessionRecorder(tmp_path / "s1.mcap", {"session_id": "s1"}, TickingClock(1_000))
     recorder.open()
     for seq in (1, 2, 3):
         recorder.record_in(_frame(seq))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eyeline.cloud.model import Mode, NoticeItem, StepKind
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.model import Image, Mode, NoticeItem, StepKind
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill, RefusalKind, check_question
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill

@@ -18,6 +18,7 @@ from eyeline.cloud.skills.shelf.agents import (
 )
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.devices.synthetic import LabelLayout, make_shelf_scene, render_shelf_frame
+from eyeline.protos.clock import VirtualClock
 
 QUESTION = "which of these has the most protein?"
 
@@ -48,14 +49,15 @@ async def test_the_knowledge_agent_rescues_a_shelf_whose_panels_are_all_hidden(r
     job, best = hidden_shelf()
     panels_only = await ProteinRankingSkill().answer(SkillContext(QUESTION, Mode.THINKING, job.image, 1, real_ocr))
     assert panels_only.confidence == 0.0                      # no panel, no catalog: nothing to rank
-    knowledge = await answer_from_knowledge(job, real_ocr)
+    knowledge = await answer_from_knowledge(job, real_ocr, clock=VirtualClock())
     assert knowledge.answer.startswith(best)
     assert 0.5 < knowledge.confidence < 1.0                    # a name match, trusted less than a read panel
     assert {step.agent for step in knowledge.steps} == {KNOWLEDGE_AGENT}
     assert all(step.evidence and step.cost_us >= 0 for step in knowledge.steps)
     grounded = [step for step in knowledge.steps if step.kind is StepKind.GROUND]
     assert len(grounded) == 4 and all(step.confidence > 0.8 for step in grounded)
-    result = orchestrate([AgentReport("frame", panels_only, 10), AgentReport(KNOWLEDGE_AGENT, knowledge, 10)])
+    result = orchestrate([AgentReport("frame", panels_only, 10), AgentReport(KNOWLEDGE_AGENT, knowledge, 10)],
+                         VirtualClock())
     assert result.answer.startswith(best) and "1 of 2 agents agreed" in result.answer
 
 
@@ -63,8 +65,8 @@ def test_a_knowledge_agent_that_disagrees_lowers_the_reported_agreement() -> Non
     panel = "Alpha Bar has the most protein: 20 g per serving (of 3 products read)."
     other = "Beta Bite has the most protein: 25 g per serving (of 3 products read)."
     readers = [report("frame", panel, 0.95), report("scale-1.5x", panel, 0.9)]
-    agreeing = orchestrate([*readers, report(KNOWLEDGE_AGENT, panel, 0.85)])
-    disagreeing = orchestrate([*readers, report(KNOWLEDGE_AGENT, other, 0.85)])
+    agreeing = orchestrate([*readers, report(KNOWLEDGE_AGENT, panel, 0.85)], VirtualClock())
+    disagreeing = orchestrate([*readers, report(KNOWLEDGE_AGENT, other, 0.85)], VirtualClock())
     assert "3 of 3 agents agreed" in agreeing.answer and "2 of 3 agents agreed" in disagreeing.answer
     assert disagreeing.confidence < agreeing.confidence
     assert "the catalog agrees with the panels" in agreeing.steps[-1].text
@@ -83,5 +85,5 @@ async def test_given_the_lines_the_session_read_the_knowledge_agent_spends_no_oc
     lines = await real_ocr.read(job.image)
     (given,) = [j for j in agent_jobs(SkillContext(QUESTION, Mode.CONTEMPLATING, job.image, 1, real_ocr),
                                       demo_pack().products, lines) if j.knowledge_only]
-    knowledge = await answer_from_knowledge(given, NoPixels())
+    knowledge = await answer_from_knowledge(given, NoPixels(), clock=VirtualClock())
     assert knowledge.answer.startswith(best)

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from eyeline.cloud.model import NormBox
-from eyeline.cloud.perception.ocr import Image, OcrBusyError, OcrEngine, OcrError, OcrPool, TextLine
+from eyeline.cloud.model import Image, NormBox
+from eyeline.cloud.perception.ocr import OcrBusyError, OcrEngine, OcrError, OcrPool, TextLine
 
 
 def text_image(text: str, origin: tuple[int, int], size: tuple[int, int] = (640, 360)) -> Image:

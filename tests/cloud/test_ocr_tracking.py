@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eyeline.cloud.model import NormBox
-from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
+from eyeline.cloud.model import Image, NormBox
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.perception.registration import register
 from eyeline.cloud.perception.tracking import TrackedTextReader, changed_regions, pack_mosaic
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame

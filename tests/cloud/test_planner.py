@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.model import Image, Mode, NormBox, SkillResult, StepKind, TraceStep
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.skills.base import Pass, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentReport, orchestrate
+from eyeline.protos.clock import VirtualClock
 
 
 class NoReader:
@@ -84,7 +85,7 @@ def test_the_orchestrator_answers_with_the_majority_and_says_how_many_agreed() -
     reports = [_report("frame", "Alpha Bar has the most protein: 20 g per serving (of 3 products read).", 0.8),
                _report("scale-1.5x", "Beta Bite has the most protein: 25 g per serving (of 2 products read).", 0.99),
                _report("views-3+2", "Alpha Bar has the most protein: 20 g per serving (of 4 products read).", 0.95)]
-    result = orchestrate(reports)
+    result = orchestrate(reports, VirtualClock())
     assert result.answer.startswith("Alpha Bar") and "2 of 3 agents agreed" in result.answer
     verify = result.steps[-1]
     assert verify.agent == "orchestrator" and "views-3+2" in verify.text and verify.evidence

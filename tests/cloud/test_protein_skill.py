@@ -11,6 +11,7 @@ import pytest
 from eyeline.cloud.model import (
     BadgeItem,
     BoxItem,
+    Image,
     Mode,
     NormBox,
     NoticeItem,
@@ -18,7 +19,7 @@ from eyeline.cloud.model import (
     SkillResult,
     StepKind,
 )
-from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillConfigError, SkillContext, SkillRouter, UnsupportedQuestionError
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.shelf.labels import is_panel_text, parse_protein_grams

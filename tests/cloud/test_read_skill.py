@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eyeline.cloud.model import BoxItem, Mode, NormBox
-from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
+from eyeline.cloud.model import BoxItem, Image, Mode, NormBox
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
 from eyeline.cloud.skills.read import ReadTextSkill, reading_order
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill

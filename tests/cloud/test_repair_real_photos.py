@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from eyeline.cloud.knowledge import load_pack
-from eyeline.cloud.model import ArrowItem, Mode, NormBox, StepCardItem
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.model import ArrowItem, Image, Mode, NormBox, StepCardItem
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import SkillContext
 from eyeline.cloud.skills.repair import RepairSkill
 

@@ -10,8 +10,18 @@ import pytest
 
 from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.knowledge.schema import RepairKit
-from eyeline.cloud.model import ArrowItem, Mode, NormBox, NoticeItem, OutlineItem, SkillResult, StepCardItem, StepKind
-from eyeline.cloud.perception.ocr import Image, TextLine
+from eyeline.cloud.model import (
+    ArrowItem,
+    Image,
+    Mode,
+    NormBox,
+    NoticeItem,
+    OutlineItem,
+    SkillResult,
+    StepCardItem,
+    StepKind,
+)
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
 from eyeline.cloud.skills.read import ReadTextSkill
 from eyeline.cloud.skills.repair import RepairProgress, RepairSkill, command_of, moved, step_asked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,25 @@ async def test_a_detached_session_is_reattached_by_its_subject_until_its_grace_r
     assert manager.expire(14 * S) == []
     assert manager.expire(15 * S) == [session]
     assert manager.get(session.session_id) is None and manager.reattach(session.session_id, "glasses") is None
+
+
+async def test_a_goodbye_frees_the_slot_cancels_the_work_closes_the_recording_then_ends_the_stream() -> None:
+    manager = SessionManager(max_sessions=1)
+    session = manager.open("glasses", "p", Mode.INSTANT, 0)
+    work = asyncio.Event()
+    assert session.spawn(work.wait(), limit=2)
+    closed: list[str] = []
+
+    async def close_recording() -> None:
+        closed.append("recording")
+
+    session.on_close(close_recording)
+    await asyncio.sleep(0)
+    await session.finish()   # what the dispatcher does with the edge's Goodbye, whatever the transport
+    assert session.finished and session.busy == 0 and closed == ["recording"]
+    assert manager.get(session.session_id) is None and not manager.detached()
+    assert session.outbound.get_nowait() is None   # the ingress hangs up
+    manager.open("glasses", "p", Mode.INSTANT, 1)   # the one slot is free again
 
 
 def test_a_session_continued_after_a_restart_never_overwrites_its_first_recording(tmp_path: Path) -> None:

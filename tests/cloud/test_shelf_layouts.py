@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from eyeline.cloud.knowledge import CatalogProduct, demo_pack
-from eyeline.cloud.model import Mode, NormBox, PanelItem, SkillResult, StepKind
-from eyeline.cloud.perception.ocr import Image, OcrPool, TextLine
+from eyeline.cloud.model import Image, Mode, NormBox, PanelItem, SkillResult, StepKind
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext
 from eyeline.cloud.skills.shelf.labels import parse_protein_grams, parse_serving_grams
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill

@@ -21,7 +21,7 @@ from eyeline.devices.audio import (
     read_audio_file,
 )
 from eyeline.devices.base import DeviceError, DeviceNotFoundError
-from eyeline.devices.clock import VirtualClock
+from eyeline.protos.clock import VirtualClock
 
 
 async def _collect(source: AudioSource) -> list[AudioChunk]:

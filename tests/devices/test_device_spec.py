@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from eyeline.devices.base import CapturedFrame, DeviceNotFoundError, DeviceSpecError, FrameSource
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.image import ImageSource
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import KNOWN_KINDS, DeviceSpec, open_device, parse_device_spec
 from eyeline.devices.synthetic import ShelfTruth, SyntheticShelfSource, make_shelf_scene
 from eyeline.devices.video import VideoFileSource
 from eyeline.devices.webcam import WebcamSource
+from eyeline.protos.clock import VirtualClock
 
 SMALL = GlassesProfile("small", 320, 180, 10.0, 70.0, 500, has_display=False)
 

@@ -6,10 +6,10 @@ import eyeline.devices as devices
 
 PUBLIC = {
     "CATALOG", "KNOWN_KINDS", "PROFILES", "RAYBAN_CLASS", "WEBCAM",
-    "CameraReadError", "CapturedFrame", "Clock", "DeviceError", "DeviceNotFoundError", "DeviceSpec",
+    "CameraReadError", "CapturedFrame", "DeviceError", "DeviceNotFoundError", "DeviceSpec",
     "DeviceSpecError", "FrameSource", "GlassesProfile", "Image", "ImageDecodeError", "ImageSource",
-    "MonotonicClock", "Product", "ProductTruth", "ShelfScene", "ShelfTruth", "SyntheticShelfSource",
-    "VideoDecodeError", "VideoFileSource", "VirtualClock", "WebcamSource",
+    "Product", "ProductTruth", "ShelfScene", "ShelfTruth", "SyntheticShelfSource",
+    "VideoDecodeError", "VideoFileSource", "WebcamSource",
     "load_image", "make_shelf_scene", "open_device", "parse_device_spec", "profile_by_name", "render_shelf_frame",
     "RecordingReader", "ReplaySource", "RecordingError", "NotMcapError", "TruncatedRecordingError",
     "EmptyRecordingError", "MissingChannelError", "SchemaVersionError", "CorruptRecordingError",

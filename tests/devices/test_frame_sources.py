@@ -21,11 +21,11 @@ from eyeline.devices.base import (
     FrameSource,
     Image,
 )
-from eyeline.devices.clock import MonotonicClock, VirtualClock
 from eyeline.devices.image import ImageDecodeError, ImageSource
 from eyeline.devices.synthetic import ShelfTruth, SyntheticShelfSource, make_shelf_scene
 from eyeline.devices.video import VideoDecodeError, VideoFileSource
 from eyeline.devices.webcam import WebcamSource
+from eyeline.protos.clock import MonotonicClock, VirtualClock
 
 VIDEO_LEVELS = (10, 45, 80, 115, 150, 185, 220)  # one brightness per frame, so order can be read back
 

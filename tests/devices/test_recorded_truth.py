@@ -10,7 +10,6 @@ import pytest
 from mcap.writer import CompressionType, Writer
 
 from eyeline.devices.base import CapturedFrame
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.espresso import EspressoTruth, make_espresso_scene, render_espresso_frame
 from eyeline.devices.recording import SchemaVersionError, truth_record
 from eyeline.devices.replay import ReplaySource
@@ -18,6 +17,7 @@ from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf
 from eyeline.edge.recording.recorder import SessionRecorder
 from eyeline.edge.recording.records import compressed_image
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 from eyeline.protos.recording_io import ChannelTable
 
 WIDTH, HEIGHT = 320, 180

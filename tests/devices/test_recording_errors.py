@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from mcap.writer import CompressionType, Writer
 
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.recording import (
     CorruptRecordingError,
     EmptyRecordingError,
@@ -23,6 +22,7 @@ from eyeline.devices.spec import open_device
 from eyeline.devices.synthetic import SyntheticShelfSource
 from eyeline.edge.recording.recorder import RecorderOptions, RecordingSource, SessionRecorder
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 
 
 async def good_recording(path: Path, frames: int = 4) -> Path:

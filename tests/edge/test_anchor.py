@@ -8,7 +8,8 @@ import pytest
 from eyeline.devices.base import CapturedFrame
 from eyeline.devices.synthetic import ShelfTruth, make_shelf_scene, render_shelf_frame
 from eyeline.edge.display.anchor import AnchorFade, SceneTracker
-from eyeline.edge.display.render import BADGE_BGR, OverlayRenderer, Projection
+from eyeline.edge.display.canvas import Projection
+from eyeline.edge.display.render import BADGE_BGR, OverlayRenderer
 from eyeline.edge.overlays import BadgeShape, Item, Overlay
 
 W, H = 640, 360

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.devices.clock import VirtualClock
 from eyeline.edge.daemon.config import ConfigError, load_config
 from eyeline.edge.daemon.reconnect import BackoffSettings, ReconnectPolicy
+from eyeline.protos.clock import VirtualClock
 
 GOOD = """
 [device]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from eyeline.cloud.app import CloudServer
-from eyeline.devices.clock import VirtualClock
 from eyeline.edge.daemon.config import ConfigError, load_config
 from eyeline.edge.daemon.fallback import (
     NOTICE_ITEM_ID,
@@ -25,6 +24,7 @@ from eyeline.edge.daemon.metrics import DaemonMetrics, health, prometheus_text
 from eyeline.edge.messages import Answer, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Item, NoticeShape, Overlay
 from eyeline.edge.transport.grpc_uplink import UplinkOptions
+from eyeline.protos.clock import VirtualClock
 
 S = 1_000_000_000
 

@@ -11,7 +11,8 @@ import numpy as np
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.edge.daemon.fallback import OFFLINE_NOTICE
 from eyeline.edge.display.anchor import AnchorFade
-from eyeline.edge.display.render import OverlayRenderer, Projection
+from eyeline.edge.display.canvas import Projection
+from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.messages import CloudEvent, OverlayArrival
 from eyeline.edge.overlays import BadgeShape, Item, Overlay
 from eyeline.edge.runtime import EdgeConfig, EdgeRuntime

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from eyeline.edge.daemon.config import ConfigError, DaemonConfig, parse_config
-from eyeline.edge.daemon.ingest import power_state
+from eyeline.edge.daemon.ingest_stream import power_state
 from eyeline.edge.daemon.power import (
     PowerGovernor,
     PowerPolicy,

@@ -15,7 +15,6 @@ from mcap.reader import make_reader
 from mcap_protobuf.decoder import DecoderFactory
 
 from eyeline.devices.base import CapturedFrame
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import SyntheticShelfSource
 from eyeline.edge.messages import Answer, HopTimes, OverlayArrival
@@ -23,6 +22,7 @@ from eyeline.edge.overlays import BadgeShape, Box, BoxShape, Item, Overlay
 from eyeline.edge.recording.recorder import RecorderOptions, RecordingSource, RecordingWriteError, SessionRecorder
 from eyeline.edge.transport.wire import answer_to_wire, cloud_event
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
 
 WIDTH, HEIGHT = 320, 180

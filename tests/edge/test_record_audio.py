@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from eyeline.devices.audio import SPEECH_RATE, AudioFileSource, Samples, read_audio_file
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.recording import MissingChannelError, RecordingReader
 from eyeline.devices.replay import RecordedAudioSource
 from eyeline.edge.messages import Answer
@@ -20,6 +19,7 @@ from eyeline.edge.transport.wire import UtteranceOut
 from eyeline.edge.voice.asr import Transcript
 from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 
 SPOKEN = "he was not an ill disposed young man"
 

@@ -10,14 +10,9 @@ import numpy.typing as npt
 import pytest
 
 from eyeline.devices.base import Image
-from eyeline.edge.display.render import (
-    ARROW_BGR,
-    BADGE_BGR,
-    WARNING_BGR,
-    OverlayRenderer,
-    Projection,
-    RenderError,
-)
+from eyeline.edge.display.canvas import Projection, RenderError
+from eyeline.edge.display.cards import WARNING_BGR
+from eyeline.edge.display.render import ARROW_BGR, BADGE_BGR, OverlayRenderer
 from eyeline.edge.overlays import (
     ArrowShape,
     BadgeShape,

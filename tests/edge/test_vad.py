@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, AudioChunk, AudioFileSource, AudioSource
-from eyeline.devices.clock import VirtualClock
 from eyeline.edge.voice.vad import AudioFormatError, SileroVad, SpeechSegment, SpeechSegmenter, VadConfig
+from eyeline.protos.clock import VirtualClock
 
 _NS = 1_000_000_000
 

@@ -11,7 +11,6 @@ import pytest
 
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, MicrophoneSource, Samples
 from eyeline.devices.base import DeviceNotFoundError
-from eyeline.devices.clock import VirtualClock
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
@@ -19,6 +18,7 @@ from eyeline.edge.voice.asr import Transcript
 from eyeline.edge.voice.front_end import PushToTalk, TalkGate, VoiceFrontEnd
 from eyeline.edge.voice.speech import EspeakSynthesizer, SpokenAudio
 from eyeline.edge.voice.vad import SileroVad
+from eyeline.protos.clock import VirtualClock
 from tests.speech_helpers import spoken
 
 _NS = 1_000_000_000

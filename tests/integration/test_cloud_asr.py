@@ -17,7 +17,6 @@ from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.devices.audio import ArraySource
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.spec import open_device
 from eyeline.edge.app import EdgeAppOptions, hello_for, run_edge
@@ -31,6 +30,7 @@ from eyeline.edge.voice.cloud_asr import CloudTranscriber
 from eyeline.edge.voice.front_end import VoiceFrontEnd
 from eyeline.edge.voice.intents import parse_intent
 from eyeline.edge.voice.listen import ListenOptions
+from eyeline.protos.clock import VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
 from tests.speech_helpers import spoken, spoken_wav
 

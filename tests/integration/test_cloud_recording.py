@@ -10,12 +10,12 @@ import pytest
 
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
 from eyeline.devices.replay import ReplaySource, decode_image
 from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 
 QUESTION = "which of these has the most protein?"
 

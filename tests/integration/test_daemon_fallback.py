@@ -11,12 +11,12 @@ import pytest
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.devices.clock import MonotonicClock
 from eyeline.edge.daemon.fallback import OFFLINE_NOTICE, FallbackSettings
 from eyeline.edge.daemon.reconnect import BackoffSettings
 from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
 from eyeline.edge.overlays import NoticeShape
+from eyeline.protos.clock import MonotonicClock
 from eyeline.tools.fallback import EmbeddedCloud
 from tests.integration.test_daemon import daemon_config, free_port, recorded_seqs, run_daemon, scrape, until
 

@@ -16,7 +16,6 @@ import pytest
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.base import CapturedFrame, DeviceError
-from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon
@@ -24,6 +23,7 @@ from eyeline.edge.messages import Answer, Welcome
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import QueryOut
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import MonotonicClock
 from tests.integration.helpers import Session, hello, jpeg_frame
 from tests.integration.test_daemon import daemon_config, recorded_seqs, run_daemon, scrape, until
 

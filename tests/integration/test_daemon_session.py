@@ -12,12 +12,12 @@ import pytest
 
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.recording import RecordingReader
 from eyeline.edge.daemon.service import DaemonDeps, EdgeDaemon
 from eyeline.edge.messages import CloudEvent
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import MonotonicClock
 from tests.integration.helpers import hello
 from tests.integration.test_daemon import daemon_config, run_daemon, until
 from tests.integration.test_daemon_fallback import QUESTION, answered, ask_now, cloud_config

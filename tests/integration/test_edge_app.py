@@ -12,7 +12,7 @@ from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.profiles import WEBCAM
 from eyeline.edge.app import EdgeAppOptions, run_edge
-from eyeline.edge.transport.grpc_uplink import UplinkError
+from eyeline.edge.transport.uplink import UplinkError
 
 
 def options(cloud: CloudServer, signer: TokenSigner, tmp_path: Path, **overrides: object) -> EdgeAppOptions:

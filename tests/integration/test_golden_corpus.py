@@ -47,7 +47,7 @@ async def _check_replay(expected: GoldenExpectation, options: ReplayOptions) -> 
     run = await replay_session(script, options)
     answer = run.answers[query.query_id]
     assert answer.frame_seq == expected.frame_seq
-    overlay = run.overlays[f"answer-{query.query_id}"]
+    overlay = run.overlays[answer.overlay_id]
     if expected.skill == REPAIR_SKILL:
         _check_repair(expected, answer, overlay)
     else:

@@ -82,7 +82,7 @@ async def _offer(session: Session) -> tuple[Answer, Overlay]:
             overlays[event.overlay.overlay_id] = event.overlay
         if isinstance(event, Answer):
             assert event.proactive, f"an answer nobody asked for must be marked proactive: {event}"
-            return event, overlays[event.query_id]
+            return event, overlays[event.overlay_id]
 
 
 def _badges_on_their_products(overlay: Overlay, truth: ShelfTruth) -> None:

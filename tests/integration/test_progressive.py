@@ -40,6 +40,7 @@ async def test_thinking_sends_provisional_answers_then_the_final_one_with_the_sa
     assert [a.final for a in answers] == [False, False, True]
     assert [o.final for o in overlays] == [False, False, True]
     assert {o.overlay_id for o in overlays} == {"answer-q1"} and {a.query_id for a in answers} == {"q1"}
+    assert {a.overlay_id for a in answers} == {"answer-q1"}   # each pass's answer names the overlay it replaces
     assert [s.index for s in steps] == list(range(len(steps)))
     planner = [s.text for s in steps if s.agent == "planner"]
     assert any("confirmed" in text for text in planner) and "stopped after 3 passes" in planner[-1]

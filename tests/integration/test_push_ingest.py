@@ -19,7 +19,6 @@ import pytest
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.devices.clock import MonotonicClock, VirtualClock
 from eyeline.devices.push import PushedFrameRef, PushedFrameSource
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge import overlays as ov
@@ -29,6 +28,7 @@ from eyeline.edge.daemon.power import PowerState
 from eyeline.edge.daemon.reconnect import BackoffSettings
 from eyeline.edge.daemon.service import EdgeDaemon
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival
+from eyeline.protos.clock import MonotonicClock, VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
 from eyeline.tools.phone_client import (
     QUERY_ID,

@@ -14,13 +14,13 @@ import pytest
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.audio import SPEECH_RATE
-from eyeline.devices.clock import MonotonicClock
 from eyeline.devices.push import PushedFrameSource
 from eyeline.edge.daemon.ingest import IngestOptions, PhoneIngest
 from eyeline.edge.daemon.service import EdgeDaemon
 from eyeline.edge.messages import Answer, HeardInCloud
 from eyeline.edge.transport.wire import audio_messages
 from eyeline.edge.voice.asr import PACKAGED_MODEL, WhisperTranscriber
+from eyeline.protos.clock import MonotonicClock
 from eyeline.protos.v1 import session_pb2 as pb
 from tests.speech_helpers import spoken
 

@@ -21,13 +21,13 @@ from mcap.stream_reader import StreamReader, breakup_chunk
 
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import WEBCAM
 from eyeline.devices.recording import RecordingReader
 from eyeline.devices.replay import ReplaySource
 from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.edge.runtime import EdgeConfig
 from eyeline.protos import recording as layout
+from eyeline.protos.clock import VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
 from eyeline.protos.v1 import session_pb2_grpc
 from eyeline.tools.cli import main as eyeline_main

@@ -15,7 +15,8 @@ from eyeline.cloud.model import NormBox
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, Welcome
 from eyeline.edge.overlays import Box
-from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import UplinkError
 from eyeline.edge.transport.wire import EncodedFrame, QueryOut, hello_message, query_message
 from eyeline.protos.v1 import session_pb2 as pb
 

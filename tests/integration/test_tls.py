@@ -9,7 +9,8 @@ import pytest
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError, UplinkOptions
+from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
+from eyeline.edge.transport.uplink import UplinkError
 
 from .helpers import hello
 

@@ -12,7 +12,6 @@ import pytest
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.devices.audio import AudioFileSource, MicrophoneSource, read_audio_file
-from eyeline.devices.clock import VirtualClock
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.spec import open_device
 from eyeline.edge.app import EdgeAppOptions, hello_for, run_edge
@@ -24,6 +23,7 @@ from eyeline.edge.voice.front_end import VoiceFrontEnd
 from eyeline.edge.voice.intents import parse_intent
 from eyeline.edge.voice.listen import ListenOptions, open_audio
 from eyeline.edge.voice.speech import EspeakSynthesizer, WavRecorder
+from eyeline.protos.clock import VirtualClock
 from tests.speech_helpers import spoken_wav
 
 pytestmark = pytest.mark.slow

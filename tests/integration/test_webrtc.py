@@ -3,6 +3,7 @@ edge's transport choice and fallback, and resources freed when a peer goes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,12 +12,13 @@ import pytest
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
-from eyeline.devices.clock import MonotonicClock
 from eyeline.edge.messages import CloudErrorReport, OverlayArrival
-from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkError
-from eyeline.edge.transport.uplink import TransportOptions, open_uplink, parse_ice_server
+from eyeline.edge.transport.connect import TransportOptions, open_uplink
+from eyeline.edge.transport.grpc_uplink import GrpcUplink
+from eyeline.edge.transport.uplink import UplinkError, parse_ice_server
 from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
 from eyeline.edge.transport.wire import QueryOut
+from eyeline.protos.clock import MonotonicClock
 from eyeline.protos.v1 import session_pb2 as pb
 
 from ..browser.waiting import wait_until
@@ -71,6 +73,24 @@ async def test_the_data_channel_carries_the_same_contract_as_grpc(http: HttpServ
     assert session is not None and session.frame(1) is not None  # the good frame was kept
     await uplink.aclose()
     await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 5, "peer and session ending")
+
+
+async def test_a_goodbye_on_the_data_channel_ends_the_session_at_once_and_the_cloud_hangs_up(
+        http: HttpServer, cloud: CloudServer, signer: TokenSigner) -> None:
+    uplink = WebRtcUplink(WebRtcOptions(f"{http.url}/whip", preview_fps=0))
+    welcome = await uplink.open(hello(signer.mint("edge")))
+    try:
+        await uplink.push_frame(jpeg_frame(1))
+        await uplink.send_message(pb.EdgeMessage(goodbye=pb.Goodbye()))   # said, not closed: no WHIP DELETE
+        async with asyncio.timeout(5):
+            async for _ in uplink:
+                pass   # the Welcome's followers, until the cloud hangs up the data channel
+        # Right after: the session is out of the table (not held for a resume), its state dropped, its peer closed.
+        assert cloud.sessions.get(welcome.session_id) is None
+        assert not cloud.sessions.active() and not cloud.sessions.detached()
+        assert not http.webrtc.peers
+    finally:
+        await uplink.aclose()
 
 
 async def test_video_track_frames_reach_the_dispatcher_decoded_when_asked_for(

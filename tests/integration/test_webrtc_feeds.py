@@ -78,9 +78,9 @@ async def test_an_answered_overlay_comes_back_rendered_with_all_hops_in_order(
     try:
         await asyncio.wait_for(runtime.wait_for_keyframe(), 20)
         query_id = await runtime.ask("which of these has the most protein?")
-        await asyncio.wait_for(runtime.answer(query_id), 60)
+        answer = await asyncio.wait_for(runtime.answer(query_id), 60)
         session = _session(cloud, welcome.session_id)
-        overlay_id = f"answer-{query_id}"
+        overlay_id = answer.overlay_id
         await wait_until(lambda: any(r.overlay_id == overlay_id for r in session.latency), 10, "its latency record")
     finally:
         await runtime.stop()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.tools.bench import Latencies, render_report, run_benchmarks
+from eyeline.tools.bench import run_benchmarks
+from eyeline.tools.bench_roundtrip import Latencies, render_report
 
 
 def test_percentiles_and_ratios_in_the_report() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eyeline.tools.bench import Latencies
+from eyeline.tools.bench_roundtrip import Latencies
 from eyeline.tools.bench_webrtc import render_section
 
 

@@ -28,7 +28,8 @@ def script_and_truth() -> tuple[SessionScript, object]:
 
 def run_answering(text: str, badge_at: tuple[float, float]) -> ReplayRun:
     overlay = Overlay("answer-q1", "q1", 0, "t", 0, (Item("r1", BadgeShape(badge_at, "1")),))
-    return ReplayRun(answers={"q1": Answer("q1", text, 0, "t", "instant", True)}, overlays={"answer-q1": overlay},
+    answer = Answer("q1", text, 0, "t", "instant", True, overlay_id="answer-q1")
+    return ReplayRun(answers={"q1": answer}, overlays={"answer-q1": overlay},
                      arrivals=[HopTimes(capture_ns=1, sent_ns=2_000_001, received_ns=3_000_001)])
 
 
@@ -67,8 +68,8 @@ def run_guiding(step: int, target: str, head: tuple[float, float]) -> ReplayRun:
     items = (Item("step-card", StepCardShape(step, 7, "do it", f"arrow-{target}")),
              Item(f"arrow-{target}", ArrowShape((0.5, 0.1), head, target)))
     overlay = Overlay("answer-q1", "q1", 0, "t", 0, items)
-    return ReplayRun(answers={"q1": Answer("q1", f"Step {step} of 7: do it", 0, "t", "instant", True)},
-                     overlays={"answer-q1": overlay})
+    answer = Answer("q1", f"Step {step} of 7: do it", 0, "t", "instant", True, overlay_id="answer-q1")
+    return ReplayRun(answers={"q1": answer}, overlays={"answer-q1": overlay})
 
 
 def normalized_centre(truth: object, component: str, nudge_px: float = 0.0) -> tuple[float, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import re
-import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -24,9 +23,9 @@ import cv2
 import numpy as np
 
 from eyeline.cloud.knowledge.schema import CatalogProduct
-from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind, TraceStep
+from eyeline.cloud.model import Image, Mode, NormBox, SkillResult, StepKind, TraceStep
 from eyeline.cloud.perception.fusion import FusedTextReader
-from eyeline.cloud.perception.ocr import AsyncTextReader, Image, OcrEngine, TextLine, TextReader
+from eyeline.cloud.perception.ocr import AsyncTextReader, OcrEngine, TextLine, TextReader
 from eyeline.cloud.skills.base import SkillContext
 from eyeline.cloud.skills.shelf.grounding import CatalogMatcher
 from eyeline.cloud.skills.shelf.ranking import (
@@ -39,6 +38,7 @@ from eyeline.cloud.skills.shelf.ranking import (
 )
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.cloud.skills.shelf.text import find_unlabelled, group_products
+from eyeline.protos.clock import Clock, MonotonicClock, elapsed_us
 
 ORCHESTRATOR = "orchestrator"
 KNOWLEDGE_AGENT = "knowledge"
@@ -93,41 +93,46 @@ class _ThreadedReader:
 
 def run_agent(job: AgentJob) -> AgentReport:
     """Answer ``job`` with the protein skill in Thinking mode on its hypothesis (runs in a worker process)."""
-    started = time.perf_counter_ns()
+    # Jobs carry plain data only, so the worker measures on a real clock of its own.
+    clock = MonotonicClock()
+    started = clock.now_ns()
     if _engine is None:
         load_worker_engine()
     assert _engine is not None
     answer = answer_from_knowledge if job.knowledge_only else _answer
-    result = asyncio.run(answer(job, _ThreadedReader(_engine)))
+    result = asyncio.run(answer(job, _ThreadedReader(_engine), clock=clock))
     steps = tuple(replace(step, agent=job.agent) for step in result.steps)
-    return AgentReport(job.agent, replace(result, steps=steps), (time.perf_counter_ns() - started) // 1000)
+    return AgentReport(job.agent, replace(result, steps=steps), elapsed_us(clock, started))
 
 
-async def _answer(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
+async def _answer(job: AgentJob, reader: AsyncTextReader, *, clock: Clock) -> SkillResult:
     image = job.image
     if job.scale != 1.0:
         # Normalized coordinates are scale-free, so what the agent finds needs no mapping back.
         image = np.asarray(cv2.resize(image, None, fx=job.scale, fy=job.scale, interpolation=cv2.INTER_CUBIC),
                            dtype=np.uint8)
     ocr = FusedTextReader(reader, image, job.others) if job.others else reader
-    context = SkillContext(question=job.question, mode=Mode.THINKING, image=image, frame_seq=job.frame_seq, ocr=ocr)
+    context = SkillContext(question=job.question, mode=Mode.THINKING, image=image, frame_seq=job.frame_seq, ocr=ocr,
+                           clock=clock)
     return await ProteinRankingSkill(job.catalog).answer(context)
 
 
-async def answer_from_knowledge(job: AgentJob, reader: AsyncTextReader) -> SkillResult:
+async def answer_from_knowledge(job: AgentJob, reader: AsyncTextReader, *, clock: Clock) -> SkillResult:
     """Rank the products whose names are read by the catalog's figures alone; panels' numbers are not used."""
-    started = time.perf_counter_ns()
+    started = clock.now_ns()
     lines = job.lines if job.lines is not None else await reader.read(job.image)
     steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
-                       evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=KNOWLEDGE_AGENT)]
+                       evidence=tuple(line.box for line in lines), cost_us=elapsed_us(clock, started),
+                       agent=KNOWLEDGE_AGENT)]
     matcher = CatalogMatcher(job.catalog)
-    readings = [_catalog_step(name, region, matcher, steps) for name, region in _product_names(job.image, lines)]
-    started = time.perf_counter_ns()
+    readings = [_catalog_step(name, region, matcher, steps, clock)
+                for name, region in _product_names(job.image, lines)]
+    started = clock.now_ns()
     ranking = rank_by_protein(r for r in readings if r.source is Source.CATALOG)
     text = answer_text(ranking)
     confidence = KNOWLEDGE_TRUST * min((r.confidence for r in ranking.ranked), default=0.0)
     steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.region for r in ranking.ranked[:1]),
-                           confidence=round(confidence, 3), cost_us=_since_us(started), agent=KNOWLEDGE_AGENT))
+                           confidence=round(confidence, 3), cost_us=elapsed_us(clock, started), agent=KNOWLEDGE_AGENT))
     return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps), confidence=confidence)
 
 
@@ -139,18 +144,15 @@ def _product_names(image: Image, lines: Sequence[TextLine]) -> list[tuple[str, N
     return named + [(text.name, text.region) for text in find_unlabelled(lines, products, aspect)]
 
 
-def _catalog_step(name: str, region: NormBox, matcher: CatalogMatcher, steps: list[TraceStep]) -> ProductReading:
-    started = time.perf_counter_ns()
+def _catalog_step(name: str, region: NormBox, matcher: CatalogMatcher, steps: list[TraceStep],
+                  clock: Clock) -> ProductReading:
+    started = clock.now_ns()
     reading = catalog_reading(name, region, matcher)
     said = (f"catalog: {reading.per_serving_g} g per serving" if reading.source is Source.CATALOG
             else "not in the catalog")
     steps.append(TraceStep(StepKind.GROUND, f"{name!r}: {said}", evidence=(region,),
-                           confidence=reading.confidence, cost_us=_since_us(started), agent=KNOWLEDGE_AGENT))
+                           confidence=reading.confidence, cost_us=elapsed_us(clock, started), agent=KNOWLEDGE_AGENT))
     return reading
-
-
-def _since_us(started_ns: int) -> int:
-    return (time.perf_counter_ns() - started_ns) // 1000
 
 
 # ------------------------------------------------------------------ in the cloud process
@@ -204,12 +206,12 @@ async def contemplate(ctx: SkillContext, catalog: Sequence[CatalogProduct], pool
     lines = tuple(await ctx.ocr.read(ctx.image)) if catalog else None
     jobs = agent_jobs(ctx, catalog, lines)
     reports = await asyncio.gather(*(loop.run_in_executor(pool, run_agent, job) for job in jobs))
-    return orchestrate(reports)
+    return orchestrate(reports, ctx.clock)
 
 
-def orchestrate(reports: Sequence[AgentReport]) -> SkillResult:
+def orchestrate(reports: Sequence[AgentReport], clock: Clock) -> SkillResult:
     """Cross-verify the agents' answers: the top product most of them agree on, said with the agreement."""
-    started = time.perf_counter_ns()
+    started = clock.now_ns()
     votes = Counter(_top_product(report.result) for report in reports)
     winner, agreed = max(votes.items(), key=lambda item: (item[0] != "", item[1]))
     backing = [report for report in reports if _top_product(report.result) == winner]
@@ -221,7 +223,7 @@ def orchestrate(reports: Sequence[AgentReport]) -> SkillResult:
     confidence = chosen.result.confidence * agreed / len(reports)
     step = TraceStep(StepKind.VERIFY, f"cross-check: {summary} ({detail}); answer from {chosen.agent}",
                      evidence=_top_evidence(chosen.result), confidence=round(confidence, 3),
-                     cost_us=(time.perf_counter_ns() - started) // 1000, agent=ORCHESTRATOR)
+                     cost_us=elapsed_us(clock, started), agent=ORCHESTRATOR)
     return replace(chosen.result, answer=f"{chosen.result.answer} ({summary}.)", steps=(*steps, step),
                    confidence=confidence)
 

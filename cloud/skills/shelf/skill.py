@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -47,6 +46,7 @@ from eyeline.cloud.skills.shelf.text import (
     read_product,
     same_column,
 )
+from eyeline.protos.clock import Clock, elapsed_us
 
 AGENT = "shelf"
 
@@ -87,72 +87,73 @@ class ProteinRankingSkill:
         (lines, read_step), (packages, segment_step) = await asyncio.gather(self._perceive(ctx), self._segment(ctx))
         steps += (read_step, segment_step)
         aspect = ctx.image.shape[1] / ctx.image.shape[0]
-        readings = self._read_all(lines, packages, aspect, steps)
+        readings = self._read_all(lines, packages, aspect, steps, ctx.clock)
         if ctx.mode is not Mode.INSTANT and _doubtful(readings):
             readings = await self._reread(ctx, readings, packages, steps)
-        readings = on_packages(self._verify(readings, steps), packages)
-        ranking = self._compare(readings, steps)
-        started = time.perf_counter_ns()
+        readings = on_packages(self._verify(readings, steps, ctx.clock), packages)
+        ranking = self._compare(readings, steps, ctx.clock)
+        started = ctx.clock.now_ns()
         text = answer_text(ranking)
         steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(r.region for r in ranking.ranked[:1]),
                                confidence=min((r.confidence for r in ranking.ranked[:1]), default=0.0),
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
         return SkillResult(answer=text, items=overlay_items(ranking), steps=tuple(steps),
                            confidence=_ranking_confidence(ranking))
 
     @staticmethod
     async def _perceive(ctx: SkillContext) -> tuple[tuple[TextLine, ...], TraceStep]:
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         lines = await ctx.ocr.read(ctx.image)
         return lines, TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines",
-                                evidence=tuple(line.box for line in lines), cost_us=_since_us(started), agent=AGENT)
+                                evidence=tuple(line.box for line in lines), cost_us=elapsed_us(ctx.clock, started),
+                                agent=AGENT)
 
     @staticmethod
     async def _segment(ctx: SkillContext) -> tuple[tuple[NormBox, ...], TraceStep]:
         """The packages themselves: text is grouped within them, and badges sit on them rather than on text."""
-        started = time.perf_counter_ns()
+        started = ctx.clock.now_ns()
         regions = await ProductSegmenter().segment(ctx.image)
         step = TraceStep(StepKind.PERCEIVE, f"segmented {len(regions)} package regions",
                          evidence=tuple(region.box for region in regions),
                          confidence=min((region.score for region in regions), default=0.0),
-                         cost_us=_since_us(started), agent=AGENT)
+                         cost_us=elapsed_us(ctx.clock, started), agent=AGENT)
         return tuple(region.box for region in regions), step
 
     def _read_all(self, lines: Sequence[TextLine], packages: Sequence[NormBox], aspect: float,
-                  steps: list[TraceStep]) -> list[ProductReading]:
-        products = self._group(lines, packages, aspect=aspect, steps=steps)
-        readings = [self._read(product, steps) for product in products]
+                  steps: list[TraceStep], clock: Clock) -> list[ProductReading]:
+        products = self._group(lines, packages, aspect=aspect, steps=steps, clock=clock)
+        readings = [self._read(product, steps, clock) for product in products]
         for unlabelled in find_unlabelled(lines, products, aspect, packages):
-            reading = self._ground(unlabelled, steps)
+            reading = self._ground(unlabelled, steps, clock)
             if reading is not None:
                 readings.append(reading)
         return readings
 
     @staticmethod
     def _group(lines: Sequence[TextLine], packages: Sequence[NormBox], *, aspect: float,
-               steps: list[TraceStep]) -> tuple[ProductText, ...]:
-        started = time.perf_counter_ns()
+               steps: list[TraceStep], clock: Clock) -> tuple[ProductText, ...]:
+        started = clock.now_ns()
         products = group_products(lines, aspect=aspect, packages=packages)
         steps.append(TraceStep(StepKind.GROUP, f"{len(products)} products with a protein amount",
                                evidence=tuple(product.region for product in products),
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(clock, started), agent=AGENT))
         return products
 
     @staticmethod
-    def _read(product: ProductText, steps: list[TraceStep]) -> ProductReading:
-        started = time.perf_counter_ns()
+    def _read(product: ProductText, steps: list[TraceStep], clock: Clock) -> ProductReading:
+        started = clock.now_ns()
         reading = read_product(product)
         text = f"{reading.display_name}: protein {reading.protein_g:g} g"
         text += f" ({reading.note})" if reading.note else ""
         if reading.cut_off:
             text += " (package cut off at the edge of view; not ranked)"
         steps.append(TraceStep(StepKind.READ, text, evidence=(product.protein_line.box,),
-                               confidence=reading.confidence, cost_us=_since_us(started), agent=AGENT))
+                               confidence=reading.confidence, cost_us=elapsed_us(clock, started), agent=AGENT))
         return reading
 
-    def _ground(self, unlabelled: UnlabelledText, steps: list[TraceStep]) -> ProductReading | None:
+    def _ground(self, unlabelled: UnlabelledText, steps: list[TraceStep], clock: Clock) -> ProductReading | None:
         """Catalog figures for a package with no readable amount; unknown only if a panel shows it is one."""
-        started = time.perf_counter_ns()
+        started = clock.now_ns()
         reading = catalog_reading(unlabelled.name, unlabelled.region, self._matcher)
         if reading.source is Source.UNKNOWN and not unlabelled.has_panel:
             return None  # display text with no panel and no catalog entry: a sign, a sticker, not a product
@@ -160,7 +161,7 @@ class ProteinRankingSkill:
             f"catalog says {reading.per_serving_g} g per serving" if reading.source is Source.CATALOG
             else "not in the catalog, so unknown"))
         steps.append(TraceStep(StepKind.GROUND, text, evidence=(unlabelled.region,), confidence=reading.confidence,
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(clock, started), agent=AGENT))
         return reading
 
     async def _reread(self, ctx: SkillContext, readings: list[ProductReading], packages: Sequence[NormBox],
@@ -173,7 +174,7 @@ class ProteinRankingSkill:
                 better.append(reading)
                 continue
             budget -= 1
-            started = time.perf_counter_ns()
+            started = ctx.clock.now_ns()
             crop, window = package_crop(ctx.image, reading.region)
             lines = tuple(from_crop(line, window) for line in await ctx.ocr.read(crop))
             aspect = ctx.image.shape[1] / ctx.image.shape[0]
@@ -184,35 +185,36 @@ class ProteinRankingSkill:
             chosen = _keep_name(chosen, reading)
             steps.append(TraceStep(StepKind.READ, f"re-read {reading.display_name} at 2x: "
                                    f"{chosen.protein_g:g} g ({chosen.source.value})", evidence=(window,),
-                                   confidence=chosen.confidence, cost_us=_since_us(started), agent=AGENT))
+                                   confidence=chosen.confidence, cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
             better.append(chosen)
         return better
 
-    def _verify(self, readings: Sequence[ProductReading], steps: list[TraceStep]) -> list[ProductReading]:
+    def _verify(self, readings: Sequence[ProductReading], steps: list[TraceStep],
+                clock: Clock) -> list[ProductReading]:
         """Check label figures against the catalog where the name matches; a disagreement lowers confidence."""
         checked: list[ProductReading] = []
         for reading in readings:
             match = self._matcher.match(reading.name) if self._matcher and reading.source is Source.LABEL else None
             stated = match.product.per_serving_g if match is not None else None
             if stated is not None and reading.per_serving_g is not None and abs(stated - reading.per_serving_g) > 0.5:
-                started = time.perf_counter_ns()
+                started = clock.now_ns()
                 reading = replace(reading, confidence=reading.confidence * 0.5)
                 steps.append(TraceStep(StepKind.VERIFY, f"{reading.display_name}: label reads "
                                        f"{reading.per_serving_g:g} g, catalog states {stated:g} g per serving",
                                        evidence=(reading.region,), confidence=reading.confidence,
-                                       cost_us=_since_us(started), agent=AGENT))
+                                       cost_us=elapsed_us(clock, started), agent=AGENT))
             checked.append(reading)
         return checked
 
     @staticmethod
-    def _compare(readings: Sequence[ProductReading], steps: list[TraceStep]) -> Ranking:
-        started = time.perf_counter_ns()
+    def _compare(readings: Sequence[ProductReading], steps: list[TraceStep], clock: Clock) -> Ranking:
+        started = clock.now_ns()
         ranking = rank_by_protein(readings)
         order = ", ".join(f"{rank}. {r.display_name} {r.value(ranking.basis) or 0.0:g} g"
                           for rank, r in enumerate(ranking.ranked, 1))
         steps.append(TraceStep(StepKind.COMPARE, f"ranked by protein {ranking.basis.value}: "
                                f"{order or 'nothing to rank'}", evidence=tuple(r.region for r in ranking.ranked),
-                               cost_us=_since_us(started), agent=AGENT))
+                               cost_us=elapsed_us(clock, started), agent=AGENT))
         return ranking
 
 
@@ -248,6 +250,3 @@ def _ranking_confidence(ranking: Ranking) -> float:
     deciding = (*ranking.ranked, *ranking.unknown)
     return min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
 
-
-def _since_us(started_ns: int) -> int:
-    return (time.perf_counter_ns() - started_ns) // 1000

@@ -1,4 +1,8 @@
-"""Clocks. Every component that needs time takes a clock, so replay and tests can run on virtual time."""
+"""Clocks. Every component that needs time takes a clock, so replay and tests can run on virtual time.
+
+Here in ``protos`` because edge, devices and cloud all take one, and ``protos`` is the one package they all
+may import.
+"""
 
 from __future__ import annotations
 
@@ -44,3 +48,8 @@ class VirtualClock:
     async def sleep_until(self, deadline_ns: int) -> None:
         self._now_ns = max(self._now_ns, deadline_ns)
         await asyncio.sleep(0)
+
+
+def elapsed_us(clock: Clock, started_ns: int) -> int:
+    """Whole microseconds since ``started_ns`` on ``clock``: what a trace step reports as its cost."""
+    return (clock.now_ns() - started_ns) // 1000
