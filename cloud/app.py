@@ -127,6 +127,17 @@ class Cloud:
                 log.info("session %s was not resumed in time; closed", session.session_id)
                 await session.close()
 
+    def resume(self, hello: wire.HelloIn, claims: TokenClaims) -> Session | None:
+        """The held session of ``claims``' subject that ``hello`` resumes, taken over by the calling stream (the
+        stream that carried it, dead or alive, is ended; no second session opens), whatever the transport; None
+        when it resumes nothing this cloud holds."""
+        if not hello.resume_session_id:
+            return None
+        held = self.sessions.reattach(hello.resume_session_id, claims.subject)
+        if held is not None:
+            log.info("session %s resumed (stream %d)", held.session_id, held.attachments)
+        return held
+
     def welcome(self, session: Session, *, resumed: bool = False, state_lost: bool = False) -> pb.CloudMessage:
         limits = self.config.frame_limits
         return wire.welcome(session.session_id, SERVER_VERSION, limits.max_bytes, limits.max_pixels, session.mode,
@@ -137,8 +148,8 @@ class Cloud:
         mode = hello.mode or self.config.default_mode
         # An id this cloud issued but no longer holds (it restarted): the session continues under it, its
         # state lost, and the Welcome says so.
-        continued = bool(hello.resume_session_id) and self.signer.issued_session_id(hello.resume_session_id,
-                                                                                     claims.subject)
+        continued = (bool(hello.resume_session_id) and self.sessions.get(hello.resume_session_id) is None
+                     and self.signer.issued_session_id(hello.resume_session_id, claims.subject))
         session = self.sessions.open(claims.subject, hello.profile_name, mode, self.clock.now_ns(),
                                      session_id=hello.resume_session_id if continued else "")
         session.capabilities = hello.capabilities

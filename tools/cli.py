@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.ingress.auth import TokenSigner, load_secret
+from eyeline.cloud.ingress.auth import Role, TokenSigner, load_secret
 from eyeline.devices.base import DeviceError
 from eyeline.devices.profiles import PROFILES, profile_by_name
 from eyeline.edge.errors import EdgeError
@@ -141,6 +141,8 @@ def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--secret-file", type=Path, help="token secret (default: $EYELINE_TOKEN_SECRET)")
     p.add_argument("--subject", default="edge")
     p.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    p.add_argument("--role", choices=("edge", "viewer", "admin"), default="edge",
+                   help="edge: publish and view the subject's sessions; viewer: only view them; admin: view all")
     p.set_defaults(run=_run_token)
 
 
@@ -170,7 +172,7 @@ def _signer(secret_file: Path | None) -> TokenSigner:
 
 
 def _run_token(args: argparse.Namespace) -> int:
-    print(_signer(args.secret_file).mint(args.subject, args.ttl))
+    print(_signer(args.secret_file).mint(args.subject, args.ttl, role=Role(args.role)))
     return 0
 
 

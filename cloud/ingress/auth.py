@@ -1,8 +1,19 @@
 """Signed, expiring session tokens.
 
-A token is ``v1.<claims>.<signature>``: the claims are base64url JSON (subject, issued-at and expiry in
+A token is ``v1.<claims>.<signature>``: the claims are base64url JSON (subject, role, issued-at and expiry in
 Unix seconds), the signature is HMAC-SHA256 over ``v1.<claims>`` with the cloud's secret. The cloud checks
 the token on every stream before reading anything else from it.
+
+A token's role says what its subject may do (``TokenClaims``):
+
+| role | publish (gRPC, WHIP) | view (list, events, frames, preview, watch) | ask (viewer query) |
+|---|---|---|---|
+| ``edge`` (the default) | its own sessions | its own sessions | its own sessions |
+| ``viewer`` | no | its own sessions | its own sessions |
+| ``admin`` | no | every session | its own sessions only |
+
+A token minted before roles existed has no role claim and is an ``edge`` token. Asking steers what the wearer
+sees (the answer lands on their glasses), so nobody, an admin included, asks into another subject's session.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from eyeline.cloud.errors import CloudError
@@ -32,11 +44,31 @@ class AuthError(CloudError):
     """A session token is missing, malformed, forged or expired."""
 
 
+class Role(Enum):
+    EDGE = "edge"        # publishes its subject's sessions, and views them
+    VIEWER = "viewer"    # views its subject's sessions; never publishes
+    ADMIN = "admin"      # views every session; never publishes
+
+
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     subject: str
     issued_at: int
     expires_at: int
+    role: Role = Role.EDGE
+
+    @property
+    def may_publish(self) -> bool:
+        """Whether this token may open a session (gRPC Hello, WHIP offer) or end a publishing peer."""
+        return self.role is Role.EDGE
+
+    def may_view(self, owner: str) -> bool:
+        """Whether this token may see a session of ``owner`` (listed, events, frames, preview, live video)."""
+        return self.role is Role.ADMIN or owner == self.subject
+
+    def may_ask(self, owner: str) -> bool:
+        """Whether this token may ask into a session of ``owner``: only its own subject's, whatever the role."""
+        return owner == self.subject
 
 
 def _b64encode(raw: bytes) -> str:
@@ -56,15 +88,17 @@ class TokenSigner:
         self._secret = secret
         self._wall_clock = wall_clock
 
-    def mint(self, subject: str, ttl_s: int = 3600) -> str:
+    def mint(self, subject: str, ttl_s: int = 3600, *, role: Role = Role.EDGE) -> str:
         if ttl_s <= 0:
             raise AuthError(f"token lifetime must be positive, got {ttl_s} s")
         now = int(self._wall_clock())
-        claims = {"sub": subject, "iat": now, "exp": now + ttl_s}
+        claims = {"sub": subject, "role": role.value, "iat": now, "exp": now + ttl_s}
         body = f"{TOKEN_VERSION}.{_b64encode(json.dumps(claims, separators=(',', ':')).encode())}"
         return f"{body}.{self._sign(body)}"
 
     def verify(self, token: str) -> TokenClaims:
+        if not token.isascii():
+            raise AuthError("malformed session token: it must be ASCII (v1.<claims>.<signature>)")
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != TOKEN_VERSION:
             raise AuthError("malformed session token: expected v1.<claims>.<signature>")
@@ -83,20 +117,39 @@ class TokenSigner:
 
     def issued_session_id(self, session_id: str, subject: str) -> bool:
         """Whether ``session_id`` was issued by a cloud with this secret to ``subject``."""
+        if not session_id.isascii():
+            return False
         nonce, _, signature = session_id.rpartition(".")
         expected = self._sign(f"session:{subject}:{nonce}")[:22]
         return bool(nonce) and hmac.compare_digest(signature.encode(), expected.encode())
 
     def _sign(self, body: str) -> str:
-        return _b64encode(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest())
+        # UTF-8, not ASCII: a subject (in a session id's signed text) may be any string; for ASCII it is the same.
+        return _b64encode(hmac.new(self._secret, body.encode("utf-8"), hashlib.sha256).digest())
 
     @staticmethod
     def _parse_claims(encoded: str) -> TokenClaims:
         try:
             raw = json.loads(_b64decode(encoded))
-            return TokenClaims(subject=str(raw["sub"]), issued_at=int(raw["iat"]), expires_at=int(raw["exp"]))
-        except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+            # No role claim: a token minted before roles, which could only publish and view its own sessions.
+            role = Role(raw.get("role", Role.EDGE.value))
+            return TokenClaims(subject=str(raw["sub"]), issued_at=int(raw["iat"]), expires_at=int(raw["exp"]),
+                               role=role)
+        except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AuthError(f"malformed session token claims: {exc}") from exc
+
+
+MAX_SESSION_ID_CHARS = 128
+
+
+def session_id_problem(session_id: str) -> str | None:
+    """Why ``session_id`` (a Hello's ``resume_session_id``) cannot name any session, or None when it could: ids
+    are short printable ASCII (``TokenSigner.session_id``)."""
+    if len(session_id) > MAX_SESSION_ID_CHARS:
+        return f"a session id of {len(session_id)} characters; ids have at most {MAX_SESSION_ID_CHARS}"
+    if not (session_id.isascii() and session_id.isprintable()):
+        return "a session id must be printable ASCII"
+    return None
 
 
 def load_secret(secret_file: Path | None = None) -> bytes:
@@ -116,7 +169,7 @@ def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | 
     """The token of an ``authorization: Bearer <token>`` gRPC metadata entry, if there is one."""
     for key, value in metadata or ():
         if key.lower() == "authorization":
-            text = value.decode() if isinstance(value, bytes) else value
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
             scheme, _, token = text.partition(" ")
             if scheme.lower() == "bearer" and token:
                 return token.strip()

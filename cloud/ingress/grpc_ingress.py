@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
-from eyeline.cloud.ingress.auth import AuthError, TokenClaims, bearer_token
+from eyeline.cloud.ingress.auth import AuthError, TokenClaims, bearer_token, session_id_problem
 from eyeline.cloud.session.recorder import CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session, SessionLimitError
 from eyeline.protos.v1 import session_pb2 as pb
@@ -105,7 +105,8 @@ class GrpcIngress:
         hello, claims = await self._authenticate(requests, context)
         session, greeting = await self._attach(hello, claims, context)
         attachment = session.attachments
-        session.stream_task = asyncio.current_task()
+        stream = asyncio.current_task()
+        session.end_stream = stream.cancel if stream is not None else None
         recorder = await self._session_recorder(session)
         reader = asyncio.create_task(self._read(requests, session, recorder))
         broke = True
@@ -137,13 +138,9 @@ class GrpcIngress:
                       context: grpc.aio.ServicerContext) -> tuple[Session, pb.CloudMessage | None]:
         """The session for this stream: the one Hello resumes, if held, with the Welcome to send first (its
         queued messages follow); else a new one, its Welcome already queued."""
-        if hello.resume_session_id:
-            held = self._cloud.sessions.reattach(hello.resume_session_id, claims.subject)
-            if held is not None:
-                if held.stream_task is not None and held.stream_task is not asyncio.current_task():
-                    held.stream_task.cancel()   # the old stream is dead but not yet noticed: this one takes over
-                log.info("session %s resumed (stream %d)", held.session_id, held.attachments)
-                return held, self._cloud.welcome(held, resumed=True)
+        held = self._cloud.resume(hello, claims)
+        if held is not None:
+            return held, self._cloud.welcome(held, resumed=True)
         try:
             return await self._cloud.open_session(hello, claims), None
         except SessionLimitError as exc:
@@ -183,9 +180,15 @@ class GrpcIngress:
         if metadata_token is not None and hello.token and hello.token != metadata_token:
             await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, "Hello and metadata carry different tokens")
         try:
-            return hello, self._cloud.signer.verify(token)
+            claims = self._cloud.signer.verify(token)
         except AuthError as exc:
             await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc) if token else "no session token")
+        if not claims.may_publish:
+            await _refuse(context, grpc.StatusCode.PERMISSION_DENIED,
+                          f"a {claims.role.value} token may view sessions but not open one")
+        if (problem := session_id_problem(hello.resume_session_id)) is not None:
+            await _refuse(context, grpc.StatusCode.INVALID_ARGUMENT, f"Hello.resume_session_id: {problem}")
+        return hello, claims
 
     async def _read(self, requests: AsyncIterator[pb.EdgeMessage | wire.MalformedIn], session: Session,
                     recorder: CloudSessionRecorder | None) -> None:

@@ -1,6 +1,10 @@
 """The cloud's HTTP side: WHIP signaling for WebRTC peers, and the developer viewer with its small API.
 
-Every route but the static page needs a session token (``Authorization: Bearer``). The viewer watches a
+Every route but the static page needs a session token (``Authorization: Bearer``), and every route that names a
+session serves it only to a token that may see it (``TokenClaims.may_view``: its own subject's, or any for an
+admin); any other session is a 404, exactly as if it did not exist. Asking needs the session's own subject
+(``may_ask``: an admin sees others' sessions but gets a 403 asking into them); WHIP needs a token that may
+publish (``may_publish``: 403 for a viewer or admin token). The viewer watches a
 session through its event stream (``eyeline.cloud.ingress.watch``: the ``CloudMessage`` protobufs it sends, which the
 page decodes with the schema served at ``/api/schema``, its keyframes when it has no live video, bandwidth and
 per-hop latency), subscribes to a WebRTC session's live video WHEP-style, and can ask in its name.
@@ -10,7 +14,7 @@ per-hop latency), subscribes to a WebRTC session's live video WHEP-style, and ca
 | ``POST /whip`` (``application/sdp``; ``?track=keyframes``) | 201, the SDP answer, ``Location`` of the peer |
 | ``DELETE /whip/{peer}`` | end the peer and its session |
 | ``GET /`` , ``/glasses``, ``/static/...`` | the viewer, the browser-as-glasses page |
-| ``GET /api/sessions`` | live sessions |
+| ``GET /api/sessions`` | the live sessions this token may see |
 | ``GET /api/sessions/{id}/events`` | what the session sends from now on, framed as ``ingress.watch`` says |
 | ``POST /api/sessions/{id}/watch`` (``application/sdp``) | 201, the SDP answer of a send-only live-video track, |
 |   | ``Location`` to ``DELETE``; 409 for a session without live video (gRPC) |
@@ -40,6 +44,7 @@ from eyeline.cloud.ingress.watch import EventStream, encode_jpeg
 from eyeline.cloud.ingress.webrtc import WebRtcIngress
 from eyeline.cloud.ingress.webrtc_peer import WebRtcConfig, WhipError, track_image, transport_bytes_in
 from eyeline.cloud.model import Mode
+from eyeline.cloud.session.dispatch import MAX_QUESTION_CHARS
 from eyeline.cloud.session.sessions import Session
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -49,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MAX_SDP_BYTES = 64 * 1024
-_MAX_QUESTION_CHARS = 500
 VIEWER_FILES = resources.files("eyeline.cloud") / "viewer"
 
 
@@ -113,6 +117,8 @@ class HttpServer:
     async def _whip_delete(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
         peer_id = request.match_info["peer"]
+        if not claims.may_publish:
+            raise _problem(403, f"a {claims.role.value} token cannot end a publishing peer")
         if self.webrtc.owner(peer_id) != claims.subject:
             raise _problem(404, f"no live peer {peer_id} of {claims.subject}")
         await self.webrtc.close(peer_id)
@@ -140,9 +146,11 @@ class HttpServer:
         return web.json_response(contract_schema())
 
     async def _sessions(self, request: web.Request) -> web.Response:
-        self._claims(request)
+        claims = self._claims(request)
         rows = []
         for info in self._cloud.sessions.active():
+            if not claims.may_view(info.subject):
+                continue
             peer = self.webrtc.peer_of(info.session_id)
             session = self._cloud.sessions.get(info.session_id)
             rows.append({"session_id": info.session_id, "subject": info.subject, "profile": info.profile_name,
@@ -152,8 +160,7 @@ class HttpServer:
         return web.json_response({"sessions": rows})
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
-        self._claims(request)
-        session = self._session(request)
+        session = self._session(request, self._claims(request))
         peer = self.webrtc.peer_of(session.session_id)
 
         async def transport_bytes() -> int | None:
@@ -171,7 +178,7 @@ class HttpServer:
 
     async def _watch(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
-        session = self._session(request)
+        session = self._session(request, claims)
         sdp = await _sdp_offer(request)
         try:
             viewer_id, answer = await self.webrtc.watch(session.session_id, sdp, claims)
@@ -188,8 +195,7 @@ class HttpServer:
         return web.Response(status=200, text="closed")
 
     async def _frame(self, request: web.Request) -> web.Response:
-        self._claims(request)
-        session = self._session(request)
+        session = self._session(request, self._claims(request))
         try:
             frame = session.frame(int(request.match_info["seq"]))
         except ValueError as exc:
@@ -199,8 +205,7 @@ class HttpServer:
         return _jpeg(await asyncio.to_thread(encode_jpeg, frame.image))
 
     async def _preview(self, request: web.Request) -> web.Response:
-        self._claims(request)
-        session = self._session(request)
+        session = self._session(request, self._claims(request))
         peer = self.webrtc.peer_of(session.session_id)
         if peer is not None and peer.preview is not None:
             image = await asyncio.to_thread(track_image, peer.preview)
@@ -211,8 +216,11 @@ class HttpServer:
         return _jpeg(await asyncio.to_thread(encode_jpeg, image))
 
     async def _ask(self, request: web.Request) -> web.Response:
-        self._claims(request)
-        session = self._session(request)
+        claims = self._claims(request)
+        session = self._session(request, claims)
+        if not claims.may_ask(session.info.subject):
+            raise _problem(403, f"a {claims.role.value} token may watch session {session.session_id} but not ask "
+                                "into another subject's session")
         try:
             body = await request.json()
             text = str(body["text"]).strip()
@@ -220,8 +228,8 @@ class HttpServer:
         except (ValueError, KeyError, TypeError) as exc:
             raise _problem(400, "the body must be JSON with 'text' and an optional 'mode' "
                                 "(instant, thinking, contemplating)") from exc
-        if not text or len(text) > _MAX_QUESTION_CHARS:
-            raise _problem(400, f"the question must have 1 to {_MAX_QUESTION_CHARS} characters")
+        if not text or len(text) > MAX_QUESTION_CHARS:
+            raise _problem(400, f"the question must have 1 to {MAX_QUESTION_CHARS} characters")
         query_id = f"viewer-{next(self._queries)}"
         await self._cloud.dispatcher.handle(session, wire.QueryIn(query_id, text, mode, None))
         return web.json_response({"query_id": query_id}, status=202)
@@ -234,9 +242,11 @@ class HttpServer:
         except AuthError as exc:
             raise _problem(401, str(exc)) from exc
 
-    def _session(self, request: web.Request) -> Session:
+    def _session(self, request: web.Request, claims: TokenClaims) -> Session:
+        """The session the route names, if ``claims`` may see it; otherwise the same 404 as for no session, so a
+        token learns nothing of other subjects' sessions, not even that they exist."""
         session = self._cloud.sessions.get(request.match_info["id"])
-        if session is None:
+        if session is None or not claims.may_view(session.info.subject):
             raise _problem(404, f"no live session {request.match_info['id']}")
         return session
 

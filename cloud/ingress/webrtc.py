@@ -10,6 +10,10 @@ WHEP-style offer answered with a send-only video track), and to the drain, which
 undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
 page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
 round trip. Speech in an audio track is found and transcribed for the session (``CloudMessage.utterance``).
+
+Offers are bounded before any session opens: a subject holds at most ``peers_per_subject`` peers, pending or
+live (429 past it), and the cloud at most ``max_peers`` (503). A Hello that resumes a session its subject holds
+takes the session over: the peer (or gRPC stream) that carried it is ended, never a second session opened.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import Coroutine
+from collections import Counter
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from eyeline.cloud.ingress import wire
-from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.auth import AuthError, TokenClaims, session_id_problem
 from eyeline.cloud.ingress.webrtc_peer import (
     CHANNEL_LABEL,
     Peer,
@@ -69,6 +74,7 @@ class WebRtcIngress:
         self.viewers: dict[str, Viewer] = {}
         self._counter = itertools.count()
         self._last_track_frame: dict[str, int] = {}   # peer id -> when its last track frame was kept (ns)
+        self._pending: Counter[str] = Counter()        # subject -> offers being answered, not yet peers
         # Viewer watchdogs and closes begun from callbacks; a peer's own work is the peer's (``Peer.tasks``).
         self._tasks = TaskSet("webrtc ingress", logger=log)
 
@@ -80,21 +86,43 @@ class WebRtcIngress:
             claims = self._cloud.signer.verify(token)
         except AuthError as exc:
             raise WhipError(401, str(exc) if token else "no session token") from exc
+        if not claims.may_publish:
+            raise WhipError(403, f"a {claims.role.value} token may view sessions but not publish one")
         check_offer(offer_sdp)
-        pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
-        peer = Peer(f"p{next(self._counter)}-{os.urandom(6).hex()}", pc, claims, track_keyframes=track_keyframes,
-                    inbox_size=self.config.inbox_size)
-        self._wire(peer)
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
-            await pc.close()
-            raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
-        self.peers[peer.peer_id] = peer
+        with self._offer_slot(claims.subject):
+            pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
+            peer = Peer(f"p{next(self._counter)}-{os.urandom(6).hex()}", pc, claims,
+                        track_keyframes=track_keyframes, inbox_size=self.config.inbox_size)
+            self._wire(peer)
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:  # aiortc raises ValueError, KeyError, ... for offers it cannot answer
+                await pc.close()
+                raise WhipError(400, f"the SDP offer cannot be answered: {type(exc).__name__}: {exc}") from exc
+            self.peers[peer.peer_id] = peer
         peer.spawn(self._expire_without_session(peer), "peer-watchdog")
         log.info("webrtc peer %s accepted for %s", peer.peer_id, claims.subject)
         return peer.peer_id, pc.localDescription.sdp
+
+    @contextlib.contextmanager
+    def _offer_slot(self, subject: str) -> Iterator[None]:
+        """Hold a place for one offer of ``subject`` while it is answered, or refuse it: the subject's peers
+        (pending or live) and the cloud's are bounded before any session exists to count them."""
+        mine = self._pending[subject] + sum(1 for p in self.peers.values() if p.claims.subject == subject)
+        if mine >= self.config.peers_per_subject:
+            raise WhipError(429, f"{subject} already has {mine} WebRTC peers (pending or live), its limit of "
+                                 f"{self.config.peers_per_subject}; close one (DELETE its Location) and retry")
+        total = len(self.peers) + self._pending.total()
+        if total >= self.config.max_peers:
+            raise WhipError(503, f"the cloud holds its limit of {self.config.max_peers} WebRTC peers; retry later")
+        self._pending[subject] += 1
+        try:
+            yield
+        finally:
+            self._pending[subject] -= 1
+            if self._pending[subject] <= 0:
+                del self._pending[subject]
 
     def owner(self, peer_id: str) -> str | None:
         peer = self.peers.get(peer_id)
@@ -132,7 +160,11 @@ class WebRtcIngress:
     # ------------------------------------------------------------------ live-video viewers
 
     async def watch(self, session_id: str, offer_sdp: str, claims: TokenClaims) -> tuple[str, str]:
-        """(viewer id, SDP answer) relaying the live video of ``session_id``; raises ``WhipError`` with a status."""
+        """(viewer id, SDP answer) relaying the live video of ``session_id``; raises ``WhipError`` with a status:
+        404 for a session ``claims`` may not see, as for one that does not exist."""
+        session = self._cloud.sessions.get(session_id)
+        if session is None or not claims.may_view(session.info.subject):
+            raise WhipError(404, f"no live session {session_id}")
         peer = self.peer_of(session_id)
         if peer is None or peer.video is None:
             raise WhipError(409, f"session {session_id} sends no live video (only a WebRTC edge with a video track "
@@ -236,7 +268,8 @@ class WebRtcIngress:
         if session is None:
             self._close_soon(peer)
             return
-        peer.recorder = await self._cloud.start_recording(session)
+        if peer.recorder is None:   # a session taken over from another peer keeps that peer's recording
+            peer.recorder = await self._cloud.start_recording(session)
         peer.spawn(self._write(peer, session), "peer-writer")
         dispatcher = self._cloud.dispatcher
         reported = 0
@@ -272,12 +305,27 @@ class WebRtcIngress:
         if problem is not None or not isinstance(hello, wire.HelloIn):
             self._send_now(peer, wire.error(*problem) if problem else wire.error("protocol", "no Hello"))
             return None
-        try:
-            peer.session = await self._cloud.open_session(hello, peer.claims)
-        except SessionLimitError as exc:
-            self._send_now(peer, wire.error("overloaded", str(exc), retryable=True))
-            return None
+        previous = self.peer_of(hello.resume_session_id) if hello.resume_session_id else None
+        held = self._cloud.resume(hello, peer.claims)   # ends the previous peer's hold on it (``_let_go``)
+        if held is not None:
+            if previous is not None:
+                peer.recorder, previous.recorder = previous.recorder, None
+            self._send_now(peer, self._cloud.welcome(held, resumed=True))   # before what the session queued
+            peer.session = held
+        else:
+            try:
+                peer.session = await self._cloud.open_session(hello, peer.claims)
+            except SessionLimitError as exc:
+                self._send_now(peer, wire.error("overloaded", str(exc), retryable=True))
+                return None
+        peer.session.end_stream = lambda: self._let_go(peer)
         return peer.session
+
+    def _let_go(self, peer: Peer) -> None:
+        """Another stream took over the peer's session: the peer hangs up, leaving the session to it."""
+        peer.session = None
+        peer.tasks.cancel_all()   # its reader and writer stop at once; the new stream owns the session's queue
+        self._close_soon(peer)
 
     def _send_now(self, peer: Peer, message: Any) -> None:
         with contextlib.suppress(Exception):
@@ -383,6 +431,8 @@ def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: Cloud) -> tuple[str
     """(error code, message) when the first message cannot open the session."""
     if not isinstance(event, wire.HelloIn):
         return "protocol", "the first message on the data channel must be Hello"
+    if (problem := session_id_problem(event.resume_session_id)) is not None:
+        return "malformed_message", f"Hello.resume_session_id: {problem}"
     if not event.token:
         return None  # the signaling request carried the token
     try:
@@ -391,4 +441,6 @@ def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: Cloud) -> tuple[str
         return "unauthenticated", str(exc)
     if claims.subject != peer.claims.subject:
         return "unauthenticated", "Hello and the signaling request carry tokens of different subjects"
+    if not claims.may_publish:
+        return "unauthenticated", f"a {claims.role.value} token may view sessions but not open one"
     return None

@@ -48,6 +48,8 @@ class WebRtcConfig:
     hello_timeout_s: float = 15.0        # from the offer to the Hello on the data channel
     inbox_size: int = 64                 # data channel messages waiting for the dispatcher
     viewers_per_session: int = 4         # live-video subscribers of one session, at most
+    peers_per_subject: int = 4           # WHIP peers of one subject, pending or live, at most
+    max_peers: int = 64                  # WHIP peers of every subject together, at most
 
 
 def rtc_configuration(servers: tuple[IceServer, ...]) -> RTCConfiguration:

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 # Keyframes before the asked one that a query's deeper passes may look at.
 RECENT_KEYFRAMES = 4
+# The longest question the cloud takes, whatever the transport (gRPC, data channel, the viewer's HTTP query):
+# checked here, where every question passes, so no transport can carry a longer one into a skill.
+MAX_QUESTION_CHARS = 500
 
 
 class Dispatcher:
@@ -159,6 +162,10 @@ class Dispatcher:
 
     async def _on_query(self, session: Session, query: wire.QueryIn) -> None:
         session.stats.queries += 1
+        if len(query.text) > MAX_QUESTION_CHARS:
+            await session.send(wire.error("malformed_message", f"a question of {len(query.text)} characters is "
+                                          f"over the limit of {MAX_QUESTION_CHARS}", query_id=query.query_id))
+            return
         if not session.spawn(self._answer(session, query), self._max_queries):
             await session.send(wire.error(
                 "overloaded", f"{self._max_queries} queries are already in flight; ask again shortly",

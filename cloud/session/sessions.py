@@ -93,7 +93,9 @@ class Session:
         self.offered_proactively = False
         self.detached_ns: int | None = None   # when its stream broke; None while an edge is attached
         self.attachments = 0                  # streams that have carried this session (1 + resumes)
-        self.stream_task: asyncio.Task[Any] | None = None   # the task serving the attached stream
+        # Ends the stream (gRPC call, WebRTC peer) that carries the session, without closing the session: called
+        # when another stream of its subject resumes it, so one session never has two streams (``take_over``).
+        self.end_stream: Callable[[], object] | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._closing = TaskSet(f"session {info.session_id} closing", logger=log)   # closers run by ``cancel``
         self.finished = False   # the edge said Goodbye: the session is over, with nothing to resume
@@ -254,6 +256,9 @@ class SessionManager:
 
     def open(self, subject: str, profile_name: str, mode: Mode, now_ns: int, *, session_id: str = "") -> Session:
         """A new session; ``session_id`` continues an id this cloud issued before it lost the session."""
+        if session_id in self._sessions:
+            # Never two sessions under one id: a held session is resumed (``reattach``), not opened again.
+            raise CloudError(f"session {session_id} is already held; resume it instead")
         self._make_room()
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimitError(f"the cloud holds its limit of {self.max_sessions} sessions; retry later")
@@ -285,18 +290,22 @@ class SessionManager:
             self._sessions.pop(session.session_id, None)
             return
         session.detached_ns = now_ns
-        session.stream_task = None
+        session.end_stream = None
         self._detached[session.session_id] = session
 
     def reattach(self, session_id: str, subject: str) -> Session | None:
-        """The held session ``session_id`` of ``subject`` (detached, or attached to a stream not yet seen to
-        break), now for a new stream; None when it is not held."""
+        """The held session ``session_id`` of ``subject`` (detached, or attached to a live stream), now for a new
+        stream, which takes it over: the stream that carried it is ended (``Session.end_stream``), the session
+        and its slot stay as they are. None when it is not held."""
         session = self._sessions.get(session_id)
         if session is None or session.info.subject != subject:
             return None
         self._detached.pop(session_id, None)
         session.detached_ns = None
         session.attachments += 1
+        end_stream, session.end_stream = session.end_stream, None
+        if end_stream is not None:
+            end_stream()
         return session
 
     def expire(self, now_ns: int) -> list[Session]:

@@ -32,6 +32,8 @@ format = "png"
 [service]
 metrics_host = "127.0.0.1"
 metrics_port = 9464         # -1: no health/metrics endpoint
+control_token_file = "/var/lib/eyeline/control-token"  # POST /pause, /resume need it as a bearer token
+control_hosts = ["glasses.local"]   # Host names control requests may use, beyond localhost and metrics_host
 
 [reconnect]
 initial_delay_s = 0.5
@@ -65,6 +67,14 @@ probe_s = 5.0               # while on the fallback, try the remote this often; 
 ```
 
 ``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
+
+``service.control_token_file`` guards the state-changing control routes (``edge/daemon/control.py``): an existing
+file is read (it must be mode 0600: readable by its owner only); a missing one is created with a fresh random
+token, mode 0600. Send it as ``Authorization: Bearer $(cat FILE)``. Without the key the token lives only in the
+daemon's memory, so no HTTP caller can pause or resume it (``SIGUSR1`` still toggles the pause). Control requests
+are also refused when their ``Host`` is not ``localhost``, ``127.0.0.1``, ``::1``, ``metrics_host`` or one of
+``control_hosts`` (DNS rebinding), and whenever a browser sends them (an ``Origin`` or cross-site
+``Sec-Fetch-Site`` header).
 """
 
 from __future__ import annotations
@@ -106,6 +116,8 @@ class DaemonConfig:
     record_format: str = "png"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
+    control_token_file: Path | None = None   # None: a token for this run only, written nowhere (control.py)
+    control_hosts: tuple[str, ...] = ()      # Host names control requests may use besides the local ones
     reconnect: BackoffSettings = field(default_factory=BackoffSettings)
     proactive: bool = False
     ingest_listen: str = ""         # "": no push-ingest service
@@ -128,7 +140,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
                 "uplink_budget_kbps": ("uplink_budget_kbps", int)},
     "reasoning": {"proactive": ("proactive", bool)},
     "record": {"folder": ("record_folder", Path), "format": ("record_format", str)},
-    "service": {"metrics_host": ("metrics_host", str), "metrics_port": ("metrics_port", int)},
+    "service": {"metrics_host": ("metrics_host", str), "metrics_port": ("metrics_port", int),
+                "control_token_file": ("control_token_file", Path), "control_hosts": ("control_hosts", tuple)},
     "reconnect": {"initial_delay_s": ("initial_delay_s", float), "max_delay_s": ("max_delay_s", float),
                   "multiplier": ("multiplier", float), "jitter": ("jitter", float)},
     "ingest": {"listen": ("ingest_listen", str), "token_file": ("ingest_token_file", Path),
@@ -183,6 +196,10 @@ def parse_config(document: Mapping[str, Any], *, source: str = "<config>", base:
 def _typed(value: Any, kind: type, where: str, base: Path) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+        return tuple(item.strip() for item in value)
     if kind is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where} must be a non-empty path string, got {value!r}")

@@ -1,8 +1,8 @@
 """The daemon's health and Prometheus metrics over HTTP, and the wearer's pause/resume commands.
 
 ``GET /healthz`` answers JSON (state, connected, paused, session); ``GET /metrics`` the Prometheus text format;
-``POST /pause`` and ``POST /resume`` stop and restart capture. Nothing served here holds frame bytes, questions
-or answers.
+``POST /pause`` and ``POST /resume`` stop and restart capture, for a caller with the daemon's control token that
+is no web page (``edge/daemon/control.py``). Nothing served here holds frame bytes, questions or answers.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from eyeline.edge.daemon.control import ControlGuard
 
 
 @dataclass(slots=True)
@@ -110,8 +112,9 @@ class MetricsServer:
     """Serves ``metrics`` (read live on every request); ``on_pause(True|False)`` handles the pause commands."""
 
     def __init__(self, metrics: DaemonMetrics, on_pause: Callable[[bool], None], *, host: str, port: int,
-                 refresh: Callable[[], None] = lambda: None) -> None:
+                 guard: ControlGuard, refresh: Callable[[], None] = lambda: None) -> None:
         self._metrics = metrics
+        self._guard = guard
         self._refresh = refresh
         self._on_pause = on_pause
         self._host, self._port = host, port
@@ -138,13 +141,18 @@ class MetricsServer:
         self._refresh()
         return web.Response(text=prometheus_text(self._metrics), content_type="text/plain", charset="utf-8")
 
-    async def _pause(self, _: web.Request) -> web.Response:
-        self._on_pause(True)
-        return await self._health(_)
+    async def _pause(self, request: web.Request) -> web.Response:
+        return await self._control(request, paused=True)
 
-    async def _resume(self, _: web.Request) -> web.Response:
-        self._on_pause(False)
-        return await self._health(_)
+    async def _resume(self, request: web.Request) -> web.Response:
+        return await self._control(request, paused=False)
+
+    async def _control(self, request: web.Request, *, paused: bool) -> web.Response:
+        refusal = self._guard.refusal(request)
+        if refusal is not None:
+            raise refusal
+        self._on_pause(paused)
+        return await self._health(request)
 
     async def aclose(self) -> None:
         if self._runner is not None:

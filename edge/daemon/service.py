@@ -32,6 +32,7 @@ from eyeline.devices.profiles import profile_by_name
 from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
 from eyeline.edge.daemon.config import DaemonConfig
+from eyeline.edge.daemon.control import ControlGuard, load_control_token
 from eyeline.edge.daemon.fallback import FallbackCloud, OfflineFallback
 from eyeline.edge.daemon.ingest import IngestOptions, PhoneIngest, read_ingest_token
 from eyeline.edge.daemon.log import event_log, log
@@ -85,6 +86,7 @@ class EdgeDaemon:
         self._seqs = itertools.count()          # the daemon's own frame numbering, never reset
         self.recording_path: Path | None = None
         self.metrics_port = 0
+        self.control_token = ""   # what POST /pause and /resume need as a bearer token, once the endpoint runs
         self.power = PowerGovernor(PowerPolicy(config.power), config.max_keyframes_per_s)
         self.power.on_change(self._power_changed)
         self._pushed = PushedFrameSource(self._clock) if is_push_spec(config.device) else None
@@ -169,7 +171,9 @@ class EdgeDaemon:
     async def _start_metrics(self) -> MetricsServer | None:
         if self.config.metrics_port < 0:
             return None
-        server = MetricsServer(self.metrics, self.set_paused, refresh=self.refresh_metrics,
+        self.control_token = await asyncio.to_thread(load_control_token, self.config.control_token_file)
+        guard = ControlGuard.for_service(self.control_token, self.config.metrics_host, self.config.control_hosts)
+        server = MetricsServer(self.metrics, self.set_paused, refresh=self.refresh_metrics, guard=guard,
                                host=self.config.metrics_host, port=self.config.metrics_port)
         await server.start()
         self.metrics_port = server.port
