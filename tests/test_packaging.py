@@ -122,8 +122,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _http(url: str, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+def _http(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                     headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
@@ -139,7 +140,8 @@ def test_the_edge_daemon_imports_and_serves_its_endpoints(venv: Venv, tmp_path: 
     config = tmp_path / "edge.toml"
     # No cloud listens on the address: the daemon keeps capturing, retries, and reports itself over HTTP.
     config.write_text(f'[device]\nspec = "image:{PHOTO}"\n[cloud]\naddress = "127.0.0.1:{_free_port()}"\n'
-                      f'connect_timeout_s = 1.0\n[service]\nmetrics_port = {port}\n[fallback]\nenabled = false\n')
+                      f'connect_timeout_s = 1.0\n[service]\nmetrics_port = {port}\n'
+                      'control_token_file = "control-token"\n[fallback]\nenabled = false\n')
     daemon = subprocess.Popen([str(venv.root / "bin" / "eyeline"), "edge", "--config", str(config)],
                               env={**venv.env, "EYELINE_TOKEN": "no-cloud-here"}, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -154,7 +156,9 @@ def test_the_edge_daemon_imports_and_serves_its_endpoints(venv: Venv, tmp_path: 
                 assert time.monotonic() < deadline, "the daemon's health endpoint never answered"
                 time.sleep(0.2)
         assert status in (200, 503) and "state" in json.loads(body), body
-        status, body = _http(f"http://127.0.0.1:{port}/pause", "POST")
+        assert _http(f"http://127.0.0.1:{port}/pause", "POST")[0] == 401   # no control token: refused
+        control = {"Authorization": f"Bearer {(tmp_path / 'control-token').read_text().strip()}"}
+        status, body = _http(f"http://127.0.0.1:{port}/pause", "POST", control)
         assert status in (200, 503) and json.loads(body)["paused"] is True, body
         status, body = _http(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and "eyeline_edge_frames_captured_total" in body

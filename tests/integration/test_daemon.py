@@ -131,7 +131,8 @@ async def test_metrics_count_what_the_daemon_did_and_pause_stops_capture(cloud_p
 
     async def pause_and_resume() -> None:
         await until(lambda: daemon.metrics.overlays_received >= 1, 30, "a first overlay")
-        async with aiohttp.ClientSession() as http:
+        control = {"Authorization": f"Bearer {daemon.control_token}"}
+        async with aiohttp.ClientSession(headers=control) as http:
             async with http.post(f"http://127.0.0.1:{daemon.metrics_port}/pause") as response:
                 assert (await response.json())["paused"] is True
             captured = daemon.metrics.frames_captured
