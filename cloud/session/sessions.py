@@ -94,7 +94,7 @@ class Session:
         self.detached_ns: int | None = None   # when its stream broke; None while an edge is attached
         self.attachments = 0                  # streams that have carried this session (1 + resumes)
         # Ends the stream (gRPC call, WebRTC peer) that carries the session, without closing the session: called
-        # when another stream of its subject resumes it, so one session never has two streams (``take_over``).
+        # when another stream of its subject resumes it, so one session never has two streams (``reattach``).
         self.end_stream: Callable[[], object] | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._closing = TaskSet(f"session {info.session_id} closing", logger=log)   # closers run by ``cancel``
