@@ -132,6 +132,12 @@ async def test_live_video_is_relayed_only_to_tokens_that_may_see_the_session(
             status, body = await _request(http, "POST", path, token)
             assert status == 201, body
         assert len(http.webrtc.viewers) == 2
+        # A viewer is stopped only by the subject that started it.
+        admins = next(v for v in http.webrtc.viewers.values() if v.subject == "ops")
+        assert (await _request(http, "DELETE", f"/api/watch/{admins.viewer_id}", signer.mint("ana")))[0] == 404
+        assert (await _request(http, "DELETE", f"/api/watch/{admins.viewer_id}",
+                               signer.mint("ops", role=Role.ADMIN)))[0] == 200
+        assert [v.subject for v in http.webrtc.viewers.values()] == ["ana"]
     finally:
         await edge.aclose()
 
