@@ -296,6 +296,12 @@ def render_espresso_frame(
     return image, truth
 
 
+def render_espresso_scene(scene: EspressoScene, t_s: float, width: int, height: int, motion_scale: float,
+                          previous: EspressoTruth | None) -> tuple[Image, EspressoTruth]:
+    """``render_espresso_frame`` with no effects, in the shape a ``RenderedSource`` calls."""
+    return render_espresso_frame(scene, t_s, width, height, motion_scale, previous)
+
+
 def normalized_regions(components: Sequence[MachineComponent] = COMPONENTS) -> dict[str, tuple[float, ...]]:
     """Each component's canvas box as ``[x0, y0, x1, y1]`` normalized to the canvas: a kit's regions."""
     width, height = CANVAS_SIZE

@@ -17,13 +17,16 @@ A ``TARGET`` cannot contain ``?``. Examples: ``webcam:0?fps=15``, ``video:clips/
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from eyeline.devices.base import DeviceSpecError, FrameSource
+from eyeline.devices.espresso import make_espresso_scene, render_espresso_scene
 from eyeline.devices.image import ImageSource
 from eyeline.devices.profiles import WEBCAM, GlassesProfile
+from eyeline.devices.rendered import RenderedSource
 from eyeline.devices.replay import ReplaySource
 from eyeline.devices.synthetic import SyntheticShelfSource, make_shelf_scene
 from eyeline.devices.video import VideoFileSource
@@ -146,7 +149,7 @@ def _open_image(spec: DeviceSpec, context: _Context) -> FrameSource:
     )
 
 
-_SYNTHETIC_SCENES = ("shelf",)
+_SYNTHETIC_SCENES = ("shelf", "espresso")
 
 
 def _open_synthetic(spec: DeviceSpec, context: _Context) -> FrameSource:
@@ -154,16 +157,14 @@ def _open_synthetic(spec: DeviceSpec, context: _Context) -> FrameSource:
         raise DeviceSpecError(f"unknown synthetic scene {spec.target!r}; known: {', '.join(_SYNTHETIC_SCENES)}")
     options = _Options(spec, ("seed", "frames", "fps", "products", "motion"))
     seed = options.integer("seed", 0)
-    return SyntheticShelfSource(
-        make_shelf_scene(seed, options.integer("products", 5)),
-        width=context.profile.width,
-        height=context.profile.height,
-        fps=options.number("fps", context.profile.fps),
-        frames=options.integer_or_none("frames"),
-        clock=context.paced_clock(),
-        motion_scale=options.number("motion", 1.0),
-        seed=seed,
-    )
+    width, height = context.profile.width, context.profile.height
+    fps, frames = options.number("fps", context.profile.fps), options.integer_or_none("frames")
+    motion = options.number("motion", 1.0)
+    if spec.target == "espresso":
+        return RenderedSource(functools.partial(render_espresso_scene, make_espresso_scene(seed)), width=width,
+                              height=height, fps=fps, frames=frames, clock=context.paced_clock(), motion_scale=motion)
+    return SyntheticShelfSource(make_shelf_scene(seed, options.integer("products", 5)), width=width, height=height,
+                                fps=fps, frames=frames, clock=context.paced_clock(), motion_scale=motion, seed=seed)
 
 
 def _open_replay(spec: DeviceSpec, context: _Context) -> FrameSource:

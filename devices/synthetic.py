@@ -8,17 +8,17 @@ truth is exact rather than estimated.
 
 from __future__ import annotations
 
-import asyncio
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Self
 
 import cv2
 import numpy as np
 
-from eyeline.devices.base import CapturedFrame, DeviceError, DeviceSpecError, Image
+from eyeline.devices.base import DeviceError, DeviceSpecError, Image
+from eyeline.devices.rendered import RenderedSource
 from eyeline.devices.scene import FrameEffects as FrameEffects  # the knobs render_shelf_frame takes
 from eyeline.devices.scene import (
     Matrix,
@@ -36,7 +36,7 @@ from eyeline.devices.scene import (
     turned_plane,
     with_optics,
 )
-from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.clock import Clock
 
 Box = tuple[int, int, int, int]
 
@@ -349,13 +349,10 @@ def render_shelf_frame(
 # --- the source -----------------------------------------------------------------------------------------------
 
 
-class SyntheticShelfSource:
-    """A :class:`~eyeline.devices.base.FrameSource` of shelf frames; each frame's ``truth`` is a :class:`ShelfTruth`.
+class SyntheticShelfSource(RenderedSource[ShelfTruth]):
+    """A :class:`~eyeline.devices.rendered.RenderedSource` of shelf frames (``truth``: a :class:`ShelfTruth`).
 
-    Frame ``i`` is the shelf at ``t = i / fps`` and is captured at ``start + i * 1e9 / fps`` on ``clock`` (start:
-    the first pull); the source waits for that moment before delivering it, so on a
-    :class:`~eyeline.protos.clock.VirtualClock` it runs as fast as it is pulled. ``frames=None`` is endless.
-    ``seed`` picks the scene when none is given. Meant for one consumer at a time.
+    ``seed`` picks the scene when none is given.
     """
 
     def __init__(
@@ -370,51 +367,16 @@ class SyntheticShelfSource:
         motion_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
-        check_render_args(0.0, width, height, motion_scale)
-        _check_pacing(fps, frames)
         self._scene = scene if scene is not None else make_shelf_scene(seed)
-        self._size = (width, height)
-        self._fps = fps
-        self._frames = frames
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
-        self._motion_scale = motion_scale
-        self._next_seq = 0
-        self._start_ns: int | None = None
-        self._previous: ShelfTruth | None = None
-        self._closed = False
+        super().__init__(functools.partial(render_shelf_scene, self._scene), width=width, height=height, fps=fps,
+                         frames=frames, clock=clock, motion_scale=motion_scale)
 
     @property
     def scene(self) -> ShelfScene:
         return self._scene
 
-    def __aiter__(self) -> Self:
-        return self
 
-    async def __anext__(self) -> CapturedFrame:
-        if self._closed or (self._frames is not None and self._next_seq >= self._frames):
-            raise StopAsyncIteration
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        capture_ns = self._capture_ns(seq)
-        image, truth = await asyncio.to_thread(
-            render_shelf_frame, self._scene, seq / self._fps, *self._size, self._motion_scale, self._previous
-        )
-        await self._clock.sleep_until(capture_ns)
-        if self._closed:
-            raise StopAsyncIteration
-        self._previous = truth  # only once delivered, so ``motion`` is always from the frame the consumer saw
-        return CapturedFrame(seq=seq, capture_ns=capture_ns, image=image, truth=truth)
-
-    def _capture_ns(self, seq: int) -> int:
-        if self._start_ns is None:
-            self._start_ns = self._clock.now_ns()
-        return self._start_ns + round(seq * 1e9 / self._fps)
-
-    async def aclose(self) -> None:
-        self._closed = True
-
-
-def _check_pacing(fps: float, frames: int | None) -> None:
-    if not (math.isfinite(fps) and fps > 0.0):
-        raise DeviceSpecError(f"fps must be a positive number, got {fps}")
-    if frames is not None and frames < 0:
-        raise DeviceSpecError(f"frames must be >= 0 or None for endless, got {frames}")
+def render_shelf_scene(scene: ShelfScene, t_s: float, width: int, height: int, motion_scale: float,
+                       previous: ShelfTruth | None) -> tuple[Image, ShelfTruth]:
+    """``render_shelf_frame`` with no effects, in the shape a :class:`RenderedSource` calls."""
+    return render_shelf_frame(scene, t_s, width, height, motion_scale, previous)

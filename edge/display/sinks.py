@@ -194,8 +194,10 @@ class _WorkerSink:
 
 
 class VideoFileSink(_WorkerSink):
-    """Writes frames of one fixed size to a video file on one dedicated worker thread.
+    """Writes frames to a video file of one fixed size on one dedicated worker thread.
 
+    A frame of another size or orientation (a portrait phone video, a label photo) is scaled to fit and
+    letterboxed, on the worker, so any source can be written to a file opened at the glasses' size.
     ``queue_frames`` bounds the frames waiting for the encoder; when it is full the oldest is dropped and
     counted in ``dropped``. ``aclose()`` writes what is pending and finalizes the file.
     """
@@ -209,17 +211,33 @@ class VideoFileSink(_WorkerSink):
         if queue_frames < 1:
             raise SinkOpenError(f"queue_frames must be at least 1, got {queue_frames}")
         writer = open_writer(self.path, float(fps), self.size)
-        self._worker = _FrameWorker(f"VideoFileSink({self.path.name})", queue_frames, writer.write,
+        size = self.size
+
+        def fit_and_write(image: Image) -> None:
+            writer.write(letterbox(image, size))
+
+        self._worker = _FrameWorker(f"VideoFileSink({self.path.name})", queue_frames, fit_and_write,
                                     writer.release)
 
     async def write(self, image: Image, capture_ns: int) -> None:
         """Queue ``image`` for the file; the sink keeps a reference, so do not modify it afterwards."""
         _check_image(image)
-        height, width = image.shape[:2]
-        if (width, height) != self.size:
-            raise SinkError(f"frame is {width}x{height} but {self.path} was opened for "
-                            f"{self.size[0]}x{self.size[1]}")
         self._worker.put(image)
+
+
+def letterbox(image: Image, size: Size) -> Image:
+    """``image`` scaled to fit ``size`` (width, height) with its aspect kept, centred on black bars."""
+    height, width = image.shape[:2]
+    if (width, height) == size:
+        return image
+    scale = min(size[0] / width, size[1] / height)
+    fitted = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(image, fitted, interpolation=interpolation)
+    out: Image = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    left, top = (size[0] - fitted[0]) // 2, (size[1] - fitted[1]) // 2
+    out[top:top + fitted[1], left:left + fitted[0]] = scaled
+    return out
 
 
 def display_available(*, environ: Mapping[str, str] | None = None, build_info: str | None = None) -> bool:

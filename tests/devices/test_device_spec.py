@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from eyeline.devices.base import CapturedFrame, DeviceNotFoundError, DeviceSpecError, FrameSource
+from eyeline.devices.espresso import EspressoTruth
 from eyeline.devices.image import ImageSource
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import KNOWN_KINDS, DeviceSpec, open_device, parse_device_spec
@@ -156,3 +157,13 @@ def test_missing_files_are_not_found(tmp_path: Path) -> None:
 def test_a_pushed_device_outside_the_daemon_says_where_pushed_frames_come_from() -> None:
     with pytest.raises(DeviceSpecError, match=r"push-ingest.*\[ingest\]"):
         open_device("push:phone")
+
+
+async def test_synthetic_espresso_spec_renders_the_machine_with_its_truth() -> None:
+    frames = await pull(open_device("synthetic:espresso?seed=2&frames=2", profile=SMALL, realtime=False))
+    assert len(frames) == 2
+    truth = frames[0].truth
+    assert isinstance(truth, EspressoTruth)
+    assert {component.id for component in truth.components} >= {"group_head", "steam_wand"}
+    assert (frames[0].width, frames[0].height) == (SMALL.width, SMALL.height)
+    assert not np.array_equal(frames[0].image, frames[1].image)  # the head moves between frames

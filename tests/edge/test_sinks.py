@@ -21,6 +21,7 @@ from eyeline.edge.display.sinks import (
     WindowSink,
     display_available,
     gui_backend,
+    letterbox,
     open_sink,
     write_snapshot,
 )
@@ -144,10 +145,28 @@ async def test_bad_settings_are_rejected(tmp_path: Path, fps: float, size: tuple
         VideoFileSink(tmp_path / "out.mp4", fps, size)
 
 
-async def test_frame_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
+async def test_frames_of_another_size_or_orientation_are_letterboxed_into_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "out.avi"
+    async with VideoFileSink(path, 30, (WIDTH, HEIGHT)) as sink:
+        await sink.write(frame(200, width=WIDTH // 4, height=HEIGHT * 2), 0)  # tall: bars left and right
+        await sink.write(frame(200, width=WIDTH * 3, height=HEIGHT), 1)       # wide: bars above and below
+    tall, wide = read_video(path)
+    assert tall.shape == wide.shape == (HEIGHT, WIDTH, 3)
+    assert tall[:, : WIDTH // 3].mean() < 10 and tall[:, WIDTH // 2].mean() > 180
+    assert wide[: HEIGHT // 4].mean() < 10 and wide[HEIGHT // 2].mean() > 180
+
+
+def test_letterbox_keeps_the_aspect_and_centres_the_picture() -> None:
+    image = np.full((100, 50, 3), 255, np.uint8)
+    boxed = letterbox(image, (200, 100))
+    columns = np.flatnonzero(boxed[50, :, 0] > 128)
+    assert boxed.shape == (100, 200, 3)
+    assert (columns.min(), columns.max()) == (75, 124)
+    assert letterbox(image, (50, 100)) is image
+
+
+async def test_a_frame_that_is_not_a_bgr_image_is_refused(tmp_path: Path) -> None:
     async with VideoFileSink(tmp_path / "out.avi", 30, (WIDTH, HEIGHT)) as sink:
-        with pytest.raises(SinkError, match="80x60"):
-            await sink.write(frame(0, width=80, height=60), 0)
         with pytest.raises(SinkError, match="uint8"):
             await sink.write(np.zeros((HEIGHT, WIDTH, 3), np.float32), 0)
     assert sink.written == 0
