@@ -9,7 +9,9 @@ the live view: a ``MediaRelay`` hands the latest of them to each viewer that sub
 WHEP-style offer answered with a send-only video track), and to the drain, which keeps the latest frame,
 undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
 page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
-round trip. Speech in an audio track is found and transcribed for the session (``CloudMessage.utterance``).
+round trip. Such a track is the browser's raw camera, so its faces are destroyed on arrival
+(``redacted_track``), before the relay, the preview or the dispatcher sees a frame. Speech in an audio track is
+found and transcribed for the session (``CloudMessage.utterance``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.redacted_track import RedactedVideoTrack, SharedRedactor
 from eyeline.cloud.ingress.webrtc_peer import (
     CHANNEL_LABEL,
     Peer,
@@ -69,6 +72,7 @@ class WebRtcIngress:
         self.viewers: dict[str, Viewer] = {}
         self._counter = itertools.count()
         self._last_track_frame: dict[str, int] = {}   # peer id -> when its last track frame was kept (ns)
+        self._redactor = SharedRedactor()   # for browsers' camera tracks, loaded at the first one
         # Viewer watchdogs and closes begun from callbacks; a peer's own work is the peer's (``Peer.tasks``).
         self._tasks = TaskSet("webrtc ingress", logger=log)
 
@@ -211,8 +215,10 @@ class WebRtcIngress:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "video" and peer.video is None:
-                peer.video = track
-                track = peer.relay.subscribe(track, buffered=False)
+                peer.video = self._camera(peer, track)
+                peer.spawn(self._drain(peer, peer.relay.subscribe(peer.video, buffered=False), camera=True),
+                           "peer-video")
+                return
             peer.spawn(self._drain(peer, track), f"peer-{track.kind}")
 
         @pc.on("connectionstatechange")
@@ -303,9 +309,19 @@ class WebRtcIngress:
 
     # ------------------------------------------------------------------ tracks
 
-    async def _drain(self, peer: Peer, track: MediaStreamTrack) -> None:
-        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes, audio
-        frames go to the session's speech recognition."""
+    def _camera(self, peer: Peer, track: MediaStreamTrack) -> MediaStreamTrack:
+        """The peer's live video as everything past the ingress sees it. A browser used as glasses (``track_keyframes``)
+        sends its raw camera: its faces are destroyed here, before the relay, the preview or the dispatcher. An
+        edge's track was redacted on the device, like its keyframes."""
+        if not peer.track_keyframes:
+            return track
+        redacted = RedactedVideoTrack(track, self._redactor)
+        peer.spawn(redacted.pump(), "peer-redact")
+        return redacted
+
+    async def _drain(self, peer: Peer, track: MediaStreamTrack, *, camera: bool = False) -> None:
+        """Read every frame of ``track`` until it ends; the camera's video frames are kept as preview or keyframes
+        (any other video track is read and dropped), audio frames go to the session's speech recognition."""
         feeding: asyncio.Task[None] | None = None
         audio = self._audio_feed(peer) if track.kind == "audio" else None
         with contextlib.suppress(MediaStreamError):
@@ -313,7 +329,7 @@ class WebRtcIngress:
                 frame = await track.recv()
                 if audio is not None:
                     audio.offer(frame, self._cloud.clock.now_ns())
-                if track.kind != "video":
+                if not camera:
                     continue
                 peer.preview = frame
                 if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
