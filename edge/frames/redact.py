@@ -8,8 +8,8 @@ second stage further on (the runtime always has one) costs nothing. The stages t
 encoder, the WebRTC preview track) call ``require_redacted`` and refuse an unmarked frame, so a caller that forgets
 the stage fails loudly instead of leaking a face.
 
-Frames are pulled one at a time: while a frame is being redacted the device is not read, so a detector slower
-than the camera lowers the frame rate rather than building a queue.
+While a frame is being redacted the next ones wait in a latest-frame slot: a detector slower than the camera
+drops stale frames (counted) rather than building a queue or holding the camera back.
 Turning privacy off is an explicit choice (``NoRedaction``, logged when made): frames are marked and pass
 as captured, without a worker hop.
 """
@@ -17,13 +17,19 @@ as captured, without a worker hop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import replace
 
 from eyeline.devices.base import CapturedFrame, FrameSource
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.slot import LatestSlot, SlotClosedError
 from eyeline.protos.privacy import FaceRedactor, NoRedaction, PrivacyError, Redactor
+from eyeline.protos.tasks import TaskSet
+
+log = logging.getLogger(__name__)
 
 
 class RedactionError(EdgeError):
@@ -60,6 +66,10 @@ class PrivacyStage:
         self.regions_redacted += len(redaction.regions)
         return replace(frame, image=redaction.image, redacted=redaction.regions)
 
+    async def passes_through(self) -> bool:
+        """Whether privacy was explicitly turned off (frames are marked, not changed)."""
+        return isinstance(await self._the_redactor(), NoRedaction)
+
     async def _the_redactor(self) -> Redactor:
         if self._redactor is None:
             loop = asyncio.get_running_loop()
@@ -68,18 +78,51 @@ class PrivacyStage:
 
 
 class RedactedSource:
-    """A :class:`FrameSource` yielding ``source``'s frames through a privacy stage."""
+    """A :class:`FrameSource` yielding ``source``'s frames through a privacy stage.
+
+    Frames that arrive marked, or with redaction explicitly off, go straight through, one at a time, so nothing
+    is lost. When faces are to be found, the source is read by a pump into a latest-frame slot while the stage
+    works on the frame before: a detector slower than the camera then drops stale frames (counted in
+    ``dropped``) instead of holding the camera back and passing on frames ever older than their timestamps.
+    """
 
     def __init__(self, source: FrameSource, stage: PrivacyStage) -> None:
         self._source = source
         self.stage = stage
+        self._slot: LatestSlot[CapturedFrame] = LatestSlot()
+
+    @property
+    def dropped(self) -> int:
+        return self._slot.dropped
 
     def __aiter__(self) -> AsyncIterator[CapturedFrame]:
         return self._frames()
 
     async def _frames(self) -> AsyncIterator[CapturedFrame]:
-        async for frame in self._source:
-            yield await self.stage.redact(frame)
+        frames = aiter(self._source)
+        try:
+            first = await anext(frames)
+        except StopAsyncIteration:
+            return
+        if first.redacted is not None or await self.stage.passes_through():
+            yield await self.stage.redact(first)
+            async for frame in frames:
+                yield await self.stage.redact(frame)
+            return
+        self._slot.put(first)
+        async with TaskSet("privacy stage", logger=log) as tasks:
+            pump = tasks.spawn(self._pump(frames), name="privacy-pump")
+            with contextlib.suppress(SlotClosedError):
+                while True:
+                    yield await self.stage.redact(await self._slot.get())
+            await pump  # re-raises what ended the source, if it failed
+
+    async def _pump(self, frames: AsyncIterator[CapturedFrame]) -> None:
+        try:
+            async for frame in frames:
+                self._slot.put(frame)
+        finally:
+            self._slot.close()
 
     async def aclose(self) -> None:
         await self._source.aclose()

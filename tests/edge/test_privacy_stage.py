@@ -53,21 +53,38 @@ class Frames:
         pass
 
 
+class Marked:
+    def __init__(self, frames: list[CapturedFrame]) -> None:
+        self._frames = frames
+
+    async def _each(self) -> AsyncIterator[CapturedFrame]:
+        for item in self._frames:
+            yield item
+
+    def __aiter__(self) -> AsyncIterator[CapturedFrame]:
+        return self._each()
+
+    async def aclose(self) -> None:
+        pass
+
+
 def frame(seq: int = 1) -> CapturedFrame:
     return CapturedFrame(seq, 1000, np.full((40, 60, 3), 200, np.uint8))
 
 
-async def test_every_frame_is_redacted_once_in_a_worker_and_marked() -> None:
+async def test_frames_are_redacted_once_in_a_worker_and_marked_and_stale_ones_dropped() -> None:
     redactor = StripeRedactor()
     source = RedactedSource(Frames(3), PrivacyStage(redactor))
     frames = [f async for f in source]
-    assert [f.redacted for f in frames] == [(Region(0.0, 0.0, 1.0, 0.25),)] * 3
+    # The source delivered 1 and 2 while 0 was being redacted: 1 was stale by then, 2 is the newest.
+    assert [f.seq for f in frames] == [0, 2] and source.dropped == 1
+    assert [f.redacted for f in frames] == [(Region(0.0, 0.0, 1.0, 0.25),)] * 2
     assert all(f.image[:10].max() == 0 and f.image[10:].min() == 200 for f in frames)
-    assert redactor.calls == 3 and threading.current_thread().name not in redactor.threads
-    # A second stage further on (the runtime's own) passes marked frames through untouched.
-    again = PrivacyStage(redactor)
-    assert all([await again.redact(f) is f for f in frames])
-    assert redactor.calls == 3
+    assert redactor.calls == 2 and threading.current_thread().name not in redactor.threads
+    # A second stage further on (the runtime's own) passes marked frames through, every one, untouched.
+    again = RedactedSource(Marked(frames), PrivacyStage(redactor))
+    assert [f async for f in again] == frames and again.dropped == 0
+    assert redactor.calls == 2
 
 
 async def test_a_stage_whose_frames_arrive_marked_never_loads_a_redactor(caplog: pytest.LogCaptureFixture) -> None:
