@@ -26,9 +26,8 @@ from eyeline.devices.base import Image
 from eyeline.edge.transport.wire import hello_message
 
 from ..browser.waiting import wait_until
-from .faces import bystander_frame, recorded_camera
+from .faces import bystander_frame, finished_recording, recorded_camera
 from .helpers import hello
-from .test_cloud_recording import _finished_recording
 from .test_face_paths import _assert_destroyed, _live_session, _preview, _watched
 
 _FPS = 10
@@ -109,7 +108,7 @@ async def test_a_browser_cameras_faces_are_destroyed_at_ingress_before_anything_
     finally:
         await glasses.close()
     await wait_until(lambda: not http.webrtc.peers, 10, "the browser's peer to go")
-    recording = await _finished_recording(tmp_path / "cloud")
+    recording = await finished_recording(tmp_path / "cloud")
     # Track frames are not recorded as camera images; whatever camera image the cloud did record is redacted.
     recorded = await asyncio.to_thread(recorded_camera, recording)
     if recorded:

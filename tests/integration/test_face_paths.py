@@ -31,8 +31,7 @@ from eyeline.protos.privacy import FaceRedactor
 from eyeline.tools.phone_client import PhoneOptions, jpeg_bytes, run_phone
 
 from ..browser.waiting import wait_until
-from .faces import bystander_frame, decoded, recorded_camera, surviving_faces, write_png
-from .test_cloud_recording import _finished_recording
+from .faces import bystander_frame, decoded, finished_recording, recorded_camera, surviving_faces, write_png
 from .test_push_ingest import PHONE_TOKEN, ingest_config, running
 
 LIT = 60.0   # mean brightness above which a video frame shows the picture, not the black before the first frame
@@ -144,7 +143,7 @@ async def test_a_face_is_destroyed_on_every_path_out_of_the_edge(
     edge_frames = await asyncio.to_thread(recorded_camera, tmp_path / "edge.mcap")
     assert len(edge_frames) == report.stats.captured
     await _assert_destroyed("the edge's recording", edge_frames)
-    cloud_recording = await _finished_recording(tmp_path / "cloud")
+    cloud_recording = await finished_recording(tmp_path / "cloud")
     await _assert_destroyed("the cloud's recording", await asyncio.to_thread(recorded_camera, cloud_recording))
 
 
@@ -182,6 +181,6 @@ async def test_faces_a_phone_pushes_are_destroyed_before_the_edge_records_or_sen
     assert daemon.recording_path is not None
     await _assert_destroyed("the daemon's recording of pushed frames",
                             await asyncio.to_thread(recorded_camera, daemon.recording_path))
-    cloud_recording = await _finished_recording(tmp_path / "cloud")
+    cloud_recording = await finished_recording(tmp_path / "cloud")
     await _assert_destroyed("the cloud's recording of the daemon's keyframes",
                             await asyncio.to_thread(recorded_camera, cloud_recording))
