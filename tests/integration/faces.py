@@ -9,6 +9,9 @@ A face counts as destroyed when both hold, on the received picture scaled back t
   a face that went through unredacted keeps a correlation above 0.5 even at a quarter of the size and JPEG
   quality 30, a redacted one stays near 0 (``test_the_criterion_tells_a_passed_face_from_a_destroyed_one``);
 - CenterFace finds no face there any more.
+
+The helpers at the end fetch what each path delivered: the frame a live session keeps, its preview as the viewer
+API serves it, its live video as a watching viewer receives it, and a finished recording's camera images.
 """
 
 from __future__ import annotations
@@ -16,13 +19,21 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import cv2
 import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 
+from eyeline.cloud.app import CloudServer
+from eyeline.cloud.ingress.http import HttpServer
+from eyeline.cloud.session.sessions import Session
 from eyeline.devices.base import Image
 from eyeline.devices.recording import RecordingError, RecordingReader
 from eyeline.protos import recording as layout
 from eyeline.protos.privacy import CenterFaceDetector
+
+from ..browser.waiting import wait_until
 
 Box = tuple[int, int, int, int]
 WIDTH, HEIGHT = 1280, 720
@@ -31,6 +42,7 @@ ASTRONAUT_AT = (600, 150)
 LFW_SIDE, LFW_X, LFW_YS = 160, 60, (40, 280, 520)
 LFW_FACE = (40, 40, 120, 133)          # in a 160x160 LFW crop
 MAX_DETAIL_CORRELATION = 0.25
+LIT = 60.0   # mean brightness above which a video frame shows the picture, not the black before the first frame
 
 
 def bystander_frame() -> tuple[Image, tuple[Box, ...]]:
@@ -123,3 +135,64 @@ def _finalized(folder: Path) -> Path | None:
 def write_png(path: Path, image: Image) -> Path:
     assert cv2.imwrite(str(path), image)
     return path
+
+
+# ------------------------------------------------------------------ what a path delivered
+
+
+async def live_session(cloud: CloudServer) -> Session:
+    def with_a_frame() -> Session | None:
+        live = (cloud.sessions.get(info.session_id) for info in cloud.sessions.active())
+        return next((s for s in live if s is not None and s.frame(None) is not None), None)
+
+    await wait_until(lambda: with_a_frame() is not None, 30, "a session with a kept frame")
+    session = with_a_frame()
+    assert session is not None
+    return session
+
+
+async def preview_image(http: HttpServer, session_id: str, token: str) -> Image:
+    """The session's preview as the viewer API serves it, once it shows the picture."""
+    url = f"{http.url}/api/sessions/{session_id}/preview"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as client:
+        for _ in range(100):
+            async with client.get(url) as response:
+                if response.status == 200:
+                    image = decoded(await response.read())
+                    if image.mean() > LIT:
+                        return image
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never showed the picture")
+
+
+async def watched_image(http: HttpServer, session_id: str, token: str) -> Image:
+    """A frame of the session's live video as a watching viewer (WHEP-style) receives it, once it shows the picture."""
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
+        pc.on("track", tracks.put_nowait)
+        await pc.setLocalDescription(await pc.createOffer())
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
+        async with aiohttp.ClientSession() as client, client.post(
+                f"{http.url}/api/sessions/{session_id}/watch", data=pc.localDescription.sdp,
+                headers=headers) as response:
+            answer = await response.text()
+            assert response.status == 201, answer
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        track = await asyncio.wait_for(tracks.get(), 10)
+        async with asyncio.timeout(20):
+            while True:
+                image = np.ascontiguousarray((await track.recv()).to_ndarray(format="bgr24"), dtype=np.uint8)
+                if image.mean() > LIT:
+                    return image
+    finally:
+        await pc.close()
+
+
+async def assert_destroyed(where: str, images: list[Image]) -> None:
+    frame, boxes = bystander_frame()
+    assert images, f"nothing reached {where}"
+    for index, image in enumerate(images):
+        problems = await asyncio.to_thread(surviving_faces, frame, image, boxes)
+        assert not problems, f"{where}, image {index}: {problems}"

@@ -26,9 +26,16 @@ from eyeline.devices.base import Image
 from eyeline.edge.transport.wire import hello_message
 
 from ..browser.waiting import wait_until
-from .faces import bystander_frame, finished_recording, recorded_camera
+from .faces import (
+    assert_destroyed,
+    bystander_frame,
+    finished_recording,
+    live_session,
+    preview_image,
+    recorded_camera,
+    watched_image,
+)
 from .helpers import hello
-from .test_face_paths import _assert_destroyed, _live_session, _preview, _watched
 
 _FPS = 10
 
@@ -94,14 +101,14 @@ async def test_a_browser_cameras_faces_are_destroyed_at_ingress_before_anything_
     glasses = BrowserGlasses(f"{http.url}/whip", token)
     try:
         await glasses.start(frame)
-        session = await _live_session(recording_cloud)
+        session = await live_session(recording_cloud)
         kept = session.frame(None)
         assert kept is not None and kept.trace_id.startswith("track-"), "a track frame, decoded at ingress"
-        await _assert_destroyed("the track keyframe the dispatcher keeps", [kept.image])
-        await _assert_destroyed("the browser's preview at /api/sessions/{id}/preview",
-                                [await _preview(http, session.session_id, token)])
-        await _assert_destroyed("the browser's live video a watching viewer receives",
-                                [await _watched(http, session.session_id, token)])
+        await assert_destroyed("the track keyframe the dispatcher keeps", [kept.image])
+        await assert_destroyed("the browser's preview at /api/sessions/{id}/preview",
+                                [await preview_image(http, session.session_id, token)])
+        await assert_destroyed("the browser's live video a watching viewer receives",
+                                [await watched_image(http, session.session_id, token)])
         peer = http.webrtc.peer_of(session.session_id)
         assert peer is not None and isinstance(peer.video, RedactedVideoTrack)
         assert peer.video.regions_redacted >= 4
@@ -112,7 +119,7 @@ async def test_a_browser_cameras_faces_are_destroyed_at_ingress_before_anything_
     # Track frames are not recorded as camera images; whatever camera image the cloud did record is redacted.
     recorded = await asyncio.to_thread(recorded_camera, recording)
     if recorded:
-        await _assert_destroyed("the cloud's recording of a browser session", recorded)
+        await assert_destroyed("the cloud's recording of a browser session", recorded)
 
 
 async def test_the_glasses_page_tells_the_wearer_the_cloud_destroys_faces(http: HttpServer) -> None:
