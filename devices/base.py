@@ -9,6 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from eyeline.protos.privacy import Region
+
 Image = npt.NDArray[np.uint8]
 """A BGR image, height x width x 3, as OpenCV uses."""
 
@@ -35,13 +37,16 @@ class CapturedFrame:
 
     ``capture_ns`` is taken once, when the frame was captured, on the source's clock, and travels with
     the frame through every later stage. ``truth`` carries exact ground truth for synthetic sources
-    (and ``None`` for real cameras).
+    (and ``None`` for real cameras). ``redacted`` is ``None`` as captured; the edge's privacy stage sets it to the
+    regions whose faces it destroyed (``()`` when it found none, or privacy was explicitly turned off), and the
+    stages that send or keep pixels refuse a frame whose ``redacted`` is still ``None``.
     """
 
     seq: int
     capture_ns: int
     image: Image = field(repr=False)
     truth: Any = field(default=None, repr=False)
+    redacted: tuple[Region, ...] | None = field(default=None, repr=False)
 
     @property
     def width(self) -> int:

@@ -14,6 +14,7 @@ from eyeline.devices.spec import open_device
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.display.sinks import open_sink, write_snapshot
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.redact import PrivacyStage, RedactedSource
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.recording.recorder import (
@@ -99,7 +100,8 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
         await source.aclose()
         raise
     report = EdgeRunReport(welcome)
-    source = with_preview(source, uplink)
+    # One privacy stage, first: the preview video, the recording and the keyframes all get the redacted frames.
+    source = with_preview(RedactedSource(source, PrivacyStage(redact_faces=options.config.redact_faces)), uplink)
     if recorder is not None:  # whatever the transport: queries are recorded as they are handed to it
         await asyncio.to_thread(recorder.open)
         uplink = RecordingUplink(uplink, recorder)

@@ -1,4 +1,5 @@
-"""The edge runtime: ``source → slot → sampler → encoder → uplink`` and ``downlink → overlays → renderer → sink``.
+"""The edge runtime: ``source → privacy → slot → sampler → encoder → uplink`` and ``downlink → overlays → renderer →
+sink``.
 
 Every stage is a task owned by ``EdgeRuntime.run``; video moves through latest-frame slots, so a slow
 stage drops stale frames (counted) instead of queueing them.
@@ -21,7 +22,7 @@ from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.display.sinks import FrameSink
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.frames.encode import JpegEncoder, new_trace_id
-from eyeline.edge.frames.privacy import FaceRedactor, NoRedaction, Redactor
+from eyeline.edge.frames.redact import PrivacyStage, RedactedSource
 from eyeline.edge.frames.sampler import (
     Encoding,
     FrameFilter,
@@ -46,6 +47,7 @@ from eyeline.edge.overlays import Item, NoticeShape, Overlay
 from eyeline.edge.transport.uplink import MessageSender, Uplink
 from eyeline.edge.transport.wire import QueryOut, RenderedOut, UtteranceOut, ack_message
 from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.privacy import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,11 @@ class EdgeRuntime:
                  sampler: Sampler | FrameFilter | None = None, on_event: EventHook | None = None,
                  redactor: Redactor | None = None) -> None:
         self.config = config or EdgeConfig()
-        self._source = source
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
+        # The privacy stage: a caller that put it before its own taps (preview, recording) hands over frames
+        # already redacted, which pass through untouched; any other source is redacted here, before the slots.
+        self._source = RedactedSource(source, PrivacyStage(redactor, redact_faces=self.config.redact_faces,
+                                                           executor=self._pool))
         self._uplink = uplink
         self._renderer = renderer
         self._sink = sink
@@ -114,9 +120,7 @@ class EdgeRuntime:
         encoding = Encoding(self.config.max_width, self.config.jpeg_quality)
         self.sampler = _default_sampler(self.config) if sampler is None else as_sampler(sampler, encoding)
         self._on_event = on_event
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="edge-cpu")
-        self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width,
-                                    redactor=redactor or _default_redactor(self.config))
+        self._encoder = JpegEncoder(self._pool, self.config.jpeg_quality, self.config.max_width)
         self.tracker = SceneTracker() if self.config.anchor_overlays else None
         self._fade = AnchorFade(self.tracker) if self.tracker is not None else None
         self._channels = _Channels()
@@ -411,7 +415,3 @@ def _default_sampler(config: EdgeConfig) -> Sampler:
     return SceneSampler(SceneSamplerConfig(uplink_budget_kbps=config.uplink_budget_kbps,
                                            preview_interval_s=config.preview_interval_s,
                                            max_keyframes_per_s=config.max_keyframes_per_s))
-
-
-def _default_redactor(config: EdgeConfig) -> Redactor:
-    return FaceRedactor() if config.redact_faces else NoRedaction("EdgeConfig.redact_faces=False")

@@ -93,7 +93,7 @@ import importlib.metadata, importlib.util, sys
 from pathlib import Path
 import cv2
 import numpy as np
-from eyeline.edge.frames.privacy import FaceRedactor, centerface_model
+from eyeline.protos.privacy import FaceRedactor, centerface_model
 
 headless = importlib.metadata.distribution("opencv-python-headless")
 assert any(Path(headless.locate_file(f)) == Path(cv2.__file__) for f in headless.files or ()), cv2.__file__

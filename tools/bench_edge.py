@@ -33,10 +33,10 @@ from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.devices.synthetic import ShelfScene, ShelfTruth, make_shelf_scene, render_shelf_frame
 from eyeline.edge.display.anchor import SceneTracker, TrackerConfig
 from eyeline.edge.display.render import OverlayRenderer
-from eyeline.edge.frames.encode import redact_and_encode
-from eyeline.edge.frames.privacy import FaceRedactor
+from eyeline.edge.frames.encode import encode_jpeg
 from eyeline.edge.frames.sampler import RateSampler, Sampler, SceneSampler, SceneSamplerConfig
 from eyeline.edge.overlays import BadgeShape, Item, Overlay, PanelRow, PanelShape
+from eyeline.protos.privacy import FaceRedactor
 
 FPS = 30.0
 W, H = 1280, 720
@@ -176,7 +176,7 @@ class _Player:
         choice = self.sampler.offer(frame)
         if choice is None:
             return
-        data = redact_and_encode(choice.frame.image, None, choice.encoding.quality, choice.encoding.max_width)[0]
+        data = encode_jpeg(choice.frame.image, choice.encoding.quality, choice.encoding.max_width)[0]
         self.sampler.sent(choice, len(data))
         self.frames_sent += 1
         self.bytes_sent += len(data)
@@ -283,7 +283,7 @@ def edge_cost(clip: Clip, face: Image, keyframes: int = 20) -> list[CostRow]:
             keyframe = _with_face(frame.image, face, frame.seq)
             if not sent:
                 redactor.redact(keyframe)  # the first inference sets up the session's buffers
-            sent.append(_cpu_ms(lambda k=keyframe: redact_and_encode(k, redactor, 85, 0)))  # type: ignore[misc]
+            sent.append(_cpu_ms(lambda k=keyframe: encode_jpeg(redactor.redact(k).image, 85, 0)))  # type: ignore[misc]
     return [CostRow("per displayed 720p frame: sampler + tracking + rendering", len(display), _pct(display, 50),
                     _pct(display, 95)),
             CostRow("per sent 720p keyframe: face redaction + JPEG encoding", len(sent), _pct(sent, 50),

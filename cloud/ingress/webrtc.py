@@ -9,7 +9,9 @@ the live view: a ``MediaRelay`` hands the latest of them to each viewer that sub
 WHEP-style offer answered with a send-only video track), and to the drain, which keeps the latest frame,
 undecoded, as the session's preview. When the offer asked for ``track_keyframes``, the browser-as-glasses
 page, which sends no JPEGs, gets sampled track frames decoded straight into the dispatcher, without a JPEG
-round trip. Speech in an audio track is found and transcribed for the session (``CloudMessage.utterance``).
+round trip. Such a track is the browser's raw camera, so its faces are destroyed on arrival
+(``redacted_track``), before the relay, the preview or the dispatcher sees a frame. Speech in an audio track is
+found and transcribed for the session (``CloudMessage.utterance``).
 
 Offers are bounded before any session opens: a subject holds at most ``peers_per_subject`` peers, pending or
 live (429 past it), and the cloud at most ``max_peers`` (503). A Hello that resumes a session its subject holds
@@ -31,15 +33,18 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from eyeline.cloud.ingress import wire
-from eyeline.cloud.ingress.auth import AuthError, TokenClaims, session_id_problem
+from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.redacted_track import RedactedVideoTrack, SharedRedactor
 from eyeline.cloud.ingress.webrtc_peer import (
     CHANNEL_LABEL,
     Peer,
     Viewer,
     WebRtcConfig,
     WhipError,
+    channel_event,
     check_offer,
     check_watch_offer,
+    hello_problem,
     rtc_configuration,
     track_image,
 )
@@ -75,6 +80,7 @@ class WebRtcIngress:
         self._counter = itertools.count()
         self._last_track_frame: dict[str, int] = {}   # peer id -> when its last track frame was kept (ns)
         self._pending: Counter[str] = Counter()        # subject -> offers being answered, not yet peers
+        self._redactor = SharedRedactor()   # for browsers' camera tracks, loaded at the first one
         # Viewer watchdogs and closes begun from callbacks; a peer's own work is the peer's (``Peer.tasks``).
         self._tasks = TaskSet("webrtc ingress", logger=log)
 
@@ -243,8 +249,10 @@ class WebRtcIngress:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "video" and peer.video is None:
-                peer.video = track
-                track = peer.relay.subscribe(track, buffered=False)
+                peer.video = self._camera(peer, track)
+                peer.spawn(self._drain(peer, peer.relay.subscribe(peer.video, buffered=False), camera=True),
+                           "peer-video")
+                return
             peer.spawn(self._drain(peer, track), f"peer-{track.kind}")
 
         @pc.on("connectionstatechange")
@@ -293,15 +301,15 @@ class WebRtcIngress:
             if not isinstance(message, wire.MalformedIn):
                 peer.recorder.record_in(message)
             return wire.edge_event(message)
-        return _event(raw)
+        return channel_event(raw)
 
     async def _open(self, peer: Peer) -> Session | None:
         try:
             raw = await asyncio.wait_for(peer.inbox.get(), self.config.hello_timeout_s)
         except TimeoutError:
             return None
-        hello = _event(raw)
-        problem = _hello_problem(hello, peer, self._cloud)
+        hello = channel_event(raw)
+        problem = hello_problem(hello, peer, self._cloud.signer)
         if problem is not None or not isinstance(hello, wire.HelloIn):
             self._send_now(peer, wire.error(*problem) if problem else wire.error("protocol", "no Hello"))
             return None
@@ -351,9 +359,19 @@ class WebRtcIngress:
 
     # ------------------------------------------------------------------ tracks
 
-    async def _drain(self, peer: Peer, track: MediaStreamTrack) -> None:
-        """Read every frame of ``track`` until it ends; video frames are kept as preview or keyframes, audio
-        frames go to the session's speech recognition."""
+    def _camera(self, peer: Peer, track: MediaStreamTrack) -> MediaStreamTrack:
+        """The peer's live video as everything past the ingress sees it. A browser used as glasses (``track_keyframes``)
+        sends its raw camera: its faces are destroyed here, before the relay, the preview or the dispatcher. An
+        edge's track was redacted on the device, like its keyframes."""
+        if not peer.track_keyframes:
+            return track
+        redacted = RedactedVideoTrack(track, self._redactor)
+        peer.spawn(redacted.pump(), "peer-redact")
+        return redacted
+
+    async def _drain(self, peer: Peer, track: MediaStreamTrack, *, camera: bool = False) -> None:
+        """Read every frame of ``track`` until it ends; the camera's video frames are kept as preview or keyframes
+        (any other video track is read and dropped), audio frames go to the session's speech recognition."""
         feeding: asyncio.Task[None] | None = None
         audio = self._audio_feed(peer) if track.kind == "audio" else None
         with contextlib.suppress(MediaStreamError):
@@ -361,7 +379,7 @@ class WebRtcIngress:
                 frame = await track.recv()
                 if audio is not None:
                     audio.offer(frame, self._cloud.clock.now_ns())
-                if track.kind != "video":
+                if not camera:
                     continue
                 peer.preview = frame
                 if self._wants_track_frame(peer) and (feeding is None or feeding.done()):
@@ -420,27 +438,3 @@ class WebRtcIngress:
                                sent_ns=received_ns, received_ns=received_ns)
         await self._cloud.dispatcher.handle_decoded(session, decoded)
 
-
-def _event(raw: bytes | str) -> wire.EdgeEvent:
-    if isinstance(raw, str):
-        return wire.MalformedIn(f"a text message of {len(raw)} characters; the channel carries binary EdgeMessages")
-    return wire.edge_event(wire.parse_edge_message(raw))
-
-
-def _hello_problem(event: wire.EdgeEvent, peer: Peer, cloud: Cloud) -> tuple[str, str] | None:
-    """(error code, message) when the first message cannot open the session."""
-    if not isinstance(event, wire.HelloIn):
-        return "protocol", "the first message on the data channel must be Hello"
-    if (problem := session_id_problem(event.resume_session_id)) is not None:
-        return "malformed_message", f"Hello.resume_session_id: {problem}"
-    if not event.token:
-        return None  # the signaling request carried the token
-    try:
-        claims = cloud.signer.verify(event.token)
-    except AuthError as exc:
-        return "unauthenticated", str(exc)
-    if claims.subject != peer.claims.subject:
-        return "unauthenticated", "Hello and the signaling request carry tokens of different subjects"
-    if not claims.may_publish:
-        return "unauthenticated", f"a {claims.role.value} token may view sessions but not open one"
-    return None

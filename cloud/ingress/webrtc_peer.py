@@ -15,7 +15,8 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamTrack
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.ingress.auth import TokenClaims
+from eyeline.cloud.ingress import wire
+from eyeline.cloud.ingress.auth import AuthError, TokenClaims, TokenSigner, session_id_problem
 from eyeline.cloud.model import Image
 from eyeline.cloud.session.recorder import CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session
@@ -136,3 +137,28 @@ def check_watch_offer(sdp: str) -> None:
         raise WhipError(400, "the body is not an SDP offer: it must start with 'v=0'")
     if not any(line.startswith("m=video") for line in lines):
         raise WhipError(400, "the SDP offer has no video section ('m=video' line) to receive the session's video")
+
+
+def channel_event(raw: bytes | str) -> wire.EdgeEvent:
+    if isinstance(raw, str):
+        return wire.MalformedIn(f"a text message of {len(raw)} characters; the channel carries binary EdgeMessages")
+    return wire.edge_event(wire.parse_edge_message(raw))
+
+
+def hello_problem(event: wire.EdgeEvent, peer: Peer, signer: TokenSigner) -> tuple[str, str] | None:
+    """(error code, message) when the first message cannot open the session."""
+    if not isinstance(event, wire.HelloIn):
+        return "protocol", "the first message on the data channel must be Hello"
+    if (problem := session_id_problem(event.resume_session_id)) is not None:
+        return "malformed_message", f"Hello.resume_session_id: {problem}"
+    if not event.token:
+        return None  # the signaling request carried the token
+    try:
+        claims = signer.verify(event.token)
+    except AuthError as exc:
+        return "unauthenticated", str(exc)
+    if claims.subject != peer.claims.subject:
+        return "unauthenticated", "Hello and the signaling request carry tokens of different subjects"
+    if not claims.may_publish:
+        return "unauthenticated", f"a {claims.role.value} token may view sessions but not open one"
+    return None

@@ -1,5 +1,7 @@
 // The browser as the glasses: the camera goes up as a WebRTC video track (the cloud decodes sampled track
 // frames as keyframes), questions and the cloud's answers travel as protobuf on the "eyeline" data channel.
+// The page has no edge to redact for it: the cloud destroys the faces in the track as it arrives
+// (cloud/ingress/redacted_track.py), and the page's #privacy text tells the wearer so.
 
 import { loadCodec } from "./proto.js";
 import { SessionView, nowNs } from "./session.js";

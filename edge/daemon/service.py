@@ -1,9 +1,10 @@
 """The edge as an unattended service: capture never stops for the network, and the session comes back by itself.
 
-One capture task owns the device for the daemon's whole life: it pulls frames, records them locally, and offers
-them to whichever connection is up (a latest-frame slot, so an offline edge drops frames instead of queueing
-them). One session task (``edge.daemon_session``) opens a connection, runs an ``EdgeRuntime`` over it until the
-stream breaks, and tries again with exponential backoff and jitter.
+One capture task owns the device for the daemon's whole life: it pulls frames, has their faces destroyed (the
+privacy stage, ``edge.frames.redact``, camera and phone frames alike), records them locally, and offers them to
+whichever connection is up (a latest-frame slot, so an offline edge drops frames instead of queueing them). One
+session task (``edge.daemon_session``) opens a connection, runs an ``EdgeRuntime`` over it until the stream breaks,
+and tries again with exponential backoff and jitter.
 
 Overlays across a reconnect: the daemon numbers captured frames itself, so a frame seq names one frame for the
 daemon's whole life (a reopened device starts nothing over), and every reconnect asks the cloud to resume the
@@ -41,6 +42,7 @@ from eyeline.edge.daemon.power import PowerGovernor, PowerLimits, PowerPolicy, P
 from eyeline.edge.daemon.reconnect import RandomSource, ReconnectPolicy
 from eyeline.edge.daemon.sessions import CloudSessions, remote_options
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.redact import PrivacyStage
 from eyeline.edge.messages import Answer, CloudEvent, OverlayArrival
 from eyeline.edge.recording.recorder import RecorderOptions, SessionRecorder, observe_with
 from eyeline.edge.runtime import EdgeRuntime, QueryFailedError
@@ -83,6 +85,7 @@ class EdgeDaemon:
         self._resumed.set()
         self._stopping = asyncio.Event()
         self._recorder: SessionRecorder | None = None
+        self._privacy = PrivacyStage(redact_faces=config.redact_faces)
         self._seqs = itertools.count()          # the daemon's own frame numbering, never reset
         self.recording_path: Path | None = None
         self.metrics_port = 0
@@ -240,6 +243,8 @@ class EdgeDaemon:
     async def _take(self, frame: CapturedFrame) -> None:
         if self.metrics.paused:  # paused while the device was being read: this frame was never wanted
             return
+        # The privacy stage, once per frame, camera or phone alike: the recording and the session see it redacted.
+        frame = await self._privacy.redact(frame)
         self.metrics.frames_captured += 1
         pulled_seq, frame = frame.seq, replace(frame, seq=next(self._seqs))
         if self._pushed is not None:  # what the cloud says about this frame is told to the phone by this seq

@@ -1,7 +1,8 @@
-"""Redaction and JPEG encoding of frames, in a worker thread: the event loop never touches pixels.
+"""JPEG encoding of frames, in a worker thread: the event loop never touches pixels.
 
-Every frame that leaves the device goes through ``JpegEncoder.encode``, which redacts bystanders' faces first
-(unless privacy was explicitly turned off) and reports the redacted regions with the encoded frame.
+Every frame that leaves the device as a keyframe or preview goes through ``JpegEncoder.encode``. Faces were
+destroyed before, in the privacy stage (``edge.frames.redact``) every frame passes once; the encoder refuses a
+frame that did not, and reports the regions that stage destroyed with the encoded frame.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import cv2
 
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.frames.privacy import Redactor
+from eyeline.edge.frames.redact import require_redacted
 from eyeline.edge.overlays import Box
 from eyeline.edge.transport.wire import EncodedFrame
 
@@ -41,34 +42,23 @@ def encode_jpeg(image: Image, quality: int, max_width: int = 0) -> tuple[bytes, 
     return buffer.tobytes(), width, height
 
 
-def redact_and_encode(image: Image, redactor: Redactor | None, quality: int,
-                      max_width: int) -> tuple[bytes, int, int, tuple[Box, ...]]:
-    """CPU work: faces destroyed at full resolution (before any downscale could hide a small one), then JPEG."""
-    regions: tuple[Box, ...] = ()
-    if redactor is not None:
-        redaction = redactor.redact(image)
-        image, regions = redaction.image, redaction.regions
-    data, width, height = encode_jpeg(image, quality, max_width)
-    return data, width, height, regions
-
-
 class JpegEncoder:
-    def __init__(self, executor: Executor, quality: int = 80, max_width: int = 0,
-                 redactor: Redactor | None = None) -> None:
+    def __init__(self, executor: Executor, quality: int = 80, max_width: int = 0) -> None:
         _check_quality(quality)
         self._executor = executor
         self.quality = quality
         self.max_width = max_width
-        self.redactor = redactor
 
     async def encode(self, frame: CapturedFrame, trace_id: str, keyframe: bool = True, *,
                      quality: int | None = None, max_width: int | None = None) -> EncodedFrame:
+        require_redacted(frame, "the keyframe encoder")
         quality = self.quality if quality is None else quality
         _check_quality(quality)
         width_cap = self.max_width if max_width is None else max_width
         loop = asyncio.get_running_loop()
-        data, width, height, regions = await loop.run_in_executor(
-            self._executor, redact_and_encode, frame.image, self.redactor, quality, width_cap)
+        data, width, height = await loop.run_in_executor(self._executor, encode_jpeg, frame.image, quality,
+                                                         width_cap)
+        regions = tuple(Box(r.x0, r.y0, r.x1, r.y1) for r in frame.redacted or ())
         return EncodedFrame(seq=frame.seq, trace_id=trace_id, capture_ns=frame.capture_ns, data=data,
                             width=width, height=height, keyframe=keyframe, redacted=regions)
 

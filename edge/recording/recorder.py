@@ -1,12 +1,12 @@
 """Session recording: one MCAP file per session, written from a dedicated thread.
 
-``RecordingSource`` wraps the frame source, so every captured frame is queued for the file before the
-runtime sees it; ``RecordingSampler`` notes which frames went up and how they were encoded;
-``RecordingUplink`` notes each query as it is handed to the network; the runtime's ``on_event`` hook feeds
-``SessionRecorder.record_event`` with what the cloud sent. On the voice path, ``RecordingAudioSource`` records
-every audio chunk before the voice front end hears it, and ``record_turns`` each utterance it recognised.
-The queue to the writer thread is bounded, and the only thing capture ever waits on is that thread, that is
-the disk: the network never holds a frame back from the file.
+``RecordingSource`` wraps the frame source after the privacy stage (``edge.frames.redact``), so every frame,
+its faces destroyed, is queued for the file before the runtime sees it; ``RecordingSampler`` notes which frames
+went up and how they were encoded; ``RecordingUplink`` notes each query as it is handed to the network; the
+runtime's ``on_event`` hook feeds ``SessionRecorder.record_event`` with what the cloud sent. On the voice path,
+``RecordingAudioSource`` records every audio chunk before the voice front end hears it, and ``record_turns`` each
+utterance it recognised. The queue to the writer thread is bounded, and the only thing capture ever waits on is
+that thread, that is the disk: the network never holds a frame back from the file.
 
 The file is written in small chunks, each flushed to the operating system when it reaches ``chunk_bytes``
 or is ``flush_interval_s`` old, so a killed edge leaves a file that replays up to its last complete chunk.

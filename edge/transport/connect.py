@@ -78,7 +78,8 @@ async def _open(uplink: Uplink, hello: HelloOut) -> tuple[Uplink, Welcome]:
 
 
 class PreviewTap:
-    """A frame source that hands every frame it yields to an uplink's preview as well."""
+    """A frame source that hands every frame it yields to an uplink's preview as well. It taps the privacy stage's
+    output (``edge.frames.redact``): the preview refuses a frame that did not pass it."""
 
     def __init__(self, source: FrameSource, preview: PreviewSink) -> None:
         self._source = source

@@ -32,6 +32,7 @@ from google.protobuf.message import DecodeError
 
 from eyeline.devices.base import CapturedFrame, Image
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.frames.redact import require_redacted
 from eyeline.edge.messages import CloudErrorReport, CloudEvent, Welcome
 from eyeline.edge.transport import wire
 from eyeline.edge.transport.uplink import IceServer, UplinkError
@@ -236,6 +237,7 @@ class WebRtcUplink:
     # ------------------------------------------------------------------ sending
 
     def offer_preview(self, frame: CapturedFrame) -> None:
+        require_redacted(frame, "the WebRTC preview track")
         if self._track is not None:
             self._track.offer(frame.image)
 

@@ -42,6 +42,8 @@ async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_p
     cloud, http = web_cloud
     page = await chromium.new_page()
     await page.goto(f"{http.url}/glasses#token={signer.mint('browser')}")
+    notice = page.locator("#privacy")   # the wearer is told the camera goes up raw and the cloud destroys faces
+    assert await notice.is_visible() and "destroys every" in " ".join((await notice.text_content() or "").split())
     await page.click("#start")
     await page.wait_for_function("document.getElementById('status').textContent.startsWith('session ')",
                                  timeout=20_000)

