@@ -45,6 +45,7 @@ from eyeline.tools.ask import AskResult, StillSource, ask_over
 
 if TYPE_CHECKING:
     from eyeline.cloud.app import CloudServer
+    from eyeline.cloud.reasoning.budgets import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,14 @@ class CaseResult:
     ms: float
     answer: str
     arrow_error: float | None = None
+    tokens: int = 0               # model tokens (prompt + completion) the answer cost, interim passes included
+
+
+def model_tokens(result: AskResult) -> int:
+    """The model tokens an answer's trace says it spent (0 for an embedded answer)."""
+    from eyeline.cloud.reasoning.budgets import parse_token_use
+
+    return sum(use.total for step in result.steps if (use := parse_token_use(step.text)) is not None)
 
 
 @dataclass(slots=True)
@@ -218,13 +227,13 @@ Progress = Callable[[CaseResult], None]
 
 async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHELF_CASES,
                       repair: int = DEFAULT_REPAIR_CASES, photos: Path | None = None,
-                      on_result: Progress | None = None) -> EvalSetReport:
+                      on_result: Progress | None = None, model: ModelConfig | None = None) -> EvalSetReport:
     """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any."""
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
 
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS), signer)
+    server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS, model=model), signer)
     await server.start()
     photo_list = [case for case in PHOTO_CASES if photos is not None and (photos / case.file).is_file()]
     report = EvalSetReport(shelf_cases=shelf, repair_cases=repair, photo_cases=len(photo_list))
@@ -287,7 +296,7 @@ async def _scene(address: str, token: str, case: SceneCase, mode: str) -> CaseRe
         error = arrow_error(result, truth, STEPS[case.step - 1]["target"])
         correct = error is not None and error <= ARROW_TOLERANCE
     return CaseResult(case.kind, case.name, mode, case.hard, correct, len(result.steps), result.elapsed_ms,
-                      result.answer.text, error)
+                      result.answer.text, error, model_tokens(result))
 
 
 async def _photo(address: str, token: str, case: PhotoCase, folder: Path, mode: str) -> CaseResult:
@@ -296,7 +305,7 @@ async def _photo(address: str, token: str, case: PhotoCase, folder: Path, mode: 
     result = await ask_over(address, token, StillSource(pixels), case.question, mode=mode, source_name=case.name,
                             size=(pixels.shape[1], pixels.shape[0]))
     return CaseResult("photo", case.name, mode, True, photo_correct(result, case), len(result.steps),
-                      result.elapsed_ms, result.answer.text)
+                      result.elapsed_ms, result.answer.text, tokens=model_tokens(result))
 
 
 # ------------------------------------------------------------------ reporting
@@ -313,6 +322,8 @@ class ModeSummary:
     median_steps: float
     median_ms: float
     answers: int
+    tokens_per_answer: float = 0.0
+    tokens_per_correct: float | None = None   # every token spent, over the answers that were right
 
 
 def _share(flags: Sequence[bool]) -> float | None:
@@ -330,7 +341,9 @@ def summarize(report: EvalSetReport) -> list[ModeSummary]:
             mode, _share([r.correct for r in shelf]), _share([r.correct for r in shelf if r.hard]),
             _share([r.correct for r in repair]), statistics.median(errors) if errors else None,
             _share([r.correct for r in mine if r.kind == "photo"]),
-            statistics.median(r.steps for r in mine), statistics.median(r.ms for r in mine), len(mine)))
+            statistics.median(r.steps for r in mine), statistics.median(r.ms for r in mine), len(mine),
+            sum(r.tokens for r in mine) / len(mine),
+            sum(r.tokens for r in mine) / right if (right := sum(r.correct for r in mine)) else None))
     return rows
 
 
@@ -341,13 +354,15 @@ def _pct(value: float | None) -> str:
 def format_table(report: EvalSetReport) -> str:
     """The per-mode table, in Markdown."""
     lines = ["| mode | shelf top-1 | shelf top-1, hard | repair arrows within 5% | median arrow error | "
-             "real photos | median steps | median ms per answer | answers |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "real photos | median steps | median ms per answer | answers | model tokens per answer | "
+             "model tokens per correct answer |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in summarize(report):
         error = "—" if row.repair_median_error is None else f"{row.repair_median_error:.2%} of diagonal"
         lines.append(f"| {row.mode} | {_pct(row.shelf_top1)} | {_pct(row.shelf_hard_top1)} | "
                      f"{_pct(row.repair_within)} | {error} | {_pct(row.photo_accuracy)} | {row.median_steps:g} | "
-                     f"{row.median_ms:.0f} | {row.answers} |")
+                     f"{row.median_ms:.0f} | {row.answers} | {row.tokens_per_answer:.0f} | "
+                     f"{'—' if row.tokens_per_correct is None else f'{row.tokens_per_correct:.0f}'} |")
     return "\n".join(lines)
 
 
@@ -355,6 +370,7 @@ def format_case(result: CaseResult) -> str:
     mark = "ok" if result.correct else "WRONG"
     extra = f" arrow {result.arrow_error:.2%}" if result.arrow_error is not None else ""
     answer = result.answer.replace("\n", " / ")[:70]
+    extra += f" {result.tokens} tokens" if result.tokens else ""
     return (f"{result.mode:<13} {result.name:<40} {mark:<5} {result.ms:>7.0f} ms {result.steps:>2} steps{extra}  "
             f"{answer}")
 

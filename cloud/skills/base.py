@@ -55,6 +55,8 @@ class Pass:
 
     name: str
     run: PassRunner
+    # Spent even after a confident answer: a pass that must have the last word (a configured model's).
+    always: bool = False
 
 
 class Skill(Protocol):
