@@ -18,7 +18,7 @@ from typing import Any
 import openai
 
 from eyeline.cloud.reasoning.budgets import ModelConfig
-from eyeline.cloud.reasoning.model_parse import ModelError, ModelReply, parse_completion
+from eyeline.cloud.reasoning.model_parse import GarbageReplyError, ModelError, ModelReply, parse_completion
 from eyeline.protos.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ class ModelEndpoint:
                 except openai.APIConnectionError as exc:     # includes timeouts of the HTTP client itself
                     raise ModelUnavailableError(f"cannot reach the model endpoint {self.config.base_url}: "
                                                 f"{exc}") from exc
+                except (ValueError, openai.APIResponseValidationError) as exc:   # a body that is not a completion
+                    raise GarbageReplyError(f"the model endpoint's reply is not a chat completion: {exc}") from exc
 
     async def _once(self, messages: Sequence[dict[str, Any]], max_tokens: int,
                     response_format: dict[str, Any] | None, model: str) -> ModelReply:
@@ -147,7 +149,7 @@ class ModelEndpoint:
             max_tokens=max_tokens, temperature=0.0, **extra)
         raw = completion.model_dump() if hasattr(completion, "model_dump") else completion
         if not isinstance(raw, dict):
-            raise ModelError("the model endpoint did not return a chat completion")
+            raise GarbageReplyError("the model endpoint did not return a chat completion")
         return await asyncio.to_thread(parse_completion, raw)
 
 
