@@ -55,6 +55,7 @@ MODELS = {"eyeline": Mode.INSTANT, "eyeline-instant": Mode.INSTANT, "eyeline-thi
 MAX_IN_FLIGHT = 2
 MAX_QUESTION_CHARS = 2000
 _MAX_REGIONS_PER_STEP = 8
+_BODY_OVERHEAD_BYTES = 256 * 1024      # the messages' text around the image
 _STEP_KIND = {StepKind.GROUP: "perceive", StepKind.REFUSE: "answer"}
 _OWNER = "eyeline"
 
@@ -66,9 +67,10 @@ class ApiError(CloudError):
 
 
 def openai_app(cloud: Cloud, *, wall_clock: Callable[[], float] = time.time) -> web.Application:
-    """The ``/v1`` sub-application; its own body limit admits one frame as base64 JSON."""
+    """The ``/v1`` sub-application; its bodies may be as large as one frame as base64 JSON (read by the
+    handler itself, under that limit, not the parent application's small one)."""
     api = OpenAiApi(cloud, wall_clock)
-    app = web.Application(client_max_size=cloud.config.frame_limits.max_bytes * 4 // 3 + 256 * 1024)
+    app = web.Application()
     app.add_routes([web.get("/models", api.models), web.post("/chat/completions", api.completions)])
     return app
 
@@ -114,7 +116,8 @@ class OpenAiApi:
             raise ApiError(401, str(exc), "invalid_api_key") from exc
 
     async def _complete(self, request: web.Request) -> dict[str, Any]:
-        body = await _json_body(request)
+        limit = self._cloud.config.frame_limits.max_bytes * 4 // 3 + _BODY_OVERHEAD_BYTES
+        body = await _json_body(request, limit)
         model = body.get("model")
         if not isinstance(model, str) or model not in MODELS:
             raise ApiError(404, f"no model {model!r}; this server has {', '.join(MODELS)}", "model_not_found")
@@ -156,11 +159,17 @@ class OpenAiApi:
                           "completion_tokens_details": {"reasoning_tokens": 0}}}
 
 
-async def _json_body(request: web.Request) -> Mapping[str, Any]:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise ApiError(413, "the request is larger than one frame allows") from exc
+async def _json_body(request: web.Request, limit: int) -> Mapping[str, Any]:
+    too_large = ApiError(413, f"the request is over {limit} bytes: larger than one frame allows")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks, total = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         body = await asyncio.to_thread(json.loads, raw)
     except (ValueError, RecursionError) as exc:
