@@ -58,7 +58,8 @@ def grounded_reply(request: dict[str, Any], *, agreed: bool | None = None) -> di
     text, _, box = lines[0] if lines else ("nothing legible", 0.0, [0.3, 0.3, 0.7, 0.7])
     document: dict[str, Any] = {
         "answer": f"This is a product labelled \"{text}\"; it is a food, eaten as a spread or snack.",
-        "steps": [{"kind": "perceive", "text": "a packaged product fills the view", "regions": [[0.05, 0.05, 0.95, 0.95]]},
+        "steps": [{"kind": "perceive", "text": "a packaged product fills the view",
+                   "regions": [[0.05, 0.05, 0.95, 0.95]]},
                   {"kind": "read", "text": f"the label reads \"{text}\"", "regions": [box]},
                   {"kind": "answer", "text": "a labelled food product: it is eaten", "regions": [box]}],
         "overlay": [{"kind": "box", "id": "label", "box": box, "text": text}],

@@ -183,5 +183,6 @@ def crop(image: Image, window: NormBox) -> Image:
     piece = image[y0:y1, x0:x1]
     scale = max(1.0, _MIN_CROP_SIDE / max(1, min(piece.shape[:2])))
     if scale > 1.0:
-        piece = cv2.resize(piece, None, fx=min(scale, 3.0), fy=min(scale, 3.0), interpolation=cv2.INTER_CUBIC)
+        piece = np.asarray(cv2.resize(piece, None, fx=min(scale, 3.0), fy=min(scale, 3.0),
+                                      interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
     return np.ascontiguousarray(piece, dtype=np.uint8)

@@ -94,8 +94,7 @@ class OpenQuestionFallback:
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         read = await self._reader.answer(ctx)
-        texts = [item.caption for item in read.items]
-        if not texts:
+        if not read.items:
             answer = "I can't answer that without the model, and I can't read any text here."
         else:
             answer = "I can't answer that without the model. The text I can read here: " + read.answer.replace(

@@ -61,7 +61,7 @@ def test_a_claim_that_contradicts_ocr_in_its_region_gets_a_verify_step_and_lower
     assert ground(honest, [PROTEIN], agent="m").contradictions == 0
     grounded = ground(wrong, [PROTEIN], agent="m")
     assert grounded.contradictions == 1 and grounded.result.confidence == pytest.approx(0.45)
-    verify = [s for s in grounded.result.steps if s.kind is StepKind.VERIFY][0]
+    verify = next(s for s in grounded.result.steps if s.kind is StepKind.VERIFY)
     assert "'30 g'" in verify.text and "Protein 12 g" in verify.text
     assert ground(elsewhere, [PROTEIN], agent="m").contradictions == 0   # OCR read nothing there
 

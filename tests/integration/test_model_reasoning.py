@@ -134,7 +134,7 @@ async def test_contemplating_runs_sub_agents_in_parallel_then_a_synthesis_faster
                               for v in (b.x0, b.y0, b.x1, b.y1))
     earlier_steps = [s for s in result.steps if s.agent == "model:scripted-vl/earlier"]
     assert earlier_steps and not any(s.evidence for s in earlier_steps)
-    use = [u for s in result.steps if (u := parse_token_use(s.text)) is not None][0]
+    use = next(u for s in result.steps if (u := parse_token_use(s.text)) is not None)
     assert use.calls == 4 and use.prompt == 4 * 900 and use.completion == 4 * 120
     assert result.steps[-1].kind is StepKind.ANSWER
 
