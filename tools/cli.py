@@ -351,7 +351,8 @@ def _run_evalset(args: argparse.Namespace) -> int:
                  f"--shelf {args.shelf} --repair {args.repair}", "--photos ../shared/data" if args.photos else "",
                  f"--model-url {args.model_url} --model {args.model}" if args.model_url else "",
                  f"--performance {args.performance}"]
-        update_performance(args.performance, performance_section(report, " ".join(" ".join(words).split())))
+        command = " ".join(" ".join(words).split())
+        update_performance(args.performance, performance_section(report, command, args.model if args.model_url else ""))
     return 0
 
 

@@ -377,6 +377,10 @@ def format_case(result: CaseResult) -> str:
 
 SECTION_START = "<!-- eval:start -->"
 SECTION_END = "<!-- eval:end -->"
+# With a model reasoner the table goes in a section of its own, beside the embedded engine's.
+MODEL_SECTION_START = "<!-- eval-model:start -->"
+MODEL_SECTION_END = "<!-- eval-model:end -->"
+_SECTIONS = ((SECTION_START, SECTION_END), (MODEL_SECTION_START, MODEL_SECTION_END))
 
 
 def _wrong_cases(report: EvalSetReport) -> list[str]:
@@ -388,15 +392,19 @@ def _wrong_cases(report: EvalSetReport) -> list[str]:
     return lines or ["- none"]
 
 
-def performance_section(report: EvalSetReport, command: str) -> str:
+def performance_section(report: EvalSetReport, command: str, model: str = "") -> str:
+    """The evaluation section; ``model`` (the model reasoner's name) makes it the model section."""
     hard = sum(case.hard for case in shelf_cases(report.shelf_cases))
     full = report.shelf_cases >= DEFAULT_SHELF_CASES and report.repair_cases >= DEFAULT_REPAIR_CASES
     scope = ("This is the full set." if full else f"The full set is {DEFAULT_SHELF_CASES} shelf and "
              f"{DEFAULT_REPAIR_CASES} repair scenes (`eyeline eval` without a subset flag); the numbers below are "
              "for the subset named here.")
+    start, end = (MODEL_SECTION_START, MODEL_SECTION_END) if model else (SECTION_START, SECTION_END)
+    title = (f"## Accuracy, latency and model tokens per mode (model reasoner: {model})" if model
+             else "## Accuracy and cost per mode (evaluation set)")
     return "\n".join([
-        SECTION_START,
-        "## Accuracy and cost per mode (evaluation set)",
+        start,
+        title,
         "",
         f"Produced by `{command}`: {report.shelf_cases} rendered shelf scenes ({hard} hard), "
         f"{report.repair_cases} rendered espresso-machine scenes and {report.photo_cases} real photos, every "
@@ -411,23 +419,35 @@ def performance_section(report: EvalSetReport, command: str) -> str:
         "Shelf top-1: the first product the answer names is the one with the most protein per serving among those "
         "fully in view. Repair: the arrow's head within 5% of the image diagonal of the true centre of the step's "
         "component. Steps: trace steps per answer. Milliseconds: from asking to the final answer, on this machine.",
-        SECTION_END,
+        *([_MODEL_NOTE] if model else []),
+        end,
     ])
 
 
+_MODEL_NOTE = ("Model tokens: prompt plus completion tokens of every model call an answer cost, interim passes "
+               "included, as the endpoint counted them (0 when the embedded answer was confident and the model was "
+               "not asked); per correct answer: all tokens spent over the answers that were right.")
+
+
 def kept_section(path: Path) -> str:
-    """The evaluation section ``path`` already holds (with a blank line before it), or ""."""
+    """The evaluation sections ``path`` already holds (each with a blank line before it), or ""."""
     text = path.read_text() if path.is_file() else ""
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    return "\n" + text[start:end + len(SECTION_END)] + "\n" if 0 <= start < end else ""
+    kept = ""
+    for start_marker, end_marker in _SECTIONS:
+        start, end = text.find(start_marker), text.find(end_marker)
+        kept += "\n" + text[start:end + len(end_marker)] + "\n" if 0 <= start < end else ""
+    return kept
 
 
 def update_performance(path: Path, section: str) -> None:
-    """Replace the evaluation section of ``path`` (or append it), leaving every other section as it is."""
+    """Replace the evaluation section of ``path`` that ``section`` is (or append it), leaving every other
+    section as it is."""
     text = path.read_text() if path.is_file() else "# Performance\n"
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    start_marker = section.split("\n", 1)[0]
+    end_marker = dict(_SECTIONS).get(start_marker, SECTION_END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(SECTION_END):]
+        text = text[:start] + section + text[end + len(end_marker):]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)

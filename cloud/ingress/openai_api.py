@@ -11,7 +11,8 @@ Token counts are estimates (four characters a token; an image by 512-pixel tiles
 The caller is responsible for what its image shows: only an edge redacts faces.
 
 Every route needs an Eyeline session token (``Authorization: Bearer``). Errors are OpenAI-style JSON:
-``{"error": {"message", "type", "code"}}``. At most ``MAX_IN_FLIGHT`` completions run at once; more get 429.
+``{"error": {"message", "type", "code"}}``. At most ``MAX_IN_FLIGHT`` completions run at once and
+``MAX_WAITING`` wait their turn; more get 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 MODELS = {"eyeline": Mode.INSTANT, "eyeline-instant": Mode.INSTANT, "eyeline-thinking": Mode.THINKING,
           "eyeline-contemplating": Mode.CONTEMPLATING}
 MAX_IN_FLIGHT = 2
+MAX_WAITING = 8
 MAX_QUESTION_CHARS = 2000
 _MAX_REGIONS_PER_STEP = 8
 _BODY_OVERHEAD_BYTES = 256 * 1024      # the messages' text around the image
@@ -80,7 +82,8 @@ class OpenAiApi:
         self._cloud = cloud
         self._wall_clock = wall_clock
         self._planner = Planner()
-        self._in_flight = 0
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._admitted = 0                 # running or waiting for a slot
         self._ids = itertools.count(1)
 
     async def models(self, request: web.Request) -> web.Response:
@@ -95,14 +98,15 @@ class OpenAiApi:
     async def completions(self, request: web.Request) -> web.Response:
         try:
             self._check_token(request)
-            if self._in_flight >= MAX_IN_FLIGHT:
-                raise ApiError(429, f"{MAX_IN_FLIGHT} completions are already running; retry shortly",
+            if self._admitted >= MAX_IN_FLIGHT + MAX_WAITING:
+                raise ApiError(429, f"{self._admitted} completions are already running or waiting; retry shortly",
                                "rate_limit_exceeded")
-            self._in_flight += 1
+            self._admitted += 1
             try:
-                return web.json_response(await self._complete(request))
+                async with self._slots:
+                    return web.json_response(await self._complete(request))
             finally:
-                self._in_flight -= 1
+                self._admitted -= 1
         except ApiError as exc:
             return _error(exc)
 

@@ -13,6 +13,7 @@ from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.tools.cli import main
+from eyeline.tools.evalset import MODEL_SECTION_START, SECTION_START
 
 pytestmark = pytest.mark.slow
 
@@ -33,4 +34,5 @@ async def test_eval_with_a_model_prints_tokens_per_mode(cloud: CloudServer, http
     assert cells[1] == "100%", out                # the embedded engine over /v1 names the right product
     assert int(cells[9]) > 85                      # the model pass cost tokens (an image alone is 85 or more)
     assert re.search(r"thinking\s+shelf-000\s+ok .* \d+ tokens", out)
-    assert "--model-url" in (tmp_path / "P.md").read_text()
+    written = (tmp_path / "P.md").read_text()
+    assert "--model-url" in written and MODEL_SECTION_START in written and SECTION_START not in written
