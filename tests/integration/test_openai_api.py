@@ -74,6 +74,10 @@ async def test_the_v1_routes_check_the_token_and_the_request(cloud: CloudServer,
             await client.chat.completions.create(model="eyeline", messages=_ask(QUESTION, bad))  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError, match="needs an image"):
         await client.chat.completions.create(model="eyeline", messages=[{"role": "user", "content": QUESTION}])
+    huge = "data:image/jpeg;base64," + "A" * (cloud.config.frame_limits.max_bytes * 4 // 3 + 300 * 1024)
+    with pytest.raises(openai.APIStatusError, match="larger than one frame") as raised:
+        await client.chat.completions.create(model="eyeline", messages=_ask(QUESTION, huge))  # type: ignore[arg-type]
+    assert raised.value.status_code == 413
     await client.close()
 
 
