@@ -43,6 +43,10 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="", metavar="NAME", help="with --model-url: the model to ask")
     p.add_argument("--model-key-file", type=Path, metavar="FILE",
                    help="with --model-url: the API key (default: $EYELINE_MODEL_KEY, else none)")
+    p.add_argument("--model-budget", action="append", default=[], metavar="MODE=TOKENS[,S]",
+                   help="with --model-url: a mode's completion tokens per call and deadline in seconds "
+                        "(e.g. thinking=2048,45; repeatable; defaults: instant=384,8 thinking=1536,30 "
+                        "contemplating=1536,60)")
 
 
 def model_config_of(args: argparse.Namespace) -> ModelConfig | None:
@@ -51,7 +55,7 @@ def model_config_of(args: argparse.Namespace) -> ModelConfig | None:
         return None
     from eyeline.cloud.reasoning.budgets import model_config
 
-    return model_config(args.model_url, args.model, args.model_key_file)
+    return model_config(args.model_url, args.model, args.model_key_file, budgets=args.model_budget)
 
 
 def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eyeline.cloud.errors import CloudError
@@ -83,9 +84,10 @@ class ModelConfig:
             raise ModelConfigError("Contemplating needs at least two sub-agent views")
 
 
-def model_config(url: str, model: str, key_file: Path | None = None, *,
+def model_config(url: str, model: str, key_file: Path | None = None, *, budgets: Sequence[str] = (),
                  environ: dict[str, str] | None = None) -> ModelConfig:
-    """The endpoint from command-line values: the key from ``key_file``, else ``$EYELINE_MODEL_KEY``, else none."""
+    """The endpoint from command-line values: the key from ``key_file``, else ``$EYELINE_MODEL_KEY``, else none;
+    ``budgets`` as ``parse_budget`` reads them, each replacing its mode's default."""
     env = os.environ if environ is None else environ
     key = env.get(KEY_ENV, "") or _NO_KEY
     if key_file is not None:
@@ -93,7 +95,30 @@ def model_config(url: str, model: str, key_file: Path | None = None, *,
             key = key_file.read_text(encoding="utf-8").strip() or _NO_KEY
         except OSError as exc:
             raise ModelConfigError(f"cannot read the model key file {key_file}: {exc.strerror}") from exc
-    return ModelConfig(base_url=url.rstrip("/"), model=model, api_key=key)
+    chosen = default_budgets()
+    for spec in budgets:
+        mode, budget = parse_budget(spec, chosen)
+        chosen[mode] = budget
+    return ModelConfig(base_url=url.rstrip("/"), model=model, api_key=key, budgets=chosen)
+
+
+def parse_budget(spec: str, current: dict[Mode, ModeBudget]) -> tuple[Mode, ModeBudget]:
+    """``MODE=MAX_TOKENS[,DEADLINE_S]`` (e.g. ``thinking=2048,45``): that mode's budget, the rest as it was."""
+    name, _, values = spec.partition("=")
+    parts = values.split(",")
+    try:
+        mode = Mode(name.strip().lower())
+        tokens = int(parts[0])
+        deadline = float(parts[1]) if len(parts) > 1 else current[mode].deadline_s
+    except (ValueError, IndexError) as exc:
+        raise ModelConfigError(f"a model budget is MODE=MAX_TOKENS[,DEADLINE_S] with MODE one of instant, "
+                               f"thinking, contemplating; got {spec!r}") from exc
+    if tokens < 1 or not deadline > 0 or len(parts) > 2:
+        raise ModelConfigError(f"a model budget needs positive tokens and deadline; got {spec!r}")
+    budget = replace(current[mode], max_tokens=tokens, deadline_s=deadline)
+    if mode is Mode.CONTEMPLATING:
+        budget = replace(budget, synthesis_tokens=min(budget.synthesis_tokens, tokens) or tokens)
+    return mode, budget
 
 
 # ------------------------------------------------------------------ token use

@@ -14,6 +14,7 @@ an answer: the embedded engine's (for an open question, the text it can read) co
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -24,6 +25,8 @@ from eyeline.cloud.reasoning.planner import CONFIDENT
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
 from eyeline.cloud.skills.guardrails import GuardrailSkill
 from eyeline.cloud.skills.read import ReadTextSkill
+
+log = logging.getLogger(__name__)
 
 OPEN_QUESTION_EXAMPLE = "what is this and what is it used for?"
 _NOTICE_RGB = 0xFFB040
@@ -65,13 +68,15 @@ class ModelBackedSkill:
 
     async def _interim(self, ctx: SkillContext) -> SkillResult:
         """The embedded answer, at once, while the model is asked."""
-        result = await self._fallback(ctx)
+        result = await self._fallback(ctx, pending=True)
         return _noted(result, f"interim: the embedded engine's answer while {self._reasoner.agent} is asked")
 
     async def _model(self, ctx: SkillContext, mode: Mode) -> SkillResult:
         try:
             return await self._reasoner.answer(replace(ctx, mode=mode), mode)
-        except ModelError as exc:
+        except Exception as exc:  # whatever went wrong with the model, the wearer still gets an answer
+            if not isinstance(exc, ModelError):
+                log.exception("the model reasoner failed unexpectedly; answering from the embedded engine")
             result = await self._fallback(ctx)
             notice = (f"The model {self._reasoner.name} did not answer ({_short(exc)}); this is the embedded "
                       "engine's answer.")
@@ -79,9 +84,11 @@ class ModelBackedSkill:
             return replace(_with_step(result, step),
                            items=(*result.items, NoticeItem(id="model-notice", text=notice, rgb=_NOTICE_RGB)))
 
-    async def _fallback(self, ctx: SkillContext) -> SkillResult:
-        embedded = self._embedded if self._embedded is not None else self._open
-        return await embedded.answer(replace(ctx, mode=Mode.INSTANT))
+    async def _fallback(self, ctx: SkillContext, *, pending: bool = False) -> SkillResult:
+        ctx = replace(ctx, mode=Mode.INSTANT)
+        if self._embedded is not None:
+            return await self._embedded.answer(ctx)
+        return await self._open.answer(ctx, pending=pending)
 
 
 class OpenQuestionFallback:
@@ -92,13 +99,14 @@ class OpenQuestionFallback:
     def __init__(self) -> None:
         self._reader = ReadTextSkill()
 
-    async def answer(self, ctx: SkillContext) -> SkillResult:
+    async def answer(self, ctx: SkillContext, *, pending: bool = False) -> SkillResult:
+        """``pending``: the model is being asked, and this is only what to show meanwhile."""
         read = await self._reader.answer(ctx)
+        lead = "Asking the model; meanwhile" if pending else "I can't answer that without the model"
         if not read.items:
-            answer = "I can't answer that without the model, and I can't read any text here."
+            answer = f"{lead}: I can't read any text here."
         else:
-            answer = "I can't answer that without the model. The text I can read here: " + read.answer.replace(
-                "\n", " / ")
+            answer = f"{lead}. The text I can read here: " + read.answer.replace("\n", " / ")
         steps = (*read.steps[:-1], TraceStep(StepKind.ANSWER, answer, confidence=0.3, agent="open-question"))
         return SkillResult(answer=answer, items=read.items, steps=steps, confidence=0.3)
 
@@ -123,6 +131,6 @@ def _with_step(result: SkillResult, step: TraceStep) -> SkillResult:
     return replace(result, steps=(*steps, step))
 
 
-def _short(exc: ModelError) -> str:
-    text = str(exc)
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."

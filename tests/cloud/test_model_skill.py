@@ -29,13 +29,16 @@ MODEL_ANSWER = {"answer": "the model's answer", "steps": [{"kind": "compare", "t
 
 
 class Endpoint:
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, error: Exception | None = None) -> None:
         self.fail = fail
+        self.error = error
         self.calls: list[int] = []
 
     async def complete(self, messages: Sequence[dict[str, Any]], *, max_tokens: int, deadline_ns: int,
                        response_format: Any = None, model: str = "") -> ModelReply:
         self.calls.append(max_tokens)
+        if self.error is not None:
+            raise self.error
         if self.fail:
             raise ModelUnavailableError("cannot reach the model endpoint")
         return parse_completion(completion(json.dumps(MODEL_ANSWER)))
@@ -112,6 +115,13 @@ async def test_a_failing_model_leaves_the_embedded_answer_with_a_notice(mode: Mo
     final = results[-1]
     assert final.final and final.answer == "the embedded answer"
     assert any(isinstance(item, NoticeItem) and "did not answer" in item.text for item in final.items)
+
+
+async def test_even_an_unexpected_failure_of_the_reasoner_leaves_an_answer() -> None:
+    [result] = await _answers(_skill(Endpoint(error=KeyError("choices")), Embedded(0.4)), Mode.INSTANT)
+    assert result.answer == "the embedded answer"
+    assert any(isinstance(item, NoticeItem) and "KeyError" not in item.text and "choices" in item.text
+               for item in result.items)
 
 
 async def test_an_open_question_without_a_model_answer_says_so_and_reads_what_it_can() -> None:

@@ -60,7 +60,7 @@ async def test_an_open_question_about_a_real_photo_is_answered_by_the_model_with
     read = [s for s in model_steps if s.kind == "read" and surest in s.text]
     assert read and read[0].evidence, "the read step carries the OCR line's region"
     assert any(parse_token_use(s.text) is not None for s in result.steps)
-    assert result.interim and "without the model" in result.interim[0].text   # the embedded interim, replaced
+    assert result.interim and "Asking the model" in result.interim[0].text   # the embedded interim, replaced
     assert result.overlay is not None and any(item.id == "label" for item in result.overlay.items)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eyeline.cloud.reasoning.budgets import KEY_ENV, ModelConfigError
+from eyeline.cloud.model import Mode
+from eyeline.cloud.reasoning.budgets import KEY_ENV, ModelConfigError, default_budgets
 from eyeline.edge.daemon.config import parse_config
 from eyeline.tools.cli import build_parser, cloud_config, model_config_of
 from eyeline.tools.fallback import fallback_cloud_config
@@ -45,6 +46,23 @@ def test_every_command_that_runs_a_cloud_takes_the_flags(command: list[str]) -> 
 def test_bad_model_flags_are_clear_errors(flags: list[str], problem: str) -> None:
     with pytest.raises(ModelConfigError, match=problem):
         model_config_of(build_parser().parse_args(["cloud", *flags]))
+
+
+def test_budgets_are_configurable_per_deployment() -> None:
+    args = build_parser().parse_args(["cloud", *URL, "--model-budget", "thinking=4096,90",
+                                      "--model-budget", "INSTANT=128"])
+    config = model_config_of(args)
+    assert config is not None
+    thinking, instant = config.budgets[Mode.THINKING], config.budgets[Mode.INSTANT]
+    assert (thinking.max_tokens, thinking.deadline_s, thinking.reasoning) == (4096, 90.0, True)
+    assert (instant.max_tokens, instant.deadline_s) == (128, 8.0)
+    assert config.budgets[Mode.CONTEMPLATING] == default_budgets()[Mode.CONTEMPLATING]
+
+
+@pytest.mark.parametrize("spec", ["pondering=100", "thinking=lots", "thinking=0", "thinking=100,-1", "thinking"])
+def test_a_bad_budget_is_a_clear_error(spec: str) -> None:
+    with pytest.raises(ModelConfigError, match="budget"):
+        model_config_of(build_parser().parse_args(["cloud", *URL, "--model-budget", spec]))
 
 
 def test_the_daemon_fallback_cloud_takes_the_model_from_its_config(tmp_path: Path) -> None:
