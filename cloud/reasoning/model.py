@@ -12,7 +12,7 @@ trace names the model and counts the tokens it cost. Any failure is a ``ModelErr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
 from eyeline.cloud.model import Mode, SkillResult, StepKind, TraceStep
@@ -69,7 +69,18 @@ class ModelReasoner:
         await self.endpoint.aclose()
 
     async def answer(self, ctx: SkillContext, mode: Mode) -> SkillResult:
-        """The model's grounded answer in ``mode``; ``ModelError`` when it gave none in time."""
+        """The model's grounded answer in ``mode``, with its whole trace; ``ModelError`` when it gave none."""
+        steps: list[TraceStep] = []
+        final: SkillResult | None = None
+        async for result in self.answers(ctx, mode):
+            steps += result.steps
+            final = result
+        assert final is not None
+        return replace(final, steps=tuple(steps))
+
+    async def answers(self, ctx: SkillContext, mode: Mode) -> AsyncIterator[SkillResult]:
+        """The model's answers in ``mode`` as they come (Contemplating: the sub-agents' before the synthesis);
+        each trace holds only the steps new since the answer before. ``ModelError`` when it gave none in time."""
         budget = self.config.budgets[mode]
         started = self._clock.now_ns()
         deadline_ns = started + int(budget.deadline_s * 1e9)
@@ -78,16 +89,21 @@ class ModelReasoner:
                              "evidence with the redacted keyframe", evidence=tuple(line.box for line in lines),
                              cost_us=elapsed_us(self._clock, started), agent=self.agent)
         if mode is Mode.CONTEMPLATING:
-            result, usage = await self._contemplate(ctx, budget, lines, deadline_ns)
+            outcomes = self._contemplate(ctx, budget, lines, deadline_ns)
         else:
-            result, usage = await self._single(ctx, budget, lines, deadline_ns)
-        _remember(ctx, result.answer)
-        usage_step = TraceStep(StepKind.VERIFY, usage.describe(self.name), agent=USAGE_AGENT)
-        steps = (perceive, *result.steps[:-1], usage_step, result.steps[-1])
-        return replace(result, steps=steps)
+            outcomes = self._single(ctx, budget, lines, deadline_ns)
+        first = True
+        async for result, usage, final in outcomes:
+            steps = (perceive, *result.steps) if first else result.steps
+            first = False
+            if final:
+                _remember(ctx, result.answer)
+                usage_step = TraceStep(StepKind.VERIFY, usage.describe(self.name), agent=USAGE_AGENT)
+                steps = (*steps[:-1], usage_step, steps[-1])
+            yield replace(result, steps=steps, final=final)
 
     async def _single(self, ctx: SkillContext, budget: ModeBudget, lines: Sequence[TextLine],
-                      deadline_ns: int) -> tuple[SkillResult, TokenUse]:
+                      deadline_ns: int) -> AsyncIterator[tuple[SkillResult, TokenUse, bool]]:
         shown = Shown(ctx.image)
         url = await asyncio.to_thread(self._encode, shown)
         chat = messages(ctx.question, [(shown, url)], _context(ctx), evidence_text(lines),
@@ -96,10 +112,12 @@ class ModelReasoner:
         reply = await self.endpoint.complete(chat, max_tokens=budget.max_tokens, deadline_ns=deadline_ns,
                                              response_format=response_format())
         grounded = ground(reply, lines, agent=self.agent, cost_us=elapsed_us(self._clock, started))
-        return grounded.result, reply.usage
+        yield grounded.result, reply.usage, True
 
     async def _contemplate(self, ctx: SkillContext, budget: ModeBudget, lines: Sequence[TextLine],
-                           deadline_ns: int) -> tuple[SkillResult, TokenUse]:
+                           deadline_ns: int) -> AsyncIterator[tuple[SkillResult, TokenUse, bool]]:
+        """The sub-agents' answers (the first one's as an interim), then the synthesis'; when the synthesis
+        fails, the first sub-agent's answer stands, with a note."""
         agents = await asyncio.to_thread(self._sub_agents, ctx, budget.views, tuple(lines))
         started = self._clock.now_ns()
         outcomes = await asyncio.gather(*(self._ask_sub_agent(ctx, agent, budget, deadline_ns) for agent in agents),
@@ -116,15 +134,27 @@ class ModelReasoner:
         views = ", ".join(agent.view for agent in agents)
         steps = [TraceStep(StepKind.COMPARE, f"{len(agents)} sub-agents asked in parallel ({views}); {len(done)} "
                            "answered", cost_us=elapsed_us(self._clock, started), agent=self.agent)]
+        first: SkillResult | None = None
         for agent, reply in done:
             grounded = ground(reply, [] if agent.view == View.EARLIER else agent.lines,
                               agent=f"{self.agent}/{agent.view}", window=agent.shown.window)
+            first = first or grounded.result
             steps += _without_regions(grounded.result.steps) if agent.view == View.EARLIER else grounded.result.steps
-        synthesis, synthesis_usage = await self._synthesize(ctx, budget, agents[0], done, lines, deadline_ns)
+        assert first is not None
+        steps.append(TraceStep(StepKind.VERIFY, f"interim: the {done[0][0].view} sub-agent's answer while the "
+                               "synthesis reconciles them", confidence=first.confidence, agent=self.agent))
+        yield replace(first, steps=tuple(steps)), usage, False
+        try:
+            synthesis, synthesis_usage = await self._synthesize(ctx, budget, agents[0], done, lines, deadline_ns)
+        except ModelError as exc:
+            note = TraceStep(StepKind.VERIFY, f"the synthesis failed ({exc}); the {done[0][0].view} sub-agent's "
+                             "answer stands", confidence=first.confidence, agent=self.agent)
+            yield replace(first, steps=(note, first.steps[-1])), usage, True
+            return
         agreement = _agreement(synthesis.reply, [reply for _, reply in done])
         result = synthesis.grounded.result
-        steps.append(TraceStep(StepKind.VERIFY, agreement, confidence=result.confidence, agent=self.agent))
-        return replace(result, steps=(*steps, *result.steps)), usage + synthesis_usage
+        verdict = TraceStep(StepKind.VERIFY, agreement, confidence=result.confidence, agent=self.agent)
+        yield replace(result, steps=(verdict, *result.steps)), usage + synthesis_usage, True
 
     async def _ask_sub_agent(self, ctx: SkillContext, agent: _SubAgent, budget: ModeBudget,
                              deadline_ns: int) -> ModelReply:

@@ -15,7 +15,7 @@ an answer: the embedded engine's (for an open question, the text it can read) co
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StepKind, TraceStep
@@ -64,7 +64,8 @@ class ModelBackedSkill:
     def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
         if mode is Mode.INSTANT:
             return ()
-        return (Pass(f"model-{mode.value}", lambda ctx: self._model(ctx, mode), always=True),)
+        return (Pass(f"model-{mode.value}", lambda ctx: self._model(ctx, mode), always=True,
+                     stream=lambda ctx: self._model_answers(ctx, mode)),)
 
     async def _interim(self, ctx: SkillContext) -> SkillResult:
         """The embedded answer, at once, while the model is asked."""
@@ -75,14 +76,25 @@ class ModelBackedSkill:
         try:
             return await self._reasoner.answer(replace(ctx, mode=mode), mode)
         except Exception as exc:  # whatever went wrong with the model, the wearer still gets an answer
-            if not isinstance(exc, ModelError):
-                log.exception("the model reasoner failed unexpectedly; answering from the embedded engine")
-            result = await self._fallback(ctx)
-            notice = (f"The model {self._reasoner.name} did not answer ({_short(exc)}); this is the embedded "
-                      "engine's answer.")
-            step = TraceStep(StepKind.VERIFY, notice, confidence=0.0, agent=self._reasoner.agent)
-            return replace(_with_step(result, step),
-                           items=(*result.items, NoticeItem(id="model-notice", text=notice, rgb=_NOTICE_RGB)))
+            return await self._instead(ctx, exc)
+
+    async def _model_answers(self, ctx: SkillContext, mode: Mode) -> AsyncIterator[SkillResult]:
+        """The model's answers as they come; the embedded answer with a notice if it fails, even midway."""
+        try:
+            async for result in self._reasoner.answers(replace(ctx, mode=mode), mode):
+                yield result
+        except Exception as exc:  # whatever went wrong with the model, the wearer still gets an answer
+            yield await self._instead(ctx, exc)
+
+    async def _instead(self, ctx: SkillContext, exc: Exception) -> SkillResult:
+        if not isinstance(exc, ModelError):
+            log.error("the model reasoner failed unexpectedly; answering from the embedded engine", exc_info=exc)
+        result = await self._fallback(ctx)
+        notice = (f"The model {self._reasoner.name} did not answer ({_short(exc)}); this is the embedded "
+                  "engine's answer.")
+        step = TraceStep(StepKind.VERIFY, notice, confidence=0.0, agent=self._reasoner.agent)
+        return replace(_with_step(result, step),
+                       items=(*result.items, NoticeItem(id="model-notice", text=notice, rgb=_NOTICE_RGB)))
 
     async def _fallback(self, ctx: SkillContext, *, pending: bool = False) -> SkillResult:
         ctx = replace(ctx, mode=Mode.INSTANT)

@@ -56,7 +56,18 @@ class Planner:
         passes = self.budget(skill, ctx.mode).passes
         previous: SkillResult | None = None
         for index, step in enumerate(passes):
-            result = await step.run(ctx)
+            if step.stream is None:
+                result = await step.run(ctx)
+            else:
+                # A pass that shows its progress: each of its answers but the last goes out as an interim.
+                partial: SkillResult | None = None
+                async for latest in step.stream(ctx):
+                    if partial is not None:
+                        yield replace(partial, final=False)
+                    partial = latest
+                if partial is None:
+                    raise RuntimeError(f"the {step.name} pass gave no answer")
+                result = partial
             if previous is not None:
                 result = _noted(result, _change_step(step.name, previous, result, ctx.clock))
             must_go_on = any(later.always for later in passes[index + 1:])

@@ -98,15 +98,21 @@ async def test_instant_asks_the_model_once_with_a_small_budget_when_the_embedded
     assert result.answer == "the model's answer" and endpoint.calls == [384]
 
 
-@pytest.mark.parametrize(("mode", "calls"), [(Mode.THINKING, [1536]), (Mode.CONTEMPLATING, [1536, 1536, 1024])])
+@pytest.mark.parametrize(("mode", "calls", "interims"), [
+    (Mode.THINKING, [1536], ["the embedded answer"]),
+    (Mode.CONTEMPLATING, [1536, 1536, 1024], ["the embedded answer", "the model's answer"]),   # + a sub-agent's
+])
 async def test_deeper_modes_show_the_embedded_answer_first_then_the_model_has_the_last_word(
-        mode: Mode, calls: list[int]) -> None:
+        mode: Mode, calls: list[int], interims: list[str]) -> None:
     endpoint = Endpoint()
-    interim, final = await _answers(_skill(endpoint, Embedded(0.99)), mode)
-    assert (interim.answer, interim.final) == ("the embedded answer", False)
+    *interim, final = await _answers(_skill(endpoint, Embedded(0.99)), mode)
+    assert [(r.answer, r.final) for r in interim] == [(answer, False) for answer in interims]
     assert (final.answer, final.final) == ("the model's answer", True)
     assert endpoint.calls == calls       # Contemplating: full frame and crop in parallel, then the synthesis
     assert any(step.agent == "model:vl" for step in final.steps)
+    steps = [step for result in (*interim, final) for step in result.steps]
+    assert len(steps) == len(set(map(id, steps))) and steps[-1].kind is StepKind.ANSWER
+    assert sum("calls, tokens" in step.text or "call, tokens" in step.text for step in steps) == 1
 
 
 @pytest.mark.parametrize("mode", list(Mode))

@@ -156,3 +156,23 @@ async def test_contemplating_with_one_sub_agent_failing_still_synthesizes(cloud:
         await reasoner.aclose()
     assert any("2 sub-agents asked in parallel (full, crop); 1 answered" in s.text for s in result.steps)
     assert "eaten" in result.answer
+
+
+async def test_contemplating_keeps_a_sub_agents_answer_when_the_synthesis_fails(cloud: CloudServer,
+                                                                               shared_data: Path) -> None:
+    def script(request: dict[str, Any]) -> Any:
+        if "Sub-agents' answers" in json.dumps(request):
+            return completion("")                         # garbage from the synthesis call
+        return grounded_reply(request)
+
+    image = np.asarray(cv2.imread(str(shared_data / PHOTO)), dtype=np.uint8)
+    ctx = SkillContext(question=OPEN_QUESTION, mode=Mode.CONTEMPLATING, image=image, frame_seq=1,
+                       ocr=cloud.cloud.ocr)
+    async with ScriptedModel(script) as model:
+        reasoner = ModelReasoner(_model(model.url), MonotonicClock())
+        answers = [result async for result in reasoner.answers(ctx, Mode.CONTEMPLATING)]
+        await reasoner.aclose()
+    assert [result.final for result in answers] == [False, True]
+    assert "eaten" in answers[-1].answer
+    assert any("the synthesis failed" in s.text and "full sub-agent's answer stands" in s.text
+               for s in answers[-1].steps)
