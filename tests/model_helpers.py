@@ -76,6 +76,7 @@ class ScriptedModel:
         self.script = script
         self.delay_s = delay_s
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.started: list[float] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -105,6 +106,7 @@ class ScriptedModel:
     async def _complete(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.requests.append(body)
+        self.headers.append(dict(request.headers))
         self.started.append(asyncio.get_running_loop().time())
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)

@@ -15,6 +15,7 @@ an answer: the embedded engine's (for an open question, the text it can read) co
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 OPEN_QUESTION_EXAMPLE = "what is this and what is it used for?"
 _NOTICE_RGB = 0xFFB040
+_QUESTIONS_KEPT = 16      # questions in flight whose embedded answer a later pass may still need
 
 
 class ModelBackedSkill:
@@ -40,6 +42,7 @@ class ModelBackedSkill:
         self._embedded = embedded
         self._open = OpenQuestionFallback()
         self._confident = confident
+        self._asked: OrderedDict[int, tuple[SkillContext, SkillResult]] = OrderedDict()
         self.name = embedded.name if embedded is not None else "model"
         examples = getattr(embedded, "examples", None) if embedded is not None else (OPEN_QUESTION_EXAMPLE,)
         self.examples: tuple[str, ...] = tuple(examples) if isinstance(examples, tuple) else ()
@@ -50,7 +53,7 @@ class ModelBackedSkill:
     async def answer(self, ctx: SkillContext) -> SkillResult:
         """Instant: the embedded answer if it is confident, else one small model call."""
         if self._embedded is not None:
-            embedded = await self._embedded.answer(replace(ctx, mode=Mode.INSTANT))
+            embedded = await self._fallback(ctx)
             if embedded.confidence >= self._confident:
                 return _noted(embedded, f"the embedded answer is confident ({embedded.confidence:.2f}): "
                               f"{self._reasoner.agent} not asked")
@@ -97,10 +100,18 @@ class ModelBackedSkill:
                        items=(*result.items, NoticeItem(id="model-notice", text=notice, rgb=_NOTICE_RGB)))
 
     async def _fallback(self, ctx: SkillContext, *, pending: bool = False) -> SkillResult:
-        ctx = replace(ctx, mode=Mode.INSTANT)
-        if self._embedded is not None:
-            return await self._embedded.answer(ctx)
-        return await self._open.answer(ctx, pending=pending)
+        """The embedded answer to this question, computed once per question: a skill that remembers (a repair
+        moved on by "next") must not move twice because the model failed after its interim."""
+        if self._embedded is None:
+            return await self._open.answer(replace(ctx, mode=Mode.INSTANT), pending=pending)
+        kept = self._asked.get(id(ctx))
+        if kept is not None and kept[0] is ctx:
+            return kept[1]
+        result = await self._embedded.answer(replace(ctx, mode=Mode.INSTANT))
+        self._asked[id(ctx)] = (ctx, result)      # holding ctx keeps its id from being reused while kept
+        while len(self._asked) > _QUESTIONS_KEPT:
+            self._asked.popitem(last=False)
+        return result
 
 
 class OpenQuestionFallback:

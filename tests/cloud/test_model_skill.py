@@ -53,11 +53,13 @@ class Embedded:
 
     def __init__(self, confidence: float) -> None:
         self.confidence = confidence
+        self.asked = 0
 
     def matches(self, question: str) -> bool:
         return "protein" in question
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
+        self.asked += 1
         return SkillResult("the embedded answer", steps=(TraceStep(StepKind.ANSWER, "embedded"),),
                            confidence=self.confidence)
 
@@ -117,7 +119,9 @@ async def test_deeper_modes_show_the_embedded_answer_first_then_the_model_has_th
 
 @pytest.mark.parametrize("mode", list(Mode))
 async def test_a_failing_model_leaves_the_embedded_answer_with_a_notice(mode: Mode) -> None:
-    results = await _answers(_skill(Endpoint(fail=True), Embedded(0.4)), mode)
+    embedded = Embedded(0.4)
+    results = await _answers(_skill(Endpoint(fail=True), embedded), mode)
+    assert embedded.asked == 1          # asked once per question, however many passes need its answer
     final = results[-1]
     assert final.final and final.answer == "the embedded answer"
     assert any(isinstance(item, NoticeItem) and "did not answer" in item.text for item in final.items)

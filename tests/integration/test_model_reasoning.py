@@ -176,3 +176,22 @@ async def test_contemplating_keeps_a_sub_agents_answer_when_the_synthesis_fails(
     assert "eaten" in answers[-1].answer
     assert any("the synthesis failed" in s.text and "full sub-agent's answer stands" in s.text
                for s in answers[-1].steps)
+
+
+async def test_eyeline_ask_with_model_flags_prints_the_models_grounded_answer(
+        shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from eyeline.tools.cli import main
+
+    key = tmp_path / "key"
+    key.write_text("sk-test-key\n")
+    monkeypatch.delenv("EYELINE_MODEL_KEY", raising=False)
+    async with ScriptedModel(grounded_reply) as model:
+        code = await asyncio.to_thread(main, ["ask", "--image", str(shared_data / PHOTO), "--question",
+                                              OPEN_QUESTION, "--mode", "thinking", "--json", "--model-url",
+                                              model.url, "--model", "scripted-vl", "--model-key-file", str(key)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "eaten" in printed["answer"]["text"] and printed["interim_answers"]
+    assert any(step["agent"] == "model:scripted-vl" and step["evidence"] for step in printed["trace"])
+    assert model.requests and model.headers[0].get("Authorization") == "Bearer sk-test-key"
