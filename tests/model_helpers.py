@@ -77,6 +77,7 @@ class ScriptedModel:
         self.delay_s = delay_s
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.retry_after = ""            # sent as Retry-After with every error status
         self.started: list[float] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -118,5 +119,6 @@ class ScriptedModel:
             self.in_flight -= 1
         if isinstance(reply, tuple):
             status, text = reply
-            return web.Response(status=status, text=text, content_type="application/json")
+            headers = {"Retry-After": self.retry_after} if self.retry_after else None
+            return web.Response(status=status, text=text, content_type="application/json", headers=headers)
         return web.json_response(reply)

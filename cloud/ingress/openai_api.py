@@ -127,7 +127,7 @@ class OpenAiApi:
             raise ApiError(404, f"no model {model!r}; this server has {', '.join(MODELS)}", "model_not_found")
         if body.get("stream"):
             raise ApiError(400, "streaming is not supported; ask without 'stream'")
-        question, data = _question_and_image(body.get("messages"))
+        question, data = await asyncio.to_thread(_question_and_image, body.get("messages"))   # base64: CPU
         size = _checked(data, self._cloud)
         try:
             image = await asyncio.to_thread(decode_image, data, size)

@@ -124,7 +124,7 @@ class ModelEndpoint:
                     log.info("%s rejected the JSON-schema response format; asking without it", self.config.base_url)
                     self._schema_supported = False
                 except (openai.RateLimitError, openai.InternalServerError) as exc:
-                    wait_ns = int(self.config.backoff_s * 2 ** attempt * 1e9)
+                    wait_ns = int(max(self.config.backoff_s * 2 ** attempt, _retry_after_s(exc)) * 1e9)
                     if attempt >= self.config.retries or self._clock.now_ns() + wait_ns >= deadline_ns:
                         raise ModelUnavailableError(f"the model endpoint is overloaded or failing "
                                                     f"({exc.status_code}) after {attempt + 1} tries") from exc
@@ -151,6 +151,14 @@ class ModelEndpoint:
         if not isinstance(raw, dict):
             raise GarbageReplyError("the model endpoint did not return a chat completion")
         return await asyncio.to_thread(parse_completion, raw)
+
+
+def _retry_after_s(exc: openai.APIStatusError) -> float:
+    """The wait a 429 or 503 asks for (``Retry-After`` in seconds), 0 when it names none."""
+    try:
+        return min(60.0, max(0.0, float(exc.response.headers.get("retry-after", "0"))))
+    except ValueError:
+        return 0.0
 
 
 def _detail(exc: openai.APIStatusError) -> str:

@@ -123,3 +123,23 @@ def test_the_breaker_lets_one_trial_through_after_its_cooldown() -> None:
     assert breaker.allow()
     breaker.success()
     assert breaker.state is BreakerState.CLOSED and breaker.allow() and breaker.allow()
+
+
+async def test_a_retry_waits_as_long_as_retry_after_asks_when_the_deadline_allows() -> None:
+    async with ScriptedModel(_sequence((429, '{"error": {"message": "slow down"}}'), ANSWER)) as model:
+        model.retry_after = "1"
+        endpoint = _endpoint(model.url)
+        reply = await endpoint.complete(MESSAGES, max_tokens=64, deadline_ns=_in(10))
+        await endpoint.aclose()
+    assert reply.answer == "a mug" and model.started[1] - model.started[0] >= 0.95
+
+
+async def test_a_retry_after_past_the_deadline_is_not_waited_for() -> None:
+    async with ScriptedModel(lambda request: (429, '{"error": {"message": "slow down"}}')) as model:
+        model.retry_after = "30"
+        endpoint = _endpoint(model.url)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ModelUnavailableError, match="after 1 tries"):
+            await endpoint.complete(MESSAGES, max_tokens=64, deadline_ns=_in(5))
+        assert asyncio.get_running_loop().time() - started < 2.0
+        await endpoint.aclose()
