@@ -47,6 +47,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="with --model-url: a mode's completion tokens per call and deadline in seconds "
                         "(e.g. thinking=2048,45; repeatable; defaults: instant=384,8 thinking=1536,30 "
                         "contemplating=1536,60)")
+    p.add_argument("--synthesis-model", default="", metavar="NAME",
+                   help="with --model-url: Contemplating's synthesis on another model of the endpoint")
 
 
 def model_config_of(args: argparse.Namespace) -> ModelConfig | None:
@@ -55,7 +57,8 @@ def model_config_of(args: argparse.Namespace) -> ModelConfig | None:
         return None
     from eyeline.cloud.reasoning.budgets import model_config
 
-    return model_config(args.model_url, args.model, args.model_key_file, budgets=args.model_budget)
+    return model_config(args.model_url, args.model, args.model_key_file, budgets=args.model_budget,
+                        synthesis_model=args.synthesis_model)
 
 
 def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -85,7 +85,7 @@ class ModelConfig:
 
 
 def model_config(url: str, model: str, key_file: Path | None = None, *, budgets: Sequence[str] = (),
-                 environ: dict[str, str] | None = None) -> ModelConfig:
+                 synthesis_model: str = "", environ: dict[str, str] | None = None) -> ModelConfig:
     """The endpoint from command-line values: the key from ``key_file``, else ``$EYELINE_MODEL_KEY``, else none;
     ``budgets`` as ``parse_budget`` reads them, each replacing its mode's default."""
     env = os.environ if environ is None else environ
@@ -99,7 +99,8 @@ def model_config(url: str, model: str, key_file: Path | None = None, *, budgets:
     for spec in budgets:
         mode, budget = parse_budget(spec, chosen)
         chosen[mode] = budget
-    return ModelConfig(base_url=url.rstrip("/"), model=model, api_key=key, budgets=chosen)
+    return ModelConfig(base_url=url.rstrip("/"), model=model, api_key=key, budgets=chosen,
+                       synthesis_model=synthesis_model)
 
 
 def parse_budget(spec: str, current: dict[Mode, ModeBudget]) -> tuple[Mode, ModeBudget]:

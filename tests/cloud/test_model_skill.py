@@ -33,10 +33,12 @@ class Endpoint:
         self.fail = fail
         self.error = error
         self.calls: list[int] = []
+        self.models: list[str] = []
 
     async def complete(self, messages: Sequence[dict[str, Any]], *, max_tokens: int, deadline_ns: int,
                        response_format: Any = None, model: str = "") -> ModelReply:
         self.calls.append(max_tokens)
+        self.models.append(model)
         if self.error is not None:
             raise self.error
         if self.fail:
@@ -125,6 +127,14 @@ async def test_a_failing_model_leaves_the_embedded_answer_with_a_notice(mode: Mo
     final = results[-1]
     assert final.final and final.answer == "the embedded answer"
     assert any(isinstance(item, NoticeItem) and "did not answer" in item.text for item in final.items)
+
+
+async def test_the_synthesis_may_run_on_another_model() -> None:
+    endpoint = Endpoint()
+    config = ModelConfig(base_url="http://model/v1", model="vl", synthesis_model="vl-large")
+    reasoner = ModelReasoner(config, VirtualClock(), endpoint=endpoint)  # type: ignore[arg-type]
+    await reasoner.answer(_ctx(Mode.CONTEMPLATING), Mode.CONTEMPLATING)
+    assert endpoint.models == ["", "", "vl-large"]       # "": the configured model
 
 
 async def test_even_an_unexpected_failure_of_the_reasoner_leaves_an_answer() -> None:

@@ -57,6 +57,9 @@ def test_budgets_are_configurable_per_deployment() -> None:
     assert (thinking.max_tokens, thinking.deadline_s, thinking.reasoning) == (4096, 90.0, True)
     assert (instant.max_tokens, instant.deadline_s) == (128, 8.0)
     assert config.budgets[Mode.CONTEMPLATING] == default_budgets()[Mode.CONTEMPLATING]
+    assert config.synthesis_model == ""
+    other = model_config_of(build_parser().parse_args(["eval", *URL, "--synthesis-model", "Qwen2.5-VL-72B"]))
+    assert other is not None and other.synthesis_model == "Qwen2.5-VL-72B"
 
 
 @pytest.mark.parametrize("spec", ["pondering=100", "thinking=lots", "thinking=0", "thinking=100,-1", "thinking"])
