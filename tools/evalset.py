@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import os
+import platform
 import re
 import statistics
 import time
@@ -419,9 +420,23 @@ def performance_section(report: EvalSetReport, command: str, model: str = "") ->
         "Shelf top-1: the first product the answer names is the one with the most protein per serving among those "
         "fully in view. Repair: the arrow's head within 5% of the image diagonal of the true centre of the step's "
         "component. Steps: trace steps per answer. Milliseconds: from asking to the final answer, on this machine.",
-        *([_MODEL_NOTE] if model else []),
+        *(_model_notes(model) if model else []),
         end,
     ])
+
+
+def _model_notes(model: str) -> list[str]:
+    notes = [_MODEL_NOTE]
+    if model.startswith("eyeline"):
+        notes += ["", f"The model here is Eyeline's own embedded engine served over `/v1` by another `eyeline cloud` "
+                  f"(model `{model}`, the key an `eyeline token`), which estimates its token counts (four "
+                  "characters a token, an image 85 + 170 per 512-pixel tile): the cost of the model path (keyframe "
+                  "and OCR evidence in the prompt, structured replies, grounding, Contemplating's sub-agents and "
+                  "synthesis) at the embedded engine's accuracy, not a vision model's."]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    notes += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average {load:.1f} when the section "
+              "was written (other work on the machine inflates the milliseconds)."]
+    return notes
 
 
 _MODEL_NOTE = ("Model tokens: prompt plus completion tokens of every model call an answer cost, interim passes "
