@@ -24,6 +24,9 @@ from eyeline.cloud.knowledge import demo_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.perception.speech import SpeechRecognizer
+from eyeline.cloud.reasoning.budgets import ModelConfig
+from eyeline.cloud.reasoning.model import ModelReasoner
+from eyeline.cloud.reasoning.model_skill import model_backed
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.reasoning.proactive import ProactiveConfig, ProactiveOfferer
 from eyeline.cloud.session.dispatch import Dispatcher
@@ -69,6 +72,7 @@ class CloudConfig:
     proactive: ProactiveConfig = field(default_factory=ProactiveConfig)   # unasked offers, for edges that opt in
     record_dir: Path | None = None         # one MCAP recording per session (gRPC or WebRTC), named after it
     detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
+    model: ModelConfig | None = None       # an OpenAI-compatible vision model behind the skills (None: embedded only)
 
     @property
     def max_message_bytes(self) -> int:
@@ -90,12 +94,22 @@ class Cloud:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
-        self.router = SkillRouter([GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)])
+        skills: list[Skill] = [GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)]
+        # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked
+        # looks never spend model tokens).
+        self.embedded_router = SkillRouter(skills)
+        self.reasoner = ModelReasoner(config.model, self.clock) if config.model is not None else None
+        self.router = SkillRouter(model_backed(skills, self.reasoner)) if self.reasoner else self.embedded_router
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),
-                                     proactive=ProactiveOfferer(self.router, config.proactive, clock=self.clock))
+                                     proactive=ProactiveOfferer(self.embedded_router, config.proactive,
+                                                                clock=self.clock))
         self._background = TaskSet("cloud", logger=log)   # the OCR warm-up and the reaper of detached sessions
+
+    @property
+    def ocr(self) -> OcrPool:
+        return self._ocr
 
     async def start(self) -> None:
         """Start the cloud's own work: the OCR warm-up (when configured) and the reaper of detached sessions."""
@@ -112,6 +126,8 @@ class Cloud:
         """Stop the background work, close held sessions and shut the worker pools."""
         await self._background.aclose()
         await self.sessions.close_detached()
+        if self.reasoner is not None:
+            await self.reasoner.aclose()
         self._ocr.close()
         if self.dispatcher.speech is not None:
             self.dispatcher.speech.close()

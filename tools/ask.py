@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
 from eyeline.devices.spec import open_device
@@ -37,6 +37,9 @@ from eyeline.edge.runtime import EdgeConfig, EdgeRuntime
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import HelloOut
 from eyeline.protos.clock import Clock, MonotonicClock
+
+if TYPE_CHECKING:
+    from eyeline.cloud.reasoning.budgets import ModelConfig
 
 JSON_SCHEMA_VERSION = 1
 MODES = ("instant", "thinking", "contemplating")
@@ -146,7 +149,7 @@ async def _question(runtime: EdgeRuntime, running: asyncio.Task[None], events: l
 
 
 async def run_ask(*, image: Path | None = None, video: Path | None = None, question: str, mode: str = "",
-                  timeout_s: float = 120.0) -> AskResult:
+                  timeout_s: float = 120.0, model: ModelConfig | None = None) -> AskResult:
     """Start a cloud on loopback, stream the image or video to it through the edge, and ask ``question``."""
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
@@ -156,7 +159,7 @@ async def run_ask(*, image: Path | None = None, video: Path | None = None, quest
     path = image if image is not None else video
     source = open_device(f"image:{path}" if image is not None else f"video:{path}")
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0), signer)
+    server = CloudServer(CloudConfig(port=0, model=model), signer)
     await server.start()
     try:
         return await ask_over(server.address, signer.mint("ask", 600), source, question, mode=mode,

@@ -27,11 +27,38 @@ from eyeline.tools.phone_client import add_phone_parser
 if TYPE_CHECKING:
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.http import HttpServer
+    from eyeline.cloud.reasoning.budgets import ModelConfig
     from eyeline.tools.evaluate import EvalReport
 
 log = logging.getLogger("eyeline")
 
 DEFAULT_EDGE_VIDEO = Path("out/edge.mp4")
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """The model reasoner's endpoint: any OpenAI-compatible chat-completions server with a vision model."""
+    p.add_argument("--model-url", default="", metavar="URL",
+                   help="OpenAI-compatible endpoint of a vision model (e.g. http://127.0.0.1:8000/v1); "
+                        "without it answers come from the embedded engine only")
+    p.add_argument("--model", default="", metavar="NAME", help="with --model-url: the model to ask")
+    p.add_argument("--model-key-file", type=Path, metavar="FILE",
+                   help="with --model-url: the API key (default: $EYELINE_MODEL_KEY, else none)")
+    p.add_argument("--model-budget", action="append", default=[], metavar="MODE=TOKENS[,S]",
+                   help="with --model-url: a mode's completion tokens per call and deadline in seconds "
+                        "(e.g. thinking=2048,45; repeatable; defaults: instant=384,8 thinking=1536,30 "
+                        "contemplating=1536,60)")
+    p.add_argument("--synthesis-model", default="", metavar="NAME",
+                   help="with --model-url: Contemplating's synthesis on another model of the endpoint")
+
+
+def model_config_of(args: argparse.Namespace) -> ModelConfig | None:
+    """The model endpoint the flags name, or None when no --model-url was given."""
+    if not getattr(args, "model_url", ""):
+        return None
+    from eyeline.cloud.reasoning.budgets import model_config
+
+    return model_config(args.model_url, args.model, args.model_key_file, budgets=args.model_budget,
+                        synthesis_model=args.synthesis_model)
 
 
 def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,6 +82,7 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--record-dir", type=Path, metavar="DIR",
                    help="record each session (gRPC or WebRTC) to DIR/<session id>.mcap "
                         "(what the cloud received and sent)")
+    _add_model_flags(p)
     p.add_argument("--resume-grace", type=float, default=30.0, metavar="S",
                    help="seconds a session whose stream broke waits for its edge to resume it")
     p.add_argument("--offer-cooldown", type=float, default=20.0, metavar="S",
@@ -133,6 +161,7 @@ def _eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     token.add_argument("--token", help="session token for --cloud (default: $EYELINE_TOKEN)")
     token.add_argument("--token-file", type=Path)
     p.add_argument("--fast", action="store_true", help="replay as fast as the edge sends, not at recorded pace")
+    _add_model_flags(p)
     p.set_defaults(run=_run_eval)
 
 
@@ -151,6 +180,7 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.add_argument("--question", default="which of these has the most protein?")
     p.add_argument("--seed", type=int, default=0)
+    _add_model_flags(p)
     p.set_defaults(run=_run_demo)
 
 
@@ -186,7 +216,7 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
                        frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
                        frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        record_dir=args.record_dir, asr_model=args.asr_model, detach_grace_s=args.resume_grace,
-                       proactive=ProactiveConfig(cooldown_s=args.offer_cooldown))
+                       proactive=ProactiveConfig(cooldown_s=args.offer_cooldown), model=model_config_of(args))
 
 
 def _run_cloud(args: argparse.Namespace) -> int:
@@ -247,12 +277,13 @@ def _run_daemon(path: Path) -> int:
     from eyeline.edge.daemon.log import use_json_logs
     from eyeline.edge.daemon.service import DaemonDeps, read_token, serve
     from eyeline.protos.clock import MonotonicClock
-    from eyeline.tools.fallback import EmbeddedCloud
+    from eyeline.tools.fallback import EmbeddedCloud, fallback_cloud_config
 
     config = load_config(path)
     token = read_token(config, dict(os.environ))
     use_json_logs()
-    asyncio.run(serve(config, token, DaemonDeps(MonotonicClock(), fallback_cloud=EmbeddedCloud())))
+    embedded = EmbeddedCloud(fallback_cloud_config(config.fallback))
+    asyncio.run(serve(config, token, DaemonDeps(MonotonicClock(), fallback_cloud=embedded)))
     return 0
 
 
@@ -321,14 +352,16 @@ def _run_evalset(args: argparse.Namespace) -> int:
     )
 
     report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf, repair=args.repair,
-                                     photos=args.photos, on_result=lambda result: print(format_case(result),
-                                                                                         flush=True)))
+                                     photos=args.photos, model=model_config_of(args),
+                                     on_result=lambda result: print(format_case(result), flush=True)))
     print(format_table(report))
     if args.performance is not None:
         words = ["eyeline eval", *(f"--mode {mode}" for mode in args.mode or []),
                  f"--shelf {args.shelf} --repair {args.repair}", "--photos ../shared/data" if args.photos else "",
+                 f"--model-url {args.model_url} --model {args.model}" if args.model_url else "",
                  f"--performance {args.performance}"]
-        update_performance(args.performance, performance_section(report, " ".join(" ".join(words).split())))
+        command = " ".join(" ".join(words).split())
+        update_performance(args.performance, performance_section(report, command, args.model if args.model_url else ""))
     return 0
 
 
@@ -341,6 +374,7 @@ def _ask_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--mode", default="", choices=["", "instant", "thinking", "contemplating"])
     p.add_argument("--json", action="store_true", help="print the answer as JSON (schema: docs/ask-json.md)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the answer")
+    _add_model_flags(p)
     p.set_defaults(run=_run_ask)
 
 
@@ -350,7 +384,7 @@ def _run_ask(args: argparse.Namespace) -> int:
     from eyeline.tools.ask import result_json, result_text, run_ask
 
     result = asyncio.run(run_ask(image=args.image, video=args.video, question=args.question, mode=args.mode,
-                                 timeout_s=args.timeout))
+                                 timeout_s=args.timeout, model=model_config_of(args)))
     print(json.dumps(result_json(result), indent=2) if args.json else result_text(result))
     return 0
 
@@ -363,7 +397,7 @@ async def _evaluate(args: argparse.Namespace) -> EvalReport:
     from eyeline.cloud.app import CloudConfig, CloudServer
 
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0), signer)
+    server = CloudServer(CloudConfig(port=0, model=model_config_of(args)), signer)
     await server.start()
     try:
         return await evaluate(args.recordings, server.address, signer.mint("eval", 3600), fast=args.fast)
@@ -374,7 +408,8 @@ async def _evaluate(args: argparse.Namespace) -> EvalReport:
 def _run_demo(args: argparse.Namespace) -> int:
     from eyeline.tools.demo import run_demo
 
-    result = asyncio.run(run_demo(args.out, question=args.question, seed=args.seed, on_event=print_event))
+    result = asyncio.run(run_demo(args.out, question=args.question, seed=args.seed, on_event=print_event,
+                                  model=model_config_of(args)))
     print_report(result.report)
     print(f"annotated video: {result.video_path}\nsnapshot:        {result.snapshot_path}")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.reasoning.budgets import ModelConfig
 from eyeline.devices.profiles import RAYBAN_CLASS
 from eyeline.edge.app import EdgeAppOptions, EdgeRunReport, run_edge
 from eyeline.edge.messages import CloudEvent
@@ -29,10 +30,11 @@ class DemoResult:
 
 
 async def run_demo(out_dir: Path, *, question: str = DEMO_QUESTION, seed: int = 0,
-                   on_event: Callable[[CloudEvent], None] | None = None) -> DemoResult:
+                   on_event: Callable[[CloudEvent], None] | None = None,
+                   model: ModelConfig | None = None) -> DemoResult:
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0), signer)
+    server = CloudServer(CloudConfig(port=0, model=model), signer)
     await server.start()
     try:
         options = EdgeAppOptions(

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import math
 import os
+import platform
 import re
 import statistics
 import time
@@ -45,6 +46,7 @@ from eyeline.tools.ask import AskResult, StillSource, ask_over
 
 if TYPE_CHECKING:
     from eyeline.cloud.app import CloudServer
+    from eyeline.cloud.reasoning.budgets import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +205,14 @@ class CaseResult:
     ms: float
     answer: str
     arrow_error: float | None = None
+    tokens: int = 0               # model tokens (prompt + completion) the answer cost, interim passes included
+
+
+def model_tokens(result: AskResult) -> int:
+    """The model tokens an answer's trace says it spent (0 for an embedded answer)."""
+    from eyeline.cloud.reasoning.budgets import parse_token_use
+
+    return sum(use.total for step in result.steps if (use := parse_token_use(step.text)) is not None)
 
 
 @dataclass(slots=True)
@@ -218,13 +228,13 @@ Progress = Callable[[CaseResult], None]
 
 async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHELF_CASES,
                       repair: int = DEFAULT_REPAIR_CASES, photos: Path | None = None,
-                      on_result: Progress | None = None) -> EvalSetReport:
+                      on_result: Progress | None = None, model: ModelConfig | None = None) -> EvalSetReport:
     """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any."""
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
 
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS), signer)
+    server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS, model=model), signer)
     await server.start()
     photo_list = [case for case in PHOTO_CASES if photos is not None and (photos / case.file).is_file()]
     report = EvalSetReport(shelf_cases=shelf, repair_cases=repair, photo_cases=len(photo_list))
@@ -287,7 +297,7 @@ async def _scene(address: str, token: str, case: SceneCase, mode: str) -> CaseRe
         error = arrow_error(result, truth, STEPS[case.step - 1]["target"])
         correct = error is not None and error <= ARROW_TOLERANCE
     return CaseResult(case.kind, case.name, mode, case.hard, correct, len(result.steps), result.elapsed_ms,
-                      result.answer.text, error)
+                      result.answer.text, error, model_tokens(result))
 
 
 async def _photo(address: str, token: str, case: PhotoCase, folder: Path, mode: str) -> CaseResult:
@@ -296,7 +306,7 @@ async def _photo(address: str, token: str, case: PhotoCase, folder: Path, mode: 
     result = await ask_over(address, token, StillSource(pixels), case.question, mode=mode, source_name=case.name,
                             size=(pixels.shape[1], pixels.shape[0]))
     return CaseResult("photo", case.name, mode, True, photo_correct(result, case), len(result.steps),
-                      result.elapsed_ms, result.answer.text)
+                      result.elapsed_ms, result.answer.text, tokens=model_tokens(result))
 
 
 # ------------------------------------------------------------------ reporting
@@ -313,6 +323,8 @@ class ModeSummary:
     median_steps: float
     median_ms: float
     answers: int
+    tokens_per_answer: float = 0.0
+    tokens_per_correct: float | None = None   # every token spent, over the answers that were right
 
 
 def _share(flags: Sequence[bool]) -> float | None:
@@ -330,7 +342,9 @@ def summarize(report: EvalSetReport) -> list[ModeSummary]:
             mode, _share([r.correct for r in shelf]), _share([r.correct for r in shelf if r.hard]),
             _share([r.correct for r in repair]), statistics.median(errors) if errors else None,
             _share([r.correct for r in mine if r.kind == "photo"]),
-            statistics.median(r.steps for r in mine), statistics.median(r.ms for r in mine), len(mine)))
+            statistics.median(r.steps for r in mine), statistics.median(r.ms for r in mine), len(mine),
+            sum(r.tokens for r in mine) / len(mine),
+            sum(r.tokens for r in mine) / right if (right := sum(r.correct for r in mine)) else None))
     return rows
 
 
@@ -341,13 +355,15 @@ def _pct(value: float | None) -> str:
 def format_table(report: EvalSetReport) -> str:
     """The per-mode table, in Markdown."""
     lines = ["| mode | shelf top-1 | shelf top-1, hard | repair arrows within 5% | median arrow error | "
-             "real photos | median steps | median ms per answer | answers |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "real photos | median steps | median ms per answer | answers | model tokens per answer | "
+             "model tokens per correct answer |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in summarize(report):
         error = "—" if row.repair_median_error is None else f"{row.repair_median_error:.2%} of diagonal"
         lines.append(f"| {row.mode} | {_pct(row.shelf_top1)} | {_pct(row.shelf_hard_top1)} | "
                      f"{_pct(row.repair_within)} | {error} | {_pct(row.photo_accuracy)} | {row.median_steps:g} | "
-                     f"{row.median_ms:.0f} | {row.answers} |")
+                     f"{row.median_ms:.0f} | {row.answers} | {row.tokens_per_answer:.0f} | "
+                     f"{'—' if row.tokens_per_correct is None else f'{row.tokens_per_correct:.0f}'} |")
     return "\n".join(lines)
 
 
@@ -355,12 +371,17 @@ def format_case(result: CaseResult) -> str:
     mark = "ok" if result.correct else "WRONG"
     extra = f" arrow {result.arrow_error:.2%}" if result.arrow_error is not None else ""
     answer = result.answer.replace("\n", " / ")[:70]
+    extra += f" {result.tokens} tokens" if result.tokens else ""
     return (f"{result.mode:<13} {result.name:<40} {mark:<5} {result.ms:>7.0f} ms {result.steps:>2} steps{extra}  "
             f"{answer}")
 
 
 SECTION_START = "<!-- eval:start -->"
 SECTION_END = "<!-- eval:end -->"
+# With a model reasoner the table goes in a section of its own, beside the embedded engine's.
+MODEL_SECTION_START = "<!-- eval-model:start -->"
+MODEL_SECTION_END = "<!-- eval-model:end -->"
+_SECTIONS = ((SECTION_START, SECTION_END), (MODEL_SECTION_START, MODEL_SECTION_END))
 
 
 def _wrong_cases(report: EvalSetReport) -> list[str]:
@@ -372,15 +393,19 @@ def _wrong_cases(report: EvalSetReport) -> list[str]:
     return lines or ["- none"]
 
 
-def performance_section(report: EvalSetReport, command: str) -> str:
+def performance_section(report: EvalSetReport, command: str, model: str = "") -> str:
+    """The evaluation section; ``model`` (the model reasoner's name) makes it the model section."""
     hard = sum(case.hard for case in shelf_cases(report.shelf_cases))
     full = report.shelf_cases >= DEFAULT_SHELF_CASES and report.repair_cases >= DEFAULT_REPAIR_CASES
     scope = ("This is the full set." if full else f"The full set is {DEFAULT_SHELF_CASES} shelf and "
              f"{DEFAULT_REPAIR_CASES} repair scenes (`eyeline eval` without a subset flag); the numbers below are "
              "for the subset named here.")
+    start, end = (MODEL_SECTION_START, MODEL_SECTION_END) if model else (SECTION_START, SECTION_END)
+    title = (f"## Accuracy, latency and model tokens per mode (model reasoner: {model})" if model
+             else "## Accuracy and cost per mode (evaluation set)")
     return "\n".join([
-        SECTION_START,
-        "## Accuracy and cost per mode (evaluation set)",
+        start,
+        title,
         "",
         f"Produced by `{command}`: {report.shelf_cases} rendered shelf scenes ({hard} hard), "
         f"{report.repair_cases} rendered espresso-machine scenes and {report.photo_cases} real photos, every "
@@ -395,23 +420,49 @@ def performance_section(report: EvalSetReport, command: str) -> str:
         "Shelf top-1: the first product the answer names is the one with the most protein per serving among those "
         "fully in view. Repair: the arrow's head within 5% of the image diagonal of the true centre of the step's "
         "component. Steps: trace steps per answer. Milliseconds: from asking to the final answer, on this machine.",
-        SECTION_END,
+        *(_model_notes(model) if model else []),
+        end,
     ])
 
 
+def _model_notes(model: str) -> list[str]:
+    notes = [_MODEL_NOTE]
+    if model.startswith("eyeline"):
+        notes += ["", f"The model here is Eyeline's own embedded engine served over `/v1` by another `eyeline cloud` "
+                  f"(model `{model}`, the key an `eyeline token`), which estimates its token counts (four "
+                  "characters a token, an image 85 + 170 per 512-pixel tile): the cost of the model path (keyframe "
+                  "and OCR evidence in the prompt, structured replies, grounding, Contemplating's sub-agents and "
+                  "synthesis) at the embedded engine's accuracy, not a vision model's."]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    notes += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores; load average {load:.1f} when the section "
+              "was written (other work on the machine inflates the milliseconds)."]
+    return notes
+
+
+_MODEL_NOTE = ("Model tokens: prompt plus completion tokens of every model call an answer cost, interim passes "
+               "included, as the endpoint counted them (0 when the embedded answer was confident and the model was "
+               "not asked); per correct answer: all tokens spent over the answers that were right.")
+
+
 def kept_section(path: Path) -> str:
-    """The evaluation section ``path`` already holds (with a blank line before it), or ""."""
+    """The evaluation sections ``path`` already holds (each with a blank line before it), or ""."""
     text = path.read_text() if path.is_file() else ""
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    return "\n" + text[start:end + len(SECTION_END)] + "\n" if 0 <= start < end else ""
+    kept = ""
+    for start_marker, end_marker in _SECTIONS:
+        start, end = text.find(start_marker), text.find(end_marker)
+        kept += "\n" + text[start:end + len(end_marker)] + "\n" if 0 <= start < end else ""
+    return kept
 
 
 def update_performance(path: Path, section: str) -> None:
-    """Replace the evaluation section of ``path`` (or append it), leaving every other section as it is."""
+    """Replace the evaluation section of ``path`` that ``section`` is (or append it), leaving every other
+    section as it is."""
     text = path.read_text() if path.is_file() else "# Performance\n"
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
+    start_marker = section.split("\n", 1)[0]
+    end_marker = dict(_SECTIONS).get(start_marker, SECTION_END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(SECTION_END):]
+        text = text[:start] + section + text[end + len(end_marker):]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)

@@ -11,7 +11,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING
 
-from eyeline.edge.daemon.fallback import FallbackEndpoint, FallbackError
+from eyeline.edge.daemon.fallback import FallbackEndpoint, FallbackError, FallbackSettings
 
 if TYPE_CHECKING:
     from eyeline.cloud.app import CloudConfig, CloudServer
@@ -20,11 +20,16 @@ if TYPE_CHECKING:
 _TOKEN_TTL_S = 24 * 3600   # minted afresh at each fallback; a day covers any one stretch offline
 
 
-def fallback_cloud_config() -> CloudConfig:
-    """What a device can afford: a few sessions, no sub-agent processes (Contemplating thinks in-process)."""
+def fallback_cloud_config(settings: FallbackSettings | None = None) -> CloudConfig:
+    """What a device can afford: a few sessions, no sub-agent processes (Contemplating thinks in-process); the
+    model reasoner when the daemon's ``[fallback]`` names one."""
     from eyeline.cloud.app import CloudConfig
+    from eyeline.cloud.reasoning.budgets import model_config
 
-    return CloudConfig(host="127.0.0.1", port=0, max_sessions=4, agent_workers=0, ocr_workers=1)
+    model = None
+    if settings is not None and settings.model_url:
+        model = model_config(settings.model_url, settings.model, settings.model_key_file)
+    return CloudConfig(host="127.0.0.1", port=0, max_sessions=4, agent_workers=0, ocr_workers=1, model=model)
 
 
 class EmbeddedCloud:

@@ -22,6 +22,8 @@ per-hop latency), subscribes to a WebRTC session's live video WHEP-style, and ca
 | ``GET /api/sessions/{id}/frames/{seq}`` , ``/preview`` | a kept frame, the latest video frame, as JPEG |
 | ``POST /api/sessions/{id}/query`` (JSON ``text``, ``mode``) | ask about the session's latest keyframe |
 | ``GET /api/schema`` | the wire contract's messages as JSON, for the page's protobuf codec |
+| ``GET /v1/models``, ``POST /v1/chat/completions`` | the embedded engine as an OpenAI-compatible vision model |
+|   | (``eyeline.cloud.ingress.openai_api``) |
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.openai_api import openai_app
 from eyeline.cloud.ingress.watch import EventStream, encode_jpeg
 from eyeline.cloud.ingress.webrtc import WebRtcIngress
 from eyeline.cloud.ingress.webrtc_peer import WebRtcConfig, WhipError, track_image, transport_bytes_in
@@ -90,6 +93,7 @@ class HttpServer:
             web.get("/api/sessions/{id}/frames/{seq}", self._frame), web.post("/api/sessions/{id}/query", self._ask),
             web.post("/api/sessions/{id}/watch", self._watch), web.delete("/api/watch/{viewer}", self._unwatch),
         ])
+        app.add_subapp("/v1", openai_app(self._cloud))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)

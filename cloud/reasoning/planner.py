@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from eyeline.cloud.model import Mode, SkillResult, StepKind, TraceStep
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
@@ -19,6 +20,15 @@ from eyeline.protos.clock import Clock, elapsed_us
 AGENT = "planner"
 # An answer this sure is not worth another pass.
 CONFIDENT = 0.9
+
+
+@runtime_checkable
+class FirstPass(Protocol):
+    """Optional: a skill whose first pass depends on the mode asked (a model-backed skill's Instant call, or
+    its embedded answer as a quick interim before the model's)."""
+
+    def first_pass(self, mode: Mode) -> Pass: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Budget:
@@ -35,7 +45,10 @@ class Planner:
 
     def budget(self, skill: Skill, mode: Mode) -> Budget:
         """The Instant pass, then what the skill itself declares for deeper modes."""
-        instant = Pass("instant", lambda ctx: skill.answer(replace(ctx, mode=Mode.INSTANT)))
+        if isinstance(skill, FirstPass):
+            instant = skill.first_pass(mode)
+        else:
+            instant = Pass("instant", lambda ctx: skill.answer(replace(ctx, mode=Mode.INSTANT)))
         return Budget((instant, *skill.deeper_passes(mode)) if mode is not Mode.INSTANT else (instant,))
 
     async def answers(self, skill: Skill, ctx: SkillContext) -> AsyncIterator[SkillResult]:
@@ -43,10 +56,22 @@ class Planner:
         passes = self.budget(skill, ctx.mode).passes
         previous: SkillResult | None = None
         for index, step in enumerate(passes):
-            result = await step.run(ctx)
+            if step.stream is None:
+                result = await step.run(ctx)
+            else:
+                # A pass that shows its progress: each of its answers but the last goes out as an interim.
+                partial: SkillResult | None = None
+                async for latest in step.stream(ctx):
+                    if partial is not None:
+                        yield replace(partial, final=False)
+                    partial = latest
+                if partial is None:
+                    raise RuntimeError(f"the {step.name} pass gave no answer")
+                result = partial
             if previous is not None:
                 result = _noted(result, _change_step(step.name, previous, result, ctx.clock))
-            last = index == len(passes) - 1 or result.confidence >= self._confident
+            must_go_on = any(later.always for later in passes[index + 1:])
+            last = index == len(passes) - 1 or (result.confidence >= self._confident and not must_go_on)
             if last:
                 if len(passes) > 1:
                     result = _noted(result, _stop_step(step.name, index, result, len(passes), self._confident))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -47,6 +47,9 @@ class Keyframe:
 
 
 PassRunner = Callable[[SkillContext], Awaitable[SkillResult]]
+# A pass that shows its progress: its answers in turn, each trace holding only the steps new since the one
+# before; the last is the pass's answer.
+PassStream = Callable[[SkillContext], AsyncIterator[SkillResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,9 @@ class Pass:
 
     name: str
     run: PassRunner
+    # Spent even after a confident answer: a pass that must have the last word (a configured model's).
+    always: bool = False
+    stream: PassStream | None = None       # when set, the planner takes the pass's answers from it, not ``run``
 
 
 class Skill(Protocol):

@@ -64,6 +64,8 @@ critical_celsius = 45.0     # and "critical" from here
 enabled = true              # `eyeline edge --config` embeds one; a daemon built without one never falls back
 after_s = 15.0              # unreachable this long in a row: answers come from this device
 probe_s = 5.0               # while on the fallback, try the remote this often; back as soon as it answers
+# model_url = "http://127.0.0.1:8081/v1"   # optional: a local OpenAI-compatible vision model behind the
+# model = "qwen2.5-vl-3b"                  # embedded cloud (model_key_file = "key.txt", else $EYELINE_MODEL_KEY)
 ```
 
 ``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
@@ -150,7 +152,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
     "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
               **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
     "fallback": {"enabled": ("fallback_enabled", bool), "after_s": ("fallback_after_s", float),
-                 "probe_s": ("fallback_probe_s", float)},
+                 "probe_s": ("fallback_probe_s", float), "model_url": ("fallback_model_url", str),
+                 "model": ("fallback_model", str), "model_key_file": ("fallback_model_key_file", Path)},
 }
 _REQUIRED = (("device", "spec"), ("cloud", "address"))
 

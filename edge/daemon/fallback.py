@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import grpc
@@ -43,6 +44,11 @@ class FallbackSettings:
     enabled: bool = True
     after_s: float = 15.0   # the remote unreachable this long in a row: fall back
     probe_s: float = 5.0    # while on the fallback, try the remote this often
+    # The embedded cloud's model reasoner (an OpenAI-compatible endpoint reachable offline, e.g. a local
+    # llama.cpp server): "" = the embedded engine alone. The key is read from the file, else $EYELINE_MODEL_KEY.
+    model_url: str = ""
+    model: str = ""
+    model_key_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

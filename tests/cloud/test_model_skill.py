@@ -1,0 +1,158 @@
+"""Model-backed skills under the planner: who answers in which mode, interim answers, and the embedded answer
+with a notice when the model fails (a scripted endpoint in place of the HTTP one: this is the logic alone)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StepKind, TraceStep
+from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.reasoning.budgets import ModelConfig
+from eyeline.cloud.reasoning.model import ModelReasoner
+from eyeline.cloud.reasoning.model_client import ModelUnavailableError
+from eyeline.cloud.reasoning.model_parse import ModelReply, parse_completion
+from eyeline.cloud.reasoning.model_skill import ModelBackedSkill, model_backed
+from eyeline.cloud.reasoning.planner import Planner
+from eyeline.cloud.skills.base import Pass, SkillContext, SkillRouter
+from eyeline.cloud.skills.guardrails import GuardrailSkill
+from eyeline.cloud.skills.read import ReadTextSkill
+from eyeline.protos.clock import VirtualClock
+from tests.model_helpers import completion
+
+MODEL_ANSWER = {"answer": "the model's answer", "steps": [{"kind": "compare", "text": "looked", "regions": []}],
+                "overlay": []}
+
+
+class Endpoint:
+    def __init__(self, fail: bool = False, error: Exception | None = None) -> None:
+        self.fail = fail
+        self.error = error
+        self.calls: list[int] = []
+        self.models: list[str] = []
+
+    async def complete(self, messages: Sequence[dict[str, Any]], *, max_tokens: int, deadline_ns: int,
+                       response_format: Any = None, model: str = "") -> ModelReply:
+        self.calls.append(max_tokens)
+        self.models.append(model)
+        if self.error is not None:
+            raise self.error
+        if self.fail:
+            raise ModelUnavailableError("cannot reach the model endpoint")
+        return parse_completion(completion(json.dumps(MODEL_ANSWER)))
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Embedded:
+    name = "shelf"
+    examples = ("which has the most protein?",)
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+        self.asked = 0
+
+    def matches(self, question: str) -> bool:
+        return "protein" in question
+
+    async def answer(self, ctx: SkillContext) -> SkillResult:
+        self.asked += 1
+        return SkillResult("the embedded answer", steps=(TraceStep(StepKind.ANSWER, "embedded"),),
+                           confidence=self.confidence)
+
+    def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
+        return ()
+
+
+class NoText:
+    async def read(self, image: Any) -> tuple[TextLine, ...]:
+        return ()
+
+
+def _ctx(mode: Mode, question: str = "which has the most protein?") -> SkillContext:
+    return SkillContext(question=question, mode=mode, image=np.zeros((48, 64, 3), np.uint8), frame_seq=1,
+                        ocr=NoText(), clock=VirtualClock())
+
+
+def _skill(endpoint: Endpoint, embedded: Embedded | None) -> ModelBackedSkill:
+    reasoner = ModelReasoner(ModelConfig(base_url="http://model/v1", model="vl"), VirtualClock(), endpoint=endpoint)  # type: ignore[arg-type]
+    return ModelBackedSkill(reasoner, embedded)
+
+
+async def _answers(skill: ModelBackedSkill, mode: Mode, question: str = "which has the most protein?") -> list[
+        SkillResult]:
+    return [result async for result in Planner().answers(skill, _ctx(mode, question))]
+
+
+async def test_instant_keeps_a_confident_embedded_answer_without_asking_the_model() -> None:
+    endpoint = Endpoint()
+    [result] = await _answers(_skill(endpoint, Embedded(0.95)), Mode.INSTANT)
+    assert result.answer == "the embedded answer" and result.final and endpoint.calls == []
+    assert any("not asked" in step.text for step in result.steps)
+
+
+async def test_instant_asks_the_model_once_with_a_small_budget_when_the_embedded_answer_is_unsure() -> None:
+    endpoint = Endpoint()
+    [result] = await _answers(_skill(endpoint, Embedded(0.4)), Mode.INSTANT)
+    assert result.answer == "the model's answer" and endpoint.calls == [384]
+
+
+@pytest.mark.parametrize(("mode", "calls", "interims"), [
+    (Mode.THINKING, [1536], ["the embedded answer"]),
+    (Mode.CONTEMPLATING, [1536, 1536, 1024], ["the embedded answer", "the model's answer"]),   # + a sub-agent's
+])
+async def test_deeper_modes_show_the_embedded_answer_first_then_the_model_has_the_last_word(
+        mode: Mode, calls: list[int], interims: list[str]) -> None:
+    endpoint = Endpoint()
+    *interim, final = await _answers(_skill(endpoint, Embedded(0.99)), mode)
+    assert [(r.answer, r.final) for r in interim] == [(answer, False) for answer in interims]
+    assert (final.answer, final.final) == ("the model's answer", True)
+    assert endpoint.calls == calls       # Contemplating: full frame and crop in parallel, then the synthesis
+    assert any(step.agent == "model:vl" for step in final.steps)
+    steps = [step for result in (*interim, final) for step in result.steps]
+    assert len(steps) == len(set(map(id, steps))) and steps[-1].kind is StepKind.ANSWER
+    assert sum("calls, tokens" in step.text or "call, tokens" in step.text for step in steps) == 1
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+async def test_a_failing_model_leaves_the_embedded_answer_with_a_notice(mode: Mode) -> None:
+    embedded = Embedded(0.4)
+    results = await _answers(_skill(Endpoint(fail=True), embedded), mode)
+    assert embedded.asked == 1          # asked once per question, however many passes need its answer
+    final = results[-1]
+    assert final.final and final.answer == "the embedded answer"
+    assert any(isinstance(item, NoticeItem) and "did not answer" in item.text for item in final.items)
+
+
+async def test_the_synthesis_may_run_on_another_model() -> None:
+    endpoint = Endpoint()
+    config = ModelConfig(base_url="http://model/v1", model="vl", synthesis_model="vl-large")
+    reasoner = ModelReasoner(config, VirtualClock(), endpoint=endpoint)  # type: ignore[arg-type]
+    await reasoner.answer(_ctx(Mode.CONTEMPLATING), Mode.CONTEMPLATING)
+    assert endpoint.models == ["", "", "vl-large"]       # "": the configured model
+
+
+async def test_even_an_unexpected_failure_of_the_reasoner_leaves_an_answer() -> None:
+    [result] = await _answers(_skill(Endpoint(error=KeyError("choices")), Embedded(0.4)), Mode.INSTANT)
+    assert result.answer == "the embedded answer"
+    assert any(isinstance(item, NoticeItem) and "KeyError" not in item.text and "choices" in item.text
+               for item in result.items)
+
+
+async def test_an_open_question_without_a_model_answer_says_so_and_reads_what_it_can() -> None:
+    [result] = await _answers(_skill(Endpoint(fail=True), None), Mode.INSTANT, "what is this used for?")
+    assert "without the model" in result.answer
+
+
+def test_guardrails_stay_first_and_the_catch_all_comes_last() -> None:
+    reasoner = ModelReasoner(ModelConfig(base_url="http://model/v1", model="vl"), VirtualClock(), endpoint=Endpoint())  # type: ignore[arg-type]
+    router = SkillRouter(model_backed([GuardrailSkill(), ReadTextSkill()], reasoner))
+    assert router.names() == ["guardrail", "read", "model"]
+    assert router.route("how many pills should I take?").name == "guardrail"
+    assert router.route("read this").name == "read"
+    assert router.route("what is this and what is it used for?").name == "model"
