@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from dataclasses import dataclass, field
 from importlib import resources
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 _MAX_SDP_BYTES = 64 * 1024
 _MAX_QUESTION_CHARS = 500
+_MAX_QUESTION_BODY_BYTES = 8 * 1024   # a question at its longest, in any script, with room for the JSON around it
 VIEWER_FILES = resources.files("eyeline.cloud") / "viewer"
 
 
@@ -213,8 +215,8 @@ class HttpServer:
     async def _ask(self, request: web.Request) -> web.Response:
         self._claims(request)
         session = self._session(request)
+        body = await _json_body(request, _MAX_QUESTION_BODY_BYTES)
         try:
-            body = await request.json()
             text = str(body["text"]).strip()
             mode = Mode[str(body.get("mode") or session.mode.name).upper()]
         except (ValueError, KeyError, TypeError) as exc:
@@ -249,6 +251,22 @@ async def _sdp_offer(request: web.Request) -> str:
         return await request.text()
     except UnicodeDecodeError as exc:
         raise _problem(400, "the SDP offer is not text") from exc
+
+
+async def _json_body(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """A small JSON object body, or a 413/400 that says what is wrong with it; never a 500, however it nests."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _problem(413, f"the body is {request.content_length} bytes; the limit is {max_bytes}")
+    raw = await request.read()   # the application's client_max_size bounds it first
+    if len(raw) > max_bytes:
+        raise _problem(413, f"the body is over the limit of {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:   # RecursionError: arrays or objects nested past the parser
+        raise _problem(400, f"the body is not JSON: {type(exc).__name__}") from exc
+    if not isinstance(body, dict):
+        raise _problem(400, f"the body must be a JSON object, not {type(body).__name__}")
+    return body
 
 
 def _sdp_created(answer: str, location: str) -> web.Response:
