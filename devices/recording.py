@@ -105,6 +105,11 @@ class RecordingReader:
                     yield decoded
         except (McapError, CRCValidationError, struct.error, EOFError) as exc:
             self._on_read_failure(exc, state)
+        except (ValueError, IndexError, KeyError, OverflowError, MemoryError) as exc:
+            # What the MCAP library raises for some damage (a name that is not UTF-8, a record length past the
+            # end of the data, a record too large to allocate) instead of its own errors.
+            raise CorruptRecordingError(f"recording {self.path} is corrupt after {state.count} messages: "
+                                        f"{type(exc).__name__}: {exc}") from exc
         state.finish()
 
     def _on_read_failure(self, exc: Exception, state: _ReadState) -> None:
