@@ -249,8 +249,8 @@ async def _sdp_offer(request: web.Request) -> str:
         raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
     try:
         return await request.text()
-    except UnicodeDecodeError as exc:
-        raise _problem(400, "the SDP offer is not text") from exc
+    except (UnicodeDecodeError, LookupError) as exc:   # LookupError: a charset Python does not know
+        raise _problem(400, f"the SDP offer is not text in its charset ({type(exc).__name__})") from exc
 
 
 async def _json_body(request: web.Request, max_bytes: int) -> dict[str, Any]:
