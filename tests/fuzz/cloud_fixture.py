@@ -7,11 +7,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
+from eyeline.cloud.model import Mode
 from tests.fuzz.harness import LoopThread
 
 
@@ -42,6 +44,15 @@ class FuzzCloud:
         return self.signer.mint(subject)
 
 
+async def _warm_up_ocr(server: CloudServer) -> None:
+    """Load the OCR models now, so the first fuzzed question that reaches a skill is not taken for a hang."""
+    session = server.sessions.open("warm-up", "warm-up", Mode.INSTANT, server.cloud.clock.now_ns())
+    try:
+        await server.dispatcher.reader(session).read(np.full((48, 64, 3), 255, np.uint8))
+    finally:
+        await server.sessions.close(session)
+
+
 @pytest.fixture(scope="module")
 def fuzz_cloud() -> Iterator[FuzzCloud]:
     loop = LoopThread()
@@ -50,6 +61,7 @@ def fuzz_cloud() -> Iterator[FuzzCloud]:
     http = HttpServer(server.cloud)
     loop.run(server.start(), 30)
     loop.run(http.start(), 30)
+    loop.run(_warm_up_ocr(server), 120)
     cloud = FuzzCloud(loop, server, http, signer)
     logging.getLogger("eyeline").addHandler(cloud.errors)
     try:

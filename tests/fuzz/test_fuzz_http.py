@@ -4,6 +4,7 @@ never a 5xx, and nothing logs an unexpected failure."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import urllib.parse
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from eyeline.cloud.ingress.webrtc_peer import CHANNEL_LABEL, WhipError, check_offer
 from eyeline.cloud.model import Mode
+from eyeline.cloud.session.sessions import Session
 from tests.fuzz.cloud_fixture import FuzzCloud, fuzz_cloud
 from tests.fuzz.harness import UntypedOutcome, fuzz_target, run_case
 from tests.fuzz.strategies import json_values, mutated
@@ -107,8 +109,19 @@ def _live_session(cloud: FuzzCloud) -> str:
         return live[0]
 
     async def open_one() -> str:
-        return server.sessions.open("fuzz", "viewer-fuzz", Mode.INSTANT, server.cloud.clock.now_ns()).session_id
+        session = server.sessions.open("fuzz", "viewer-fuzz", Mode.INSTANT, server.cloud.clock.now_ns())
+        # What an edge's stream does: read what the session sends, so its bounded queue never holds it up.
+        _DRAINS.append(asyncio.create_task(_drain(session)))
+        return session.session_id
     return cloud.loop.run(open_one())
+
+
+_DRAINS: list[asyncio.Task[None]] = []
+
+
+async def _drain(session: Session) -> None:
+    while await session.outbound.get() is not None:
+        pass
 
 
 def _question_bodies() -> st.SearchStrategy[bytes]:
