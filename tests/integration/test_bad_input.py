@@ -15,6 +15,8 @@ import pytest
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
+from eyeline.cloud.model import Mode
+from eyeline.cloud.perception.speech import AudioPiece, CloudTranscript
 from eyeline.devices.recording import OversizedFrameError, RecordedMessage, RecordingReader
 from eyeline.devices.replay import decode_image
 from eyeline.edge.messages import CloudErrorReport
@@ -125,3 +127,33 @@ async def test_a_bad_question_body_is_a_typed_refusal(http: HttpServer, connect:
             assert response.status == status, await response.text()
 
 
+
+
+class InstantRecognizer:
+    """Stands in for Whisper, which is not what this test measures: it hears the same words at once."""
+
+    async def transcribe(self, samples: np.ndarray) -> CloudTranscript:
+        return CloudTranscript(text=f"{len(samples)} samples", confidence=1.0, language="en")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_mixing_and_resampling_an_utterance_does_not_stall_the_event_loop(
+        cloud: CloudServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 30 s of 192 kHz stereo in three chunks, each within the message limit: about 0.4 s of numpy and soxr work.
+    monkeypatch.setattr(cloud.dispatcher, "speech", InstantRecognizer())
+    session = cloud.sessions.open("loud", "test", Mode.INSTANT, cloud.cloud.clock.now_ns())
+    pcm = np.random.default_rng(0).integers(-3000, 3000, 192_000 * 2 * 10).astype("<i2").tobytes()
+    watch = LoopWatch()
+    await asyncio.sleep(0.05)   # the ticker is running before the audio arrives
+    for seq in range(3):
+        await cloud.dispatcher.handle(session, AudioPiece("u1", seq, 0, 192_000, 2, pcm, last=seq == 2))
+    await session.wait_idle()
+    longest = await watch.stop()
+    heard = session.outbound.get_nowait()
+    while not heard.HasField("utterance"):
+        heard = session.outbound.get_nowait()
+    assert heard.utterance.text == f"{16_000 * 30} samples"
+    assert longest < 0.2, f"the event loop stood still for {longest:.2f} s"
+    await cloud.sessions.close(session)
