@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test fuzz lint setup clean
 
 demo: $(STAMP)
 	$(BIN)/eyeline demo --out out/demo
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The long fuzz run (about five minutes): counts per target into docs/SECURITY.md's fuzz table.
+fuzz: $(STAMP)
+	$(BIN)/python -m eyeline.tools.fuzz_report --seconds 15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

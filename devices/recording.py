@@ -62,6 +62,10 @@ class CorruptRecordingError(RecordingError):
     """A record in the file fails its checksum or does not decode."""
 
 
+class OversizedFrameError(RecordingError):
+    """A recorded frame claims more pixels than replay decodes (a decompression bomb, or a foreign file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedMessage:
     """One decoded message: its topic, the edge-clock time it was logged at, and the publisher's sequence."""
@@ -101,6 +105,11 @@ class RecordingReader:
                     yield decoded
         except (McapError, CRCValidationError, struct.error, EOFError) as exc:
             self._on_read_failure(exc, state)
+        except (ValueError, IndexError, KeyError, OverflowError, MemoryError) as exc:
+            # What the MCAP library raises for some damage (a name that is not UTF-8, a record length past the
+            # end of the data, a record too large to allocate) instead of its own errors.
+            raise CorruptRecordingError(f"recording {self.path} is corrupt after {state.count} messages: "
+                                        f"{type(exc).__name__}: {exc}") from exc
         state.finish()
 
     def _on_read_failure(self, exc: Exception, state: _ReadState) -> None:
@@ -119,6 +128,7 @@ class _ReadState:
         self.reader = reader
         self.schemas: dict[int, Schema] = {}
         self.channels: dict[int, Channel] = {}
+        self.sequence_high: dict[int, int] = {}     # channel id -> the high 32 bits of its sequence numbers
         self.header_seen = False
         self.count = 0
         self._checked = False
@@ -159,6 +169,7 @@ class _ReadState:
             raise SchemaVersionError(f"recording {self.reader.path}: channel {channel.topic} has {found}, "
                                      f"expected {expected}")
         self.channels[channel.id] = channel
+        self.sequence_high[channel.id] = _sequence_high(self.reader.path, channel)
 
     def _message(self, message: Message) -> RecordedMessage | None:
         if not self._checked:
@@ -166,7 +177,7 @@ class _ReadState:
         channel = self.channels.get(message.channel_id)
         if channel is None or channel.topic not in layout.SCHEMAS:
             return None  # a channel this version does not define: someone else's, skipped
-        decoded = _decode(self.reader.path, channel.topic, message)
+        decoded = _decode(self.reader.path, channel.topic, message, self.sequence_high.get(channel.id, 0))
         self.count += 1
         return decoded
 
@@ -191,6 +202,14 @@ class _ReadState:
             raise MissingChannelError(f"recording {self.reader.path} lacks channel(s) {', '.join(missing)}")
 
 
+def _sequence_high(path: Path, channel: Channel) -> int:
+    text = channel.metadata.get(layout.SEQUENCE_HIGH, "0")
+    if not text.isascii() or not text.isdigit() or int(text) >= 1 << 32:
+        raise CorruptRecordingError(f"recording {path}: channel {channel.topic} names {text!r} as the high half "
+                                    "of its sequence numbers")
+    return int(text)
+
+
 def _check_magic(path: Path) -> None:
     try:
         with path.open("rb") as stream:
@@ -204,7 +223,7 @@ def _check_magic(path: Path) -> None:
         raise NotMcapError(f"{path} is {what}")
 
 
-def _decode(path: Path, topic: str, message: Message) -> RecordedMessage:
+def _decode(path: Path, topic: str, message: Message, high: int) -> RecordedMessage:
     cls = MESSAGE_CLASSES[layout.SCHEMAS[topic]]
     decoded = cls()
     try:
@@ -212,7 +231,7 @@ def _decode(path: Path, topic: str, message: Message) -> RecordedMessage:
     except DecodeError as exc:
         raise CorruptRecordingError(f"recording {path}: a {topic} message at {message.log_time} ns does not "
                                     f"decode: {exc}") from exc
-    return RecordedMessage(topic, message.log_time, message.sequence, decoded)
+    return RecordedMessage(topic, message.log_time, (high << 32) | message.sequence, decoded)
 
 
 # ------------------------------------------------------------------ ground truth

@@ -26,6 +26,7 @@ from eyeline.devices.base import CapturedFrame, Image
 from eyeline.devices.recording import (
     CorruptRecordingError,
     EmptyRecordingError,
+    OversizedFrameError,
     RecordedMessage,
     RecordingReader,
     TruncatedRecordingError,
@@ -33,8 +34,11 @@ from eyeline.devices.recording import (
 )
 from eyeline.protos import recording as layout
 from eyeline.protos.clock import Clock, MonotonicClock
+from eyeline.protos.images import ImageHeaderError, image_size
 
 _FRAME_TOPICS = frozenset({layout.CAMERA, layout.TRUTH})
+MAX_REPLAY_PIXELS = 7680 * 4320
+"""The most pixels a replayed frame may have (8K): more than any camera Eyeline drives, far below a bomb."""
 
 
 def keyframe_seqs(reader: RecordingReader) -> frozenset[int]:
@@ -42,10 +46,20 @@ def keyframe_seqs(reader: RecordingReader) -> frozenset[int]:
     return frozenset(m.message.seq for m in reader.messages(frozenset({layout.KEYFRAMES})))
 
 
-def decode_image(recorded: RecordedMessage, path: Path) -> Image:
-    data = np.frombuffer(recorded.message.data, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
+def decode_image(recorded: RecordedMessage, path: Path, *, max_pixels: int = MAX_REPLAY_PIXELS) -> Image:
+    """A recorded frame's pixels; its header is checked first, so a file holding a decompression bomb (a small
+    image that claims billions of pixels) raises :class:`OversizedFrameError` without allocating them."""
+    data: bytes = recorded.message.data
+    try:
+        width, height = image_size(data)
+    except ImageHeaderError as exc:
+        raise CorruptRecordingError(f"recording {path}: frame {recorded.sequence} ({recorded.message.format}) "
+                                    f"is not a whole image: {exc}") from exc
+    if width * height > max_pixels:
+        raise OversizedFrameError(f"recording {path}: frame {recorded.sequence} is {width}x{height}; replay "
+                                  f"decodes at most {max_pixels} pixels")
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None or (image.shape[1], image.shape[0]) != (width, height):
         raise CorruptRecordingError(f"recording {path}: frame {recorded.sequence} ({recorded.message.format}) "
                                     f"does not decode")
     return np.asarray(image, dtype=np.uint8)

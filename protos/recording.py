@@ -47,6 +47,10 @@ SCHEMAS: Final[dict[str, str]] = {
     ERRORS: "eyeline.v1.Error",
 }
 
+SEQUENCE_HIGH: Final = "eyeline.sequence_high"
+"""Channel metadata: the high 32 bits of the sequence numbers of the channel's messages (absent: 0), whose
+``sequence`` holds the low 32; a topic has one channel per high half it uses."""
+
 REQUIRED_FOR_REPLAY: Final = (CAMERA,)
 REQUIRED_FOR_EVAL: Final = (CAMERA, KEYFRAMES, QUERIES)
 CAMERA_FRAME_ID: Final = "camera"

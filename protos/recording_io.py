@@ -67,20 +67,39 @@ class ChannelTable:
 
     Only the camera channel is declared up front, so even a file that ends before its first frame says what
     it is; the rest cost nothing in sessions that never use them.
+
+    Sequence numbers are 64-bit (a browser session's frames start at 2^40) but an MCAP message's ``sequence``
+    holds 32 bits, so the high half goes in the channel: a topic has one channel per high half it uses, each
+    naming it in its metadata (:data:`~eyeline.protos.recording.SEQUENCE_HIGH`), and :meth:`add` writes the
+    low half in the message. A reader adds the two back together.
     """
 
     def __init__(self, writer: Writer, upfront: tuple[str, ...] = (layout.CAMERA,)) -> None:
         self._writer = writer
         self._schemas: dict[str, int] = {}
-        self._channels: dict[str, int] = {}
+        self._channels: dict[tuple[str, int], int] = {}
         for topic in upfront:
             self[topic]
 
     def __getitem__(self, topic: str) -> int:
-        channel = self._channels.get(topic)
+        """The channel of ``topic`` for sequence numbers below 2^32."""
+        return self.channel(topic, 0)
+
+    def channel(self, topic: str, high: int) -> int:
+        """The channel of ``topic`` for sequence numbers whose high 32 bits are ``high``."""
+        channel = self._channels.get((topic, high))
         if channel is None:
-            channel = self._channels[topic] = self._writer.register_channel(topic, "protobuf", self._schema(topic))
+            metadata = {layout.SEQUENCE_HIGH: str(high)} if high else {}
+            channel = self._channels[(topic, high)] = self._writer.register_channel(
+                topic, "protobuf", self._schema(topic), metadata)
         return channel
+
+    def add(self, topic: str, *, log_ns: int, data: bytes, sequence: int) -> None:
+        """Write one message of ``topic`` with its 64-bit ``sequence``."""
+        if not 0 <= sequence < 1 << 64:
+            raise ValueError(f"sequence {sequence} is not a 64-bit unsigned number")
+        self._writer.add_message(self.channel(topic, sequence >> 32), log_time=log_ns, data=data,
+                                 publish_time=log_ns, sequence=sequence & 0xFFFF_FFFF)
 
     def _schema(self, topic: str) -> int:
         name = layout.SCHEMAS[topic]
@@ -216,8 +235,7 @@ class RecordingWriter:
 
     def _write(self, writer: Writer, channels: ChannelTable, item: PendingRecord, chunk: _ChunkState) -> None:
         data = item.build().SerializeToString()
-        writer.add_message(channels[item.topic], log_time=item.log_ns, data=data, publish_time=item.log_ns,
-                           sequence=item.sequence)
+        channels.add(item.topic, log_ns=item.log_ns, data=data, sequence=item.sequence)
         is_frame = item.topic == layout.CAMERA
         chunk.add(len(data), is_frame=is_frame)
         self.stats.frames_written += is_frame

@@ -471,8 +471,7 @@ def repair_recording(source: str | Path, target: str | Path) -> RepairReport:
                 writer.add_metadata(layout.METADATA_NAME, reader.metadata)
                 channels = ChannelTable(writer)
             data = recorded.message.SerializeToString()
-            writer.add_message(channels[recorded.topic], log_time=recorded.log_ns, data=data,
-                               publish_time=recorded.log_ns, sequence=recorded.sequence)
+            channels.add(recorded.topic, log_ns=recorded.log_ns, data=data, sequence=recorded.sequence)
             messages += 1
             frames += recorded.topic == layout.CAMERA
         if channels is not None:

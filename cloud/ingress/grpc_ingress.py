@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims, bearer_token, session_id_problem
-from eyeline.cloud.session.recorder import CloudSessionRecorder
+from eyeline.cloud.session.recorder import CloudSessionRecorder, recording_of
 from eyeline.cloud.session.sessions import Session, SessionLimitError
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -195,9 +195,8 @@ class GrpcIngress:
         try:
             async for message in requests:
                 session.stats.bytes_in += wire.message_size(message)
-                if recorder is not None and isinstance(message, pb.EdgeMessage):
-                    recorder.record_in(message)
-                await self._cloud.dispatcher.handle(session, wire.edge_event(message))
+                await self._cloud.dispatcher.handle(session, wire.edge_event(message),
+                                                    record=recording_of(message, recorder))
                 if session.finished:
                     return   # the edge said Goodbye: the dispatcher ended the session, and with it this stream
         except asyncio.CancelledError:

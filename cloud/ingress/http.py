@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 from dataclasses import dataclass, field
 from importlib import resources
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MAX_SDP_BYTES = 64 * 1024
+_MAX_QUESTION_BODY_BYTES = 8 * 1024   # a question at its longest, in any script, with room for the JSON around it
 VIEWER_FILES = resources.files("eyeline.cloud") / "viewer"
 
 
@@ -225,8 +227,8 @@ class HttpServer:
         if not claims.may_ask(session.info.subject):
             raise _problem(403, f"a {claims.role.value} token may watch session {session.session_id} but not ask "
                                 "into another subject's session")
+        body = await _json_body(request, _MAX_QUESTION_BODY_BYTES)
         try:
-            body = await request.json()
             text = str(body["text"]).strip()
             mode = Mode[str(body.get("mode") or session.mode.name).upper()]
         except (ValueError, KeyError, TypeError) as exc:
@@ -261,8 +263,24 @@ async def _sdp_offer(request: web.Request) -> str:
         raise _problem(415, f"the offer must be sent as application/sdp, not {request.content_type}")
     try:
         return await request.text()
-    except UnicodeDecodeError as exc:
-        raise _problem(400, "the SDP offer is not text") from exc
+    except (UnicodeDecodeError, LookupError) as exc:   # LookupError: a charset Python does not know
+        raise _problem(400, f"the SDP offer is not text in its charset ({type(exc).__name__})") from exc
+
+
+async def _json_body(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """A small JSON object body, or a 413/400 that says what is wrong with it; never a 500, however it nests."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _problem(413, f"the body is {request.content_length} bytes; the limit is {max_bytes}")
+    raw = await request.read()   # the application's client_max_size bounds it first
+    if len(raw) > max_bytes:
+        raise _problem(413, f"the body is over the limit of {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:   # RecursionError: arrays or objects nested past the parser
+        raise _problem(400, f"the body is not JSON: {type(exc).__name__}") from exc
+    if not isinstance(body, dict):
+        raise _problem(400, f"the body must be a JSON object, not {type(body).__name__}")
+    return body
 
 
 def _sdp_created(answer: str, location: str) -> web.Response:

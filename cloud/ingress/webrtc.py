@@ -26,7 +26,7 @@ import itertools
 import logging
 import os
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -51,6 +51,7 @@ from eyeline.cloud.ingress.webrtc_peer import (
 from eyeline.cloud.perception.speech import HeardAudio
 from eyeline.cloud.perception.track_speech import TrackAudioFeed, TrackSpeechError, TrackSpeechSegmenter
 from eyeline.cloud.session.frames import DecodedFrame
+from eyeline.cloud.session.recorder import recording_of
 from eyeline.cloud.session.sessions import Session, SessionLimitError
 from eyeline.protos.tasks import TaskSet
 
@@ -288,20 +289,19 @@ class WebRtcIngress:
                 reported = peer.inbox_dropped
                 await session.send(wire.error("overloaded", f"{reported} data channel messages were dropped "
                                               "because the session could not keep up", retryable=True))
-            await dispatcher.handle(session, self._received(peer, raw))
+            event, record = self._received(peer, raw)
+            await dispatcher.handle(session, event, record=record)
             if session.finished:   # the edge said Goodbye: the dispatcher ended the session; hang up
                 self._close_soon(peer)
                 return
 
     @staticmethod
-    def _received(peer: Peer, raw: bytes | str) -> wire.EdgeEvent:
-        """The event a data channel message holds, recorded as received when the session is recorded."""
+    def _received(peer: Peer, raw: bytes | str) -> tuple[wire.EdgeEvent, Callable[[], None] | None]:
+        """The event a data channel message holds, and how to record it when the session is recorded."""
         if peer.recorder is not None and isinstance(raw, bytes):
             message = wire.parse_edge_message(raw)
-            if not isinstance(message, wire.MalformedIn):
-                peer.recorder.record_in(message)
-            return wire.edge_event(message)
-        return channel_event(raw)
+            return wire.edge_event(message), recording_of(message, peer.recorder)
+        return channel_event(raw), None
 
     async def _open(self, peer: Peer) -> Session | None:
         try:

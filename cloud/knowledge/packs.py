@@ -243,7 +243,11 @@ def _optional_text(obj: dict[str, Any], key: str, path: Path, prefix: str) -> st
 
 
 def _image(value: Any, path: Path, name: str) -> Path:
-    image = path.parent / _text(value, path, name)
+    relative = Path(_text(value, path, name))
+    # A pack names files beside it; an absolute path or a climb out (`..`) would let it read any file.
+    if relative.is_absolute() or relative.anchor or ".." in relative.parts or "\x00" in str(relative):
+        raise KnowledgePackError(path, name, f"reference image {value!r} must be a path inside the pack's folder")
+    image = path.parent / relative
     if not image.is_file():
         raise KnowledgePackError(path, name, f"reference image {value!r} does not exist beside the pack file")
     return image

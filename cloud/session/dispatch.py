@@ -1,8 +1,11 @@
 """The session dispatcher: what the cloud does with each message an edge sends, whatever the transport.
 
-Frames are checked on the loop (header only) and decoded in a worker thread; queries run as tasks owned
-by their session, their perception in the OCR pool. Every failure a sender can cause comes back as a
-typed ``Error`` on the same stream, and the session goes on.
+Nothing a sender controls costs the event loop CPU: a frame's header is read and its pixels decoded in a
+worker thread, and an utterance's audio is mixed and resampled in one. Queries run as tasks owned by their
+session, their perception in the OCR pool. Every failure a sender can cause comes back as a typed ``Error``
+on the same stream, and the session goes on. A recorded session records what it was sent through the
+``record`` callback of :meth:`Dispatcher.handle`, which a frame reaches only once it is accepted, so a
+recording never holds a frame the cloud refused (a decompression bomb planted for whoever replays it).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from eyeline.cloud.ingress import wire
@@ -26,7 +30,7 @@ from eyeline.cloud.perception.speech import (
 from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.reasoning.proactive import Offer, ProactiveOfferer
-from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_frame, decode_image
+from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_and_decode
 from eyeline.cloud.session.latency import latency_record
 from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
@@ -58,10 +62,14 @@ class Dispatcher:
         self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
 
-    async def handle(self, session: Session, event: wire.EdgeEvent) -> None:
+    async def handle(self, session: Session, event: wire.EdgeEvent, *,
+                     record: Callable[[], None] | None = None) -> None:
+        """Act on ``event``; ``record`` (when given) records it: at once, or for a frame once it is accepted."""
+        if record is not None and not isinstance(event, wire.FrameIn):
+            record()
         match event:
             case wire.FrameIn():
-                await self._on_frame(session, event)
+                await self._on_frame(session, event, record)
             case wire.QueryIn():
                 await self._on_query(session, event)
             case wire.AckIn():
@@ -89,7 +97,7 @@ class Dispatcher:
             return
         assembler = self._assemblers.setdefault(session, UtteranceAssembler())
         try:
-            heard = assembler.add(piece)
+            heard = await asyncio.to_thread(assembler.add, piece)   # mixing and resampling: CPU work
         except AudioRejectedError as exc:
             await session.send(wire.error(exc.code, str(exc), query_id=piece.utterance_id))
             return
@@ -113,7 +121,7 @@ class Dispatcher:
         session.record_latency(tuple(latency_record(r, ack_sent_ns=ack.sent_ns, ack_received_ns=received_ns)
                                      for r in ack.rendered))
 
-    async def _on_frame(self, session: Session, event: wire.FrameIn) -> None:
+    async def _on_frame(self, session: Session, event: wire.FrameIn, record: Callable[[], None] | None) -> None:
         received_ns = self._clock.now_ns()
         session.stats.frames_received += 1
         try:
@@ -122,6 +130,8 @@ class Dispatcher:
             session.stats.frames_rejected += 1
             await session.send(wire.error(exc.code, str(exc), frame_seq=event.seq))
             return
+        if record is not None:
+            record()
         await self._keep(session, frame)
 
     async def handle_decoded(self, session: Session, frame: DecodedFrame) -> None:
@@ -147,9 +157,8 @@ class Dispatcher:
             await self._run_frame_skill(session, frame, self._frame_skill)
 
     async def _decode(self, event: wire.FrameIn, received_ns: int) -> DecodedFrame:
-        size = check_frame(event.data, self.limits)
         loop = asyncio.get_running_loop()
-        image = await loop.run_in_executor(self._decode_pool, decode_image, event.data, size)
+        image = await loop.run_in_executor(self._decode_pool, check_and_decode, event.data, self.limits)
         return DecodedFrame(seq=event.seq, trace_id=event.trace_id, image=image, capture_ns=event.capture_ns,
                             sent_ns=event.sent_ns, received_ns=received_ns, keyframe=event.keyframe,
                             redacted=event.redacted)

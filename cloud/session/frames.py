@@ -1,7 +1,8 @@
 """Checking and decoding the images that arrive in frames.
 
 The image header is read before any pixel is decoded, so a small file that claims to be enormous (a
-decompression bomb) is refused without allocating its pixels.
+decompression bomb) is refused without allocating its pixels. Both are CPU work on bytes a sender chose, so
+both run in a worker thread (:func:`check_and_decode`), never on the event loop.
 """
 
 from __future__ import annotations
@@ -73,3 +74,8 @@ def decode_image(data: bytes, expected: tuple[int, int]) -> Image:
     if (image.shape[1], image.shape[0]) != expected:
         raise FrameRejectedError("undecodable_image", "decoded size differs from the image header")
     return image
+
+
+def check_and_decode(data: bytes, limits: FrameLimits) -> Image:
+    """The frame's limits checked, then its image decoded. CPU work: call it from a worker thread."""
+    return decode_image(data, check_frame(data, limits))

@@ -12,7 +12,7 @@ when that queue is full a message is dropped and counted rather than holding up 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,15 @@ class CloudSessionRecorder:
             return
         for entry in entries:
             writer.submit(entry)  # never waits: a full queue drops the entry, counted
+
+
+def recording_of(message: pb.EdgeMessage | object,
+                 recorder: CloudSessionRecorder | None) -> Callable[[], None] | None:
+    """What records ``message`` as received, for :meth:`Dispatcher.handle` to call once it is accepted; None
+    when there is nothing to record (no recorder, or bytes that did not parse)."""
+    if recorder is None or not isinstance(message, pb.EdgeMessage):
+        return None
+    return lambda: recorder.record_in(message)
 
 
 # ------------------------------------------------------------------ what each message becomes

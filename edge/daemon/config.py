@@ -164,6 +164,8 @@ def load_config(path: Path) -> DaemonConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -204,9 +206,12 @@ def _typed(value: Any, kind: type, where: str, base: Path) -> Any:
             raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
         return tuple(item.strip() for item in value)
     if kind is Path:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value or "\x00" in value:
             raise ConfigError(f"{where} must be a non-empty path string, got {value!r}")
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError as exc:   # "~user/..." for a user this machine does not know
+            raise ConfigError(f"{where}: {value!r} names a home folder that does not exist here") from exc
         return path if path.is_absolute() else base / path
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where} must be {kind.__name__}, got {type(value).__name__} {value!r}")

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
 from eyeline.devices.recording import RecordingReader
+from eyeline.devices.replay import ReplaySource
 from eyeline.protos import recording as layout
 from eyeline.protos.clock import VirtualClock
 from eyeline.protos.v1 import session_pb2 as pb
+from eyeline.tools.replay import repair_recording
 
 
 def _frame(seq: int) -> pb.EdgeMessage:
@@ -65,3 +69,32 @@ def test_a_recording_that_cannot_be_created_names_its_path(tmp_path: Path) -> No
         recorder.open()
     recorder.record_in(_frame(1))  # never opened: nothing is queued, nothing raises
     recorder.close()
+
+
+def _jpeg_frame(seq: int) -> pb.EdgeMessage:
+    image = np.full((24, 32, 3), seq % 251, np.uint8)
+    data = cv2.imencode(".jpg", image)[1].tobytes()
+    return pb.EdgeMessage(frame=pb.Frame(seq=seq, trace_id=f"t{seq}", hops=pb.HopTimes(capture_ns=1_000 + seq % 97),
+                                         encoding=pb.IMAGE_ENCODING_JPEG, data=data, keyframe=True))
+
+
+_WIDE_SEQS = (5, (1 << 32) - 1, 1 << 32, (1 << 40) + 1, (1 << 40) + 2, (1 << 64) - 1)
+
+
+async def test_64_bit_sequence_numbers_are_recorded_and_replayed(tmp_path: Path) -> None:
+    # A browser session's frames are numbered from 2^40; an MCAP message's sequence holds only 32 bits.
+    recorder = CloudSessionRecorder(tmp_path / "wide.mcap", {"session_id": "wide"}, TickingClock(1_000))
+    recorder.open()
+    for seq in _WIDE_SEQS:
+        recorder.record_in(_jpeg_frame(seq))
+        recorder.record_out(pb.CloudMessage(answer=pb.Answer(query_id=f"q{seq}", text="x", frame_seq=seq)))
+    recorder.close()
+
+    messages = list(RecordingReader(tmp_path / "wide.mcap").messages())
+    assert [m.sequence for m in messages if m.topic == layout.CAMERA] == list(_WIDE_SEQS)
+    assert [m.sequence for m in messages if m.topic == layout.ANSWERS] == list(_WIDE_SEQS)
+    replayed = [frame.seq async for frame in ReplaySource(tmp_path / "wide.mcap", clock=VirtualClock())]
+    assert replayed == list(_WIDE_SEQS)
+    repair_recording(tmp_path / "wide.mcap", tmp_path / "again.mcap")
+    again = RecordingReader(tmp_path / "again.mcap").messages(frozenset({layout.CAMERA}))
+    assert [m.sequence for m in again] == list(_WIDE_SEQS)

@@ -138,3 +138,13 @@ def test_a_folder_without_pack_files_or_that_is_missing_is_refused(tmp_path: Pat
         load_pack(tmp_path)
     with pytest.raises(KnowledgePackError, match="is not a folder"):
         load_pack(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("reference", ["../secret.png", "sub/../../secret.png", "ABSOLUTE"])
+def test_a_reference_image_outside_the_packs_folder_is_refused(tmp_path: Path, reference: str) -> None:
+    # The file exists, so only the path itself can be the reason for the refusal.
+    (tmp_path / "secret.png").write_bytes(b"\x89PNG")
+    (tmp_path / "pack" / "sub").mkdir(parents=True)
+    named = str(tmp_path / "secret.png") if reference == "ABSOLUTE" else reference
+    pack_file = write(tmp_path / "pack", "grinder.json", kit(reference_images=[named]))
+    assert_pack_error(pack_file, "reference_images[0]", "must be a path inside the pack's folder")

@@ -145,3 +145,19 @@ async def test_at_recorded_speed_frames_come_as_far_apart_as_they_were_captured(
 def test_an_answer_is_recorded_as_it_arrived_offers_included(answer: Answer) -> None:
     recorded = cloud_event(pb.CloudMessage(answer=answer_to_wire(answer)))
     assert recorded == answer
+
+
+async def test_the_edge_records_and_replays_64_bit_sequence_numbers(tmp_path: Path) -> None:
+    # A device may number frames past 2^32 (the cloud numbers browser track frames from 2^40); MCAP keeps 32 bits.
+    seqs = [(1 << 32) - 1, 1 << 32, (1 << 40) + 7]
+    recorder = SessionRecorder(tmp_path / "wide.mcap", RecorderOptions())
+    recorder.open()
+    try:
+        for index, seq in enumerate(seqs):
+            image = np.full((HEIGHT, WIDTH, 3), 40 * index, np.uint8)
+            await recorder.record_frame(CapturedFrame(seq, 1_000 * (index + 1), image))
+        recorder.record_event(Answer("q1", "Bar wins", seqs[-1], "t", "instant", True))
+    finally:
+        await recorder.aclose()
+    replayed = [frame.seq async for frame in ReplaySource(tmp_path / "wide.mcap", clock=VirtualClock())]
+    assert replayed == seqs
