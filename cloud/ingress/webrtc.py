@@ -418,6 +418,7 @@ class WebRtcIngress:
         seq = _TRACK_SEQ_BASE + session.stats.frames_received
         decoded = DecodedFrame(seq=seq, trace_id=f"track-{seq}", image=image, capture_ns=received_ns,
                                sent_ns=received_ns, received_ns=received_ns)
+        await peer.record_track_frame(decoded)
         await self._cloud.dispatcher.handle_decoded(session, decoded)
 
 
