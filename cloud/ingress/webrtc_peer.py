@@ -16,8 +16,8 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress.auth import TokenClaims
-from eyeline.cloud.model import Image
 from eyeline.cloud.ingress.watch import encode_jpeg
+from eyeline.cloud.model import Image
 from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.recorder import CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import struct
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -132,6 +131,7 @@ async def test_sessions_are_listed_by_a_readable_name(cloud: CloudServer, http: 
     ids = [(await uplink.open(hello(token))).session_id for uplink in uplinks]
     try:
         status, body, _ = await _get(http, "/api/sessions", token)
+        assert status == 200
         rows = {row["session_id"]: row for row in json.loads(body)["sessions"]}
         names = [rows[i]["name"] for i in ids]
         for name in names:
