@@ -12,7 +12,8 @@ Each record is a kind byte, a 4-byte big-endian length and the payload:
 |   | ``connection``: what is known of the connection (``eyeline.cloud.ingress.connection``), ``now_ns`` |
 
 A viewer that joins late is first sent the session's history (``eyeline.cloud.session.history``): the keyframes its
-remembered overlays were computed on (as ``KEYFRAME`` records, whatever the transport), then its remembered
+remembered overlays were computed on (as ``KEYFRAME`` records, whatever the transport) and, for a session
+without live video, its latest keyframe, then its remembered
 messages in order, and in the first ``STATS`` every latency record and question still kept.
 
 Everything is pushed as it happens through the session's bounded watcher queue: a viewer that cannot keep up
@@ -98,7 +99,11 @@ class EventStream:
     async def _replay_history(self, write: Write) -> None:
         history = self._session.history
         messages = history.messages()   # taken before any await, so nothing is sent twice or missed
-        for frame in history.frames():
+        frames = list(history.frames())
+        latest = self._session.frame(None)
+        if self._keyframes and latest is not None and latest.seq not in {f.seq for f in frames}:
+            frames.append(latest)   # the picture as it is now, after the keyframes overlays were computed on
+        for frame in frames:
             await write(await self._record(frame))
         for message in messages:
             await write(framed(MESSAGE, message.SerializeToString()))

@@ -2,7 +2,7 @@
 // unit, tick labels on both, and every sample drawn as a point joined by lines, so a single sample is visible.
 
 const COLOURS = ["#3caaff", "#ff00ff", "#50dc3c", "#ff8c00", "#e1e1e1", "#ffd700"];
-const PAD = { left: 46, right: 8, top: 18, bottom: 26 };
+const PAD = { left: 46, right: 8, top: 32, bottom: 26 };
 
 // series: { name: [{ t: seconds, v: value }] }; options: { unit, window_s, now_s, timeLabel }
 export function timeChart(canvas, series, options) {
@@ -12,14 +12,14 @@ export function timeChart(canvas, series, options) {
   ctx.clearRect(0, 0, width, height);
   const nowS = options.now_s;
   const fromS = nowS - options.window_s;
-  const values = Object.values(series).flat().filter((p) => p.t >= fromS);
+  const values = Object.values(series).flat().filter((p) => p.t >= fromS && Number.isFinite(p.v));
   const top = niceTop(Math.max(0, ...values.map((p) => p.v)));
   const plot = { x: PAD.left, y: PAD.top, w: width - PAD.left - PAD.right, h: height - PAD.top - PAD.bottom };
   const px = (t) => plot.x + ((t - fromS) / options.window_s) * plot.w;
   const py = (v) => plot.y + plot.h - (v / top) * plot.h;
   axes(ctx, plot, top, options, px, fromS, nowS);
   Object.entries(series).forEach(([name, points], i) => {
-    const shown = points.filter((p) => p.t >= fromS);
+    const shown = points.filter((p) => p.t >= fromS && Number.isFinite(p.v));
     ctx.strokeStyle = ctx.fillStyle = COLOURS[i % COLOURS.length];
     ctx.lineWidth = 1.5;
     ctx.beginPath();
@@ -28,8 +28,8 @@ export function timeChart(canvas, series, options) {
     for (const p of shown) { ctx.beginPath(); ctx.arc(px(p.t), py(p.v), 2.5, 0, 2 * Math.PI); ctx.fill(); }
     const last = shown.at(-1);
     ctx.font = "11px sans-serif";
-    ctx.fillText(`${name} ${last === undefined ? "–" : last.v.toFixed(1)}`, plot.x + (i % 3) * (plot.w / 3), 12 +
-      Math.floor(i / 3) * 12 - (Object.keys(series).length > 3 ? 6 : 0));
+    ctx.fillText(`${name} ${last === undefined ? "–" : last.v.toFixed(1)}`, plot.x + (i % 3) * (plot.w / 3),
+      11 + Math.floor(i / 3) * 12);
   });
 }
 
@@ -51,7 +51,7 @@ function axes(ctx, plot, top, options, px, fromS, nowS) {
   for (let t = Math.ceil(fromS / step) * step; t <= nowS + 1e-9; t += step) {
     const x = px(t);
     ctx.strokeStyle = "#666"; ctx.beginPath(); ctx.moveTo(x, plot.y + plot.h); ctx.lineTo(x, plot.y + plot.h + 3); ctx.stroke();
-    ctx.fillText(options.relative ? `${(t - nowS).toFixed(0)}` : `${t.toFixed(0)}`, x, plot.y + plot.h + 4);
+    ctx.fillText(`${(t - (options.relative ? nowS : options.origin_s ?? 0)).toFixed(0)}`, x, plot.y + plot.h + 4);
   }
   ctx.textAlign = "right";
   ctx.fillText(options.timeLabel ?? "time (s)", plot.x + plot.w, plot.y + plot.h + 14);

@@ -27,21 +27,35 @@ export class Telemetry {
     if (stats.connection) connectionTable(this.el.connection, stats.connection);
   }
 
-  // overlays: overlay_id -> Overlay; questions: query_id -> { text, mode }
-  render(overlays, questions) {
+  // A recording holds no Acks: what the cloud itself timed of an overlay (reasoning), at log time t_ns.
+  recorded(overlay, t_ns) {
+    const hops = overlay.hops ?? {};
+    const reasoning = (hops.overlay_sent_ns ?? 0) - (hops.received_ns ?? 0);
+    if (!hops.received_ns || reasoning < 0) return;
+    this.records = this.records.filter((r) => r.overlay_id !== overlay.overlay_id);
+    this.records.push({ overlay_id: overlay.overlay_id, rendered_ns: t_ns, shared_clock: true,
+      hops_ms: { reasoning: reasoning / 1e6 } });
+  }
+
+  // overlays: overlay_id -> Overlay; questions: query_id -> { text, mode }; origin_s: a recording's start
+  render(overlays, questions, origin_s = null) {
     const series = Object.fromEntries(HOPS.map((h) => [h, []]));
     series.total = [];
     for (const r of this.records) {
       const t = r.rendered_ns / 1e9;
       let total = 0;
-      for (const h of HOPS) { series[h].push({ t, v: r.hops_ms[h] }); total += r.hops_ms[h]; }
+      for (const h of HOPS) { series[h].push({ t, v: r.hops_ms[h] }); total += r.hops_ms[h] ?? 0; }
       series.total.push({ t, v: total });
     }
     const window_s = Math.max(10, Math.min(WINDOW_S, this.now_s - (this.records[0]?.rendered_ns ?? 0) / 1e9 + 2));
-    timeChart(this.el.latency, series, { unit: "ms", window_s, now_s: this.now_s, relative: true,
-      timeLabel: "seconds ago (rendered)" });
-    timeChart(this.el.bandwidth, { "in kbit/s": this.bandwidth }, { unit: "kbit/s", window_s: WINDOW_S,
-      now_s: this.now_s, relative: true, timeLabel: "seconds ago" });
+    const recorded = origin_s !== null;
+    const axis = recorded ? { relative: false, origin_s, timeLabel: "seconds into the recording" }
+      : { relative: true, timeLabel: "seconds ago (rendered)" };
+    timeChart(this.el.latency, series, { unit: "ms", window_s, now_s: this.now_s, ...axis });
+    if (!recorded) {
+      timeChart(this.el.bandwidth, { "in kbit/s": this.bandwidth }, { unit: "kbit/s", window_s: WINDOW_S,
+        now_s: this.now_s, relative: true, timeLabel: "seconds ago" });
+    }
     latencyTable(this.el.latencyTable, this.records, overlays, questions);
   }
 }
@@ -55,10 +69,11 @@ export function latencyTable(tbody, records, overlays, questions) {
     const overlay = overlays.get(r.overlay_id);
     const queryId = overlay?.query_id || r.overlay_id;
     const q = questions.get(queryId);
-    const total = HOPS.reduce((sum, h) => sum + r.hops_ms[h], 0);
+    const total = HOPS.reduce((sum, h) => sum + (r.hops_ms[h] ?? 0), 0);
     const tr = document.createElement("tr");
     tr.dataset.overlay = r.overlay_id;
-    const cells = [q?.text ?? queryId, q?.mode ?? "", ...HOPS.map((h) => r.hops_ms[h].toFixed(1)), total.toFixed(1)];
+    const cells = [q?.text ?? queryId, q?.mode ?? "", ...HOPS.map((h) => r.hops_ms[h]?.toFixed(1) ?? "–"),
+      total.toFixed(1)];
     tr.replaceChildren(...cells.map((text, i) => {
       const td = document.createElement("td");
       td.textContent = text;

@@ -25,6 +25,8 @@ export class Playback extends Scene {
     timeline.oninput = () => this.seek(Number(timeline.value));
     $("play").onclick = () => (this.playing ? this.pause() : this.resume());
     $("playback").hidden = false;
+    $("connection").replaceChildren();
+    $("bandwidth").getContext("2d").clearRect(0, 0, $("bandwidth").width, $("bandwidth").height);
     this.view.status(`playing back ${data.title}${data.truncated ? " (its complete part: the file is truncated)" : ""}`);
     this.seek(0);
   }
@@ -38,6 +40,8 @@ export class Playback extends Scene {
     }
     const frame = this.frames.filter((f) => f.t_ns <= until).at(-1) ?? this.frames[0];
     if (frame && frame.seq !== this.pictureSeq) this.#picture(frame.seq);
+    this.telemetry.now_s = until / 1e9;
+    this.telemetry.render(this.view.overlays, this.questions, this.start / 1e9);
     $("timeline").value = String(Math.round(this.t_ms));
     $("clock").textContent = `${(this.t_ms / 1000).toFixed(1)} s / ${(this.duration_ms / 1000).toFixed(1)} s`;
   }
@@ -48,7 +52,9 @@ export class Playback extends Scene {
         mode: (event.mode ?? "").replace("MODE_", "").toLowerCase() });
     } else if (event.kind === "message") {
       const bytes = Uint8Array.from(atob(event.message), (c) => c.charCodeAt(0));
-      this.message(this.codec.decode("CloudMessage", bytes));
+      const message = this.codec.decode("CloudMessage", bytes);
+      this.message(message);
+      if (message.overlay) this.telemetry.recorded(message.overlay, event.t_ns);
     }
   }
 
