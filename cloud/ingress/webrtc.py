@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 
 # Outbound messages wait while this much is still buffered in the SCTP association (a slow peer pushes back).
 _BUFFER_HIGH_BYTES = 1 << 20
-# Frame sequence numbers for decoded track frames, far above what an edge numbers its keyframes.
-_TRACK_SEQ_BASE = 1 << 40
+# Frame sequence numbers for decoded track frames: far above what an edge numbers its keyframes, and within the
+# 32 bits of a recording's MCAP message sequence (a recorded overlay or answer carries its frame's seq there).
+_TRACK_SEQ_BASE = 1 << 31
 # How long ``close_all`` lets closes already under way (a peer or viewer that hung up) finish.
 _CLOSING_WAIT_S = 5.0
 

@@ -66,6 +66,8 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         await asyncio.sleep(1.0)
         assert await page.evaluate("document.getElementById('video').currentTime") > played
         assert len(http.webrtc.viewers) == 1
+        # Overlays go on the live view only when asked (the frozen panel shows them on their own keyframe).
+        await page.check("#live-overlays")
         # A 4:3 box letterboxes the 16:9 video: the overlay canvas must cover the picture, not the box.
         await page.evaluate("document.getElementById('picture').style.aspectRatio = '4 / 3'")
         await asyncio.sleep(0.3)
