@@ -178,7 +178,7 @@ async def open_late_viewer(context: Any, url: str, staged: StagedSession) -> Any
 
 async def capture(out: Path) -> list[Path]:
     """Take the screenshot set into ``out``; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="eyeline-recordings-") as folder:
         async with viewer_cloud(Path(folder)) as (cloud, http, signer), chromium_context() as context:

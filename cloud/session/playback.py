@@ -185,6 +185,7 @@ class _Reader:
             playback.events.append({"t_ns": t_ns, "kind": "question", "query_id": message.query_id,
                                     "text": message.text, "mode": pb.Mode.Name(message.mode)})
         elif (field_name := _AS_CLOUD_MESSAGE.get(topic)) is not None:
-            wrapped = pb.CloudMessage(**{field_name: message})
+            wrapped = pb.CloudMessage()
+            getattr(wrapped, field_name).CopyFrom(message)
             playback.events.append({"t_ns": t_ns, "kind": "message",
                                     "message": base64.b64encode(wrapped.SerializeToString()).decode("ascii")})
