@@ -199,3 +199,25 @@ async def test_a_recording_is_played_back_to_its_owner_only(
     assert status == 200 and json.loads(body)["truncated"] is True
     assert (await _get(recording_http, "/api/recordings/..%2Fetc", token))[0] == 404
     await asyncio.sleep(0)
+
+
+async def test_a_webrtc_session_reports_its_ice_state_and_packets(
+        cloud: CloudServer, http: HttpServer, signer: TokenSigner) -> None:
+    from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
+
+    token = signer.mint("ana")
+    edge = WebRtcUplink(WebRtcOptions(f"{http.url}/whip", preview_fps=15, preview_width=320))
+    welcome = await edge.open(hello(token))
+    try:
+        await wait_until(lambda: (peer := http.webrtc.peer_of(welcome.session_id)) is not None
+                         and peer.preview is not None, 10, "the edge's video")
+        records = await _records(http, token, welcome.session_id, until_stats=3)
+        connection = [json.loads(p)["connection"] for k, p in records if k == STATS][-1]
+        assert connection["transport"] == "webrtc"
+        assert connection["ice_state"] in {"connected", "completed"}
+        assert connection["connection_state"] == "connected"
+        assert connection["packets_received"] > 0 and 0 <= connection["loss_percent"] <= 100
+        # The edge's peer only sends to the cloud: no RTT report, and the reason is given.
+        assert connection["rtt_ms"] is None and "no media" in connection["rtt_note"]
+    finally:
+        await edge.aclose()
