@@ -88,7 +88,8 @@ export function latencyTable(tbody, records, overlays, questions) {
 
 export function connectionTable(el, c) {
   if (!el) return;
-  const rtt = c.rtt_ms === null || c.rtt_ms === undefined ? `– (${c.rtt_note})` : `${c.rtt_ms} ms`;
+  const via = { sctp: " (data channel, smoothed)", rtcp: " (RTCP)" }[c.rtt_source] ?? "";
+  const rtt = c.rtt_ms === null || c.rtt_ms === undefined ? `– (${c.rtt_note})` : `${c.rtt_ms} ms${via}`;
   const loss = c.loss_percent === null || c.loss_percent === undefined ? "– (not reported)"
     : `${c.loss_percent}% (${c.packets_lost} of ${c.packets_received + c.packets_lost} packets)`;
   const rows = [["transport", c.transport], ["ICE state", c.ice_state ?? "– (no ICE: gRPC over TCP)"],
