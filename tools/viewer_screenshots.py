@@ -5,7 +5,8 @@ A real cloud (recording its sessions) and the viewer on loopback; a gRPC session
 keyframe 1, asks about it, reports the overlays drawn (so there is per-hop latency), and then sends other
 frames, so the live picture has moved on from the keyframe the answer was computed on. Debian's Chromium opens
 the viewer after all that (a late joiner) and is photographed: the live session with the frozen keyframe, a trace
-step's evidence lit, and the session's recording played back. ``stage_session`` is shared with the browser tests.
+step's evidence lit, and the session's recording played back; then a WebRTC edge's live video with its
+connection stats. ``stage_session`` is shared with the browser tests.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ async def capture(out: Path) -> list[Path]:
             written.append(await _shoot(page, out / "trace-evidence.png"))
             await staged.uplink.aclose()
             await _wait(lambda: not cloud.sessions.active(), 10, "the session to close")
+            written.append(await _webrtc_session(context, cloud, http, signer, out / "webrtc-connection.png"))
             await page.goto(f"{http.url}/#token={staged.token}&recording={staged.session_id}")
             await page.reload()
             await page.wait_for_selector("#playback:not([hidden])", timeout=15_000)
@@ -200,6 +202,43 @@ async def capture(out: Path) -> list[Path]:
             await page.wait_for_function("document.getElementById('frozen').dataset.seq === '1'", timeout=15_000)
             written.append(await _shoot(page, out / "playback.png"))
     return written
+
+
+async def _webrtc_session(context: Any, cloud: CloudServer, http: HttpServer, signer: TokenSigner,
+                          path: Path) -> Path:
+    """A WebRTC edge showing the shelf on its video track: live video in the viewer, and its connection stats."""
+    from eyeline.devices.base import CapturedFrame
+    from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
+
+    token = signer.mint("bo")
+    edge = WebRtcUplink(WebRtcOptions(f"{http.url}/whip", preview_fps=15, preview_width=1280))
+    welcome = await edge.open(HelloOut(token=token, profile_name="webcam", width=1280, height=720, fps=15.0,
+                                       horizontal_fov_deg=70.0, uplink_budget_kbps=4000, has_display=True))
+    image = shelf_image(seed=5)
+    stop = asyncio.Event()
+
+    async def show() -> None:
+        seq = 0
+        while not stop.is_set():
+            seq += 1
+            edge.offer_preview(CapturedFrame(seq=seq, capture_ns=time.monotonic_ns(), image=image))
+            await asyncio.sleep(1 / 15)
+
+    showing = asyncio.create_task(show())
+    try:
+        page = await context.new_page()
+        await page.goto(f"{http.url}/#token={token}&session={welcome.session_id}")
+        await page.wait_for_function("document.getElementById('video').videoWidth > 0", timeout=30_000)
+        await page.wait_for_function("(document.querySelector('#connection td[data-stat=RTT]')?.textContent ?? '')"
+                                     ".endsWith('smoothed)')", timeout=15_000)
+        await asyncio.sleep(2.5)   # a few seconds of bandwidth
+        await _shoot(page, path)
+        await page.close()
+    finally:
+        stop.set()
+        await showing
+        await edge.aclose()
+    return path
 
 
 async def seek(page: Any, t_ms: float) -> None:

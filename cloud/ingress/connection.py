@@ -29,7 +29,9 @@ async def webrtc_connection(pc: RTCPeerConnection) -> dict[str, Any]:
         if stats.type == "inbound-rtp":
             received += int(getattr(stats, "packetsReceived", 0))
             lost += max(0, int(getattr(stats, "packetsLost", 0)))
-            jitter.append(float(getattr(stats, "jitter", 0)))
+            # aiortc reports jitter in RTP timestamp units: 90 kHz for video, 48 kHz for Opus audio.
+            clock_hz = 90_000 if getattr(stats, "kind", "") == "video" else 48_000
+            jitter.append(1000 * float(getattr(stats, "jitter", 0)) / clock_hz)
         elif stats.type == "remote-inbound-rtp" and getattr(stats, "roundTripTime", None) is not None:
             rtts.append(float(stats.roundTripTime))
         elif stats.type == "transport":
@@ -48,7 +50,7 @@ async def webrtc_connection(pc: RTCPeerConnection) -> dict[str, Any]:
         "packets_received": received,
         "packets_lost": lost,
         "loss_percent": round(100 * lost / expected, 2) if expected else 0.0,
-        "jitter": max(jitter) if jitter else None,   # in RTP timestamp units, as aiortc reports it
+        "jitter_ms": round(max(jitter), 2) if jitter else None,
         "transport_bytes_in": transport_bytes,
     }
 
@@ -64,4 +66,4 @@ def grpc_connection() -> dict[str, Any]:
     """A gRPC session: HTTP/2 over TCP, which reports no loss or round trip to the cloud's handler."""
     return {"transport": "grpc", "ice_state": None, "connection_state": "open", "rtt_ms": None, "rtt_source": "",
             "rtt_note": "not measured: gRPC exposes no round-trip time to the handler",
-            "packets_received": None, "packets_lost": None, "loss_percent": None, "jitter": None}
+            "packets_received": None, "packets_lost": None, "loss_percent": None, "jitter_ms": None}

@@ -48,10 +48,13 @@ function axes(ctx, plot, top, options, px, fromS, nowS) {
   ctx.fillText(options.unit, 0, 0); ctx.restore();
   ctx.textAlign = "center"; ctx.textBaseline = "top";
   const step = tickStep(options.window_s);
-  for (let t = Math.ceil(fromS / step) * step; t <= nowS + 1e-9; t += step) {
-    const x = px(t);
+  // Ticks at round numbers of the axis itself: seconds before now, or seconds into the recording.
+  const origin = options.relative ? nowS : options.origin_s ?? 0;
+  const first = Math.ceil((fromS - origin) / step - 1e-9) * step;
+  for (let label = first; origin + label <= nowS + 1e-9; label += step) {
+    const x = px(origin + label);
     ctx.strokeStyle = "#666"; ctx.beginPath(); ctx.moveTo(x, plot.y + plot.h); ctx.lineTo(x, plot.y + plot.h + 3); ctx.stroke();
-    ctx.fillText(`${(t - (options.relative ? nowS : options.origin_s ?? 0)).toFixed(0)}`, x, plot.y + plot.h + 4);
+    ctx.fillText(`${Math.round(label)}`, x, plot.y + plot.h + 4);
   }
   ctx.textAlign = "right";
   ctx.fillText(options.timeLabel ?? "time (s)", plot.x + plot.w, plot.y + plot.h + 14);

@@ -94,7 +94,7 @@ export function connectionTable(el, c) {
     : `${c.loss_percent}% (${c.packets_lost} of ${c.packets_received + c.packets_lost} packets)`;
   const rows = [["transport", c.transport], ["ICE state", c.ice_state ?? "– (no ICE: gRPC over TCP)"],
     ["connection", c.connection_state ?? "–"], ["RTT", rtt], ["loss", loss],
-    ["jitter", c.jitter === null || c.jitter === undefined ? "–" : `${c.jitter} (RTP units)`]];
+    ["jitter", c.jitter_ms === null || c.jitter_ms === undefined ? "–" : `${c.jitter_ms} ms`]];
   el.replaceChildren(...rows.map(([name, value]) => {
     const tr = document.createElement("tr");
     const th = document.createElement("th"); th.textContent = name;

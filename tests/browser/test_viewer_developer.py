@@ -142,3 +142,11 @@ async def test_a_late_viewer_sees_the_overlay_and_evidence_on_their_keyframe_and
         assert await page.locator("#answer").inner_text() == ""
         assert await page.locator("#trace li").count() == 0
         assert await page.locator("#clock").inner_text() == f"0.0 s / {end / 1000:.1f} s"
+        # Play runs the clock on and the recording with it; pause holds it.
+        await page.click("#play")
+        await page.wait_for_function("Number(document.getElementById('timeline').value) > 500", timeout=10_000)
+        await page.click("#play")
+        held = await page.evaluate("document.getElementById('timeline').value")
+        await asyncio.sleep(0.5)
+        assert await page.evaluate("document.getElementById('timeline').value") == held
+        assert await page.locator("#play").inner_text() == "Play"

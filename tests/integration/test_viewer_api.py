@@ -217,6 +217,7 @@ async def test_a_webrtc_session_reports_its_ice_state_and_packets(
         assert connection["ice_state"] in {"connected", "completed"}
         assert connection["connection_state"] == "connected"
         assert connection["packets_received"] > 0 and 0 <= connection["loss_percent"] <= 100
+        assert 0 <= connection["jitter_ms"] < 1000
         # The edge's peer only sends media to the cloud: the round trip is the data channel's, which carried the
         # Welcome and had it acknowledged; over loopback, well under a second.
         assert connection["rtt_source"] == "sctp" and 0 < connection["rtt_ms"] < 1000
