@@ -35,7 +35,8 @@ class Question:
 class SessionHistory:
     """Bounded memory of a session's messages, questions and overlay keyframes."""
 
-    def __init__(self, messages_kept: int = 512, frames_kept: int = 16, questions_kept: int = 128) -> None:
+    # A pinned frame is decoded pixels (2.7 MB at 1280x720), beside the session's own kept frames: few are pinned.
+    def __init__(self, messages_kept: int = 512, frames_kept: int = 4, questions_kept: int = 128) -> None:
         self._messages: deque[pb.CloudMessage] = deque(maxlen=messages_kept)
         self._questions: deque[Question] = deque(maxlen=questions_kept)
         self._frames: OrderedDict[int, DecodedFrame] = OrderedDict()
@@ -48,6 +49,8 @@ class SessionHistory:
         kind = message.WhichOneof("kind")
         if kind not in _KEPT_KINDS:
             return
+        if kind == "answer" and message.answer.speech:
+            message = _without_speech(message)
         if len(self._messages) == self._messages.maxlen:
             self.forgotten += 1
         self._messages.append(message)
@@ -85,3 +88,12 @@ class SessionHistory:
         self._frames[seq] = frame
         while len(self._frames) > self._frames_kept:
             self._frames.popitem(last=False)
+
+
+def _without_speech(message: pb.CloudMessage) -> pb.CloudMessage:
+    """An answer as the viewer shows it: its spoken audio (tens of kilobytes) is for the wearer, not remembered."""
+    copy = pb.CloudMessage()
+    copy.CopyFrom(message)
+    copy.answer.ClearField("speech")
+    copy.answer.ClearField("speech_mime")
+    return copy

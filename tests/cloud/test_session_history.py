@@ -47,3 +47,13 @@ def test_session_names_are_short_readable_and_stable_for_an_id() -> None:
     assert all(len(n) <= 16 and n.count("-") == 1 and n.replace("-", "").isalpha() for n in names)
     assert len(set(names)) > 150   # spread over the word lists, not a handful
     assert session_name("ana", ids[0]) == f"ana · {names[0]}"
+
+
+def test_an_answer_is_remembered_without_its_spoken_audio() -> None:
+    history = SessionHistory()
+    answer = pb.Answer(query_id="q", text="Atlas", speech=b"\x00" * 50_000, speech_mime="audio/wav")
+    sent = pb.CloudMessage(answer=answer)
+    history.record(sent, lambda seq: None)
+    kept = history.messages()[0].answer
+    assert kept.text == "Atlas" and kept.speech == b"" and kept.speech_mime == ""
+    assert len(sent.answer.speech) == 50_000   # what the session sends is untouched

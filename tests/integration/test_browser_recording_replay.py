@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from eyeline.devices.base import CapturedFrame
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
 from eyeline.edge.transport.wire import QueryOut
-from eyeline.tools.replay import ReplayOptions, read_script, replay_session
+from eyeline.tools.replay import ReplayOptions, read_script, render_recording, replay_session
 from eyeline.tools.viewer_screenshots import shelf_image
 
 from ..browser.waiting import wait_until
@@ -26,7 +27,7 @@ QUESTION = "which of these has the most protein?"
 
 
 async def test_a_recorded_track_only_session_replays_through_a_cloud(
-        recording_cloud: CloudServer, cloud: CloudServer, signer: TokenSigner) -> None:
+        recording_cloud: CloudServer, cloud: CloudServer, signer: TokenSigner, tmp_path: Path) -> None:
     http = HttpServer(recording_cloud.cloud)
     await http.start()
     http.webrtc.config = type(http.webrtc.config)(track_keyframes_per_s=2.0)
@@ -62,6 +63,10 @@ async def test_a_recorded_track_only_session_replays_through_a_cloud(
     assert [q.text for q in script.queries] == [QUESTION]
     assert script.queries[0].frame_seq == recorded.frame_seq in {f.seq for f in script.sent}
     assert script.frame_size == (1280, 720)
+
+    # Re-rendered without a cloud too: the recorded overlay over the recorded frames.
+    report = await asyncio.to_thread(render_recording, folder / f"{welcome.session_id}.mcap", tmp_path / "out.mp4")
+    assert report.frames >= 1 and report.overlays >= 1 and not report.truncated
 
     run = await replay_session(script, ReplayOptions(cloud.address, signer.mint("replay"), fast=True,
                                                     answer_timeout_s=120))
