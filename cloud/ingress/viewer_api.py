@@ -72,7 +72,9 @@ class RecordingRoutes:
             raise _problem(400, "the frame number must be an integer") from exc
         data = playback.frames.get(seq)
         if data is None:
-            raise _problem(404, f"recording {playback.name} holds no frame {seq}")
+            listed = any(listed_seq == seq for _, listed_seq in playback.frame_times)
+            held = " held for playback (it is past the first 256 MB of frames)" if listed else ""
+            raise _problem(404, f"recording {playback.name} holds no frame {seq}{held}")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     async def _read(self, request: web.Request) -> Playback:

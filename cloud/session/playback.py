@@ -27,6 +27,8 @@ from eyeline.protos.recording_io import MESSAGE_CLASSES
 from eyeline.protos.v1 import session_pb2 as pb
 
 SUFFIX = ".mcap"
+# The recorded frames held in memory for one playback, at most; a longer recording's later frames are not shown.
+MAX_FRAME_BYTES = 256 * 1024 * 1024
 _MAGIC = b"\x89MCAP0\r\n"
 # Recorded topics the page shows, and the CloudMessage field each one fills.
 _AS_CLOUD_MESSAGE = {layout.OVERLAYS: "overlay", layout.ANSWERS: "answer", layout.TRACE: "trace",
@@ -69,12 +71,15 @@ class Playback:
     frame_times: list[tuple[int, int]] = field(default_factory=list)   # (log ns, seq), in file order
     events: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
+    frame_bytes: int = 0
+    frames_left_out: int = 0      # frames past MAX_FRAME_BYTES: listed on the timeline, not held
 
     def as_json(self) -> dict[str, Any]:
         times = [t for t, _ in self.frame_times] + [e["t_ns"] for e in self.events]
         return {"name": self.name, "subject": self.metadata.get("subject", ""),
                 "session_id": self.metadata.get("session_id", ""), "profile": self.metadata.get("profile", ""),
                 "start_ns": min(times, default=0), "end_ns": max(times, default=0), "truncated": self.truncated,
+                "frames_left_out": self.frames_left_out,
                 "frames": [{"t_ns": t, "seq": seq} for t, seq in self.frame_times], "events": self.events}
 
 
@@ -178,7 +183,12 @@ class _Reader:
     def _place(self, topic: str, t_ns: int, sequence: int, message: ProtoMessage) -> None:
         playback = self._playback
         if topic == layout.CAMERA:
-            playback.frames[sequence] = bytes(getattr(message, "data", b""))
+            data = bytes(getattr(message, "data", b""))
+            if playback.frame_bytes + len(data) <= MAX_FRAME_BYTES:
+                playback.frames[sequence] = data
+                playback.frame_bytes += len(data)
+            else:
+                playback.frames_left_out += 1
             playback.frame_times.append((t_ns, sequence))
         elif topic == layout.QUERIES:
             assert isinstance(message, pb.Query)
