@@ -178,7 +178,8 @@ class Cloud:
         never costs the session."""
         if self.config.record_dir is None:
             return None
-        info = {"session_id": session.session_id, "profile": session.info.profile_name}
+        info = {"session_id": session.session_id, "profile": session.info.profile_name,
+                "subject": session.info.subject}
         path = await asyncio.to_thread(_unused_path, self.config.record_dir, session.session_id)
         recorder = CloudSessionRecorder(path, info, self.clock)
         try:

@@ -31,7 +31,7 @@ from eyeline.devices.recording import (
 from eyeline.devices.replay import ReplaySource, decode_image
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.frames.sampler import Encoding, KeyframeChoice, Sampler
+from eyeline.edge.frames.sampler import LADDER, Encoding, KeyframeChoice, Sampler
 from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, FlowControl, HopTimes, OverlayArrival
 from eyeline.edge.overlays import Overlay
 from eyeline.edge.recording.recorder import (
@@ -118,7 +118,9 @@ class _Collected:
         message = recorded.message
         match recorded.topic:
             case layout.KEYFRAMES:
-                encoding = Encoding(message.max_width, message.quality)
+                # A cloud's recording does not know the JPEG quality the edge (or, for a browser's video track,
+                # the cloud) encoded at: the ladder's best re-encodes the recorded frame closest to what was sent.
+                encoding = Encoding(message.max_width, message.quality or LADDER[0].quality)
                 self.sent.append(SentFrame(message.seq, message.keyframe, encoding))
             case layout.QUERIES:
                 self.queries.append(message)

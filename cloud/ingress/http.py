@@ -24,6 +24,10 @@ per-hop latency), subscribes to a WebRTC session's live video WHEP-style, and ca
 | ``GET /api/schema`` | the wire contract's messages as JSON, for the page's protobuf codec |
 | ``GET /v1/models``, ``POST /v1/chat/completions`` | the embedded engine as an OpenAI-compatible vision model |
 |   | (``eyeline.cloud.ingress.openai_api``) |
+| ``GET /api/recordings...`` | the cloud's recordings, played back in the page (``ingress.viewer_api``) |
+
+A frame an overlay was computed on stays served (``/frames/{seq}``) as long as the session's history remembers the
+overlay (``eyeline.cloud.session.history``), after the session itself has let it go.
 """
 
 from __future__ import annotations
@@ -43,12 +47,15 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
+from eyeline.cloud.ingress.connection import grpc_connection, webrtc_connection
 from eyeline.cloud.ingress.openai_api import openai_app
+from eyeline.cloud.ingress.viewer_api import RecordingRoutes
 from eyeline.cloud.ingress.watch import EventStream, encode_jpeg
 from eyeline.cloud.ingress.webrtc import WebRtcIngress
 from eyeline.cloud.ingress.webrtc_peer import WebRtcConfig, WhipError, track_image, transport_bytes_in
 from eyeline.cloud.model import Mode
 from eyeline.cloud.session.dispatch import MAX_QUESTION_CHARS
+from eyeline.cloud.session.names import session_name
 from eyeline.cloud.session.sessions import Session
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -95,6 +102,7 @@ class HttpServer:
             web.get("/api/sessions/{id}/frames/{seq}", self._frame), web.post("/api/sessions/{id}/query", self._ask),
             web.post("/api/sessions/{id}/watch", self._watch), web.delete("/api/watch/{viewer}", self._unwatch),
         ])
+        app.add_routes(RecordingRoutes(self._cloud.config.record_dir, self._claims).routes())
         app.add_subapp("/v1", openai_app(self._cloud))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -160,6 +168,8 @@ class HttpServer:
             peer = self.webrtc.peer_of(info.session_id)
             session = self._cloud.sessions.get(info.session_id)
             rows.append({"session_id": info.session_id, "subject": info.subject, "profile": info.profile_name,
+                         "name": session_name(info.subject, info.session_id),
+                         "opened_ago_s": (self._cloud.clock.now_ns() - info.opened_ns) / 1e9,
                          "transport": "webrtc" if peer else "grpc", "live_video": bool(peer and peer.video),
                          "frames": session.stats.frames_received if session else 0,
                          "bytes_in": session.stats.bytes_in if session else 0})
@@ -172,8 +182,11 @@ class HttpServer:
         async def transport_bytes() -> int | None:
             return None if peer is None or peer.closing else await transport_bytes_in(peer.pc)
 
+        async def connection() -> dict[str, Any]:
+            return grpc_connection() if peer is None or peer.closing else await webrtc_connection(peer.pc)
+
         stream = EventStream(session, keyframes=peer is None or peer.video is None, transport_bytes=transport_bytes,
-                             clock=self._cloud.clock)
+                             clock=self._cloud.clock, connection=connection)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream",
                                                "Cache-Control": "no-store"})
         await response.prepare(request)
@@ -203,7 +216,8 @@ class HttpServer:
     async def _frame(self, request: web.Request) -> web.Response:
         session = self._session(request, self._claims(request))
         try:
-            frame = session.frame(int(request.match_info["seq"]))
+            seq = int(request.match_info["seq"])
+            frame = session.frame(seq) or session.history.frame(seq)
         except ValueError as exc:
             raise _problem(400, "the frame number must be an integer") from exc
         if frame is None:

@@ -7,7 +7,14 @@ Each record is a kind byte, a 4-byte big-endian length and the payload:
 | 0 ``MESSAGE`` | a ``CloudMessage`` the session sent, as protobuf |
 | 1 ``KEYFRAME`` | 8-byte big-endian frame seq, then the keyframe as JPEG (sessions without live video only) |
 | 2 ``STATS`` | JSON, once a second: ``bytes_in`` (EdgeMessages received), ``transport_bytes_in`` (a WebRTC peer's |
-|   | transport, media included; null for gRPC), ``frames``, and ``latency``: the records new since the last |
+|   | transport, media included; null for gRPC), ``frames``, ``latency``: the records new since the last, |
+|   | ``questions``: the questions asked since the last (``query_id``, ``text``, ``mode``, ``asked_ns``), |
+|   | ``connection``: what is known of the connection (``eyeline.cloud.ingress.connection``), ``now_ns`` |
+
+A viewer that joins late is first sent the session's history (``eyeline.cloud.session.history``): the keyframes its
+remembered overlays were computed on (as ``KEYFRAME`` records, whatever the transport) and, for a session
+without live video, its latest keyframe, then its remembered
+messages in order, and in the first ``STATS`` every latency record and question still kept.
 
 Everything is pushed as it happens through the session's bounded watcher queue: a viewer that cannot keep up
 misses records (the session counts them) and never slows the session.
@@ -36,6 +43,7 @@ _JPEG_QUALITY = 80
 
 Write = Callable[[bytes], Awaitable[None]]
 TransportBytes = Callable[[], Awaitable[int | None]]
+Connection = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def framed(kind: int, payload: bytes) -> bytes:
@@ -57,17 +65,22 @@ def latency_json(record: LatencyRecord) -> dict[str, Any]:
 class EventStream:
     """Feeds one viewer of ``session`` until the session closes or the viewer goes."""
 
-    def __init__(self, session: Session, *, keyframes: bool, transport_bytes: TransportBytes, clock: Clock) -> None:
+    def __init__(self, session: Session, *, keyframes: bool, transport_bytes: TransportBytes, clock: Clock,
+                 connection: Connection | None = None) -> None:
         self._session = session
         self._clock = clock
         self._keyframes = keyframes
         self._transport_bytes = transport_bytes
-        self._latency_seen = session.stats.latency_records  # only what is recorded from now on
+        self._connection = connection
+        # Every latency record and question still kept goes in the first STATS: a late viewer sees the past too.
+        self._latency_seen = session.stats.latency_records - len(session.latency)
+        self._questions_seen = session.history.questions_asked - len(session.history.questions())
 
     async def run(self, write: Write) -> None:
         watcher = self._session.watch(frames=self._keyframes)
         next_stats_ns = self._clock.now_ns()
         try:
+            await self._replay_history(write)
             while True:
                 if self._clock.now_ns() >= next_stats_ns:
                     await write(framed(STATS, await self._stats()))
@@ -83,6 +96,18 @@ class EventStream:
         finally:
             self._session.unwatch(watcher)
 
+    async def _replay_history(self, write: Write) -> None:
+        history = self._session.history
+        messages = history.messages()   # taken before any await, so nothing is sent twice or missed
+        frames = list(history.frames())
+        latest = self._session.frame(None)
+        if self._keyframes and latest is not None and latest.seq not in {f.seq for f in frames}:
+            frames.append(latest)   # the picture as it is now, after the keyframes overlays were computed on
+        for frame in frames:
+            await write(await self._record(frame))
+        for message in messages:
+            await write(framed(MESSAGE, message.SerializeToString()))
+
     async def _record(self, item: Any) -> bytes:
         if isinstance(item, DecodedFrame):
             jpeg = await asyncio.to_thread(encode_jpeg, item.image)
@@ -94,6 +119,12 @@ class EventStream:
         new = min(stats.latency_records - self._latency_seen, len(self._session.latency))
         self._latency_seen = stats.latency_records
         records = list(self._session.latency)[len(self._session.latency) - new:]
+        history = self._session.history
+        new_questions = min(history.questions_asked - self._questions_seen, len(history.questions()))
+        self._questions_seen = history.questions_asked
+        questions = history.questions()[len(history.questions()) - new_questions:]
         body = {"bytes_in": stats.bytes_in, "transport_bytes_in": await self._transport_bytes(),
-                "frames": stats.frames_received, "latency": [latency_json(r) for r in records]}
+                "frames": stats.frames_received, "latency": [latency_json(r) for r in records],
+                "questions": [asdict(q) for q in questions], "now_ns": self._clock.now_ns(),
+                "connection": await self._connection() if self._connection is not None else None}
         return json.dumps(body).encode()

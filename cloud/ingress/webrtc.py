@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 
 # Outbound messages wait while this much is still buffered in the SCTP association (a slow peer pushes back).
 _BUFFER_HIGH_BYTES = 1 << 20
-# Frame sequence numbers for decoded track frames, far above what an edge numbers its keyframes.
+# Frame sequence numbers for decoded track frames: far above what an edge numbers its keyframes (recordings keep
+# all 64 bits: protos/recording_io.py).
 _TRACK_SEQ_BASE = 1 << 40
 # How long ``close_all`` lets closes already under way (a peer or viewer that hung up) finish.
 _CLOSING_WAIT_S = 5.0
@@ -436,5 +437,6 @@ class WebRtcIngress:
         seq = _TRACK_SEQ_BASE + session.stats.frames_received
         decoded = DecodedFrame(seq=seq, trace_id=f"track-{seq}", image=image, capture_ns=received_ns,
                                sent_ns=received_ns, received_ns=received_ns)
+        await peer.record_track_frame(decoded)
         await self._cloud.dispatcher.handle_decoded(session, decoded)
 

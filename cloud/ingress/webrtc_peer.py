@@ -17,7 +17,9 @@ from aiortc.mediastreams import MediaStreamTrack
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims, TokenSigner, session_id_problem
+from eyeline.cloud.ingress.watch import encode_jpeg
 from eyeline.cloud.model import Image
+from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.recorder import CloudSessionRecorder
 from eyeline.cloud.session.sessions import Session
 from eyeline.protos.tasks import TaskSet
@@ -109,6 +111,14 @@ class Peer:
             coro.close()
             return None
         return self.tasks.spawn(coro, name=f"{name}-{self.peer_id}")
+
+    async def record_track_frame(self, frame: DecodedFrame) -> None:
+        """Record a decoded track frame handed to the dispatcher, when the session is recorded."""
+        if self.recorder is None:
+            return
+        jpeg = await asyncio.to_thread(encode_jpeg, frame.image)
+        height, width = frame.image.shape[:2]
+        self.recorder.record_track_frame(frame.seq, jpeg, (int(width), int(height)), frame.received_ns)
 
     def receive(self, message: bytes | str) -> None:
         """Data channel callback: queue without blocking; a full inbox drops the message, counted."""

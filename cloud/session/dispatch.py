@@ -31,6 +31,7 @@ from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.reasoning.proactive import Offer, ProactiveOfferer
 from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_and_decode
+from eyeline.cloud.session.history import Question
 from eyeline.cloud.session.latency import latency_record
 from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
@@ -171,6 +172,8 @@ class Dispatcher:
 
     async def _on_query(self, session: Session, query: wire.QueryIn) -> None:
         session.stats.queries += 1
+        session.history.asked(Question(query.query_id, query.text[:MAX_QUESTION_CHARS],
+                                       (query.mode or session.mode).name.lower(), self._clock.now_ns()))
         if len(query.text) > MAX_QUESTION_CHARS:
             await session.send(wire.error("malformed_message", f"a question of {len(query.text)} characters is "
                                           f"over the limit of {MAX_QUESTION_CHARS}", query_id=query.query_id))

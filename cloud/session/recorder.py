@@ -90,6 +90,16 @@ class CloudSessionRecorder:
         """A message the cloud is sending back."""
         self._offer(cloud_entries(message, self._clock.now_ns()))
 
+    def record_track_frame(self, seq: int, jpeg: bytes, size: tuple[int, int], received_ns: int) -> None:
+        """A frame that came as video on a WebRTC track (the browser-as-glasses page sends no JPEGs), recorded
+        as the keyframe the cloud reasoned over, JPEG-encoded by the caller: without it a recording of such a
+        session holds answers to frames it does not have, and cannot be replayed."""
+        width, height = size
+        frame = pb.Frame(seq=seq, trace_id=f"track-{seq}", encoding=pb.IMAGE_ENCODING_JPEG, data=jpeg, width=width,
+                         height=height, keyframe=True,
+                         hops=pb.HopTimes(capture_ns=received_ns, sent_ns=received_ns, received_ns=received_ns))
+        self.record_in(pb.EdgeMessage(frame=frame))
+
     def _offer(self, entries: Iterator[PendingRecord]) -> None:
         writer = self._writer
         if writer is None or not writer.running or writer.failure is not None:

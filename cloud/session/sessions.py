@@ -26,6 +26,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.cloud.session.frames import DecodedFrame
+from eyeline.cloud.session.history import SessionHistory
 from eyeline.cloud.session.latency import LatencyRecord
 from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
@@ -86,6 +87,7 @@ class Session:
         self.watch_dropped = 0
         # Per-hop latency of the overlays the edge reported drawn, oldest first.
         self.latency: deque[LatencyRecord] = deque(maxlen=latency_kept)
+        self.history = SessionHistory()   # what a viewer that joins late is shown first
         # What the edge said it can take (Hello.capabilities), e.g. "proactive" for unasked offers.
         self.capabilities: frozenset[str] = frozenset()
         # The session's text reader, set by the dispatcher: OCR carried across this session's keyframes.
@@ -145,6 +147,7 @@ class Session:
             return  # a result finished as its session closed: nobody is left to take it
         if message.WhichOneof("kind") == "error":
             self.stats.errors_sent += 1
+        self.history.record(message, self._frames.get)
         for watcher in self._watchers:
             self._offer(watcher, message)
         await self.outbound.put(message)

@@ -1,61 +1,52 @@
-// The developer viewer: lists live sessions and watches one. A WebRTC session's live video comes WHEP-style
-// (a receive-only offer to /api/sessions/{id}/watch); a gRPC session's keyframes are pushed on the event stream
-// as they arrive. The event stream also carries the session's messages, its bandwidth and per-hop latency.
-// Overlays are drawn on a canvas laid over the picture's content rectangle (letterboxing included).
+// The developer viewer: lists live sessions (by readable name, the id a click away) and the cloud's recordings,
+// and watches one session or plays one recording back. A WebRTC session's live video comes WHEP-style (a
+// receive-only offer to /api/sessions/{id}/watch); a gRPC session's keyframes are pushed on the event stream,
+// which first replays the session's history, so a viewer that joins late sees earlier answers and traces too.
+// Overlays and trace evidence are drawn on the keyframe they were computed on (the frozen panel, scene.js).
 
+import { Playback } from "./playback.js";
 import { framedRecords, loadCodec } from "./proto.js";
-import { SessionView } from "./session.js";
+import { $, Scene } from "./scene.js";
 import { tokenInput } from "./token.js";
 
-const $ = (id) => document.getElementById(id);
 const token = tokenInput($("token"));
 const auth = () => ({ Authorization: `Bearer ${token()}` });
 const MESSAGE = 0, KEYFRAME = 1, STATS = 2;
-let watching = null;
+let current = null;               // the Watch or Playback on screen
 
-async function api(path, options = {}) {
+export async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { ...auth(), ...(options.headers ?? {}) } });
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}: ${await response.text()}`);
+  if (!response.ok) {
+    const error = new Error(`${path}: HTTP ${response.status}: ${await response.text()}`);
+    error.status = response.status;
+    throw error;
+  }
   return response;
 }
 
-class Watch {
+class Watch extends Scene {
   constructor(codec, session) {
+    super(codec, (seq) => api(`/api/sessions/${session.session_id}/frames/${seq}`).then((r) => r.blob()));
     this.id = session.session_id;
-    this.view = new SessionView(codec, { trace: $("trace"), answer: $("answer"), status: $("status"),
-      latency: $("latency"), bandwidth: $("bandwidth") });
-    this.codec = codec;
-    this.keyframe = null;          // the latest pushed keyframe (sessions without live video)
-    this.lastBytes = null;
     this.controller = new AbortController();
-    this.view.status(`watching ${this.id}`);
+    this.view.status(`watching ${session.name}`);
+    $("playback").hidden = true;
     if (session.live_video) this.startVideo().catch((error) => this.view.status(`live video: ${error.message}`));
   }
 
   async run() {
     const response = await api(`/api/sessions/${this.id}/events`, { signal: this.controller.signal });
     for await (const { kind, payload } of framedRecords(response.body)) {
-      if (kind === MESSAGE) this.view.handle(this.codec.decode("CloudMessage", payload));
+      if (kind === MESSAGE) this.message(this.codec.decode("CloudMessage", payload));
       else if (kind === KEYFRAME) await this.#keyframe(payload);
-      else if (kind === STATS) this.#stats(JSON.parse(new TextDecoder().decode(payload)));
+      else if (kind === STATS) this.stats(JSON.parse(new TextDecoder().decode(payload)));
     }
     this.view.status(`session ${this.id} ended`);
   }
 
   async #keyframe(payload) {
-    const bitmap = await createImageBitmap(new Blob([payload.subarray(8)], { type: "image/jpeg" }));
-    const canvas = $("keyframe");
-    canvas.width = bitmap.width; canvas.height = bitmap.height;
-    canvas.getContext("2d").drawImage(bitmap, 0, 0);
-    this.keyframe = bitmap;
-  }
-
-  #stats(stats) {
-    const total = stats.transport_bytes_in ?? stats.bytes_in;
-    if (this.lastBytes !== null) this.view.addBandwidth(((total - this.lastBytes) * 8) / 1000);
-    this.lastBytes = total;
-    for (const record of stats.latency) this.view.addLatency(record.hops_ms);
-    this.view.plot();
+    const seq = Number(new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0));
+    await this.showKeyframe(seq, new Blob([payload.subarray(8)], { type: "image/jpeg" }));
   }
 
   async startVideo() {
@@ -70,23 +61,6 @@ class Watch {
     await this.pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
   }
 
-  // The picture is the live video once it plays, else the latest keyframe; the overlay canvas covers exactly
-  // the picture's content rectangle, at the picture's own resolution.
-  paint() {
-    const video = $("video");
-    const live = video.videoWidth > 0;
-    const [width, height] = live ? [video.videoWidth, video.videoHeight]
-      : this.keyframe ? [this.keyframe.width, this.keyframe.height] : [0, 0];
-    $("keyframe").hidden = live;
-    if (!width) return;
-    const canvas = $("view");
-    place(canvas, $("picture"), width, height);
-    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
-    const ctx = canvas.getContext("2d");
-    ctx.clearRect(0, 0, width, height);
-    this.view.draw(ctx, width, height);
-  }
-
   stop() {
     this.controller.abort();
     if (this.resource) {
@@ -96,14 +70,6 @@ class Watch {
     this.pc?.close();
     $("video").srcObject = null;
   }
-}
-
-// Letterboxing: where a width x height picture shows inside box with object-fit: contain.
-function place(canvas, box, width, height) {
-  const scale = Math.min(box.clientWidth / width, box.clientHeight / height);
-  const [w, h] = [width * scale, height * scale];
-  Object.assign(canvas.style, { left: `${(box.clientWidth - w) / 2}px`, top: `${(box.clientHeight - h) / 2}px`,
-    width: `${w}px`, height: `${h}px` });
 }
 
 function gathered(pc) {
@@ -116,47 +82,91 @@ function gathered(pc) {
 
 let known = [];
 
+function item(dataset, title, meta, onClick) {
+  const li = document.createElement("li");
+  Object.assign(li.dataset, dataset);
+  const name = document.createElement("span");
+  name.className = "name"; name.textContent = title;
+  const small = document.createElement("span");
+  small.className = "meta"; small.textContent = meta;
+  li.append(name, small);
+  li.addEventListener("click", onClick);
+  return li;
+}
+
 async function refreshSessions() {
   const { sessions } = await (await api("/api/sessions")).json();
   known = sessions;
-  const list = $("sessions");
-  list.replaceChildren(...sessions.map((s) => {
-    const li = document.createElement("li");
-    li.dataset.session = s.session_id;
-    li.textContent = `${s.session_id} — ${s.subject} (${s.profile}, ${s.transport}, ${s.frames} frames)`;
-    li.classList.toggle("watching", watching?.id === s.session_id);
-    li.addEventListener("click", () => watch(s.session_id));
+  $("sessions").replaceChildren(...sessions.map((s) => {
+    const li = item({ session: s.session_id }, s.name, `${s.profile} · ${s.transport} · started ` +
+      `${Math.round(s.opened_ago_s)} s ago · ${s.frames} frames`, () => watch(s.session_id));
+    const copy = document.createElement("button");
+    copy.className = "copy"; copy.type = "button"; copy.textContent = "copy id"; copy.title = s.session_id;
+    copy.addEventListener("click", (event) => {
+      event.stopPropagation();
+      navigator.clipboard?.writeText(s.session_id).catch(() => {});
+      $("status").textContent = `session id ${s.session_id}`;
+    });
+    li.querySelector(".name").after(copy);
+    li.classList.toggle("watching", current?.id === s.session_id);
+    return li;
+  }));
+}
+
+async function refreshRecordings() {
+  const { recordings } = await (await api("/api/recordings")).json();
+  $("recordings").replaceChildren(...recordings.map((r) => {
+    const li = item({ recording: r.name }, r.title, `${r.profile} · ${(r.size / 1e6).toFixed(1)} MB`,
+      () => play(r.name));
+    li.classList.toggle("playing", current?.name === r.name);
     return li;
   }));
 }
 
 async function watch(sessionId) {
-  watching?.stop();
+  current?.stop();
   if (!known.some((s) => s.session_id === sessionId)) await refreshSessions();
   const session = known.find((s) => s.session_id === sessionId);
   if (!session) throw new Error(`no live session ${sessionId}`);
-  const codec = await loadCodec(token());
-  watching = new Watch(codec, session);
-  watching.run().catch((error) => { if (error.name !== "AbortError") $("status").textContent = error.message; });
+  current = new Watch(await loadCodec(token()), session);
+  current.run().catch((error) => { if (error.name !== "AbortError") $("status").textContent = error.message; });
+}
+
+async function play(name, partial = false) {
+  current?.stop();
+  current = null;
+  try {
+    const data = await (await api(`/api/recordings/${encodeURIComponent(name)}${partial ? "?partial=1" : ""}`)).json();
+    current = new Playback(await loadCodec(token()), data, api);
+  } catch (error) {
+    $("status").textContent = error.message;
+    if (error.status === 422 && error.message.includes("truncated_recording") && !partial &&
+        confirm(`${name} ends mid-record. Play its complete part?`)) await play(name, true);
+  }
 }
 
 function paintLoop() {
-  const frame = () => { watching?.paint(); requestAnimationFrame(frame); };
+  const frame = () => { current?.paint(); requestAnimationFrame(frame); };
   requestAnimationFrame(frame);
 }
 
 $("ask").addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = $("question").value.trim();
-  if (!watching || !text) return;
+  if (!(current instanceof Watch) || !text) return;
   try {
-    await api(`/api/sessions/${watching.id}/query`, { method: "POST", headers: { "Content-Type": "application/json" },
+    await api(`/api/sessions/${current.id}/query`, { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ text, mode: $("mode").value }) });
   } catch (error) { $("status").textContent = error.message; }
 });
+$("back-live").addEventListener("click", () => { current?.stop(); current = null; $("playback").hidden = true; });
 
-setInterval(() => refreshSessions().catch((error) => { $("status").textContent = error.message; }), 1000);
-window.addEventListener("pagehide", () => watching?.stop());
+const report = (error) => { $("status").textContent = error.message; };
+setInterval(() => refreshSessions().catch(report), 1000);
+setInterval(() => refreshRecordings().catch(report), 5000);
+refreshRecordings().catch(report);
+window.addEventListener("pagehide", () => current?.stop());
 paintLoop();
-const wanted = new URLSearchParams(location.hash.slice(1)).get("session");
-if (wanted) watch(wanted).catch((error) => { $("status").textContent = error.message; });
+const wanted = new URLSearchParams(location.hash.slice(1));
+if (wanted.get("session")) watch(wanted.get("session")).catch(report);
+else if (wanted.get("recording")) play(wanted.get("recording")).catch(report);

@@ -4,6 +4,7 @@ started in its own process: the session's live video plays, with the overlays on
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import cv2
+import numpy as np
 import pytest
 
 from eyeline.cloud.app import CloudServer
@@ -66,6 +69,8 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         await asyncio.sleep(1.0)
         assert await page.evaluate("document.getElementById('video').currentTime") > played
         assert len(http.webrtc.viewers) == 1
+        # Overlays go on the live view only when asked (the frozen panel shows them on their own keyframe).
+        await page.check("#live-overlays")
         # A 4:3 box letterboxes the 16:9 video: the overlay canvas must cover the picture, not the box.
         await page.evaluate("document.getElementById('picture').style.aspectRatio = '4 / 3'")
         await asyncio.sleep(0.3)
@@ -81,6 +86,21 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         for x, y in badges:
             assert min((bx - x) ** 2 + (by - y) ** 2 for bx, by in blobs) <= 4.0 ** 2
 
+        # The frozen panel fetched the overlay's own keyframe from the cloud (this session pushes none: it has
+        # live video) and shows the badges on it.
+        await page.wait_for_function(f"document.getElementById('frozen').dataset.seq === '{overlay.frame_seq}'",
+                                     timeout=10_000)
+        frozen = await _frozen_image(page)
+        kept = session.history.frame(overlay.frame_seq)
+        assert kept is not None and frozen.shape[:2] == kept.image.shape[:2]
+        fh, fw = frozen.shape[:2]
+        frozen_blobs = _badge_blobs(frozen)
+        expected = [(i.badge.center.x * fw, i.badge.center.y * fh) for i in overlay.items
+                    if i.WhichOneof("shape") == "badge"]
+        assert len(frozen_blobs) == len(expected)
+        for x, y in expected:
+            assert min((bx - x) ** 2 + (by - y) ** 2 for bx, by in frozen_blobs) <= 4.0 ** 2
+
         lit = page.locator("#trace li").first
         await lit.hover()
         assert "lit" in (await lit.get_attribute("class") or "")
@@ -90,6 +110,13 @@ async def test_the_viewer_shows_the_overlays_and_trace_of_an_edge_session(
         edge.send_signal(signal.SIGINT)  # Ctrl-C: the edge hangs up (WHIP DELETE) on its way out
         edge.wait(timeout=15)
     await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the edge's peer to go")
+
+
+async def _frozen_image(page: Any) -> np.ndarray:
+    """The frozen keyframe panel's canvas (BGR) at its own resolution, the keyframe's."""
+    data_url = await page.evaluate("document.getElementById('frozen').toDataURL('image/png')")
+    raw = np.frombuffer(base64.b64decode(data_url.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(raw, cv2.IMREAD_COLOR)
 
 
 _GEOMETRY = """() => {

@@ -237,3 +237,35 @@ async def test_a_non_ascii_token_or_resume_id_in_a_data_channel_hello_is_a_typed
         assert refused.value.status == code and words in str(refused.value)
     assert not cloud.sessions.active()
     await wait_until(lambda: not http.webrtc.peers, 10, "the refused peers to go")
+
+
+RECORDING_ROUTES = ["", "/frames/1"]
+
+
+@pytest.mark.parametrize("route", RECORDING_ROUTES)
+async def test_a_recording_is_served_to_its_subject_and_is_a_404_to_another(
+        recording_cloud: CloudServer, signer: TokenSigner, route: str) -> None:
+    http = HttpServer(recording_cloud.cloud)
+    await http.start()
+    try:
+        uplink = GrpcUplink(UplinkOptions(recording_cloud.address, connect_timeout_s=5))
+        welcome = await uplink.open(hello(signer.mint("ana")))
+        await uplink.push_frame(jpeg_frame(1))
+        session = recording_cloud.sessions.get(welcome.session_id)
+        assert session is not None
+        await wait_until(lambda: session.frame(1) is not None, 10, "ana's frame kept")
+        await uplink.aclose()
+        await wait_until(lambda: not recording_cloud.sessions.active(), 10, "ana's session to close")
+        name = welcome.session_id   # the recording is named after the session
+        for token in (signer.mint("ana"), signer.mint("ana", role=Role.VIEWER), signer.mint("ops", role=Role.ADMIN)):
+            status, body = await _request(http, "GET", f"/api/recordings/{name}{route}", token)
+            assert status == 200, body
+        for token in (signer.mint("bo"), signer.mint("bo", role=Role.VIEWER)):
+            status, body = await _request(http, "GET", f"/api/recordings/{name}{route}", token)
+            missing_status, missing = await _request(http, "GET", f"/api/recordings/no-such-recording{route}", token)
+            assert (status, missing_status) == (404, 404)
+            assert body.replace(name.encode(), b"ID") == missing.replace(b"no-such-recording", b"ID")
+        status, _ = await _request(http, "GET", f"/api/recordings/{name}{route}", "not a token")
+        assert status == 401
+    finally:
+        await http.stop()
