@@ -117,6 +117,9 @@ function gathered(pc) {
   });
 }
 
+// The camera picture is the canvas's background: every animation frame draws the current camera frame, then
+// the overlays in the frame's normalized coordinates on top, so they stay on what they were computed on. The
+// <video> only decodes the camera; it must be playing (a paused one draws nothing: a black page).
 function paint(video, view) {
   const canvas = $("view");
   const ctx = canvas.getContext("2d");
@@ -124,11 +127,26 @@ function paint(video, view) {
     if (video.videoWidth && (canvas.width !== video.videoWidth || canvas.height !== video.videoHeight)) {
       canvas.width = video.videoWidth; canvas.height = video.videoHeight;
     }
-    if (video.videoWidth) ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    if (video.readyState >= video.HAVE_CURRENT_DATA) ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    else { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, canvas.width, canvas.height); }
     view.draw(ctx, canvas.width, canvas.height);
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
+}
+
+// The rear camera on a phone ("environment"), any camera elsewhere; 1280x720 where the camera offers it.
+const CAMERA = { video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+  audio: false };
+
+async function openCamera(video) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new Error("the camera needs a secure origin: open this page over https (eyeline cloud --tls-cert)");
+  }
+  const stream = await navigator.mediaDevices.getUserMedia(CAMERA);
+  video.srcObject = stream;
+  await video.play();
+  return stream;
 }
 
 $("start").addEventListener("click", async () => {
@@ -136,9 +154,8 @@ $("start").addEventListener("click", async () => {
     const codec = await loadCodec(token());
     const view = new SessionView(codec, { trace: $("trace"), answer: $("answer"), status: $("status"),
       latency: $("latency"), bandwidth: $("bandwidth") });
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
     const video = $("camera");
-    video.srcObject = stream;
+    const stream = await openCamera(video);
     paint(video, view);
     glasses = new Glasses(codec, view);
     await glasses.start(stream);

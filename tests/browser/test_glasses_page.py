@@ -75,3 +75,70 @@ async def test_the_camera_page_gets_the_protein_answer_with_badges_on_the_true_p
 
     await page.close()
     await wait_until(lambda: not http.webrtc.peers and not cloud.sessions.active(), 15, "the peer to go")
+
+
+def _camera_difference(canvas: np.ndarray, camera: np.ndarray, keep_out: np.ndarray | None = None) -> float:
+    """Mean absolute difference between the canvas and the camera's picture, outside ``keep_out`` (drawn over)."""
+    difference = np.abs(canvas.astype(np.int16) - camera.astype(np.int16)).mean(axis=2)
+    return float(difference[keep_out == 0].mean() if keep_out is not None else difference.mean())
+
+
+async def _start(page: Any, http: HttpServer, signer: TokenSigner) -> None:
+    await page.goto(f"{http.url}/glasses#token={signer.mint('browser')}")
+    await page.click("#start")
+    await page.wait_for_function("document.getElementById('status').textContent.startsWith('session ')",
+                                 timeout=20_000)
+
+
+async def test_the_page_shows_the_live_camera_with_the_overlays_on_it(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner,
+        shelf_video: ShelfVideo) -> None:
+    cloud, http = web_cloud
+    page = await chromium.new_page()
+    await _start(page, http, signer)
+    await page.wait_for_function("!document.getElementById('camera').paused", timeout=10_000)
+    await asyncio.sleep(0.5)
+    image = await _canvas_image(page)
+    assert image.shape[:2] == shelf_video.image.shape[:2]
+    assert image.mean() > 40, "the canvas is black: the camera is not drawn"
+    assert _camera_difference(image, shelf_video.image) < 12   # the shelf itself, not a blank or another picture
+
+    session = cloud.sessions.get(cloud.sessions.active()[0].session_id)
+    assert session is not None
+    await wait_until(lambda: session.frame(None) is not None, 20, "a decoded track frame")
+    await page.fill("#question", QUESTION)
+    await page.click("#ask button")
+    await page.wait_for_function("document.getElementById('answer').textContent.length > 0", timeout=90_000)
+    await asyncio.sleep(0.5)
+    image = await _canvas_image(page)
+    drawn = np.any(np.abs(image.astype(np.int16) - shelf_video.image.astype(np.int16)) > 60, axis=2)
+    assert 0.001 < drawn.mean() < 0.5, "the overlay is drawn over part of the picture, not instead of it"
+    badges = np.all(np.abs(image.astype(int) - BADGE_RGB[::-1]) <= 20, axis=2)
+    assert badges.sum() > 60
+    keep_out = cv2.dilate(drawn.astype(np.uint8), np.ones((9, 9), np.uint8))
+    assert _camera_difference(image, shelf_video.image, keep_out) < 12   # the camera around the overlays
+    await page.close()
+
+
+async def test_on_a_phone_the_page_fits_the_screen_and_asks_for_the_rear_camera(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner,
+        shelf_video: ShelfVideo) -> None:
+    _, http = web_cloud
+    page = await chromium.new_page()
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.add_init_script("""
+        const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+        navigator.mediaDevices.getUserMedia = (constraints) => { window.asked = constraints; return open(constraints); };
+    """)
+    await _start(page, http, signer)
+    asked = await page.evaluate("window.asked")
+    assert asked["video"]["facingMode"] == {"ideal": "environment"}
+    box = await page.locator("#view").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1 and box["width"] > 300
+    question = await page.locator("#question").bounding_box()
+    assert question is not None and question["x"] + question["width"] <= 390 + 1
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
+    image = await _canvas_image(page)
+    assert _camera_difference(image, shelf_video.image) < 12
+    await page.close()
