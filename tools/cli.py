@@ -50,7 +50,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--max-sessions", type=int, default=32)
     p.add_argument("--max-frame-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--ocr-workers", type=int, default=1)
-    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-cert", type=Path,
+                   help="PEM certificate chain: serve TLS on the gRPC and HTTP ports (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     p.add_argument("--asr-model", default="",
                    help="faster-whisper model name or folder for edges that send audio (default: Whisper base)")
@@ -233,7 +234,8 @@ async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServ
               "pip install 'eyeline[webrtc]')", flush=True)
         return None
     ice = tuple(IceServer(s.urls, s.username, s.credential) for s in map(parse_ice_server, args.ice_server))
-    http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
+    http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice),
+                                               tls_cert=args.tls_cert, tls_key=args.tls_key))
     await http.start()
     print(f"eyeline viewer listening on {http.url}/", flush=True)
     return http

@@ -128,7 +128,7 @@ async def test_on_a_phone_the_page_fits_the_screen_and_asks_for_the_rear_camera(
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.add_init_script("""
         const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-        navigator.mediaDevices.getUserMedia = (constraints) => { window.asked = constraints; return open(constraints); };
+        navigator.mediaDevices.getUserMedia = (wanted) => { window.asked = wanted; return open(wanted); };
     """)
     await _start(page, http, signer)
     asked = await page.evaluate("window.asked")

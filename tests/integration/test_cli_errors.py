@@ -61,8 +61,12 @@ def good_png(tmp_path: Path) -> Path:
     return path
 
 
+def absent_camera_index() -> int:
+    return next(n for n in range(10, 64) if not Path(f"/dev/video{n}").exists())
+
+
 async def test_a_missing_webcam_lists_the_cameras_found_and_suggests_a_file(tmp_path: Path) -> None:
-    index = next(n for n in range(10, 64) if not Path(f"/dev/video{n}").exists())
+    index = await asyncio.to_thread(absent_camera_index)
     code, lines = await eyeline("edge", "--device", f"webcam:{index}", "--cloud", f"127.0.0.1:{free_port()}",
                                 "--video", str(tmp_path / "out.mp4"))
     line = one_error_line(lines, "edge")
