@@ -60,11 +60,20 @@ critical_max_mode = "instant"
 hot_celsius = 40.0          # a status file's battery temperature: "serious" from here
 critical_celsius = 45.0     # and "critical" from here
 
+[voice]                     # spoken questions (edge/daemon/asking.py); off unless audio is set
+audio = "mic"               # mic, mic:NAME, mic:INDEX, or a wav/flac file
+push_to_talk = false        # true: heard only between POST /talk {"pressed": true} and {"pressed": false}
+speak_to = "/var/lib/eyeline/answers"   # optional: spoken answers as wav files here (default: the speaker)
+whisper_model = ""          # faster-whisper model name or folder ("" = the packaged Whisper base)
+
 [fallback]                  # the embedded cloud when the remote is unreachable (edge/daemon/fallback.py)
 enabled = true              # `eyeline edge --config` embeds one; a daemon built without one never falls back
 after_s = 15.0              # unreachable this long in a row: answers come from this device
 probe_s = 5.0               # while on the fallback, try the remote this often; back as soon as it answers
 ```
+
+``POST /ask`` (JSON ``{"text": ..., "mode": ...}``) asks about what is in view and answers with the final answer;
+like ``/pause`` it needs the control token (``edge/daemon/asking.py``).
 
 ``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
 
@@ -129,6 +138,10 @@ class DaemonConfig:
     power_poll_s: float = 30.0
     power: PowerSettings = field(default_factory=PowerSettings)
     fallback: FallbackSettings = field(default_factory=FallbackSettings)
+    voice_audio: str = ""                  # "": no voice; else what ``eyeline edge --listen`` takes
+    voice_push_to_talk: bool = False
+    voice_speak_to: Path | None = None
+    voice_whisper_model: str = ""
 
 
 _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
@@ -149,6 +162,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
                "tls_key": ("ingest_tls_key", Path)},
     "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
               **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
+    "voice": {"audio": ("voice_audio", str), "push_to_talk": ("voice_push_to_talk", bool),
+              "speak_to": ("voice_speak_to", Path), "whisper_model": ("voice_whisper_model", str)},
     "fallback": {"enabled": ("fallback_enabled", bool), "after_s": ("fallback_after_s", float),
                  "probe_s": ("fallback_probe_s", float)},
 }
@@ -228,6 +243,7 @@ def _validate(config: DaemonConfig, source: str) -> None:
     check(-1 <= config.metrics_port < 65536, "service.metrics_port", "must be -1 (none), 0 (any) or a port")
     _validate_ingest(config, check)
     _validate_power(config, check)
+    check(not config.voice_push_to_talk or bool(config.voice_audio), "voice.push_to_talk", "needs voice.audio")
     check(config.fallback.after_s > 0, "fallback.after_s", "must be positive")
     check(config.fallback.probe_s > 0, "fallback.probe_s", "must be positive")
     r = config.reconnect
