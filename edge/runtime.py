@@ -230,7 +230,8 @@ class EdgeRuntime:
         if not self.tracker.track(frame):
             self._stats.anchors_lost += 1
         project, opacity = self._fade.for_frame(frame.capture_ns)
-        return self._renderer.draw(frame.image, overlays, project=project, opacity=opacity)
+        return self._renderer.draw(frame.image, overlays, project=project, opacity=opacity,
+                                   card_opacity=self._fade.card_opacity(opacity))
 
     async def _render(self) -> None:
         loop = asyncio.get_running_loop()

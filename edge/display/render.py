@@ -61,19 +61,23 @@ class OverlayRenderer:
     """Draws every overlay item type onto a copy of a BGR frame."""
 
     def draw(self, image: Image, overlays: Iterable[Overlay], project: ProjectionFor | None = None,
-             opacity: OpacityFor | None = None) -> Image:
+             opacity: OpacityFor | None = None, card_opacity: OpacityFor | None = None) -> Image:
         """Return a new image with ``overlays`` drawn on ``image``, which is left untouched.
 
         ``project`` maps each overlay to its re-projection onto this frame (None: draw where the cloud put
         the items). When it returns None for an overlay, that overlay's anchored items are skipped while its
         panels, step cards and notices still show. ``opacity`` (0..1, default 1) blends an overlay's anchored
-        items into the frame, so an overlay whose anchor is lost can fade out.
+        items into the frame, so an overlay whose anchor is lost can fade out; ``card_opacity`` (default 1) does
+        the same for its panels and step cards, so an answer leaves with the view it was about. Notices (the
+        edge's own lines) never fade.
         """
         _check_image(image)
         canvas = Canvas(image.copy())
-        screen_items: list[Item] = []
+        screen_items: list[tuple[Item, float]] = []
         for overlay in overlays:
-            screen_items.extend(item for item in overlay.items if _is_screen_space(item.shape))
+            card_alpha = 1.0 if card_opacity is None else min(1.0, max(0.0, card_opacity(overlay)))
+            screen_items.extend((item, 1.0 if isinstance(item.shape, NoticeShape) else card_alpha)
+                                for item in overlay.items if _is_screen_space(item.shape))
             projection = _identity if project is None else project(overlay)
             alpha = 1.0 if opacity is None else min(1.0, max(0.0, opacity(overlay)))
             if projection is not None and alpha > 0.0:
