@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import Image
-from eyeline.edge.display.canvas import BGR, WHITE, Canvas, Font, RenderError, ascii_text, item_bgr
+from eyeline.edge.display.canvas import BGR, WHITE, Canvas, Font, RenderError, drawable_text, item_bgr
 from eyeline.edge.overlays import Item, NoticeShape, PanelShape, StepCardShape
 
 PANEL_BGR: Final[BGR] = (255, 170, 60)
@@ -118,7 +118,7 @@ def _card_for(canvas: Canvas, item: Item) -> _Card:
             return _step_card(shape, item_bgr(item, STEP_BGR), font, max_text)
         case NoticeShape():
             bgr = item_bgr(item, NOTICE_BGR)
-            lines = (_CardLine(font.fit(ascii_text(shape.text), canvas.width - 4 * canvas.metrics.pad), bgr),)
+            lines = (_CardLine(font.fit(drawable_text(shape.text), canvas.width - 4 * canvas.metrics.pad), bgr),)
             return _Card(lines, bgr, _Corner.BOTTOM)
     raise RenderError(f"item {item.id!r} is not a screen-space item: {type(shape).__name__}")
 
@@ -128,9 +128,9 @@ def _card_text_width(canvas: Canvas) -> int:
 
 
 def _panel_card(shape: PanelShape, accent: BGR) -> _Card:
-    title = (_CardLine(ascii_text(shape.title), accent),) if shape.title else ()
+    title = (_CardLine(drawable_text(shape.title), accent),) if shape.title else ()
     rows = tuple(
-        _CardLine(ascii_text(f"{row.rank}. {row.text}" if row.rank else row.text), WHITE, ascii_text(row.value))
+        _CardLine(drawable_text(f"{row.rank}. {row.text}" if row.rank else row.text), WHITE, drawable_text(row.value))
         for row in shape.rows
     )
     return _Card(title + rows, accent, _Corner.TOP_RIGHT)
@@ -138,9 +138,9 @@ def _panel_card(shape: PanelShape, accent: BGR) -> _Card:
 
 def _step_card(shape: StepCardShape, accent: BGR, font: Font, max_text: int) -> _Card:
     lines = [_CardLine(f"Step {shape.step}/{shape.total}", accent)]
-    lines += [_CardLine(text, WHITE) for text in font.wrap(ascii_text(shape.instruction), max_text)]
+    lines += [_CardLine(text, WHITE) for text in font.wrap(drawable_text(shape.instruction), max_text)]
     if shape.warning:
-        lines += [_CardLine(text, WARNING_BGR) for text in font.wrap("! " + ascii_text(shape.warning), max_text)]
+        lines += [_CardLine(text, WARNING_BGR) for text in font.wrap("! " + drawable_text(shape.warning), max_text)]
     return _Card(tuple(lines), accent, _Corner.TOP_LEFT)
 
 

@@ -24,7 +24,7 @@ from eyeline.edge.display.canvas import (
     PixelPoint,
     Projection,
     RenderError,
-    ascii_text,
+    drawable_text,
     ink_on,
     item_bgr,
 )
@@ -176,7 +176,7 @@ def _draw_badge(canvas: Canvas, shape: BadgeShape, bgr: BGR, projection: Project
     at = (round(centre[0]), round(centre[1]))
     cv2.circle(canvas.image, at, radius, bgr, -1, cv2.LINE_AA)
     cv2.circle(canvas.image, at, radius, ink_on(bgr), max(1, radius // 8), cv2.LINE_AA)
-    text = ascii_text(shape.text).strip()[:3]
+    text = drawable_text(shape.text).strip()[:3]
     if text:
         font = _badge_font(text, radius)
         width, height, _ = font.size(text)
@@ -207,7 +207,7 @@ def _draw_arrow(canvas: Canvas, shape: ArrowShape, bgr: BGR, projection: Project
 def _draw_tag(canvas: Canvas, text: str, at: PixelPoint, ink: BGR, paper: BGR, *, centred: bool) -> None:
     """One line of text on a solid backing box, centred on ``at`` or sitting on it, kept inside the image."""
     font, pad = canvas.metrics.font, canvas.metrics.pad
-    line = font.fit(ascii_text(text), canvas.width - 2 * pad)
+    line = font.fit(drawable_text(text), canvas.width - 2 * pad)
     if not line:
         return
     width, height, depth = font.size(line)
