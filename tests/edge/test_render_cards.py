@@ -85,3 +85,42 @@ def test_an_answer_whose_frame_was_never_tracked_still_shows_its_panel() -> None
     flat = CapturedFrame(0, 0, np.full((H, W, 3), 90, np.uint8))   # featureless: nothing to anchor to
     shown = compose(tracker, fade, flat, answer(Item("p", PANEL), frame_seq=0))
     assert np.any(top_right(shown) != 90)
+
+
+def text_page(lines: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Dark text lines on a white label, and each line's tight pixel box (what a reader's OCR would box)."""
+    import cv2
+
+    page = np.full((720, 1280, 3), 255, np.uint8)
+    boxes = []
+    for row in range(lines):
+        text = f"Line {row + 1}: energy 1{row} kcal, fat {row}.{row} g"
+        baseline = 40 + row * 34
+        cv2.putText(page, text, (60 + (row % 3) * 20, baseline), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2)
+        ink = np.nonzero(np.any(page[baseline - 24:baseline + 8] < 128, axis=2))
+        boxes.append((int(ink[1].min()), baseline - 24 + int(ink[0].min()), int(ink[1].max()) + 1,
+                      baseline - 24 + int(ink[0].max()) + 1))
+    return page, boxes
+
+
+def test_a_read_overlay_boxes_every_line_thinly_and_covers_none_of_the_text() -> None:
+    from eyeline.edge.overlays import Box, BoxShape
+
+    page, boxes = text_page(20)
+    items = tuple(Item(f"line-{n}", BoxShape(Box(x0 / 1280, y0 / 720, x1 / 1280, y1 / 720), str(n + 1)), 0x40C0FF)
+                  for n, (x0, y0, x1, y1) in enumerate(boxes))
+    out = OverlayRenderer().draw(page, [Overlay("r", "q", 0, "t", 0, items)])
+    for x0, y0, x1, y1 in boxes:
+        assert np.array_equal(out[y0:y1, x0:x1], page[y0:y1, x0:x1]), "a line's text is covered"
+        ring = np.any(out[y0 - 3:y1 + 3, x0 - 3:x1 + 3] != page[y0 - 3:y1 + 3, x0 - 3:x1 + 3], axis=2)
+        assert ring[0].any() and ring[-1].any() and ring[:, 0].any() and ring[:, -1].any(), "each line is boxed"
+    changed_rows = np.any(out != page, axis=2)
+    line_band = changed_rows[boxes[5][1] + 2:boxes[5][3] - 2, boxes[5][0] + 2:boxes[5][2] - 2]
+    assert not line_band.any()
+    import cv2
+
+    paper = np.all(np.abs(out.astype(int) - (255, 192, 64)) <= 30, axis=2).astype(np.uint8)   # 0x40C0FF as BGR
+    count, _, stats, _ = cv2.connectedComponentsWithStats(paper)
+    tags = [i for i in range(1, count) if stats[i, cv2.CC_STAT_WIDTH] < 40 and stats[i, cv2.CC_STAT_HEIGHT] < 30
+            and stats[i, cv2.CC_STAT_AREA] > 30]
+    assert len(tags) >= 18, "the reading-order numbers sit beside their lines"
