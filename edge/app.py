@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 from eyeline.devices.base import CapturedFrame, FrameSource
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
-from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.display.hud import renderer_for
 from eyeline.edge.display.sinks import open_sink, write_snapshot
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, HopTimes, TraceStep, Welcome
@@ -136,8 +136,8 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
 
     size = (options.profile.width, options.profile.height)
     sink = open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=edge_config(options),
-                          clock=clock, on_event=observe)
+    runtime = EdgeRuntime(source, uplink, renderer=renderer_for(options.profile), sink=sink,
+                          config=edge_config(options), clock=clock, on_event=observe)
     if recorder is not None:
         runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:

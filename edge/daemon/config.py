@@ -6,7 +6,7 @@ names the file, the key and the problem; unknown keys are errors too, so a typo 
 ```toml
 [device]
 spec = "webcam:0"           # any device spec `eyeline edge --device` takes
-profile = "webcam"          # rayban-class | webcam
+profile = "webcam"          # rayban-class | webcam | hud-glasses
 
 [cloud]
 address = "cloud.example:50051"
@@ -101,7 +101,7 @@ from eyeline.edge.daemon.reconnect import BackoffSettings
 from eyeline.edge.errors import EdgeError
 
 TRANSPORTS = ("grpc",)              # the daemon reconnects and records over the gRPC stream only
-PROFILE_NAMES = ("rayban-class", "webcam")
+PROFILE_NAMES = ("rayban-class", "webcam", "hud-glasses")
 RECORD_FORMATS = ("png", "jpeg")
 
 
