@@ -117,6 +117,8 @@ async def test_the_page_shows_the_live_camera_with_the_overlays_on_it(
     assert badges.sum() > 60
     keep_out = cv2.dilate(drawn.astype(np.uint8), np.ones((9, 9), np.uint8))
     assert _camera_difference(image, shelf_video.image, keep_out) < 12   # the camera around the overlays
+    placed = await page.evaluate("window.eyelinePlaced")
+    assert placed["alpha"] == 1 and abs(placed["x"]) < 0.02 and abs(placed["y"]) < 0.03   # a still camera
     await page.close()
 
 
@@ -141,4 +143,40 @@ async def test_on_a_phone_the_page_fits_the_screen_and_asks_for_the_rear_camera(
     assert width <= 390, "the page scrolls sideways on a phone"
     image = await _canvas_image(page)
     assert _camera_difference(image, shelf_video.image) < 12
+    await page.close()
+
+
+def _png_url(image: np.ndarray) -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(cv2.imencode(".png", image)[1].tobytes()).decode()
+
+
+async def test_overlays_follow_a_pan_of_the_camera_and_fade_when_the_view_changes(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer], shelf_video: ShelfVideo) -> None:
+    from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
+
+    _, http = web_cloud
+    page = await chromium.new_page()
+    await page.goto(f"{http.url}/glasses")
+    elsewhere = render_shelf_frame(make_shelf_scene(seed=11), 0.0, motion_scale=0.0)[0][::-1, ::-1].copy()
+    placed = await page.evaluate("""async ([shelf, other]) => {
+        const { WorldLock } = await import('/static/worldlock.js');
+        const load = (url) => new Promise((done) => { const i = new Image(); i.onload = () => done(i); i.src = url; });
+        const [picture, away] = await Promise.all([load(shelf), load(other)]);
+        const frame = (dx, dy, image = picture) => {
+            const c = document.createElement('canvas'); c.width = 1280; c.height = 720;
+            const g = c.getContext('2d'); g.fillStyle = '#000'; g.fillRect(0, 0, 1280, 720);
+            g.drawImage(image, dx, dy); return c;
+        };
+        const lock = new WorldLock();
+        lock.anchor(frame(0, 0));
+        return { still: lock.follow(frame(0, 0), 0), panned: lock.follow(frame(100, -40), 16),
+                 changed: lock.follow(frame(0, 0, away), 32), gone: lock.follow(frame(0, 0, away), 500) };
+    }""", [_png_url(shelf_video.image), _png_url(elsewhere)])
+    assert placed["still"] == {"x": 0, "y": 0, "alpha": 1}
+    assert abs(placed["panned"]["x"] * 1280 - 100) <= 20 and abs(placed["panned"]["y"] * 720 + 40) <= 20
+    assert placed["panned"]["alpha"] == 1
+    assert 0 < placed["changed"]["alpha"] <= 1   # it fades rather than vanishing at once
+    assert placed["gone"]["alpha"] == 0
     await page.close()
