@@ -136,3 +136,37 @@ async def test_a_spoken_question_to_the_daemon_is_answered(
     (turn,) = voice.turns
     assert turn.intent.kind == "ask" and not turn.error, turn
     assert best_product(1) in turn.answer.lower()
+
+
+async def test_push_to_talk_is_pressed_and_released_over_post_talk_with_the_token(
+        cloud: CloudServer, signer: TokenSigner, tmp_path: Path,
+        running: Callable[[EdgeDaemon], Awaitable[None]]) -> None:
+    import numpy as np
+    import soundfile
+
+    silence = tmp_path / "silence.wav"
+    await asyncio.to_thread(soundfile.write, str(silence), np.zeros(16_000 * 30, np.float32), 16_000)
+    daemon = EdgeDaemon(config(cloud.address, tmp_path, voice_audio=str(silence), voice_push_to_talk=True),
+                        signer.mint("glasses"))
+    await running(daemon)
+    voice = daemon.voice
+    assert voice is not None
+    await until(lambda: voice.gate is not None, 30, "the voice front end")
+    gate, port = voice.gate, daemon.metrics_port
+    assert gate is not None
+    bearer = f"Bearer {(tmp_path / 'control-token').read_text().strip()}"
+    assert (await post(port, "/talk", b'{"pressed": true}'))[0] == 401
+    assert (await post(port, "/talk", b'{"pressed": true}', Authorization=bearer, Origin="https://evil.example"))[0] \
+        == 403
+    assert not gate.is_open(daemon_now())
+    assert (await post(port, "/talk", b'{"pressed": "yes"}', Authorization=bearer))[0] == 400
+    assert (await post(port, "/talk", b'{"pressed": true}', Authorization=bearer))[0] == 200
+    assert gate.is_open(daemon_now())
+    assert (await post(port, "/talk", b'{"pressed": false}', Authorization=bearer))[0] == 200
+    assert not gate.is_open(daemon_now() + 1)
+
+
+def daemon_now() -> int:
+    from eyeline.protos.clock import MonotonicClock
+
+    return MonotonicClock().now_ns()
