@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from eyeline.devices.base import Image
 
@@ -76,27 +77,45 @@ class FreeTypeText:
         self.pixels = max(8, round(PIXELS_PER_SCALE * scale))
         self.bold = thickness >= 3
 
-    def _font(self) -> Any:
-        return _face(self.pixels, self.bold)
-
     def size(self, text: str) -> tuple[int, int, int]:
         """Width, height above the baseline, depth below it: the face's ascent and descent, so lines line up."""
-        font = self._font()
-        ascent, descent = font.getmetrics()
-        return round(font.getlength(text)), int(ascent), int(descent)
+        return _size(text, self.pixels, self.bold)
 
     def put(self, image: Image, text: str, left: int, baseline_y: int, ink: tuple[int, int, int]) -> None:
         """Draw ``text`` with its baseline at ``baseline_y``; only the pixels under the text are touched."""
-        from PIL import Image as PilImage
-        from PIL import ImageDraw
-
-        width, ascent, descent = self.size(text)
-        height, image_width = image.shape[:2]
-        x0, y0 = max(left - 2, 0), max(baseline_y - ascent - 2, 0)
-        x1, y1 = min(left + width + 4, image_width), min(baseline_y + descent + 2, height)
-        if x0 >= x1 or y0 >= y1 or not text:
+        if not text:
             return
-        # Pillow sees the BGR bytes as RGB: the ink is given in the same byte order, so it lands as meant.
-        region = PilImage.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
-        ImageDraw.Draw(region).text((left - x0, baseline_y - y0), text, font=self._font(), fill=ink, anchor="ls")
-        image[y0:y1, x0:x1] = np.asarray(region)
+        coverage, ascent = _coverage(text, self.pixels, self.bold)
+        top, left = baseline_y - ascent - _MARGIN, left - _MARGIN
+        height, width = image.shape[:2]
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + coverage.shape[0], height), min(left + coverage.shape[1], width)
+        if y0 >= y1 or x0 >= x1:
+            return
+        alpha = coverage[y0 - top:y1 - top, x0 - left:x1 - left, None]
+        region = image[y0:y1, x0:x1].astype(np.float32)
+        image[y0:y1, x0:x1] = (region + alpha * (np.asarray(ink, np.float32) - region) + 0.5).astype(np.uint8)
+
+
+_MARGIN: Final = 2
+
+
+@functools.lru_cache(maxsize=4096)
+def _size(text: str, pixels: int, bold: bool) -> tuple[int, int, int]:
+    font = _face(pixels, bold)
+    ascent, descent = font.getmetrics()
+    return round(font.getlength(text)), int(ascent), int(descent)
+
+
+@functools.lru_cache(maxsize=1024)
+def _coverage(text: str, pixels: int, bold: bool) -> tuple[npt.NDArray[np.float32], int]:
+    """How much of each pixel the text covers (0..1), with a margin, and its ascent: drawn once per text and size,
+    so a frame re-uses what the last one drew (the same answer is shown for many frames)."""
+    from PIL import Image as PilImage
+    from PIL import ImageDraw
+
+    font = _face(pixels, bold)
+    ascent, descent = font.getmetrics()
+    mask = PilImage.new("L", (round(font.getlength(text)) + 2 * _MARGIN + 2, ascent + descent + 2 * _MARGIN), 0)
+    ImageDraw.Draw(mask).text((_MARGIN, _MARGIN + ascent), text, font=font, fill=255, anchor="ls")
+    return np.asarray(mask, np.float32) / 255.0, int(ascent)
