@@ -128,8 +128,11 @@ def cameras_found(pattern: str = "/dev/video*") -> list[str]:
 
 def no_camera_message(device: int | str, found: list[str] | None = None) -> str:
     """One line: which camera was asked for, which exist, and how to run without one."""
-    found = cameras_found() if found is None else found
-    listed = f"cameras found: {', '.join(found)}" if found else "no camera found (no /dev/video*)"
+    if found is None and not sys.platform.startswith("linux"):   # no device nodes to list: say only what failed
+        listed = "try another index (webcam:1)"
+    else:
+        found = cameras_found() if found is None else found
+        listed = f"cameras found: {', '.join(found)}" if found else "no camera found (no /dev/video*)"
     return (f"webcam {device!r} could not be opened; {listed}. Without a camera, use a file: "
             "--device video:PATH (add ?loop=1 to repeat it) or --device image:PATH, or synthetic:shelf")
 

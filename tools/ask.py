@@ -18,7 +18,7 @@ from typing import Any, Self
 
 from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
 from eyeline.devices.spec import open_device
-from eyeline.edge.app import NoAnswerError
+from eyeline.edge.app import HoldLastFrame, NoAnswerError
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, TraceStep
@@ -157,7 +157,10 @@ async def run_ask(*, image: Path | None = None, video: Path | None = None, quest
     if (image is None) == (video is None):
         raise EdgeError("give exactly one of an image or a video to ask about")
     path = image if image is not None else video
-    source = open_device(f"image:{path}" if image is not None else f"video:{path}")
+    # A clip that ends before its answer keeps its last frame in view until the answer comes.
+    source = HoldLastFrame(open_device(f"image:{path}" if image is not None else f"video:{path}"), MonotonicClock(),
+                           fps=10.0)
+    source.holding = True
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0), signer)
     await server.start()

@@ -148,3 +148,18 @@ async def test_no_answer_names_the_held_frame_when_the_device_had_ended(
                                       token=signer.mint("edge"), profile=WEBCAM, question="which has the most protein?",
                                       answer_timeout_s=0.5, video_path=tmp_path / "edge.mp4"))
     assert "no answer within 0.5 s" in str(caught.value)
+
+
+@pytest.mark.slow
+async def test_ask_about_a_clip_shorter_than_its_answer_gets_the_answer(tmp_path: Path) -> None:
+    from eyeline.tools.ask import run_ask
+
+    clip = tmp_path / "short.mp4"
+    scene = make_shelf_scene(2, 3)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (WEBCAM.width, WEBCAM.height))
+    for n in range(3):
+        writer.write(render_shelf_frame(scene, n / 10, motion_scale=0.0)[0])
+    writer.release()
+    result = await run_ask(video=clip, question="which has the most protein?", timeout_s=120)
+    best = max(scene.products, key=lambda product: product.protein_g)
+    assert best.name.lower() in result.answer.text.lower()
