@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -11,9 +13,9 @@ import pytest
 
 from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
-from eyeline.cloud.ingress.http import HttpServer
+from eyeline.cloud.ingress.http import HttpConfig, HttpServer
 
-from .conftest import ShelfVideo
+from .conftest import CHROMIUM, CHROMIUM_ARGS, ShelfVideo
 from .waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -180,3 +182,45 @@ async def test_overlays_follow_a_pan_of_the_camera_and_fade_when_the_view_change
     assert 0 < placed["changed"]["alpha"] <= 1   # it fades rather than vanishing at once
     assert placed["gone"]["alpha"] == 0
     await page.close()
+
+
+async def test_a_phone_on_the_lan_gets_the_camera_over_https_and_a_clear_error_over_http(
+        web_cloud: tuple[CloudServer, HttpServer], signer: TokenSigner, shelf_video: ShelfVideo,
+        tmp_path: Path) -> None:
+    """As a phone reaches the cloud by a LAN name (not localhost): plain HTTP is no secure origin, so the browser
+    offers no camera and the page says what to do; over HTTPS (``--tls-cert``) the camera shows."""
+    from playwright.async_api import async_playwright
+
+    cloud, plain = web_cloud
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    await asyncio.to_thread(subprocess.run, [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=glasses.test",
+        "-addext", "subjectAltName=DNS:glasses.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    tls = HttpServer(cloud.cloud, HttpConfig(tls_cert=cert, tls_key=key))
+    await tls.start()
+    profile = tmp_path / "profile"
+    try:
+        async with async_playwright() as playwright:
+            context = await playwright.chromium.launch_persistent_context(
+                str(profile), executable_path=str(CHROMIUM), headless=True, ignore_https_errors=True,
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={shelf_video.path}",
+                      "--host-resolver-rules=MAP glasses.test 127.0.0.1"])
+            page = await context.new_page()
+            token = signer.mint("phone")
+            await page.goto(f"http://glasses.test:{plain.port}/glasses#token={token}")
+            await page.click("#start")
+            await page.wait_for_function("document.getElementById('status').textContent.startsWith('error')",
+                                         timeout=10_000)
+            assert "open this page over https (eyeline cloud --tls-cert)" in (await page.text_content("#status") or "")
+
+            await page.goto(f"https://glasses.test:{tls.port}/glasses#token={token}")
+            assert await page.evaluate("window.isSecureContext")
+            await page.click("#start")
+            await page.wait_for_function("document.getElementById('status').textContent.startsWith('session ')",
+                                         timeout=20_000)
+            await asyncio.sleep(0.5)
+            assert _camera_difference(await _canvas_image(page), shelf_video.image) < 12
+            await context.close()
+    finally:
+        await tls.stop()
