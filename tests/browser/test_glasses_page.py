@@ -224,3 +224,37 @@ async def test_a_phone_on_the_lan_gets_the_camera_over_https_and_a_clear_error_o
             await context.close()
     finally:
         await tls.stop()
+
+
+async def test_the_page_draws_a_read_overlay_thin_and_over_none_of_the_text(
+        chromium: Any, web_cloud: tuple[CloudServer, HttpServer]) -> None:
+    from tests.edge.test_render_cards import text_page
+
+    _, http = web_cloud
+    page_image, boxes = text_page(20)
+    overlay = {"items": [{"box": {"box": {"x0": x0 / 1280, "y0": y0 / 720, "x1": x1 / 1280, "y1": y1 / 720},
+                                  "caption": str(n + 1)}, "rgb": 0x40C0FF}
+                         for n, (x0, y0, x1, y1) in enumerate(boxes)]}
+    page = await chromium.new_page()
+    await page.goto(f"{http.url}/glasses")
+    data_url = await page.evaluate("""async ([picture, overlay]) => {
+        const { drawOverlay } = await import('/static/draw.js');
+        const image = await new Promise((done) => {
+            const i = new Image(); i.onload = () => done(i); i.src = picture;
+        });
+        const canvas = document.createElement('canvas'); canvas.width = 1280; canvas.height = 720;
+        const ctx = canvas.getContext('2d'); ctx.drawImage(image, 0, 0);
+        drawOverlay(ctx, overlay, 1280, 720);
+        return canvas.toDataURL('image/png');
+    }""", [_png_url(page_image), overlay])
+    raw = np.frombuffer(__import__("base64").b64decode(data_url.split(",", 1)[1]), np.uint8)
+    drawn = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    for x0, y0, x1, y1 in boxes:
+        assert np.abs(drawn[y0:y1, x0:x1].astype(int) - page_image[y0:y1, x0:x1]).max() <= 2, "text is covered"
+        ring = np.any(np.abs(drawn[y0 - 5:y1 + 5, x0 - 5:x1 + 5].astype(int)
+                             - page_image[y0 - 5:y1 + 5, x0 - 5:x1 + 5]) > 40, axis=2)
+        assert ring[:4].any() and ring[-4:].any() and ring[:, :4].any() and ring[:, -4:].any(), "each line is boxed"
+    tags = np.all(np.abs(drawn.astype(int) - (255, 192, 64)) <= 30, axis=2).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(tags)
+    assert sum(1 for i in range(1, count) if stats[i, cv2.CC_STAT_WIDTH] < 40 and stats[i, cv2.CC_STAT_AREA] > 30) >= 15
+    await page.close()
