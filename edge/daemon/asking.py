@@ -79,6 +79,10 @@ class DaemonAsker:
             self._asked[key] = exc
             return key
 
+    def forget(self, key: str) -> None:
+        """Nobody waits for ``key``'s answer any more (the caller went away before asking for it)."""
+        self._asked.pop(key, None)
+
     async def answer(self, key: str) -> Answer:
         asked = self._asked.pop(key, None)
         if asked is None:
@@ -151,6 +155,8 @@ class AskRoutes:
             raise web.HTTPBadGateway(text=f"the cloud could not answer: {exc}") from exc
         except EdgeError as exc:
             raise web.HTTPServiceUnavailable(text=str(exc)) from exc
+        finally:
+            self._asker.forget(key)   # a caller that hung up mid-wait leaves nothing behind
         return web.json_response({"query_id": key, "answer": answer.text, "mode": answer.mode,
                                   "frame_seq": answer.frame_seq, "final": answer.final})
 
