@@ -163,3 +163,13 @@ async def test_ask_about_a_clip_shorter_than_its_answer_gets_the_answer(tmp_path
     result = await run_ask(video=clip, question="which has the most protein?", timeout_s=120)
     best = max(scene.products, key=lambda product: product.protein_g)
     assert best.name.lower() in result.answer.text.lower()
+
+
+async def test_a_file_that_is_no_video_fails_in_one_line_with_the_fix(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)   # an MP4 header and no video in it
+    code, lines = await eyeline("edge", "--device", f"video:{clip}", "--cloud", f"127.0.0.1:{free_port()}",
+                                "--video", str(tmp_path / "out.mp4"))
+    line = one_error_line(lines, "edge")
+    assert code == EXIT_USER_ERROR
+    assert str(clip) in line and "re-encode it as H.264 MP4" in line
