@@ -30,7 +30,8 @@ def load_image(path: str | os.PathLike[str]) -> Image:
         raise DeviceNotFoundError(f"image file cannot be read: {source} ({error.strerror})") from error
     decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if decoded is None:
-        raise ImageDecodeError(f"not a decodable image: {source}")
+        raise ImageDecodeError(f"not a decodable image: {source} (corrupt, truncated, or not an image format OpenCV "
+                               "reads); check that it opens in an image viewer, or re-save it as JPEG or PNG")
     image: Image = np.asarray(decoded, dtype=np.uint8)
     return image
 

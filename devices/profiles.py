@@ -12,6 +12,8 @@ from types import MappingProxyType
 
 from eyeline.devices.base import DeviceSpecError
 
+LAYOUTS = ("overlay", "hud")
+
 
 @dataclass(frozen=True, slots=True)
 class GlassesProfile:
@@ -22,6 +24,9 @@ class GlassesProfile:
     horizontal_fov_deg: float
     uplink_budget_kbps: int
     has_display: bool
+    # How answers are shown: "overlay" draws them on the camera picture (a screen, a phone); "hud" on a small
+    # see-through display that shows no camera picture: one high-contrast card at a time (edge/display/hud.py).
+    layout: str = "overlay"
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -33,6 +38,9 @@ class GlassesProfile:
             value = getattr(self, label)
             if not (math.isfinite(value) and value > 0):
                 raise DeviceSpecError(f"profile {self.name!r}: {label} must be positive, got {value}")
+        if self.layout not in LAYOUTS:
+            raise DeviceSpecError(f"profile {self.name!r}: layout must be one of {', '.join(LAYOUTS)}, got "
+                                  f"{self.layout!r}")
         if self.horizontal_fov_deg >= 180.0:
             raise DeviceSpecError(
                 f"profile {self.name!r}: horizontal_fov_deg must be below 180, got {self.horizontal_fov_deg}"
@@ -59,7 +67,18 @@ WEBCAM = GlassesProfile(
     has_display=True,  # the laptop screen stands in for a heads-up display
 )
 
-PROFILES: Mapping[str, GlassesProfile] = MappingProxyType({p.name: p for p in (RAYBAN_CLASS, WEBCAM)})
+HUD_GLASSES = GlassesProfile(
+    name="hud-glasses",
+    width=1280,
+    height=720,
+    fps=30.0,
+    horizontal_fov_deg=90.0,
+    uplink_budget_kbps=1500,
+    has_display=True,  # a small monocular see-through display: answers as one card, no camera picture
+    layout="hud",
+)
+
+PROFILES: Mapping[str, GlassesProfile] = MappingProxyType({p.name: p for p in (RAYBAN_CLASS, WEBCAM, HUD_GLASSES)})
 
 
 def profile_by_name(name: str) -> GlassesProfile:

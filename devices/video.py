@@ -15,6 +15,10 @@ import numpy as np
 from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, Image
 from eyeline.protos.clock import Clock, MonotonicClock
 
+# FFmpeg's own log lines ("moov atom not found") would stand beside the one-line error that names the file and
+# the fix; it reads this when its backend first loads. A user who wants them sets the variable.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 FALLBACK_FPS = 30.0
 """Frame rate assumed for files whose container does not state one."""
 
@@ -101,7 +105,8 @@ class VideoFileSource:
             capture = cv2.VideoCapture(str(self._path))
             if not capture.isOpened():
                 capture.release()
-                raise VideoDecodeError(f"not a video OpenCV can decode: {self._path}")
+                raise VideoDecodeError(f"not a video OpenCV can decode: {self._path}; check that it plays, or "
+                                       "re-encode it as H.264 MP4 (ffmpeg -i IN -c:v libx264 OUT.mp4)")
             stated_fps = float(capture.get(cv2.CAP_PROP_FPS))
             self._fps = stated_fps if math.isfinite(stated_fps) and stated_fps > 0.0 else FALLBACK_FPS
             self._capture = capture
@@ -111,7 +116,8 @@ class VideoFileSource:
         with self._capture_lock:
             image = self._decode_next()
             if image is None and self._decoded == 0:
-                raise VideoDecodeError(f"no decodable frames in {self._path}")
+                raise VideoDecodeError(f"no decodable frames in {self._path}; check that it plays, or re-encode it "
+                                       "as H.264 MP4 (ffmpeg -i IN -c:v libx264 OUT.mp4)")
             if image is None and self._loop and self._rewind():
                 image = self._decode_next()
             if image is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import glob
 import math
 import sys
 import threading
@@ -78,10 +79,12 @@ class WebcamSource:
         with self._capture_lock:
             if self._capture is not None or self._closed:
                 return
+            if _linux_index_missing(self._device):  # say so before OpenCV warns about it on stderr
+                raise DeviceNotFoundError(no_camera_message(self._device))
             capture = _video_capture(self._device)
             if not capture.isOpened():
                 capture.release()
-                raise DeviceNotFoundError(f"webcam {self._device!r} could not be opened")
+                raise DeviceNotFoundError(no_camera_message(self._device))
             width, height, fps = self._request
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -111,11 +114,31 @@ def _check_request(device: int | str, width: int, height: int, fps: float) -> No
     if isinstance(device, int) and device < 0:
         raise DeviceSpecError(f"webcam index must be >= 0, got {device}")
     if isinstance(device, str) and not Path(device).exists():
-        raise DeviceNotFoundError(f"webcam {device!r} does not exist")
+        raise DeviceNotFoundError(no_camera_message(device))
     if width <= 0 or height <= 0:
         raise DeviceSpecError(f"webcam frame size must be positive, got {width}x{height}")
     if not (math.isfinite(fps) and fps > 0.0):
         raise DeviceSpecError(f"webcam fps must be a positive number, got {fps}")
+
+
+def cameras_found(pattern: str = "/dev/video*") -> list[str]:
+    """The camera device nodes present now, by name only: cheap, and no camera is opened to find them."""
+    return sorted(glob.glob(pattern), key=lambda name: (len(name), name))
+
+
+def no_camera_message(device: int | str, found: list[str] | None = None) -> str:
+    """One line: which camera was asked for, which exist, and how to run without one."""
+    if found is None and not sys.platform.startswith("linux"):   # no device nodes to list: say only what failed
+        listed = "try another index (webcam:1)"
+    else:
+        found = cameras_found() if found is None else found
+        listed = f"cameras found: {', '.join(found)}" if found else "no camera found (no /dev/video*)"
+    return (f"webcam {device!r} could not be opened; {listed}. Without a camera, use a file: "
+            "--device video:PATH (add ?loop=1 to repeat it) or --device image:PATH, or synthetic:shelf")
+
+
+def _linux_index_missing(device: int | str) -> bool:
+    return isinstance(device, int) and sys.platform.startswith("linux") and not Path(f"/dev/video{device}").exists()
 
 
 def _video_capture(device: int | str) -> cv2.VideoCapture:

@@ -7,11 +7,12 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from eyeline.devices.base import CapturedFrame, FrameSource
 from eyeline.devices.profiles import GlassesProfile
 from eyeline.devices.spec import open_device
-from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.display.hud import renderer_for
 from eyeline.edge.display.sinks import open_sink, write_snapshot
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.frames.redact import PrivacyStage, RedactedSource
@@ -36,6 +37,12 @@ from eyeline.edge.voice.cloud_asr import CloudTranscriber
 from eyeline.edge.voice.front_end import VoiceTurn
 from eyeline.edge.voice.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
 from eyeline.protos.clock import Clock, MonotonicClock
+
+
+class NoAnswerError(EdgeError):
+    """A question the cloud did not answer in time; the message says what was still pending."""
+
+    retryable = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +96,15 @@ def hello_for(options: EdgeAppOptions) -> HelloOut:
 async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
                    on_event: Callable[[CloudEvent], None] | None = None) -> EdgeRunReport:
     clock = clock or MonotonicClock()
-    source = open_device(options.device, clock=clock, profile=options.profile)
+    held = HoldLastFrame(open_device(options.device, clock=clock, profile=options.profile), clock,
+                         options.profile.fps)
+    held.holding = bool(options.question)   # until it is answered: a clip may end before it is even asked
+    source: FrameSource = held
+    try:  # a missing camera or a corrupt file is the user's to fix: say so before dialling the cloud
+        await held.open()
+    except BaseException:
+        await held.aclose()
+        raise
     uplink_options = UplinkOptions(options.cloud, connect_timeout_s=options.connect_timeout_s, tls_ca=options.tls_ca)
     recorder = None if options.record_path is None else SessionRecorder(
         options.record_path, options.record, clock=clock,
@@ -100,6 +115,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
         await source.aclose()
         raise
     report = EdgeRunReport(welcome)
+    heard = _Heard(clock)
     # One privacy stage, first: the preview video, the recording and the keyframes all get the redacted frames.
     source = with_preview(RedactedSource(source, PrivacyStage(redact_faces=options.config.redact_faces)), uplink)
     if recorder is not None:  # whatever the transport: queries are recorded as they are handed to it
@@ -110,6 +126,7 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
     cloud_asr = _cloud_transcriber(options, uplink, clock)
 
     def observe(event: CloudEvent) -> None:
+        heard.note(event)
         if isinstance(event, TraceStep):
             report.steps.append(event)
         if isinstance(event, Answer) and event.proactive:
@@ -121,12 +138,12 @@ async def run_edge(options: EdgeAppOptions, *, clock: Clock | None = None,
 
     size = (options.profile.width, options.profile.height)
     sink = open_sink(options.video_path, options.profile.fps, size, options.prefer_window)
-    runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), sink=sink, config=edge_config(options),
-                          clock=clock, on_event=observe)
+    runtime = EdgeRuntime(source, uplink, renderer=renderer_for(options.profile), sink=sink,
+                          config=edge_config(options), clock=clock, on_event=observe)
     if recorder is not None:
         runtime.sampler = RecordingSampler(runtime.sampler, recorder)
     try:
-        await _drive(runtime, options, report, clock, recorder, cloud_asr)
+        await _drive(runtime, options, report, clock, recorder, cloud_asr, _Asking(held, heard, clock))
     finally:
         await sink.aclose()
         await uplink.aclose()
@@ -163,12 +180,12 @@ async def _open(options: EdgeAppOptions, grpc_uplink: Uplink, clock: Clock) -> t
 
 
 async def _drive(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport, clock: Clock,
-                 recorder: SessionRecorder | None = None, cloud_asr: CloudTranscriber | None = None) -> None:
+                 recorder: SessionRecorder | None, cloud_asr: CloudTranscriber | None, asking: _Asking) -> None:
     running = asyncio.create_task(runtime.run(), name="edge-runtime")
     try:
         if options.question:
             await _first_keyframe(runtime, running)
-            await _ask(runtime, options, report)
+            await _ask(runtime, options, report, asking)
         if options.listen is not None:
             await _first_keyframe(runtime, running)
             report.voice_turns = await _listen(runtime, options.listen, clock, recorder, cloud_asr)
@@ -203,12 +220,18 @@ async def _first_keyframe(runtime: EdgeRuntime, running: asyncio.Task[None]) -> 
     raise EdgeError("the device ended before any frame was sent")
 
 
-async def _ask(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport) -> None:
-    query_id = await runtime.ask(options.question, options.mode)
+async def _ask(runtime: EdgeRuntime, options: EdgeAppOptions, report: EdgeRunReport, asking: _Asking) -> None:
+    # A file that ends before the answer arrives keeps showing its last frame until it does.
+    asking.held.holding = True
     try:
-        report.answer = await asyncio.wait_for(runtime.answer(query_id), options.answer_timeout_s)
-    except TimeoutError as exc:
-        raise EdgeError(f"no answer within {options.answer_timeout_s:g} s") from exc
+        asked_ns = asking.clock.now_ns()
+        query_id = await runtime.ask(options.question, options.mode)
+        try:
+            report.answer = await asyncio.wait_for(runtime.answer(query_id), options.answer_timeout_s)
+        except TimeoutError as exc:
+            raise NoAnswerError(asking.pending(options, runtime, query_id, asked_ns)) from exc
+    finally:
+        asking.held.holding = False
     report.overlay = runtime.overlay_of(report.answer)
     if report.overlay is None:
         return
@@ -222,3 +245,97 @@ async def _wait_until_done(running: asyncio.Task[None], options: EdgeAppOptions,
     limit = options.duration_s if options.duration_s is not None else (options.linger_s if asked else None)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(running), limit)
+
+
+class HoldLastFrame:
+    """A source that, once its device ends while ``holding`` is set (a question is out), repeats the last frame at
+    ``fps`` until ``holding`` is cleared or it is closed: a short clip still shows, and gets, its answer."""
+
+    def __init__(self, inner: FrameSource, clock: Clock, fps: float) -> None:
+        self._inner = inner
+        self._frames = aiter(inner)
+        self._clock = clock
+        self._period_ns = round(1e9 / fps)
+        self._last: CapturedFrame | None = None
+        self._ended = False
+        self._closed = False
+        self.holding = False
+        self.held_frames = 0
+
+    def __aiter__(self) -> HoldLastFrame:
+        return self
+
+    async def __anext__(self) -> CapturedFrame:
+        if not self._ended:
+            try:
+                self._last = await anext(self._frames)
+                return self._last
+            except StopAsyncIteration:
+                self._ended = True
+        if self._closed or not self.holding or self._last is None:
+            raise StopAsyncIteration
+        await self._clock.sleep_until(self._last.capture_ns + self._period_ns)
+        if self._closed or not self.holding:
+            raise StopAsyncIteration
+        self.held_frames += 1
+        self._last = replace(self._last, seq=self._last.seq + 1, capture_ns=self._clock.now_ns())
+        return self._last
+
+    async def open(self) -> None:
+        """Open the device now where it can be (a camera, a file), so a bad one fails before anything else."""
+        if isinstance(self._inner, _Opens):
+            await self._inner.open()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._inner.aclose()
+
+
+@runtime_checkable
+class _Opens(Protocol):
+    async def open(self) -> None: ...
+
+
+class _Heard:
+    """What the cloud last sent, for saying what is pending when an answer does not come."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.count = 0
+        self.last_ns = 0
+        self.last: CloudEvent | None = None
+        self.steps: dict[str, list[TraceStep]] = {}
+
+    def note(self, event: CloudEvent) -> None:
+        self.count += 1
+        self.last_ns, self.last = self._clock.now_ns(), event
+        if isinstance(event, TraceStep):
+            self.steps.setdefault(event.query_id, []).append(event)
+
+
+@dataclass(slots=True)
+class _Asking:
+    held: HoldLastFrame
+    heard: _Heard
+    clock: Clock
+
+    def pending(self, options: EdgeAppOptions, runtime: EdgeRuntime, query_id: str, asked_ns: int) -> str:
+        """One line: the question, what went up, what came back, and what to try."""
+        now_ns = self.clock.now_ns()
+        sent = runtime.stats.keyframes_sent
+        said = f"no answer within {options.answer_timeout_s:g} s to {options.question!r} ({query_id})"
+        up = f"the question and {sent} keyframe{'s were' if sent != 1 else ' was'} sent"
+        steps = self.heard.steps.get(query_id, [])
+        ago = f"{(now_ns - self.heard.last_ns) / 1e9:.1f} s ago"
+        last_kind = type(self.heard.last).__name__
+        if steps:
+            back = (f"the cloud is still working on it: {len(steps)} trace step(s) so far, the last "
+                    f"'{steps[-1].kind}: {steps[-1].text[:60]}' {ago}")
+        elif self.heard.last_ns > asked_ns:
+            back = f"the cloud is up (a {last_kind} came {ago}) but sent no trace step for this question"
+        elif self.heard.count:
+            back = f"the cloud has sent nothing since the question (its last message, a {last_kind}, came {ago})"
+        else:
+            back = "the cloud has sent nothing back this session"
+        held = " (the device had ended; its last frame was held)" if self.held.held_frames else ""
+        return (f"{said}: {up}{held}; {back}. A slow cloud or a deep --mode may need a longer --answer-timeout")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from eyeline.devices.base import CapturedFrame, FrameSource, Image
+from eyeline.devices.base import CapturedFrame, DeviceError, FrameSource, Image
 from eyeline.edge.display.anchor import AnchorFade, SceneTracker
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.display.sinks import FrameSink
@@ -150,8 +150,8 @@ class EdgeRuntime:
     async def run(self) -> None:
         """Run until the source ends or ``stop()`` is called; the uplink is closed by its owner.
 
-        A failing stage stops the others; its ``EdgeError`` (a broken stream, a sink that cannot write) is
-        raised as itself rather than inside an exception group.
+        A failing stage stops the others; its ``EdgeError`` (a broken stream, a sink that cannot write) or
+        ``DeviceError`` (a camera that cannot be opened) is raised as itself rather than inside an exception group.
         """
         try:
             async with asyncio.TaskGroup() as group:
@@ -168,7 +168,7 @@ class EdgeRuntime:
                 with contextlib.suppress(EdgeError):
                     await self._flush_rendered()
                 receiver.cancel()
-        except* EdgeError as failed:
+        except* (EdgeError, DeviceError) as failed:
             raise failed.exceptions[0] from None
         finally:
             self._pool.shutdown(wait=False)
@@ -234,7 +234,8 @@ class EdgeRuntime:
         if not self.tracker.track(frame):
             self._stats.anchors_lost += 1
         project, opacity = self._fade.for_frame(frame.capture_ns)
-        return self._renderer.draw(frame.image, overlays, project=project, opacity=opacity)
+        return self._renderer.draw(frame.image, overlays, project=project, opacity=opacity,
+                                   card_opacity=self._fade.card_opacity(opacity))
 
     async def _render(self) -> None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
 from eyeline.devices.spec import open_device
+from eyeline.edge.app import HoldLastFrame, NoAnswerError
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer, CloudEvent, TraceStep
@@ -136,7 +137,9 @@ async def _question(runtime: EdgeRuntime, running: asyncio.Task[None], events: l
     try:
         answer = await asyncio.wait_for(runtime.answer(query_id), timeout_s)
     except TimeoutError as exc:
-        raise EdgeError(f"no answer within {timeout_s:g} s") from exc
+        raise NoAnswerError(f"no answer within {timeout_s:g} s to {question!r}: the question and "
+                            f"{runtime.stats.keyframes_sent} keyframe(s) were sent, {_heard(events, query_id)}; "
+                            "a slow cloud or a deep --mode may need a longer --timeout") from exc
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     overlay = runtime.overlay_of(answer)
     frame = runtime.keyframe(answer.frame_seq)
@@ -157,7 +160,10 @@ async def run_ask(*, image: Path | None = None, video: Path | None = None, quest
     if (image is None) == (video is None):
         raise EdgeError("give exactly one of an image or a video to ask about")
     path = image if image is not None else video
-    source = open_device(f"image:{path}" if image is not None else f"video:{path}")
+    # A clip that ends before its answer keeps its last frame in view until the answer comes.
+    source = HoldLastFrame(open_device(f"image:{path}" if image is not None else f"video:{path}"), MonotonicClock(),
+                           fps=10.0)
+    source.holding = True
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0, model=model), signer)
     await server.start()
@@ -169,6 +175,14 @@ async def run_ask(*, image: Path | None = None, video: Path | None = None, quest
 
 
 # ------------------------------------------------------------------ output
+
+
+def _heard(events: list[CloudEvent], query_id: str) -> str:
+    """What the cloud said about the question so far, for a timeout's message."""
+    steps = [e for e in events if isinstance(e, TraceStep) and e.query_id == query_id]
+    if steps:
+        return f"the cloud is still working on it ({len(steps)} trace step(s), the last '{steps[-1].kind}')"
+    return "the cloud sent no trace step for it" if events else "the cloud has sent nothing back"
 
 
 def result_json(result: AskResult) -> dict[str, Any]:

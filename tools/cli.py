@@ -1,4 +1,9 @@
-"""The ``eyeline`` command: cloud, edge, token, demo and bench."""
+"""The ``eyeline`` command: cloud, edge, token, demo and bench.
+
+Exit codes: 0 done; 1 ``eyeline eval`` scored below perfect; 2 a usage or user error (an argument, a device, a
+file, a token the cloud refuses: the one-line message says what to fix); 3 the cloud: unreachable, gone, busy, or
+a question it failed or did not answer in time; 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ if TYPE_CHECKING:
     from eyeline.tools.evaluate import EvalReport
 
 log = logging.getLogger("eyeline")
+
+EXIT_USER_ERROR = 2
+EXIT_CLOUD = 3
 
 DEFAULT_EDGE_VIDEO = Path("out/edge.mp4")
 
@@ -69,7 +77,8 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--max-sessions", type=int, default=32)
     p.add_argument("--max-frame-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--ocr-workers", type=int, default=1)
-    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
+    p.add_argument("--tls-cert", type=Path,
+                   help="PEM certificate chain: serve TLS on the gRPC and HTTP ports (with --tls-key)")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     p.add_argument("--asr-model", default="",
                    help="faster-whisper model name or folder for edges that send audio (default: Whisper base)")
@@ -109,6 +118,7 @@ def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--snapshot", type=Path, help="PNG of the answer's overlay on its frame")
     p.add_argument("--duration", type=float, help="seconds to run (default: until the device ends)")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the cloud")
+    p.add_argument("--answer-timeout", type=float, default=60.0, help="seconds to wait for the answer to --ask")
     p.add_argument("--tls-ca", type=Path, help="PEM roots to trust: connect over TLS")
     p.add_argument("--transport", default="grpc", choices=["grpc", "webrtc", "auto"],
                    help="auto: WebRTC, falling back to gRPC when ICE does not connect in time")
@@ -254,7 +264,8 @@ async def _start_http(server: CloudServer, args: argparse.Namespace) -> HttpServ
               "pip install 'eyeline[webrtc]')", flush=True)
         return None
     ice = tuple(IceServer(s.urls, s.username, s.credential) for s in map(parse_ice_server, args.ice_server))
-    http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice)))
+    http = HttpServer(server.cloud, HttpConfig(args.host, args.http_port, WebRtcConfig(ice_servers=ice),
+                                               tls_cert=args.tls_cert, tls_key=args.tls_key))
     await http.start()
     print(f"eyeline viewer listening on {http.url}/", flush=True)
     return http
@@ -302,6 +313,7 @@ def _run_edge(args: argparse.Namespace) -> int:
                              profile=profile_by_name(args.profile), question=args.ask, mode=args.mode,
                              video_path=video, snapshot_path=args.snapshot, prefer_window=args.video is None,
                              duration_s=args.duration, connect_timeout_s=args.connect_timeout, tls_ca=args.tls_ca,
+                             answer_timeout_s=args.answer_timeout,
                              transport=args.transport, whip_url=args.whip, ice_timeout_s=args.ice_timeout,
                              ice_servers=tuple(map(parse_ice_server, args.ice_server)),
                              config=EdgeConfig(redact_faces=not args.no_redact_faces), record_path=args.record,
@@ -313,6 +325,11 @@ def _run_edge(args: argparse.Namespace) -> int:
                                                         args.whisper_model, asr=args.asr))
     report = asyncio.run(run_edge(options, on_event=print_event))
     print_report(report)
+    unanswered = [turn for turn in report.voice_turns if turn.error]
+    if unanswered:  # as --ask does: a question that got no answer is a failure, spoken or typed
+        print(f"eyeline edge: error: {len(unanswered)} spoken question(s) got no answer; the first: "
+              f"{unanswered[0].error}", file=sys.stderr)
+        return EXIT_CLOUD
     return 0
 
 
@@ -432,6 +449,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exit_code(error: Exception) -> int:
+    """3 for what the cloud did or did not do, 2 for what the user can fix (see the module docstring)."""
+    from eyeline.edge.app import NoAnswerError
+    from eyeline.edge.runtime import QueryFailedError
+    from eyeline.edge.transport.uplink import UplinkError
+
+    if isinstance(error, UplinkError):  # a refused token or unreadable TLS roots are not retryable: the user's
+        return EXIT_CLOUD if error.retryable else EXIT_USER_ERROR
+    return EXIT_CLOUD if isinstance(error, (NoAnswerError, QueryFailedError)) else EXIT_USER_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -440,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except (CloudError, DeviceError, EdgeError) as exc:
         print(f"eyeline {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -37,6 +37,7 @@ import contextlib
 import itertools
 import json
 import logging
+import ssl
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
+from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import AuthError, TokenClaims
 from eyeline.cloud.ingress.connection import grpc_connection, webrtc_connection
@@ -74,6 +76,24 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 0                  # 0 = any free port
     webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
+    # PEM certificate chain and key: the port speaks HTTPS only (a browser opens the camera only on a secure
+    # origin, so a phone on the LAN needs it for /glasses); the same files as the gRPC port's --tls-cert/--tls-key.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+def _tls_context(config: HttpConfig) -> ssl.SSLContext | None:
+    if config.tls_cert is None and config.tls_key is None:
+        return None
+    if config.tls_cert is None or config.tls_key is None:
+        raise CloudError("HTTPS needs both a certificate and its key (--tls-cert and --tls-key)")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise CloudError(f"cannot load the TLS certificate {config.tls_cert} with key {config.tls_key}: {exc}") \
+            from exc
+    return context
 
 
 class HttpServer:
@@ -89,7 +109,8 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        scheme = "https" if self.config.tls_cert is not None else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     async def start(self) -> None:
         app = web.Application(client_max_size=_MAX_SDP_BYTES)
@@ -106,7 +127,8 @@ class HttpServer:
         app.add_subapp("/v1", openai_app(self._cloud))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        tls = await asyncio.to_thread(_tls_context, self.config)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, ssl_context=tls)
         await site.start()
         self.port = _bound_port(site)
         log.info("viewer and WHIP listening on %s", self.url)

@@ -15,15 +15,22 @@ function colour(item, shape) {
   return item.rgb ? `#${item.rgb.toString(16).padStart(6, "0")}` : DEFAULTS[shape];
 }
 
+// An overlay with this many boxes marks many small things (the lines of a label read out): as the edge renderer
+// does, they are drawn thin, just outside what they mark, with captions where they cover no box or caption.
+const DENSE_BOXES = 6;
+
 export function drawOverlay(ctx, overlay, width, height) {
   const at = (p) => [(p?.x ?? 0) * width, (p?.y ?? 0) * height];
   const screen = [];
-  for (const item of overlay.items ?? []) {
+  const items = overlay.items ?? [];
+  const boxes = items.filter((item) => shapeOf(item) === "box").map((item) => pixelBox(item.box.box, width, height));
+  const marked = { boxes, tags: [], thin: boxes.length >= DENSE_BOXES };
+  for (const item of items) {
     const shape = shapeOf(item);
     const rgb = colour(item, shape);
     const s = item[shape];
     ctx.strokeStyle = rgb; ctx.fillStyle = rgb; ctx.lineWidth = Math.max(2, width / 400);
-    if (shape === "box") drawBox(ctx, s, rgb, width, height);
+    if (shape === "box") drawBox(ctx, s, rgb, width, height, marked);
     else if (shape === "badge") drawBadge(ctx, at(s.center), s.text ?? "", rgb, width);
     else if (shape === "outline") polygon(ctx, (s.points ?? []).map(at));
     else if (shape === "arrow") arrow(ctx, at(s.tail), at(s.head), s.text ?? "");
@@ -33,11 +40,37 @@ export function drawOverlay(ctx, overlay, width, height) {
   drawScreenItems(ctx, screen, width, height);
 }
 
-function drawBox(ctx, s, rgb, width, height) {
-  const b = s.box ?? {};
-  const [x0, y0, x1, y1] = [(b.x0 ?? 0) * width, (b.y0 ?? 0) * height, (b.x1 ?? 0) * width, (b.y1 ?? 0) * height];
-  ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-  if (s.caption) tag(ctx, s.caption, [x0, Math.max(0, y0 - 4)], width);
+function pixelBox(b, width, height) {
+  const xs = [(b?.x0 ?? 0) * width, (b?.x1 ?? 0) * width], ys = [(b?.y0 ?? 0) * height, (b?.y1 ?? 0) * height];
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+const overlaps = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+
+function drawBox(ctx, s, rgb, width, height, marked) {
+  const [x0, y0, x1, y1] = pixelBox(s.box, width, height);
+  if (!marked.thin) {
+    ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+    if (s.caption) tag(ctx, s.caption, [x0, Math.max(0, y0 - 4)], width);
+    return;
+  }
+  const out = 2.5;
+  ctx.lineWidth = 1;
+  ctx.strokeRect(x0 - out, y0 - out, x1 - x0 + 2 * out, y1 - y0 + 2 * out);
+  if (!s.caption) return;
+  ctx.font = `${Math.max(9, Math.round(width / 110))}px sans-serif`;
+  const w = ctx.measureText(s.caption).width + 6, h = Math.max(11, width / 90), gap = 4;
+  const spots = [[x0, y0 - h - gap], [x0 - w - gap, (y0 + y1 - h) / 2], [x1 + gap, (y0 + y1 - h) / 2], [x0, y1 + gap]];
+  for (const [x, y] of spots) {
+    const spot = [x, y, x + w, y + h];
+    if (x < 0 || y < 0 || x + w > width || y + h > height) continue;
+    if ([...marked.boxes, ...marked.tags].some((taken) => overlaps(spot, taken))) continue;
+    marked.tags.push(spot);
+    ctx.fillStyle = rgb; ctx.fillRect(x, y, w, h);
+    ctx.fillStyle = "#000"; ctx.textBaseline = "middle"; ctx.fillText(s.caption, x + 3, y + h / 2);
+    ctx.textBaseline = "alphabetic";
+    return;
+  }
 }
 
 export function drawBadge(ctx, [x, y], text, rgb, width) {

@@ -6,6 +6,7 @@
 import { loadCodec } from "./proto.js";
 import { SessionView, nowNs } from "./session.js";
 import { tokenInput } from "./token.js";
+import { WorldLock } from "./worldlock.js";
 
 const $ = (id) => document.getElementById(id);
 const token = tokenInput($("token"));
@@ -119,18 +120,45 @@ function gathered(pc) {
   });
 }
 
+// The camera picture is the canvas's background: every animation frame draws the current camera frame, then
+// the overlays in the frame's normalized coordinates on top, moved with the world and faded when it leaves the
+// view (worldlock.js). The <video> only decodes the camera; it must be playing (a paused one draws nothing).
 function paint(video, view) {
   const canvas = $("view");
   const ctx = canvas.getContext("2d");
-  const frame = () => {
+  const lock = new WorldLock();
+  view.onOverlay = () => { if (video.readyState >= video.HAVE_CURRENT_DATA) lock.anchor(video); };
+  const frame = (nowMs) => {
     if (video.videoWidth && (canvas.width !== video.videoWidth || canvas.height !== video.videoHeight)) {
       canvas.width = video.videoWidth; canvas.height = video.videoHeight;
     }
-    if (video.videoWidth) ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const live = video.readyState >= video.HAVE_CURRENT_DATA;
+    if (live) ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    else { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, canvas.width, canvas.height); }
+    const placed = live ? lock.follow(video, nowMs) : { x: 0, y: 0, alpha: 1 };
+    ctx.save();
+    ctx.globalAlpha = placed.alpha;
+    ctx.translate(placed.x * canvas.width, placed.y * canvas.height);
     view.draw(ctx, canvas.width, canvas.height);
+    ctx.restore();
+    window.eyelinePlaced = placed;   // what the page did this frame, for tests and debugging
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
+}
+
+// The rear camera on a phone ("environment"), any camera elsewhere; 1280x720 where the camera offers it.
+const CAMERA = { video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+  audio: false };
+
+async function openCamera(video) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new Error("the camera needs a secure origin: open this page over https (eyeline cloud --tls-cert)");
+  }
+  const stream = await navigator.mediaDevices.getUserMedia(CAMERA);
+  video.srcObject = stream;
+  await video.play();
+  return stream;
 }
 
 $("start").addEventListener("click", async () => {
@@ -138,9 +166,8 @@ $("start").addEventListener("click", async () => {
     const codec = await loadCodec(token());
     const view = new SessionView(codec, { trace: $("trace"), answer: $("answer"), status: $("status"),
       latency: $("latency"), bandwidth: $("bandwidth") });
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
     const video = $("camera");
-    video.srcObject = stream;
+    const stream = await openCamera(video);
     paint(video, view);
     glasses = new Glasses(codec, view);
     await glasses.start(stream);

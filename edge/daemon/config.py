@@ -6,7 +6,7 @@ names the file, the key and the problem; unknown keys are errors too, so a typo 
 ```toml
 [device]
 spec = "webcam:0"           # any device spec `eyeline edge --device` takes
-profile = "webcam"          # rayban-class | webcam
+profile = "webcam"          # rayban-class | webcam | hud-glasses
 
 [cloud]
 address = "cloud.example:50051"
@@ -60,6 +60,12 @@ critical_max_mode = "instant"
 hot_celsius = 40.0          # a status file's battery temperature: "serious" from here
 critical_celsius = 45.0     # and "critical" from here
 
+[voice]                     # spoken questions (edge/daemon/asking.py); off unless audio is set
+audio = "mic"               # mic, mic:NAME, mic:INDEX, or a wav/flac file
+push_to_talk = false        # true: heard only between POST /talk {"pressed": true} and {"pressed": false}
+speak_to = "/var/lib/eyeline/answers"   # optional: spoken answers as wav files here (default: the speaker)
+whisper_model = ""          # faster-whisper model name or folder ("" = the packaged Whisper base)
+
 [fallback]                  # the embedded cloud when the remote is unreachable (edge/daemon/fallback.py)
 enabled = true              # `eyeline edge --config` embeds one; a daemon built without one never falls back
 after_s = 15.0              # unreachable this long in a row: answers come from this device
@@ -67,6 +73,9 @@ probe_s = 5.0               # while on the fallback, try the remote this often; 
 # model_url = "http://127.0.0.1:8081/v1"   # optional: a local OpenAI-compatible vision model behind the
 # model = "qwen2.5-vl-3b"                  # embedded cloud (model_key_file = "key.txt", else $EYELINE_MODEL_KEY)
 ```
+
+``POST /ask`` (JSON ``{"text": ..., "mode": ...}``) asks about what is in view and answers with the final answer;
+like ``/pause`` it needs the control token (``edge/daemon/asking.py``).
 
 ``device.spec = "push:phone"`` takes its frames from the phone that pushes them (it needs ``[ingest]``).
 
@@ -94,7 +103,7 @@ from eyeline.edge.daemon.reconnect import BackoffSettings
 from eyeline.edge.errors import EdgeError
 
 TRANSPORTS = ("grpc",)              # the daemon reconnects and records over the gRPC stream only
-PROFILE_NAMES = ("rayban-class", "webcam")
+PROFILE_NAMES = ("rayban-class", "webcam", "hud-glasses")
 RECORD_FORMATS = ("png", "jpeg")
 
 
@@ -131,6 +140,10 @@ class DaemonConfig:
     power_poll_s: float = 30.0
     power: PowerSettings = field(default_factory=PowerSettings)
     fallback: FallbackSettings = field(default_factory=FallbackSettings)
+    voice_audio: str = ""                  # "": no voice; else what ``eyeline edge --listen`` takes
+    voice_push_to_talk: bool = False
+    voice_speak_to: Path | None = None
+    voice_whisper_model: str = ""
 
 
 _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
@@ -151,6 +164,8 @@ _SECTIONS: Mapping[str, Mapping[str, tuple[str, type]]] = {
                "tls_key": ("ingest_tls_key", Path)},
     "power": {"status_file": ("power_status_file", Path), "poll_s": ("power_poll_s", float),
               **{name: (name, type(getattr(PowerSettings(), name))) for name in PowerSettings.__dataclass_fields__}},
+    "voice": {"audio": ("voice_audio", str), "push_to_talk": ("voice_push_to_talk", bool),
+              "speak_to": ("voice_speak_to", Path), "whisper_model": ("voice_whisper_model", str)},
     "fallback": {"enabled": ("fallback_enabled", bool), "after_s": ("fallback_after_s", float),
                  "probe_s": ("fallback_probe_s", float), "model_url": ("fallback_model_url", str),
                  "model": ("fallback_model", str), "model_key_file": ("fallback_model_key_file", Path)},
@@ -236,6 +251,7 @@ def _validate(config: DaemonConfig, source: str) -> None:
     check(-1 <= config.metrics_port < 65536, "service.metrics_port", "must be -1 (none), 0 (any) or a port")
     _validate_ingest(config, check)
     _validate_power(config, check)
+    check(not config.voice_push_to_talk or bool(config.voice_audio), "voice.push_to_talk", "needs voice.audio")
     check(config.fallback.after_s > 0, "fallback.after_s", "must be positive")
     check(config.fallback.probe_s > 0, "fallback.probe_s", "must be positive")
     r = config.reconnect

@@ -2,7 +2,8 @@
 
 ``GET /healthz`` answers JSON (state, connected, paused, session); ``GET /metrics`` the Prometheus text format;
 ``POST /pause`` and ``POST /resume`` stop and restart capture, for a caller with the daemon's control token that
-is no web page (``edge/daemon/control.py``). Nothing served here holds frame bytes, questions or answers.
+is no web page (``edge/daemon/control.py``); ``POST /ask`` and ``/talk`` are added by ``edge/daemon/asking.py``.
+Nothing served here holds frame bytes.
 """
 
 from __future__ import annotations
@@ -112,11 +113,13 @@ class MetricsServer:
     """Serves ``metrics`` (read live on every request); ``on_pause(True|False)`` handles the pause commands."""
 
     def __init__(self, metrics: DaemonMetrics, on_pause: Callable[[bool], None], *, host: str, port: int,
-                 guard: ControlGuard, refresh: Callable[[], None] = lambda: None) -> None:
+                 guard: ControlGuard, refresh: Callable[[], None] = lambda: None,
+                 more_routes: Callable[[web.Application], None] = lambda app: None) -> None:
         self._metrics = metrics
         self._guard = guard
         self._refresh = refresh
         self._on_pause = on_pause
+        self._more_routes = more_routes   # POST /ask and /talk (edge/daemon/asking.py), behind the same guard
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -127,6 +130,7 @@ class MetricsServer:
         app.router.add_get("/metrics", self._prometheus)
         app.router.add_post("/pause", self._pause)
         app.router.add_post("/resume", self._resume)
+        self._more_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

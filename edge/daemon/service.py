@@ -32,6 +32,7 @@ from eyeline.devices.base import CapturedFrame, DeviceError, FrameSource
 from eyeline.devices.profiles import profile_by_name
 from eyeline.devices.push import PushedFrameSource, PushLimits, is_push_spec
 from eyeline.devices.spec import open_device
+from eyeline.edge.daemon.asking import AskRoutes, DaemonAsker, DaemonVoice
 from eyeline.edge.daemon.config import DaemonConfig
 from eyeline.edge.daemon.control import ControlGuard, load_control_token
 from eyeline.edge.daemon.fallback import FallbackCloud, OfflineFallback
@@ -100,6 +101,8 @@ class EdgeDaemon:
         self.sessions = CloudSessions(config, token, self._profile, clock=self._clock, rng=self._deps.rng,
                                       metrics=self.metrics, fallback=self.fallback, stopping=self._stopping,
                                       observer=self._observer)
+        self.asker = DaemonAsker(lambda: self.sessions.runtime, self.power.clamp)   # POST /ask and the voice
+        self.voice = DaemonVoice(config, self.asker, self._clock) if config.voice_audio else None
 
     # ------------------------------------------------------------------ control
 
@@ -137,7 +140,10 @@ class EdgeDaemon:
                 capture = group.create_task(self._capture(source), name="daemon-capture")
                 sessions = group.create_task(self.sessions.run(), name="daemon-sessions")
                 power = group.create_task(self._poll_power(), name="daemon-power")
+                voice = group.create_task(self.voice.run(), name="daemon-voice") if self.voice else None
                 await capture
+                if voice is not None:
+                    voice.cancel()
                 self._stopping.set()
                 if self.sessions.tap is not None:
                     await self.sessions.tap.aclose()
@@ -176,8 +182,9 @@ class EdgeDaemon:
             return None
         self.control_token = await asyncio.to_thread(load_control_token, self.config.control_token_file)
         guard = ControlGuard.for_service(self.control_token, self.config.metrics_host, self.config.control_hosts)
+        routes = AskRoutes(self.asker, guard, lambda: self.voice.gate if self.voice is not None else None)
         server = MetricsServer(self.metrics, self.set_paused, refresh=self.refresh_metrics, guard=guard,
-                               host=self.config.metrics_host, port=self.config.metrics_port)
+                               host=self.config.metrics_host, port=self.config.metrics_port, more_routes=routes.add_to)
         await server.start()
         self.metrics_port = server.port
         event_log("metrics_listening", host=self.config.metrics_host, port=server.port)

@@ -22,7 +22,7 @@ from eyeline.edge.daemon.fallback import OFFLINE_NOTICE, OfflineFallback
 from eyeline.edge.daemon.log import event_log, log
 from eyeline.edge.daemon.metrics import DaemonMetrics
 from eyeline.edge.daemon.reconnect import InFlightLedger, RandomSource, ReconnectPolicy, Recovery
-from eyeline.edge.display.render import OverlayRenderer
+from eyeline.edge.display.hud import renderer_for
 from eyeline.edge.frames.slot import LatestSlot, SlotClosedError
 from eyeline.edge.messages import CloudEvent, Welcome
 from eyeline.edge.overlays import Overlay
@@ -216,7 +216,7 @@ class CloudSessions:
         # Recorded as ``eyeline edge --record`` records: each query as it is handed to the uplink, every cloud
         # event (overlays, answers, trace steps, errors) through the observer, every keyframe through the sampler.
         runtime_uplink = session_uplink if self.recorder is None else RecordingUplink(session_uplink, self.recorder)
-        runtime = EdgeRuntime(tap, runtime_uplink, renderer=OverlayRenderer(), config=self._edge_config(),
+        runtime = EdgeRuntime(tap, runtime_uplink, renderer=renderer_for(self._profile), config=self._edge_config(),
                               clock=self._clock, on_event=self._observer())
         runtime.overlays.update(self._carried)
         if self.recorder is not None:

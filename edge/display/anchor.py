@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -222,6 +223,7 @@ class AnchorFade:
         self._anchors = anchors
         self._fade_ns = max(1, round(fade_s * 1e9))
         self._last_placed: dict[str, tuple[Projection, int]] = {}
+        self._faded: set[str] = set()   # placed once, then faded out: their cards are gone too
 
     def for_frame(self, capture_ns: int) -> tuple[ProjectionFor, OpacityFor]:
         """The projection and opacity of each overlay on the frame captured at ``capture_ns``."""
@@ -234,9 +236,21 @@ class AnchorFade:
 
         return (lambda overlay: resolve(overlay)[0]), (lambda overlay: resolve(overlay)[1])
 
+    def card_opacity(self, opacity: Callable[[Overlay], float]) -> Callable[[Overlay], float]:
+        """The opacity of an overlay's cards (its answer panel, step card) given ``for_frame``'s: they fade with its
+        anchored items once it has been placed; an overlay never placed (its keyframe not tracked) keeps its
+        cards, so an answer is never hidden only because the scene could not be followed."""
+        def card(overlay: Overlay) -> float:
+            alpha = opacity(overlay)
+            placed = overlay.overlay_id in self._last_placed or overlay.overlay_id in self._faded
+            return alpha if placed else 1.0
+
+        return card
+
     def forget(self, overlay_id: str) -> None:
         """The overlay is gone for good (replaced, or dropped to keep memory flat): nothing of it is kept."""
         self._last_placed.pop(overlay_id, None)
+        self._faded.discard(overlay_id)
 
     @property
     def placements_kept(self) -> int:
@@ -246,6 +260,7 @@ class AnchorFade:
         live = self._anchors.projection(overlay)
         if live is not None:
             self._last_placed[overlay.overlay_id] = (live, now_ns)
+            self._faded.discard(overlay.overlay_id)
             return live, 1.0
         last = self._last_placed.get(overlay.overlay_id)
         if last is None:
@@ -254,5 +269,6 @@ class AnchorFade:
         remaining = 1.0 - (now_ns - placed_ns) / self._fade_ns
         if remaining <= 0.0:
             del self._last_placed[overlay.overlay_id]
+            self._faded.add(overlay.overlay_id)
             return None, 0.0
         return projection, remaining

@@ -1,5 +1,6 @@
-"""What drawing on a frame is made of: colours, Hershey text that fits, and the canvas with its size-scaled
-metrics. Shared by the anchored items (``render``) and the screen-space cards (``cards``)."""
+"""What drawing on a frame is made of: colours, text that fits (in a Unicode FreeType font, ``fonts``, or
+OpenCV's ASCII Hershey font where none is installed), and the canvas with its size-scaled metrics. Shared by the
+anchored items (``render``) and the screen-space cards (``cards``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Final
 import cv2
 
 from eyeline.devices.base import Image
+from eyeline.edge.display.fonts import FreeTypeText, freetype_available
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.overlays import Item, Point
 
@@ -48,6 +50,15 @@ def ascii_text(text: str) -> str:
     return "".join(_printable_ascii(char) for char in kept)
 
 
+def drawable_text(text: str) -> str:
+    """``text`` as the font in use can draw it: as written (controls and zero-width characters dropped) with a
+    Unicode font, reduced to ASCII with the Hershey font."""
+    if not freetype_available():
+        return ascii_text(text)
+    return "".join(" " if char.isspace() else char for char in text
+                   if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
+
+
 def _printable_ascii(char: str) -> str:
     if " " <= char <= "~":
         return char
@@ -65,11 +76,20 @@ def ink_on(paper: BGR) -> BGR:
 
 @dataclass(frozen=True, slots=True)
 class Font:
+    """A size (``scale``: Hershey units, 1.0 is about 22 px of cap height) and weight of the overlay typeface."""
+
     scale: float
     thickness: int
 
+    @property
+    def _freetype(self) -> FreeTypeText | None:
+        return FreeTypeText(self.scale, self.thickness) if freetype_available() else None
+
     def size(self, text: str) -> tuple[int, int, int]:
         """Width, height above the baseline, and depth below it, in pixels."""
+        freetype = self._freetype
+        if freetype is not None:
+            return freetype.size(text)
         (width, height), baseline = cv2.getTextSize(text, _FONT, self.scale, self.thickness)
         return int(width), int(height), int(baseline)
 
@@ -108,6 +128,10 @@ class Font:
         return [self.fit(line, max_width) for line in lines]
 
     def put(self, image: Image, text: str, left: int, baseline_y: int, ink: BGR) -> None:
+        freetype = self._freetype
+        if freetype is not None:
+            freetype.put(image, text, left, baseline_y, ink)
+            return
         cv2.putText(image, text, (left, baseline_y), _FONT, self.scale, ink, self.thickness, cv2.LINE_AA)
 
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from eyeline.devices.base import Image
-from eyeline.edge.display.canvas import BGR, WHITE, Canvas, Font, RenderError, ascii_text, item_bgr
+from eyeline.edge.display.canvas import BGR, WHITE, Canvas, Font, RenderError, drawable_text, item_bgr
 from eyeline.edge.overlays import Item, NoticeShape, PanelShape, StepCardShape
 
 PANEL_BGR: Final[BGR] = (255, 170, 60)
@@ -98,11 +98,13 @@ class _Card:
     corner: _Corner
 
 
-def draw_screen_items(canvas: Canvas, items: list[Item]) -> None:
+def draw_screen_items(canvas: Canvas, items: list[tuple[Item, float]]) -> None:
+    """Each item with its opacity (0..1): a fading card is blended into the frame, a gone one takes no room."""
     layout = _ScreenLayout(canvas.width, canvas.height, canvas.metrics.pad)
     # Notices first: they claim the bottom edge, so stacked cards stop above them.
-    for item in sorted(items, key=lambda item: not isinstance(item.shape, NoticeShape)):
-        _draw_card(canvas, layout, _card_for(canvas, item))
+    for item, alpha in sorted(items, key=lambda pair: not isinstance(pair[0].shape, NoticeShape)):
+        if alpha > 0.0:
+            _draw_card(canvas, layout, _card_for(canvas, item), alpha)
 
 
 def _card_for(canvas: Canvas, item: Item) -> _Card:
@@ -116,7 +118,7 @@ def _card_for(canvas: Canvas, item: Item) -> _Card:
             return _step_card(shape, item_bgr(item, STEP_BGR), font, max_text)
         case NoticeShape():
             bgr = item_bgr(item, NOTICE_BGR)
-            lines = (_CardLine(font.fit(ascii_text(shape.text), canvas.width - 4 * canvas.metrics.pad), bgr),)
+            lines = (_CardLine(font.fit(drawable_text(shape.text), canvas.width - 4 * canvas.metrics.pad), bgr),)
             return _Card(lines, bgr, _Corner.BOTTOM)
     raise RenderError(f"item {item.id!r} is not a screen-space item: {type(shape).__name__}")
 
@@ -126,9 +128,9 @@ def _card_text_width(canvas: Canvas) -> int:
 
 
 def _panel_card(shape: PanelShape, accent: BGR) -> _Card:
-    title = (_CardLine(ascii_text(shape.title), accent),) if shape.title else ()
+    title = (_CardLine(drawable_text(shape.title), accent),) if shape.title else ()
     rows = tuple(
-        _CardLine(ascii_text(f"{row.rank}. {row.text}" if row.rank else row.text), WHITE, ascii_text(row.value))
+        _CardLine(drawable_text(f"{row.rank}. {row.text}" if row.rank else row.text), WHITE, drawable_text(row.value))
         for row in shape.rows
     )
     return _Card(title + rows, accent, _Corner.TOP_RIGHT)
@@ -136,13 +138,13 @@ def _panel_card(shape: PanelShape, accent: BGR) -> _Card:
 
 def _step_card(shape: StepCardShape, accent: BGR, font: Font, max_text: int) -> _Card:
     lines = [_CardLine(f"Step {shape.step}/{shape.total}", accent)]
-    lines += [_CardLine(text, WHITE) for text in font.wrap(ascii_text(shape.instruction), max_text)]
+    lines += [_CardLine(text, WHITE) for text in font.wrap(drawable_text(shape.instruction), max_text)]
     if shape.warning:
-        lines += [_CardLine(text, WARNING_BGR) for text in font.wrap("! " + ascii_text(shape.warning), max_text)]
+        lines += [_CardLine(text, WARNING_BGR) for text in font.wrap("! " + drawable_text(shape.warning), max_text)]
     return _Card(tuple(lines), accent, _Corner.TOP_LEFT)
 
 
-def _draw_card(canvas: Canvas, layout: _ScreenLayout, card: _Card) -> None:
+def _draw_card(canvas: Canvas, layout: _ScreenLayout, card: _Card, alpha: float = 1.0) -> None:
     metrics = canvas.metrics
     font, pad = metrics.font, metrics.pad
     lines = tuple(_fit_line(font, line, _card_text_width(canvas)) for line in card.lines)
@@ -152,6 +154,8 @@ def _draw_card(canvas: Canvas, layout: _ScreenLayout, card: _Card) -> None:
     width = accent_width + text_width + 2 * pad
     height = line_height * len(lines) + 2 * pad
     rect = layout.place(width, height, card.corner)
+    area = _clipped(rect, canvas.width, canvas.height)
+    before = canvas.image[area].copy() if alpha < 1.0 else None
     _shade(canvas.image, rect, CARD_BGR)
     cv2.rectangle(canvas.image, (rect.left, rect.top), (rect.left + accent_width - 1, rect.bottom - 1),
                   card.accent, -1)
@@ -159,6 +163,12 @@ def _draw_card(canvas: Canvas, layout: _ScreenLayout, card: _Card) -> None:
     for row, line in enumerate(lines):
         baseline = rect.top + pad + row * line_height + font.size("Ag")[1]
         _put_card_line(canvas.image, font, line, text_left, text_right, baseline)
+    if before is not None:
+        canvas.image[area] = cv2.addWeighted(canvas.image[area], alpha, before, 1.0 - alpha, 0.0)
+
+
+def _clipped(rect: _Rect, width: int, height: int) -> tuple[slice, slice]:
+    return slice(max(rect.top, 0), min(rect.bottom, height)), slice(max(rect.left, 0), min(rect.right, width))
 
 
 def _fit_line(font: Font, line: _CardLine, max_width: int) -> _CardLine:

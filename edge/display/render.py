@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Final
 
 import cv2
@@ -24,7 +25,7 @@ from eyeline.edge.display.canvas import (
     PixelPoint,
     Projection,
     RenderError,
-    ascii_text,
+    drawable_text,
     ink_on,
     item_bgr,
 )
@@ -32,6 +33,7 @@ from eyeline.edge.display.cards import draw_screen_items
 from eyeline.edge.overlays import (
     ArrowShape,
     BadgeShape,
+    Box,
     BoxShape,
     Item,
     LabelShape,
@@ -55,25 +57,31 @@ OUTLINE_BGR: Final[BGR] = (255, 210, 0)
 ARROW_BGR: Final[BGR] = (0, 140, 255)
 LABEL_BGR: Final[BGR] = (255, 255, 255)
 TAG_BGR: Final[BGR] = (24, 24, 24)
+# An overlay with this many boxes marks many small things (the lines of a label read out): they are drawn thin.
+DENSE_BOXES: Final = 6
 
 
 class OverlayRenderer:
     """Draws every overlay item type onto a copy of a BGR frame."""
 
     def draw(self, image: Image, overlays: Iterable[Overlay], project: ProjectionFor | None = None,
-             opacity: OpacityFor | None = None) -> Image:
+             opacity: OpacityFor | None = None, card_opacity: OpacityFor | None = None) -> Image:
         """Return a new image with ``overlays`` drawn on ``image``, which is left untouched.
 
         ``project`` maps each overlay to its re-projection onto this frame (None: draw where the cloud put
         the items). When it returns None for an overlay, that overlay's anchored items are skipped while its
         panels, step cards and notices still show. ``opacity`` (0..1, default 1) blends an overlay's anchored
-        items into the frame, so an overlay whose anchor is lost can fade out.
+        items into the frame, so an overlay whose anchor is lost can fade out; ``card_opacity`` (default 1) does
+        the same for its panels and step cards, so an answer leaves with the view it was about. Notices (the
+        edge's own lines) never fade.
         """
         _check_image(image)
         canvas = Canvas(image.copy())
-        screen_items: list[Item] = []
+        screen_items: list[tuple[Item, float]] = []
         for overlay in overlays:
-            screen_items.extend(item for item in overlay.items if _is_screen_space(item.shape))
+            card_alpha = 1.0 if card_opacity is None else min(1.0, max(0.0, card_opacity(overlay)))
+            screen_items.extend((item, 1.0 if isinstance(item.shape, NoticeShape) else card_alpha)
+                                for item in overlay.items if _is_screen_space(item.shape))
             projection = _identity if project is None else project(overlay)
             alpha = 1.0 if opacity is None else min(1.0, max(0.0, opacity(overlay)))
             if projection is not None and alpha > 0.0:
@@ -82,11 +90,32 @@ class OverlayRenderer:
         return canvas.image
 
 
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    """What the overlay's boxes mark on this frame: captions never cover it, and many boxes are drawn thin."""
+
+    boxes: tuple[tuple[float, float, float, float], ...]   # pixel bounds of every projected box
+    thin: bool
+    tags: list[tuple[float, float, float, float]] = field(default_factory=list)   # captions placed so far
+
+
+def _marked(canvas: Canvas, items: list[Item], projection: Projection) -> _Marked:
+    bounds = []
+    for item in items:
+        if isinstance(item.shape, BoxShape):
+            corners = _pixels(canvas, _corners(item.shape.box), projection)
+            if corners is not None:
+                xs, ys = [x for x, _ in corners], [y for _, y in corners]
+                bounds.append((min(xs), min(ys), max(xs), max(ys)))
+    return _Marked(tuple(bounds), thin=len(bounds) >= DENSE_BOXES)
+
+
 def _draw_anchored_items(canvas: Canvas, overlay: Overlay, projection: Projection, alpha: float) -> None:
     anchored = [item for item in overlay.items if not _is_screen_space(item.shape)]
     target = canvas if alpha >= 1.0 else Canvas(canvas.image.copy())
+    marked = _marked(canvas, anchored, projection)
     for item in anchored:
-        _draw_anchored(target, item, projection)
+        _draw_anchored(target, item, projection, marked)
     if target is not canvas:
         cv2.addWeighted(target.image, alpha, canvas.image, 1.0 - alpha, 0.0, dst=canvas.image)
 
@@ -111,11 +140,11 @@ def _is_screen_space(shape: Shape) -> bool:
 # --- anchored items -------------------------------------------------------------------------------------
 
 
-def _draw_anchored(canvas: Canvas, item: Item, projection: Projection) -> None:
+def _draw_anchored(canvas: Canvas, item: Item, projection: Projection, marked: _Marked) -> None:
     shape = item.shape
     match shape:
         case BoxShape():
-            _draw_box(canvas, shape, item_bgr(item, BOX_BGR), projection)
+            _draw_box(canvas, shape, item_bgr(item, BOX_BGR), projection, marked)
         case OutlineShape():
             _draw_polygon(canvas, _pixels(canvas, shape.points, projection), item_bgr(item, OUTLINE_BGR))
         case BadgeShape():
@@ -136,27 +165,68 @@ def _pixels(canvas: Canvas, points: Iterable[Point], projection: Projection) -> 
     return None if any(pixel is None for pixel in pixels) else [p for p in pixels if p is not None]
 
 
-def _draw_polygon(canvas: Canvas, corners: list[PixelPoint] | None, bgr: BGR) -> None:
+def _draw_polygon(canvas: Canvas, corners: list[PixelPoint] | None, bgr: BGR, width: int = 0) -> None:
     if corners is None or len(corners) < 2:
         return
     for start, end in zip(corners, corners[1:] + corners[:1], strict=True):
         segment = canvas.segment(start, end)
         if segment is not None:
-            cv2.line(canvas.image, *segment, bgr, canvas.metrics.line_width, cv2.LINE_AA)
+            cv2.line(canvas.image, *segment, bgr, width or canvas.metrics.line_width, cv2.LINE_AA)
 
 
-def _draw_box(canvas: Canvas, shape: BoxShape, bgr: BGR, projection: Projection) -> None:
-    box = shape.box
+def _corners(box: Box) -> tuple[Point, Point, Point, Point]:
     left, right = sorted((box.x0, box.x1))
     top, bottom = sorted((box.y0, box.y1))
+    return (left, top), (right, top), (right, bottom), (left, bottom)
+
+
+def _draw_box(canvas: Canvas, shape: BoxShape, bgr: BGR, projection: Projection, marked: _Marked) -> None:
     # Projected corners rather than a rectangle: under a homography the box becomes a general quad.
-    corners = _pixels(canvas, ((left, top), (right, top), (right, bottom), (left, bottom)), projection)
-    _draw_polygon(canvas, corners, bgr)
+    corners = _pixels(canvas, _corners(shape.box), projection)
+    # Many boxes mark many small things (the lines of a label read out): drawn thin, beside what they mark.
+    width = 1 if marked.thin else canvas.metrics.line_width
+    _draw_polygon(canvas, _outset(corners, width + 1.5) if marked.thin else corners, bgr, width)
     if corners is None or not shape.caption or not _touches_image(canvas, corners):
         return
-    top_left = min(corners, key=lambda corner: (corner[1], corner[0]))
-    anchor = (min(max(top_left[0], 0.0), canvas.width - 1.0), min(max(top_left[1], 0.0), canvas.height - 1.0))
-    _draw_tag(canvas, shape.caption, anchor, ink_on(bgr), bgr, centred=False)
+    _draw_caption(canvas, shape.caption, corners, bgr, marked)
+
+
+def _outset(corners: list[PixelPoint] | None, by: float) -> list[PixelPoint] | None:
+    """The quad grown by ``by`` pixels from its centre, so a thin edge runs just outside what it marks."""
+    if corners is None:
+        return None
+    cx, cy = sum(x for x, _ in corners) / len(corners), sum(y for _, y in corners) / len(corners)
+    return [(x + by * math.copysign(1.0, x - cx), y + by * math.copysign(1.0, y - cy)) for x, y in corners]
+
+
+def _draw_caption(canvas: Canvas, caption: str, corners: list[PixelPoint], bgr: BGR, marked: _Marked) -> None:
+    """The caption in a tag just above the box, else beside it (left, right) or below: the first spot inside the
+    image that covers none of the overlay's boxes nor their captions; with none, it is left out rather than hide
+    the text."""
+    font, pad = canvas.metrics.font, canvas.metrics.pad
+    if marked.thin:   # many small boxes: small tags, so more of them find room
+        font, pad = Font(font.scale * 0.75, max(1, font.thickness - 1)), max(1, pad // 2)
+    line = font.fit(drawable_text(caption), canvas.width - 2 * pad)
+    if not line:
+        return
+    width, height, depth = font.size(line)
+    tag_w, tag_h = width + 2 * pad, height + depth + 2 * pad
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    left, top, right, bottom = min(xs), min(ys), max(xs), max(ys)
+    gap = 4.0   # clear of a thin edge drawn just outside the box
+    spots = [(left, top - tag_h - gap), (left - tag_w - gap, (top + bottom - tag_h) / 2),
+             (right + gap, (top + bottom - tag_h) / 2), (left, bottom + gap)]
+    for x, y in spots:
+        tag = (x, y, x + tag_w, y + tag_h)
+        inside = tag[0] >= 0 and tag[1] >= 0 and tag[2] <= canvas.width and tag[3] <= canvas.height
+        if inside and not any(_overlaps(tag, taken) for taken in (*marked.boxes, *marked.tags)):
+            marked.tags.append(tag)
+            _put_tag(canvas, font, pad, line, (round(x), round(y)), ink_on(bgr), bgr)
+            return
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _touches_image(canvas: Canvas, corners: list[PixelPoint]) -> bool:
@@ -172,7 +242,7 @@ def _draw_badge(canvas: Canvas, shape: BadgeShape, bgr: BGR, projection: Project
     at = (round(centre[0]), round(centre[1]))
     cv2.circle(canvas.image, at, radius, bgr, -1, cv2.LINE_AA)
     cv2.circle(canvas.image, at, radius, ink_on(bgr), max(1, radius // 8), cv2.LINE_AA)
-    text = ascii_text(shape.text).strip()[:3]
+    text = drawable_text(shape.text).strip()[:3]
     if text:
         font = _badge_font(text, radius)
         width, height, _ = font.size(text)
@@ -203,7 +273,7 @@ def _draw_arrow(canvas: Canvas, shape: ArrowShape, bgr: BGR, projection: Project
 def _draw_tag(canvas: Canvas, text: str, at: PixelPoint, ink: BGR, paper: BGR, *, centred: bool) -> None:
     """One line of text on a solid backing box, centred on ``at`` or sitting on it, kept inside the image."""
     font, pad = canvas.metrics.font, canvas.metrics.pad
-    line = font.fit(ascii_text(text), canvas.width - 2 * pad)
+    line = font.fit(drawable_text(text), canvas.width - 2 * pad)
     if not line:
         return
     width, height, depth = font.size(line)
@@ -212,5 +282,12 @@ def _draw_tag(canvas: Canvas, text: str, at: PixelPoint, ink: BGR, paper: BGR, *
     top = at[1] - box_height / 2 if centred else at[1] - box_height
     left_px = int(min(max(left, 0), max(canvas.width - box_width, 0)))
     top_px = int(min(max(top, 0), max(canvas.height - box_height, 0)))
-    cv2.rectangle(canvas.image, (left_px, top_px), (left_px + box_width - 1, top_px + box_height - 1), paper, -1)
-    font.put(canvas.image, line, left_px + pad, top_px + pad + height, ink)
+    _put_tag(canvas, font, pad, line, (left_px, top_px), ink, paper)
+
+
+def _put_tag(canvas: Canvas, font: Font, pad: int, line: str, at: tuple[int, int], ink: BGR, paper: BGR) -> None:
+    width, height, depth = font.size(line)
+    left, top = at
+    cv2.rectangle(canvas.image, (left, top), (left + width + 2 * pad - 1, top + height + depth + 2 * pad - 1), paper,
+                  -1)
+    font.put(canvas.image, line, left + pad, top + pad + height, ink)

@@ -92,7 +92,9 @@ class GrpcUplink:
         except TimeoutError as exc:
             await self.aclose()
             raise UplinkError(f"cannot reach the cloud at {self.options.target} within "
-                              f"{self.options.connect_timeout_s:g} s", retryable=True) from exc
+                              f"{self.options.connect_timeout_s:g} s; is `eyeline cloud` running there? check "
+                              "--cloud HOST:PORT (and --tls-ca if it serves TLS), or raise --connect-timeout",
+                              retryable=True) from exc
         stub = session_pb2_grpc.SessionStub(self._channel)  # type: ignore[no-untyped-call]
         self._call = stub.Connect(metadata=(("authorization", f"Bearer {hello.token}"),))
         return await self._greet(self._call, hello)

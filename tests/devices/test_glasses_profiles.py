@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eyeline.devices.base import DeviceSpecError
-from eyeline.devices.profiles import PROFILES, RAYBAN_CLASS, WEBCAM, GlassesProfile, profile_by_name
+from eyeline.devices.profiles import HUD_GLASSES, PROFILES, RAYBAN_CLASS, WEBCAM, GlassesProfile, profile_by_name
 
 VALID: dict[str, Any] = {
     "name": "test",
@@ -24,7 +24,7 @@ VALID: dict[str, Any] = {
 def test_builtin_profiles_are_found_by_name_in_any_case() -> None:
     assert profile_by_name("rayban-class") is RAYBAN_CLASS
     assert profile_by_name(" WebCam ") is WEBCAM
-    assert dict(PROFILES) == {"rayban-class": RAYBAN_CLASS, "webcam": WEBCAM}
+    assert dict(PROFILES) == {"rayban-class": RAYBAN_CLASS, "webcam": WEBCAM, "hud-glasses": HUD_GLASSES}
 
 
 def test_glasses_send_less_and_see_wider_than_a_webcam() -> None:
@@ -34,7 +34,7 @@ def test_glasses_send_less_and_see_wider_than_a_webcam() -> None:
 
 
 def test_unknown_profile_lists_the_known_names() -> None:
-    with pytest.raises(DeviceSpecError, match=r"'hololens'.*rayban-class, webcam"):
+    with pytest.raises(DeviceSpecError, match=r"'hololens'.*hud-glasses, rayban-class, webcam"):
         profile_by_name("hololens")
 
 

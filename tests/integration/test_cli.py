@@ -92,7 +92,7 @@ def test_edge_with_a_wrong_token_exits_with_the_reason(
 def test_edge_with_an_unreachable_cloud_exits_with_the_reason(tmp_path: Path) -> None:
     result = run("edge", "--device", "synthetic:shelf", "--cloud", "127.0.0.1:9", "--token", "x",
                  "--connect-timeout", "1", "--duration", "1", cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 3
     assert "cannot reach the cloud at 127.0.0.1:9" in result.stderr
 
 
