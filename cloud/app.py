@@ -65,7 +65,7 @@ class CloudConfig:
     decode_workers: int = 2
     hello_timeout_s: float = 10.0
     frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
-    warm_up: bool = True                   # load the OCR models at start, not at the first question
+    warm_up: bool = True                   # start() returns once the OCR models are loaded and have run once
     tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
     tls_key: Path | None = None
     asr_model: str = ""                    # for edges that send audio: "" = the packaged Whisper base
@@ -105,16 +105,17 @@ class Cloud:
                                      speech=SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
                                                                 clock=self.clock))
-        self._background = TaskSet("cloud", logger=log)   # the OCR warm-up and the reaper of detached sessions
+        self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions
 
     @property
     def ocr(self) -> OcrPool:
         return self._ocr
 
     async def start(self) -> None:
-        """Start the cloud's own work: the OCR warm-up (when configured) and the reaper of detached sessions."""
+        """Start the cloud's own work: the reaper of detached sessions, after the OCR warm-up (when configured),
+        so a cloud that reports ready never pays a model load inside a question."""
         if self.config.warm_up:
-            self._background.spawn(self._ocr.warm_up(), name="ocr-warm-up")
+            await self._ocr.warm_up()
         self._background.spawn(self._reap_detached(), name="session-reaper")
 
     def end_sessions(self) -> None:
@@ -223,8 +224,9 @@ class CloudServer:
         return self.grpc.address
 
     async def start(self) -> None:
-        await self.grpc.start()
+        """Warm the cloud, then open its port: a client that connects finds it ready."""
         await self.cloud.start()
+        await self.grpc.start()
 
     async def stop(self, grace_s: float = 2.0) -> None:
         """Stop taking sessions, tell live ones the cloud is going, let them finish within ``grace_s``."""
