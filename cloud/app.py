@@ -73,6 +73,7 @@ class CloudConfig:
     record_dir: Path | None = None         # one MCAP recording per session (gRPC or WebRTC), named after it
     detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
     model: ModelConfig | None = None       # an OpenAI-compatible vision model behind the skills (None: embedded only)
+    provisional_answers: bool = True       # answer at once from the session's last read, then over the asked frame
 
     @property
     def max_message_bytes(self) -> int:
@@ -104,7 +105,8 @@ class Cloud:
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
-                                                                clock=self.clock))
+                                                                clock=self.clock),
+                                     provisional=config.provisional_answers)
         self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions
 
     @property

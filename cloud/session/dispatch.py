@@ -33,6 +33,7 @@ from eyeline.cloud.reasoning.proactive import Offer, ProactiveOfferer
 from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_and_decode
 from eyeline.cloud.session.history import Question
 from eyeline.cloud.session.latency import latency_record
+from eyeline.cloud.session.provisional import cached_view, provisional_answer
 from eyeline.cloud.session.sessions import Session
 from eyeline.cloud.session.timing import AnswerClock, TimedReader
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
@@ -51,7 +52,8 @@ class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  clock: Clock | None = None, frame_skill: Skill | None = None,
                  max_queries_in_flight: int = 2, planner: Planner | None = None,
-                 speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None) -> None:
+                 speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None,
+                 provisional: bool = True) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -60,6 +62,7 @@ class Dispatcher:
         self._frame_skill = frame_skill
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
+        self._provisional = provisional   # a provisional answer from the session's last read, before the passes
         self.speech = speech
         self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
@@ -232,6 +235,7 @@ class Dispatcher:
                                ocr=reader, state=session.skill_state, recent=recent, clock=self._clock)
         sent_steps = 0
         try:
+            sent_steps = await self._send_provisional(session, skill, query, mode, frame, asked_ns, timer)
             timer.started(reader)
             # Progressive: each pass's answer goes out at once; a deeper one replaces it in place.
             async for result in self._planner.answers(skill, context):
@@ -241,6 +245,27 @@ class Dispatcher:
             log.exception("skill %s failed in session %s", skill.name, session.session_id)
             await session.send(wire.error("internal", f"the {skill.name} skill failed; see the cloud log",
                                           retryable=True, query_id=query.query_id))
+
+    async def _send_provisional(self, session: Session, skill: Skill, query: wire.QueryIn, mode: Mode,
+                                frame: DecodedFrame, asked_ns: int, timer: AnswerClock) -> int:
+        """Send the skill's answer over the keyframe the session read last, when it is an earlier one; the
+        trace steps sent."""
+        view = cached_view(session, frame) if self._provisional else None
+        if view is None:
+            return 0
+        begun = self._clock.now_ns()
+        early = AnswerClock(self._clock, asked_ns, warm=self._ocr.warm,
+                            frame_decode_us=max(0, view.frame.decoded_ns - view.frame.received_ns) // 1000)
+        early.started()
+        try:
+            result = await provisional_answer(skill, query.text, view, session, self._clock)
+            if result is not None:
+                await self._send_result(session, result, view.frame, query, mode, timer=early)
+        except Exception:
+            log.exception("a provisional answer failed in session %s", session.session_id)
+            return 0
+        timer.provisional_spent(begun)
+        return len(result.steps) if result is not None else 0
 
     def reader(self, session: Session) -> AsyncTextReader:
         """The session's OCR: the pool behind a tracker that carries lines from keyframe to keyframe."""

@@ -17,10 +17,11 @@ from eyeline.protos.clock import Clock
 
 # The stages of an answer, in the order they happen.
 QUEUE = "queue"          # the question waiting for its task to run
+PROVISIONAL = "provisional"  # a provisional answer from what the session already read, sent before the passes
 OCR = "ocr"              # the session's reader at work (detection and recognition, or the tracked cache)
 REASONING = "reasoning"  # the skill's passes, less the time their reader took
 OVERLAY = "overlay"      # the trace, overlay and answer messages built and queued to the session
-STAGES = (QUEUE, OCR, REASONING, OVERLAY)
+STAGES = (QUEUE, PROVISIONAL, OCR, REASONING, OVERLAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +81,15 @@ class AnswerClock:
         self._warm = warm
         self._decode_us = frame_decode_us
         self._started_ns = asked_ns
+        self._provisional_ns = 0
         self._reader: TimedReader | None = None
 
-    def started(self, reader: TimedReader) -> None:
-        """The passes start now, reading through ``reader``."""
+    def provisional_spent(self, since_ns: int) -> None:
+        """A provisional answer went out, begun at ``since_ns``: its time is its own stage, not the queue's."""
+        self._provisional_ns += self._clock.now_ns() - since_ns
+
+    def started(self, reader: TimedReader | None = None) -> None:
+        """The passes start now, reading through ``reader`` (None: they read nothing)."""
         self._started_ns = self._clock.now_ns()
         self._reader = reader
 
@@ -97,7 +103,8 @@ class AnswerClock:
         reasoned_ns, busy_ns = mark
         ocr_ns = min(busy_ns, max(0, reasoned_ns - self._started_ns))
         durations = (
-            (QUEUE, self._started_ns - self._asked_ns),
+            (QUEUE, self._started_ns - self._asked_ns - self._provisional_ns),
+            (PROVISIONAL, self._provisional_ns),
             (OCR, ocr_ns),
             (REASONING, reasoned_ns - self._started_ns - ocr_ns),
             (OVERLAY, sent_ns - reasoned_ns),

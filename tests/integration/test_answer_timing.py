@@ -91,3 +91,41 @@ async def test_a_cold_cloud_says_its_first_answer_was_cold(cloud: CloudServer, s
         await session.close()
     check_stages(answer)
     assert answer.timing is not None and not answer.timing.warm
+
+
+async def test_a_question_over_a_new_view_gets_a_provisional_answer_before_its_ocr_finished(
+        warm_cloud: CloudServer, signer: TokenSigner) -> None:
+    scene = make_shelf_scene(4)
+    session = await open_session(warm_cloud, signer)
+    try:
+        first, _ = render_shelf_frame(scene, 0.0, 1280, 720)
+        await session.uplink.push_frame(encoded(1, first))
+        await session.uplink.ask(QueryOut("q1", QUESTION, mode="instant", frame_seq=1))
+        await final_answer(session, "q1")                 # the session has now read keyframe 1
+        moved, _ = render_shelf_frame(scene, 0.4, 1280, 720)
+        await session.uplink.push_frame(encoded(2, moved))
+        await session.uplink.ask(QueryOut("q2", QUESTION, mode="instant", frame_seq=2))
+        answers: list[Answer] = []
+        while not answers or not answers[-1].final:
+            event = await session.next(Answer, within_s=120)
+            assert isinstance(event, Answer)
+            answers.append(event)
+    finally:
+        await session.close()
+    provisional, final = answers
+    assert (provisional.final, provisional.frame_seq) == (False, 1)      # over the view already read
+    assert (final.final, final.frame_seq) == (True, 2)
+    assert provisional.overlay_id == final.overlay_id == "answer-q2"      # replaced in place
+    assert provisional.text.split(":")[0] == final.text.split(":")[0], (provisional.text, final.text)   # same best
+    assert provisional.timing is not None and final.timing is not None
+    check_stages(provisional)
+    check_stages(final)
+    assert next(s.us for s in provisional.timing.stages if s.stage == OCR) == 0
+    # Both timed from the question's arrival: the provisional answer left before the new keyframe's OCR ended.
+    final_ocr_end = sum(s.us for s in final.timing.stages if s.stage in ("queue", "provisional", OCR))
+    assert provisional.timing.total_us < final_ocr_end
+
+
+def encoded(seq: int, image: object) -> EncodedFrame:
+    data = cv2.imencode(".jpg", image)[1].tobytes()
+    return EncodedFrame(seq=seq, trace_id=f"t{seq}", capture_ns=seq * 1000, data=data, width=1280, height=720)

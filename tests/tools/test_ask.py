@@ -43,7 +43,8 @@ def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
     assert out["elapsed_ms"] > 0
     # The command waits for a warm cloud: its one question pays no OCR model load, and says where its time went.
     timing = out["timing"]
-    assert timing["warm"] and [s["stage"] for s in timing["stages"]] == ["queue", "ocr", "reasoning", "overlay"]
+    stages = ["queue", "provisional", "ocr", "reasoning", "overlay"]
+    assert timing["warm"] and [s["stage"] for s in timing["stages"]] == stages
     assert sum(s["us"] for s in timing["stages"]) <= timing["total_us"] <= out["elapsed_ms"] * 1000
 
 
