@@ -65,7 +65,7 @@ class CloudConfig:
     decode_workers: int = 2
     hello_timeout_s: float = 10.0
     frame_skill: str = ""                  # "noop": answer every frame with an empty overlay (benchmarks)
-    warm_up: bool = True                   # load the OCR models at start, not at the first question
+    warm_up: bool = True                   # start() returns once the OCR models are loaded and have run once
     tls_cert: Path | None = None           # PEM certificate chain; with tls_key, the port speaks TLS only
     tls_key: Path | None = None
     asr_model: str = ""                    # for edges that send audio: "" = the packaged Whisper base
@@ -73,6 +73,7 @@ class CloudConfig:
     record_dir: Path | None = None         # one MCAP recording per session (gRPC or WebRTC), named after it
     detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
     model: ModelConfig | None = None       # an OpenAI-compatible vision model behind the skills (None: embedded only)
+    provisional_answers: bool = True       # answer at once from the session's last read, then over the asked frame
 
     @property
     def max_message_bytes(self) -> int:
@@ -104,17 +105,19 @@ class Cloud:
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
-                                                                clock=self.clock))
-        self._background = TaskSet("cloud", logger=log)   # the OCR warm-up and the reaper of detached sessions
+                                                                clock=self.clock),
+                                     provisional=config.provisional_answers)
+        self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions
 
     @property
     def ocr(self) -> OcrPool:
         return self._ocr
 
     async def start(self) -> None:
-        """Start the cloud's own work: the OCR warm-up (when configured) and the reaper of detached sessions."""
+        """Start the cloud's own work: the reaper of detached sessions, after the OCR warm-up (when configured),
+        so a cloud that reports ready never pays a model load inside a question."""
         if self.config.warm_up:
-            self._background.spawn(self._ocr.warm_up(), name="ocr-warm-up")
+            await self._ocr.warm_up()
         self._background.spawn(self._reap_detached(), name="session-reaper")
 
     def end_sessions(self) -> None:
@@ -223,8 +226,9 @@ class CloudServer:
         return self.grpc.address
 
     async def start(self) -> None:
-        await self.grpc.start()
+        """Warm the cloud, then open its port: a client that connects finds it ready."""
         await self.cloud.start()
+        await self.grpc.start()
 
     async def stop(self, grace_s: float = 2.0) -> None:
         """Stop taking sessions, tell live ones the cloud is going, let them finish within ``grace_s``."""

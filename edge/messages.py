@@ -19,6 +19,22 @@ class Welcome:
 
 
 @dataclass(frozen=True, slots=True)
+class StageTime:
+    stage: str      # queue, ocr, reasoning, overlay: in the order they happen
+    us: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerTiming:
+    """Where an answer's time went on the cloud, from the question's arrival to its overlay leaving."""
+
+    stages: tuple[StageTime, ...]
+    total_us: int
+    warm: bool                 # the cloud's OCR models were loaded before the question came
+    frame_decode_us: int = 0   # the asked frame's decode, paid before the question
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     query_id: str
     text: str
@@ -29,6 +45,7 @@ class Answer:
     proactive: bool = False   # offered unasked (the session asked for proactive turns); query_id names the offer
     offer: str = ""           # the line that introduces a proactive answer
     overlay_id: str = ""      # the overlay that shows this answer (OverlayArrival.overlay.overlay_id); "" = none
+    timing: AnswerTiming | None = None   # where its time went on the cloud; None when the cloud did not say
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from eyeline.devices.spec import open_device
 from eyeline.edge.app import HoldLastFrame, NoAnswerError
 from eyeline.edge.display.render import OverlayRenderer
 from eyeline.edge.errors import EdgeError
-from eyeline.edge.messages import Answer, CloudEvent, TraceStep
+from eyeline.edge.messages import Answer, AnswerTiming, CloudEvent, TraceStep
 from eyeline.edge.overlays import (
     ArrowShape,
     BadgeShape,
@@ -202,7 +202,16 @@ def result_json(result: AskResult) -> dict[str, Any]:
                    "confidence": round(s.confidence, 4), "cost_us": s.cost_us,
                    "evidence": [[b.x0, b.y0, b.x1, b.y1] for b in s.evidence]} for s in result.steps],
         "elapsed_ms": round(result.elapsed_ms, 1),
+        "timing": timing_json(result.answer.timing),
     }
+
+
+def timing_json(timing: AnswerTiming | None) -> dict[str, Any] | None:
+    """Where the final answer's time went on the cloud, stage by stage (``docs/ask-json.md``)."""
+    if timing is None:
+        return None
+    return {"stages": [{"stage": s.stage, "us": s.us} for s in timing.stages], "total_us": timing.total_us,
+            "warm": timing.warm, "frame_decode_us": timing.frame_decode_us}
 
 
 def item_json(item: Item) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def _write(path: Path, text: str) -> None:
 
 
 async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool = False, edge: bool = False,
-                         modes: bool = False) -> int:
+                         modes: bool = False, answer_rounds: int = 0) -> int:
     eyeline, baseline, payload_kib = await run_roundtrip(frames, fps)
     command = f"eyeline bench --frames {frames} --fps {fps:g}"
     report = render_report(eyeline, baseline, frames, fps, payload_kib, command)
@@ -46,6 +46,10 @@ async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool 
         from eyeline.tools.bench_modes import contemplating_section
 
         report += "\n" + await contemplating_section()
+    if answer_rounds > 0:
+        from eyeline.tools.bench_answers import answers_section
+
+        report += "\n" + await answers_section(answer_rounds)
     from eyeline.tools.evalset import kept_section
 
     # The per-mode accuracy table takes many minutes of OCR; `eyeline eval --performance` writes it, and a

@@ -204,6 +204,9 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="skip the edge benchmarks (anchoring, uplink bytes and answers with real OCR, edge CPU)")
     p.add_argument("--no-modes", action="store_true",
                    help="skip Contemplating's parallel vs one-after-another sub-agent timing")
+    p.add_argument("--only-answers", action="store_true",
+                   help="measure only question -> provisional and final overlay, replacing that section of --output")
+    p.add_argument("--rounds", type=int, default=12, help="timed questions per cloud in the answers section")
     p.set_defaults(run=_run_bench)
 
 
@@ -435,8 +438,12 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
+    if args.only_answers:
+        from eyeline.tools.bench_answers import write_answers_section
+
+        return asyncio.run(write_answers_section(args.output, args.rounds))
     return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech,
-                                     edge=not args.no_edge, modes=not args.no_modes))
+                                     edge=not args.no_edge, modes=not args.no_modes, answer_rounds=args.rounds))
 
 
 def build_parser() -> argparse.ArgumentParser:

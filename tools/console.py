@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from eyeline.edge.app import EdgeRunReport
-from eyeline.edge.messages import Answer, CloudErrorReport, CloudEvent, TraceStep
+from eyeline.edge.messages import Answer, AnswerTiming, CloudErrorReport, CloudEvent, TraceStep
 
 
 def format_step(step: TraceStep) -> str:
     return (f"  [{step.index}] {step.kind:<8} {step.text}  "
             f"(agent {step.agent or '-'}, confidence {step.confidence:.2f}, {step.cost_us / 1000:.1f} ms)")
+
+
+def format_timing(timing: AnswerTiming) -> str:
+    """Where an answer's time went on the cloud, from the question's arrival to its overlay leaving."""
+    stages = " · ".join(f"{s.stage} {s.us / 1000:.0f} ms" for s in timing.stages)
+    warmth = "warm" if timing.warm else "cold: OCR loaded inside"
+    return f"timing: {stages} of {timing.total_us / 1000:.0f} ms ({warmth})"
 
 
 def print_event(event: CloudEvent) -> None:
@@ -19,6 +26,8 @@ def print_event(event: CloudEvent) -> None:
             print(f"offer: {event.offer}: {event.text}", flush=True)
         case Answer():
             print(f"answer ({event.mode}{'' if event.final else ', refining'}): {event.text}", flush=True)
+            if event.timing is not None:
+                print(f"  {format_timing(event.timing)}", flush=True)
         case CloudErrorReport():
             print(f"cloud error {event.code}: {event.message}", flush=True)
 

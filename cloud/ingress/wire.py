@@ -13,6 +13,7 @@ from eyeline.cloud import model
 from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
 from eyeline.cloud.perception.speech import AudioPiece, CloudTranscript
 from eyeline.cloud.session.latency import RenderedIn
+from eyeline.cloud.session.timing import AnswerTiming
 from eyeline.protos.v1 import session_pb2 as pb
 
 _MODE_FROM_WIRE = {pb.MODE_INSTANT: Mode.INSTANT, pb.MODE_THINKING: Mode.THINKING,
@@ -192,12 +193,18 @@ def overlay(result: SkillResult, *, overlay_id: str, query_id: str, frame_seq: i
 
 
 def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
-           mode: Mode, overlay_id: str = "", offer: str = "") -> pb.CloudMessage:
+           mode: Mode, overlay_id: str = "", offer: str = "", timing: AnswerTiming | None = None) -> pb.CloudMessage:
     """The answer to a query, shown by the overlay ``overlay_id`` (if any); with ``offer``, an unasked (proactive)
-    one that ``offer`` introduces."""
+    one that ``offer`` introduces; with ``timing``, where its time went."""
     return pb.CloudMessage(answer=pb.Answer(query_id=query_id, text=result.answer, frame_seq=frame_seq,
                                             trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final,
-                                            proactive=bool(offer), offer=offer, overlay_id=overlay_id))
+                                            proactive=bool(offer), offer=offer, overlay_id=overlay_id,
+                                            timing=_timing(timing) if timing is not None else None))
+
+
+def _timing(timing: AnswerTiming) -> pb.AnswerTiming:
+    return pb.AnswerTiming(stages=[pb.StageTime(stage=s.stage, us=s.us) for s in timing.stages],
+                           total_us=timing.total_us, warm=timing.warm, frame_decode_us=timing.frame_decode_us)
 
 
 def trace_step(step: model.TraceStep, *, index: int, query_id: str, frame_seq: int) -> pb.CloudMessage:

@@ -58,6 +58,11 @@ class TrackedTextReader:
         self._cached: _Cached | None = None
         self.stats = ReuseStats()
 
+    def latest(self) -> tuple[Image, tuple[TextLine, ...]] | None:
+        """The last keyframe read and its lines, at no cost; None before the first read."""
+        cached = self._cached
+        return None if cached is None else (cached.image, cached.lines)
+
     async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
         cached = self._cached
         if cached is None or cached.image.shape != image_bgr.shape:

@@ -33,7 +33,9 @@ from eyeline.cloud.reasoning.proactive import Offer, ProactiveOfferer
 from eyeline.cloud.session.frames import DecodedFrame, FrameLimits, FrameRejectedError, check_and_decode
 from eyeline.cloud.session.history import Question
 from eyeline.cloud.session.latency import latency_record
+from eyeline.cloud.session.provisional import cached_view, provisional_answer
 from eyeline.cloud.session.sessions import Session
+from eyeline.cloud.session.timing import AnswerClock, TimedReader
 from eyeline.cloud.skills.base import Keyframe, Skill, SkillContext, SkillRouter, UnsupportedQuestionError
 from eyeline.protos.clock import Clock, MonotonicClock
 
@@ -50,7 +52,8 @@ class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  clock: Clock | None = None, frame_skill: Skill | None = None,
                  max_queries_in_flight: int = 2, planner: Planner | None = None,
-                 speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None) -> None:
+                 speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None,
+                 provisional: bool = True) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -59,6 +62,7 @@ class Dispatcher:
         self._frame_skill = frame_skill
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
+        self._provisional = provisional   # a provisional answer from the session's last read, before the passes
         self.speech = speech
         self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
@@ -162,7 +166,7 @@ class Dispatcher:
         image = await loop.run_in_executor(self._decode_pool, check_and_decode, event.data, self.limits)
         return DecodedFrame(seq=event.seq, trace_id=event.trace_id, image=image, capture_ns=event.capture_ns,
                             sent_ns=event.sent_ns, received_ns=received_ns, keyframe=event.keyframe,
-                            redacted=event.redacted)
+                            redacted=event.redacted, decoded_ns=self._clock.now_ns())
 
     async def _run_frame_skill(self, session: Session, frame: DecodedFrame, skill: Skill) -> None:
         context = SkillContext(question="", mode=session.mode, image=frame.image, frame_seq=frame.seq,
@@ -171,14 +175,15 @@ class Dispatcher:
         await self._send_overlay(session, result, frame, query_id="", overlay_id=f"frame-{frame.seq}")
 
     async def _on_query(self, session: Session, query: wire.QueryIn) -> None:
+        asked_ns = self._clock.now_ns()
         session.stats.queries += 1
         session.history.asked(Question(query.query_id, query.text[:MAX_QUESTION_CHARS],
-                                       (query.mode or session.mode).name.lower(), self._clock.now_ns()))
+                                       (query.mode or session.mode).name.lower(), asked_ns))
         if len(query.text) > MAX_QUESTION_CHARS:
             await session.send(wire.error("malformed_message", f"a question of {len(query.text)} characters is "
                                           f"over the limit of {MAX_QUESTION_CHARS}", query_id=query.query_id))
             return
-        if not session.spawn(self._answer(session, query), self._max_queries):
+        if not session.spawn(self._answer(session, query, asked_ns), self._max_queries):
             await session.send(wire.error(
                 "overloaded", f"{self._max_queries} queries are already in flight; ask again shortly",
                 retryable=True, query_id=query.query_id))
@@ -205,11 +210,11 @@ class Dispatcher:
                                        trace_id=frame.trace_id, mode=Mode.INSTANT, overlay_id=offer_id,
                                        offer=offer.text))
 
-    async def _answer(self, session: Session, query: wire.QueryIn) -> None:
+    async def _answer(self, session: Session, query: wire.QueryIn, asked_ns: int) -> None:
         with self.proactive.asking(session):
-            await self._answer_query(session, query)
+            await self._answer_query(session, query, asked_ns)
 
-    async def _answer_query(self, session: Session, query: wire.QueryIn) -> None:
+    async def _answer_query(self, session: Session, query: wire.QueryIn, asked_ns: int) -> None:
         frame = session.frame(query.frame_seq)
         if frame is None:
             wanted = "any keyframe" if query.frame_seq is None else f"frame {query.frame_seq}"
@@ -223,19 +228,44 @@ class Dispatcher:
             return
         mode = query.mode or session.mode
         recent = tuple(Keyframe(f.seq, f.image) for f in session.recent_frames(frame.seq, RECENT_KEYFRAMES))
+        timer = AnswerClock(self._clock, asked_ns, warm=self._ocr.warm,
+                            frame_decode_us=max(0, frame.decoded_ns - frame.received_ns) // 1000)
+        reader = TimedReader(self.reader(session), self._clock)
         context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
-                               ocr=self.reader(session), state=session.skill_state, recent=recent,
-                               clock=self._clock)
+                               ocr=reader, state=session.skill_state, recent=recent, clock=self._clock)
         sent_steps = 0
         try:
+            sent_steps = await self._send_provisional(session, skill, query, mode, frame, asked_ns, timer)
+            timer.started(reader)
             # Progressive: each pass's answer goes out at once; a deeper one replaces it in place.
             async for result in self._planner.answers(skill, context):
-                await self._send_result(session, result, frame, query, mode, first_step=sent_steps)
+                await self._send_result(session, result, frame, query, mode, first_step=sent_steps, timer=timer)
                 sent_steps += len(result.steps)
         except Exception:
             log.exception("skill %s failed in session %s", skill.name, session.session_id)
             await session.send(wire.error("internal", f"the {skill.name} skill failed; see the cloud log",
                                           retryable=True, query_id=query.query_id))
+
+    async def _send_provisional(self, session: Session, skill: Skill, query: wire.QueryIn, mode: Mode,
+                                frame: DecodedFrame, asked_ns: int, timer: AnswerClock) -> int:
+        """Send the skill's answer over the keyframe the session read last, when it is an earlier one; the
+        trace steps sent."""
+        view = cached_view(session, frame) if self._provisional else None
+        if view is None:
+            return 0
+        begun = self._clock.now_ns()
+        early = AnswerClock(self._clock, asked_ns, warm=self._ocr.warm,
+                            frame_decode_us=max(0, view.frame.decoded_ns - view.frame.received_ns) // 1000)
+        early.started()
+        try:
+            result = await provisional_answer(skill, query.text, view, session, self._clock)
+            if result is not None:
+                await self._send_result(session, result, view.frame, query, mode, timer=early)
+        except Exception:
+            log.exception("a provisional answer failed in session %s", session.session_id)
+            return 0
+        timer.provisional_spent(begun)
+        return len(result.steps) if result is not None else 0
 
     def reader(self, session: Session) -> AsyncTextReader:
         """The session's OCR: the pool behind a tracker that carries lines from keyframe to keyframe."""
@@ -244,14 +274,17 @@ class Dispatcher:
         return session.reader
 
     async def _send_result(self, session: Session, result: SkillResult, frame: DecodedFrame,
-                           query: wire.QueryIn, mode: Mode, *, first_step: int = 0) -> None:
+                           query: wire.QueryIn, mode: Mode, *, first_step: int = 0,
+                           timer: AnswerClock | None = None) -> None:
+        mark = timer.reasoned() if timer is not None else None
         for index, step in enumerate(result.steps, first_step):
             await session.send(wire.trace_step(step, index=index, query_id=query.query_id, frame_seq=frame.seq))
         # Every pass of a query shows in the one overlay, replaced in place; the answer names it.
         overlay_id = f"answer-{query.query_id}"
         await self._send_overlay(session, result, frame, query_id=query.query_id, overlay_id=overlay_id)
+        timing = timer.timing(mark) if timer is not None and mark is not None else None
         await session.send(wire.answer(result, query_id=query.query_id, frame_seq=frame.seq,
-                                       trace_id=frame.trace_id, mode=mode, overlay_id=overlay_id))
+                                       trace_id=frame.trace_id, mode=mode, overlay_id=overlay_id, timing=timing))
 
     async def _send_overlay(self, session: Session, result: SkillResult, frame: DecodedFrame, *,
                             query_id: str, overlay_id: str) -> None:

@@ -42,6 +42,7 @@ class DecodedFrame:
     received_ns: int
     keyframe: bool = True                    # False: a preview, shown to viewers but never reasoned over
     redacted: tuple[NormBox, ...] = ()       # regions the edge blurred (faces) before sending
+    decoded_ns: int = 0                      # when its pixels were decoded (0: it arrived decoded)
 
 
 def image_dimensions(data: bytes) -> tuple[int, int]:

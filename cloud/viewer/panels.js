@@ -131,6 +131,7 @@ export class Transcript {
       if (e.question) lines.push(["asked", `${e.question.text} (${e.question.mode})`]);
       if (e.answer) lines.push([e.answer.proactive ? "offered" : e.answer.final ? "answer" : "provisional",
         e.answer.offer ? `${e.answer.offer} ${e.answer.text ?? ""}` : e.answer.text ?? ""]);
+      if (e.answer?.timing) lines.push(["timing", timingText(e.answer.timing)]);
       for (const [who, text] of lines) {
         const line = document.createElement("div");
         line.className = `said ${who}`;
@@ -141,4 +142,11 @@ export class Transcript {
     }
     this.list.replaceChildren(...items);
   }
+}
+
+// Where an answer's time went on the cloud: "ocr 512 ms · reasoning 9 ms ... of 530 ms (warm)".
+export function timingText(timing) {
+  const ms = (us) => `${Math.round((us ?? 0) / 1000)} ms`;
+  const stages = (timing.stages ?? []).map((s) => `${s.stage} ${ms(s.us)}`).join(" · ");
+  return `${stages} of ${ms(timing.total_us)}${timing.warm ? "" : " (cold: OCR models loaded inside)"}`;
 }

@@ -12,12 +12,14 @@ from eyeline.edge import overlays as ov
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
     Answer,
+    AnswerTiming,
     CloudErrorReport,
     CloudEvent,
     FlowControl,
     HeardInCloud,
     HopTimes,
     OverlayArrival,
+    StageTime,
     TraceStep,
     Welcome,
 )
@@ -177,7 +179,8 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
         case "answer":
             a = message.answer
             return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final,
-                          a.proactive, a.offer, a.overlay_id)
+                          a.proactive, a.offer, a.overlay_id,
+                          _timing(a.timing) if a.HasField("timing") else None)
         case "trace":
             return _trace_step(message.trace)
         case "flow":
@@ -191,6 +194,10 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
             code = pb.ErrorCode.Name(e.code).removeprefix("ERROR_CODE_").lower()
             return CloudErrorReport(code, e.message, e.retryable, e.frame_seq, e.query_id)
     raise ProtocolError(f"the cloud sent a CloudMessage with no known content ({kind!r})")
+
+
+def _timing(t: pb.AnswerTiming) -> AnswerTiming:
+    return AnswerTiming(tuple(StageTime(s.stage, s.us) for s in t.stages), t.total_us, t.warm, t.frame_decode_us)
 
 
 def _hops(h: pb.HopTimes) -> HopTimes:
@@ -246,7 +253,13 @@ def _shape(item: pb.OverlayItem) -> ov.Shape:  # one branch per item kind
 def answer_to_wire(answer: Answer) -> pb.Answer:
     return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
                      trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
-                     proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id)
+                     proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id,
+                     timing=_timing_to_wire(answer.timing) if answer.timing is not None else None)
+
+
+def _timing_to_wire(t: AnswerTiming) -> pb.AnswerTiming:
+    return pb.AnswerTiming(stages=[pb.StageTime(stage=s.stage, us=s.us) for s in t.stages], total_us=t.total_us,
+                           warm=t.warm, frame_decode_us=t.frame_decode_us)
 
 
 def trace_to_wire(step: TraceStep) -> pb.TraceStep:

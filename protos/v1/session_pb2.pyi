@@ -469,7 +469,7 @@ class NoticeItem(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id")
+    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id", "timing")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -481,6 +481,7 @@ class Answer(_message.Message):
     PROACTIVE_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMING_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     frame_seq: int
@@ -492,7 +493,28 @@ class Answer(_message.Message):
     proactive: bool
     offer: str
     overlay_id: str
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ...) -> None: ...
+    timing: AnswerTiming
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ..., timing: _Optional[_Union[AnswerTiming, _Mapping]] = ...) -> None: ...
+
+class AnswerTiming(_message.Message):
+    __slots__ = ("stages", "total_us", "warm", "frame_decode_us")
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_US_FIELD_NUMBER: _ClassVar[int]
+    WARM_FIELD_NUMBER: _ClassVar[int]
+    FRAME_DECODE_US_FIELD_NUMBER: _ClassVar[int]
+    stages: _containers.RepeatedCompositeFieldContainer[StageTime]
+    total_us: int
+    warm: bool
+    frame_decode_us: int
+    def __init__(self, stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., total_us: _Optional[int] = ..., warm: _Optional[bool] = ..., frame_decode_us: _Optional[int] = ...) -> None: ...
+
+class StageTime(_message.Message):
+    __slots__ = ("stage", "us")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    US_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    us: int
+    def __init__(self, stage: _Optional[str] = ..., us: _Optional[int] = ...) -> None: ...
 
 class TraceStep(_message.Message):
     __slots__ = ("query_id", "index", "kind", "text", "evidence", "confidence", "cost_us", "agent", "frame_seq")

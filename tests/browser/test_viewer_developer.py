@@ -117,6 +117,8 @@ async def test_a_late_viewer_sees_the_overlay_and_evidence_on_their_keyframe_and
         assert steps == [f"{names[s.kind]}: {s.text}" for s in staged.trace]
         transcript = await page.locator("#transcript").inner_text()
         assert all(f"asked: {q}" in transcript for q in QUESTIONS) and transcript.count("answer:") == len(QUESTIONS)
+        # Each final answer says where its time went, stage by stage.
+        assert transcript.count("timing: queue ") == len(QUESTIONS) and " · ocr " in transcript
         rows = await page.locator("#latency-table tr").all_inner_texts()
         assert len(rows) == len(QUESTIONS) and all(any(q in r for r in rows) for q in QUESTIONS)
         await page.wait_for_function("document.querySelector('#connection td[data-stat=transport]') !== null")

@@ -46,6 +46,8 @@ async def test_the_demo_names_the_right_product_and_pins_ranks_on_it(tmp_path: P
     assert report.answer is not None and report.overlay is not None and truth is not None
     assert report.steps[0].kind == "perceive"
     assert "answer" in [step.kind for step in report.steps]
+    # The demo asks a warm cloud: no OCR model load inside its one question.
+    assert report.answer.timing is not None and report.answer.timing.warm
 
     panel = next(i.shape for i in report.overlay.items if isinstance(i.shape, PanelShape))
     ranked = [row.text.lower() for row in panel.rows]

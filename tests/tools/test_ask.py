@@ -16,7 +16,7 @@ from eyeline.tools.cli import main
 pytestmark = pytest.mark.slow
 
 DOCUMENTED_KEYS = {"schema", "question", "mode", "source", "answer", "interim_answers", "frame", "overlay", "trace",
-                   "elapsed_ms"}
+                   "elapsed_ms", "timing"}
 
 
 def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
@@ -41,6 +41,11 @@ def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
     assert kinds[0] == "perceive" and "answer" in kinds
     assert any(step["agent"] == "repair" and step["kind"] == "ground" for step in out["trace"])
     assert out["elapsed_ms"] > 0
+    # The command waits for a warm cloud: its one question pays no OCR model load, and says where its time went.
+    timing = out["timing"]
+    stages = ["queue", "provisional", "ocr", "reasoning", "overlay"]
+    assert timing["warm"] and [s["stage"] for s in timing["stages"]] == stages
+    assert sum(s["us"] for s in timing["stages"]) <= timing["total_us"] <= out["elapsed_ms"] * 1000
 
 
 def test_ask_without_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
