@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 
 _MAX_SDP_BYTES = 64 * 1024
 _MAX_QUESTION_BODY_BYTES = 8 * 1024   # a question at its longest, in any script, with room for the JSON around it
+# How long a viewer's question may wait to be handed to its session: the session's replies go through a bounded
+# queue its edge reads, and an edge that stopped reading must not hold the HTTP request forever.
+QUESTION_HANDOFF_S = 5.0
 VIEWER_FILES = resources.files("eyeline.cloud") / "viewer"
 
 
@@ -273,7 +276,12 @@ class HttpServer:
         if not text or len(text) > MAX_QUESTION_CHARS:
             raise _problem(400, f"the question must have 1 to {MAX_QUESTION_CHARS} characters")
         query_id = f"viewer-{next(self._queries)}"
-        await self._cloud.dispatcher.handle(session, wire.QueryIn(query_id, text, mode, None))
+        try:
+            async with asyncio.timeout(QUESTION_HANDOFF_S):
+                await self._cloud.dispatcher.handle(session, wire.QueryIn(query_id, text, mode, None))
+        except TimeoutError:
+            raise _problem(503, f"session {session.session_id} is not taking replies (its edge is not reading "
+                                "them); ask again later") from None
         return web.json_response({"query_id": query_id}, status=202)
 
     # ------------------------------------------------------------------ helpers

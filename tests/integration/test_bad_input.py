@@ -4,6 +4,7 @@ loop that keeps serving every session while a client sends the worst it can."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from eyeline.cloud.app import CloudServer
+from eyeline.cloud.ingress import http as http_module
 from eyeline.cloud.ingress.auth import TokenSigner
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.cloud.model import Mode
@@ -24,6 +26,7 @@ from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import EncodedFrame
 from eyeline.protos import recording as layout
 from eyeline.protos.images import ImageHeaderError, image_size
+from eyeline.protos.v1 import session_pb2 as pb
 from tests.fuzz.bombs import fill_byte_jpeg, png_bomb, tiny_segment_jpeg
 
 from .conftest import OpenSession
@@ -157,3 +160,28 @@ async def test_mixing_and_resampling_an_utterance_does_not_stall_the_event_loop(
     assert heard.utterance.text == f"{16_000 * 30} samples"
     assert longest < 0.2, f"the event loop stood still for {longest:.2f} s"
     await cloud.sessions.close(session)
+
+
+async def test_a_question_into_a_session_whose_edge_stopped_reading_is_refused_not_held(
+        cloud: CloudServer, signer: TokenSigner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_module, "QUESTION_HANDOFF_S", 0.5)
+    session = cloud.sessions.open("stalled", "rayban-class", Mode.INSTANT, cloud.cloud.clock.now_ns())
+    with contextlib.suppress(asyncio.QueueFull):
+        while True:   # an edge that reads nothing: its bounded queue of replies is full
+            session.outbound.put_nowait(pb.CloudMessage())
+    server = HttpServer(cloud.cloud)
+    await server.start()
+    try:
+        statuses = []
+        async with aiohttp.ClientSession() as client, asyncio.timeout(15):
+            while not statuses or statuses[-1] == 202:   # questions in flight, until one is refused
+                assert len(statuses) < 5, statuses
+                async with client.post(f"{server.url}/api/sessions/{session.session_id}/query",
+                                       json={"text": "which has the most protein?"},
+                                       headers={"Authorization": f"Bearer {signer.mint('stalled')}"}) as response:
+                    statuses.append(response.status)
+                    body = await response.text()
+        # The refusal that says "overloaded" has nowhere to go: the viewer is told so instead of being held.
+        assert statuses[-1] == 503 and "not taking replies" in body
+    finally:
+        await server.stop()
