@@ -1,0 +1,252 @@
+"""The words of nutrition tables: nutrient row names, column headings and amounts, in many languages.
+
+Pure functions of text. Text is folded first (lower case, accents off, ß to ss), so "Protéines", "Proteines"
+and "PROTEINES" are one word, and OCR's habit of dropping accents costs nothing. Covered: English, French,
+German, Dutch, Spanish, Italian, Portuguese, Swedish, Danish, Norwegian, Finnish, Croatian, Romanian, Polish.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+class Nutrient(enum.Enum):
+    ENERGY = "energy"
+    FAT = "fat"
+    SATURATED_FAT = "saturated fat"
+    CARBOHYDRATE = "carbohydrate"
+    SUGARS = "sugars"
+    FIBRE = "fibre"
+    PROTEIN = "protein"
+    SALT = "salt"
+    SODIUM = "sodium"
+
+
+class Basis(enum.Enum):
+    PER_100 = "100g"          # per 100 g or 100 ml
+    SERVING = "serving"
+    PACKAGE = "package"
+    REFERENCE = "%RI"         # a share of the reference intake / daily value: never an amount
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, so one pattern matches every spelling OCR produces."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ł", "l").replace("Ł", "L"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+
+
+def _words(*stems: str) -> str:
+    return "(?:" + "|".join(stems) + ")"
+
+
+# Rows that look like a tracked nutrient but are not one ("mono-unsaturates", "trans fat", "cholesterol"):
+# checked before the nutrients, so they never take a value that is not theirs.
+_NOT_TRACKED = re.compile(
+    r"\b(?:mono|poly|multi)[\s-]*(?:un)?satur|\bunsatur|\binsatur|\bungesatt|\bonverzadig|\binsaturi|\bmonoinsat|"
+    r"\bpolyol|\btrans\b|\bcholest|\bamidon|\bstarch|\bzetmeel|\bstarke\b|\balmidon|\bamido|\bvitamin|\bcalcium|"
+    r"\bpotassium|\biron\b|\breference|\bapports?\b|\badulte?s?\b|\bdaily value|\bingredients?\b|\bingredients|\badded sugar|\bincl\w* \d+ ?g added|\bsucres? ajout|\berythritol|\blactose")
+
+# Specific names before general ones: "saturated fat" is not "fat", "of which sugars" is not "carbohydrate".
+_NUTRIENT_PATTERNS: tuple[tuple[Nutrient, re.Pattern[str]], ...] = tuple(
+    (nutrient, re.compile(pattern)) for nutrient, pattern in (
+        (Nutrient.SATURATED_FAT, _words(
+            r"saturate", r"sat\.? fat", r"satures?\b", r"saturados?", r"saturadas?", r"saturi\b", r"saturati",
+            r"gesatt", r"verzadigd", r"mattat", r"mattade", r"maettede", r"mattede", r"mettet", r"mettede",
+            r"tyydyttyn", r"zasicen", r"saturati", r"nasycon")),
+        (Nutrient.SUGARS, _words(
+            r"sugars?\b", r"sucres?\b", r"zucker", r"suikers?", r"azucares", r"zuccheri", r"acucares",
+            r"sockerarter", r"socker", r"sukkerarter", r"sukker", r"sokeri", r"secer", r"zaharuri", r"cukry")),
+        (Nutrient.FIBRE, _words(
+            r"fib(?:re|er|ra|ras|res)\b", r"ballaststoff", r"vezels", r"kostfib", r"ravintokuitu", r"kuitu",
+            r"vlakn", r"blonnik")),
+        (Nutrient.CARBOHYDRATE, _words(
+            r"carbohydrate", r"carbs\b", r"glucides?", r"kohlenhydrat", r"koolhydrat", r"hidratos de carbono",
+            r"carbohidrat", r"carboidrat", r"kolhydrat", r"kulhydrat", r"karbohydrat", r"hiilihydraat",
+            r"ugljikohidrat", r"weglowodan")),
+        (Nutrient.PROTEIN, _words(
+            r"prote[i1l]n", r"prot[e3]ine", r"protein[ae]", r"proteiini", r"eiwei", r"e[il1]w[il1]t",
+            r"bjelancevin", r"bialk")),
+        (Nutrient.SALT, _words(
+            r"\bsalt\b", r"\bsel\b", r"\bsalz\b", r"\bzout\b", r"\bsal\b", r"\bsale\b", r"\bsuola\b", r"\bsol\b",
+            r"\bsare\b")),
+        (Nutrient.SODIUM, _words(r"sodium", r"\bsodio\b", r"\bnatrium\b", r"\bsodiu\b", r"\bsod\b")),
+        (Nutrient.FAT, _words(
+            r"\bfat\b", r"total fat", r"matieres? grasses?", r"lipides", r"\bfett?\b", r"\bvetten?\b", r"\bvet\b",
+            r"grasas", r"grassi", r"lipidos", r"gorduras", r"\bfedt\b", r"rasva", r"\bmasti\b", r"\bmast\b",
+            r"grasimi", r"tluszcz", r"graisses?", r"\bfats\b")),
+        (Nutrient.ENERGY, _words(
+            r"energ", r"calories", r"\bcalorie\b", r"brennwert", r"valeur energetique",
+            r"valore energetico", r"valor energetico", r"kalorier")),
+    ))
+
+
+# OCR splits a word after its first letter ("S aturated Fat", "Total S ugars"); joined before matching.
+_SPLIT_INITIAL = re.compile(r"\b([a-z]) (?=[a-z]{3,})")
+
+
+def label_text(text: str) -> str:
+    """The folded text row names are matched in: same length as ``fold`` except where split words rejoin."""
+    return _SPLIT_INITIAL.sub(r"\1", fold(text))
+
+
+def names_untracked(text: str) -> bool:
+    """A row of a nutrient this reader does not report (trans fat, cholesterol, vitamins): it holds a row's
+    place in the table, so the values around it stay aligned."""
+    return bool(_NOT_TRACKED.search(label_text(text)))
+
+
+def nutrients_named(text: str) -> list[tuple[Nutrient | None, int, int]]:
+    """Every nutrient a line names, in order, with where its name starts and ends in ``label_text(text)``;
+    ``None`` for an untracked one (trans fat, cholesterol, added sugars), which wins over a tracked name it
+    overlaps ("mono-unsaturates" is not "saturates").
+
+    A bilingual row ("Eiwitten - Protéines") names one nutrient twice; it is reported once, at its first name,
+    and a fat name that qualifies a saturated one ("acides gras saturés") is part of it.
+    """
+    folded = label_text(text)
+    found: list[tuple[Nutrient | None, int, int]] = [(None, *m.span()) for m in _NOT_TRACKED.finditer(folded)]
+    for nutrient, pattern in _NUTRIENT_PATTERNS:
+        for match in pattern.finditer(folded):
+            start, end = match.span()
+            if any(start < t_end + _QUALIFIER and t_start < end + _QUALIFIER and (other is None or nutrient is
+                   Nutrient.FAT or other is nutrient) for other, t_start, t_end in found):
+                continue
+            found.append((nutrient, start, end))
+    return sorted(found, key=lambda item: item[1])
+
+
+# Characters between two names that make them one ("acides gras saturés", "saturated fat").
+_QUALIFIER = 3
+
+
+def nutrient_named(text: str) -> Nutrient | None:
+    """The nutrient a row label names first, or None (none, or an untracked one)."""
+    named = nutrients_named(text)
+    return named[0][0] if named else None
+
+
+# ------------------------------------------------------------------ amounts
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """One number as printed: its value, unit ("g", "mg", "kcal", "kJ", "%", "" when none), where it starts in
+    the line's text, and whether it was stated as an upper bound ("<0.5 g")."""
+
+    value: float
+    unit: str
+    start: int
+    end: int
+    below: bool = False
+
+    @property
+    def grams(self) -> float | None:
+        if self.unit == "g":
+            return self.value
+        if self.unit == "mg":
+            return self.value / 1000.0
+        if self.unit in ("ug", "µg"):
+            return self.value / 1_000_000.0
+        return None
+
+
+_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", ",": "."})
+_AMOUNT = re.compile(
+    r"(?P<below>(?:<|less than|moins de|weniger als|minder dan|menos de|meno di|mindre an|manje od)\s*)?"
+    r"(?<![A-Za-z0-9.,])(?P<num>[0-9Oo]*[0-9](?:[0-9Oo]*)(?:[.,][0-9Oo]+)?|[.,][0-9]+|[Oo](?=\s?m?g\b))\s*"
+    r"(?:(?P<unit>kcal|kj|mg|µg|ug|mcg|g|gr|gram[sm]?|grammes?|grams?|cal|%)(?![a-z]))?", re.IGNORECASE)
+
+
+def amounts_in(text: str) -> list[Amount]:
+    """Every amount printed in a line, left to right: "3,2 g", "<0.5g", "407 kJ", "12%", or a bare "110"."""
+    found: list[Amount] = []
+    for match in _AMOUNT.finditer(text):
+        raw = match.group("num")
+        digits = raw.translate(_LOOKALIKES)
+        if digits.startswith("."):
+            digits = "0" + digits
+        try:
+            value = float(digits)
+        except ValueError:
+            continue
+        unit = _unit(match.group("unit") or "")
+        found.append(Amount(value, unit, match.start(), match.end(), below=bool(match.group("below"))))
+    return found
+
+
+def _unit(raw: str) -> str:
+    lowered = raw.lower()
+    if lowered in ("kcal", "cal"):
+        return "kcal"
+    if lowered == "kj":
+        return "kJ"
+    if lowered in ("mg",):
+        return "mg"
+    if lowered in ("µg", "ug", "mcg"):
+        return "ug"
+    if lowered == "%":
+        return "%"
+    return "g" if lowered else ""
+
+
+# ------------------------------------------------------------------ column headings
+
+_PER = r"(?:per|pour|par|pro|je|voor|por|para|per|na|pe|za|/)"
+_HUNDRED = r"100\s*(?:g|ml|gr|gram|grammes?|grams?)\b"
+_PER_100 = re.compile(rf"(?:{_PER}\s*|^\W*|\b(?:in|di|dla)\s+)(?:1\s*)?{_HUNDRED}|\b100\s*g\s*(?:sadrzi|contiene)|"
+                      r"\bper\s+100\b|\b100\s*g(?:r)?\b\s*$|\btypical values? per 100|\bvaleurs? moyennes? pour 100",
+                      re.IGNORECASE)
+_SERVING_WORDS = (r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|portie|porcja|bag|slice|biscuit|"
+                  r"cookie|bar|pot|tbsp|tsp|cup|piece|stuk|pièce|piece|crepe|tranche|scheibe|sachet|packet|pack")
+_PER_SERVING = re.compile(rf"(?:{_PER}|amount per|each)\s*(?:\d+(?:[.,]\d+)?\s*)?(?:an?\s+|une?\s+|1\s+)?"
+                          rf"(?:{_SERVING_WORDS})|\bserving size\b|\bper\s+\d+(?:[.,]\d+)?\s*(?:g|ml)\b|"
+                          rf"^\W*(?:{_SERVING_WORDS})\b|\bpar\s+(?:\w+\s+)?de\s+\d+\s*g|\d+\s*g\s*(?:serving|portion)",
+                          re.IGNORECASE)
+_REFERENCE = re.compile(r"%\s*(?:ri|dv|ar|vnr|gda|daily|ajr|rda|vr|nrv|ir)\b|\b(?:ri|gda|ar|ajr|vnr|nrv)\s*\*|"
+                        r"%\s*\*|daily value|reference intake|apports? de reference|referenzmenge|"
+                        r"\bgda\b|\b%\s*$|^\W*%\s*\w{0,4}\W*$", re.IGNORECASE)
+_PACKAGE = re.compile(r"^\W*(?:1|une?|one|ein)\s+(?:pot|potje|becher|tub|pack|package|paquet)\b|"
+                      r"\bper (?:pack|package|container)\b\s*$|\bpar (?:pot|paquet|sachet)\b|\bper pot\b|"
+                      r"\bpro (?:packung|becher)\b|\bper verpakking\b|\bpar emballage\b", re.IGNORECASE)
+
+
+def heading_basis(text: str) -> Basis | None:
+    """The basis a column heading states ("per 100 g", "per serving (25 g)", "%RI*"), or None."""
+    folded = fold(text)
+    if _REFERENCE.search(folded):
+        return Basis.REFERENCE
+    if _PER_100.search(folded):
+        return Basis.PER_100
+    if _PACKAGE.search(folded):
+        return Basis.PACKAGE
+    if _PER_SERVING.search(folded):
+        return Basis.SERVING
+    return None
+
+
+_SERVING_NAMED = re.compile(r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|porcja|per\s+\d", re.IGNORECASE)
+_QUANTITY = re.compile(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)
+_LEADING_QUANTITY = re.compile(r"^\W*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)
+
+
+def serving_grams(text: str) -> float | None:
+    """The serving size a line states ("Serving size 1 bag (58.5g)", "per portion (25 g)", "per 25g"): its last
+    quantity in g or ml that is not the 100 of a per-100 heading."""
+    folded = fold(text)
+    if not _SERVING_NAMED.search(folded):
+        return None
+    sizes = [float(m.group("num").replace(",", ".")) for m in _QUANTITY.finditer(folded)]
+    sizes = [size for size in sizes if size > 0.0 and size != 100.0]
+    return sizes[-1] if sizes else None
+
+
+def leading_quantity(text: str) -> float | None:
+    """A heading that is a quantity alone ("2 g (100 ml) made up", "30 g"): the size of its column's portion."""
+    match = _LEADING_QUANTITY.match(fold(text))
+    if match is None:
+        return None
+    size = float(match.group("num").replace(",", "."))
+    return size if size > 0.0 and size != 100.0 else None

@@ -1,0 +1,329 @@
+"""Nutrition tables read from OCR lines: which figure is which nutrient, on which basis.
+
+In words: lines that name a nutrient are rows; rows stacked in one column, close together, are one table (one
+product). Figures printed after a name on its own line belong to it. Figures on lines of their own form value
+columns (cells whose boxes overlap across); a column's basis is the heading above it ("per 100 g", "per
+serving (25 g)", "%RI"), else the table's. Each column is matched to the rows by height — as printed, and
+shifted one row up or down, for tables whose values are set a row off their names — and the match the
+plausibility checks like best is kept; failed checks lower the confidence of what that column states.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eyeline.cloud.model import NormBox
+from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.skills.nutrition.layout import Cell, Heading, Pieces, Placed, Row, find_pieces, upright
+from eyeline.cloud.skills.nutrition.lexicon import Amount, Basis, Nutrient, label_text
+from eyeline.cloud.skills.nutrition.plausibility import Verdict, check_column, check_serving
+
+# Confidence kept when a column's checks fail, and when its values had to be shifted a row to fit.
+FAILED_CHECK_FACTOR = 0.5
+SHIFTED_FACTOR = 0.9
+# How far (in row pitches) a value may sit from its row's middle and still be its value.
+_ROW_REACH = 0.6
+# Rows further apart than this (in row heights) are different tables.
+_TABLE_GAP = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One figure a label states: what, how much, on which basis, and how sure the reading is."""
+
+    nutrient: Nutrient
+    value: float
+    unit: str                       # "g", "mg", "kcal", "kJ"
+    basis: Basis
+    serving_g: float | None = None  # the serving's size, where the label states it
+    confidence: float = 1.0
+    below: bool = False             # printed as an upper bound ("<0.5 g")
+    evidence: tuple[NormBox, ...] = ()
+    checks: tuple[str, ...] = ()    # the plausibility checks its column failed
+
+    @property
+    def grams(self) -> float | None:
+        scale = {"g": 1.0, "mg": 0.001, "ug": 1e-6}.get(self.unit)
+        return None if scale is None else self.value * scale
+
+
+@dataclass(frozen=True, slots=True)
+class NutritionTable:
+    """One product's table: the facts read, its place in the frame, the serving size and what was checked."""
+
+    facts: tuple[Fact, ...]
+    region: NormBox
+    serving_g: float | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def fact(self, nutrient: Nutrient, basis: Basis | None = None, unit: str | None = None) -> Fact | None:
+        """The most confident figure for ``nutrient`` (on ``basis``, in ``unit``, where given)."""
+        found = [f for f in self.facts if f.nutrient is nutrient and (basis is None or f.basis is basis)
+                 and (unit is None or f.unit == unit)]
+        return max(found, key=lambda f: f.confidence, default=None)
+
+
+def read_tables(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[NutritionTable, ...]:
+    """Every nutrition table in a frame's OCR lines, left to right; ``aspect`` is the frame's width / height."""
+    pieces = find_pieces(upright(lines, aspect))
+    tables = [_read_table(rows, pieces) for rows in _tables(pieces.rows)]
+    found = [table for table in tables if table is not None and table.facts]
+    return tuple(sorted(found, key=lambda table: (table.region.x0, table.region.y0)))
+
+
+def best_fact(tables: Sequence[NutritionTable], nutrient: Nutrient, basis: Basis | None = None,
+              unit: str | None = None) -> Fact | None:
+    """The most confident figure any of one product's tables states (a label may be read as several pieces)."""
+    found = [fact for table in tables if (fact := table.fact(nutrient, basis, unit)) is not None]
+    return max(found, key=lambda fact: fact.confidence, default=None)
+
+
+def _tables(rows: Sequence[Row]) -> list[list[Row]]:
+    """Rows stacked close together in one column, each group one table (untracked-only groups dropped).
+
+    A sentence (running text) is a table of its own; the daily-value footnote of a US panel ends its table, and
+    the reference amounts under it are no product's."""
+    footnotes = [row.placed for row in rows if _FOOTNOTE.search(label_text(row.placed.line.text))]
+    ordered = sorted((row for row in rows if not any(_below(row.placed, note) for note in footnotes)),
+                     key=lambda row: row.placed.y)
+    groups: list[list[Row]] = []
+    for row in ordered:
+        home = None if _is_prose(row) else next(
+            (group for group in groups if not _is_prose(group[-1]) and _joins(row, group)), None)
+        if home is None:
+            groups.append([row])
+        else:
+            home.append(row)
+    return [group for group in groups if any(row.nutrient is not None for row in group)]
+
+
+_FOOTNOTE = re.compile(r"daily values? (?:are|is) based|based on a 2,?000|reference intake of an average|"
+                       r"apports? de reference pour un|referenzmenge fur einen")
+_PROSE_WORDS = 6
+
+
+def _is_prose(row: Row) -> bool:
+    return len(row.placed.line.text.split()) >= _PROSE_WORDS
+
+
+def _below(item: Placed, note: Placed) -> bool:
+    overlap = min(item.box.x1, note.box.x1) - max(item.box.x0, note.box.x0)
+    return item.y > note.y and overlap > 0
+
+
+def _joins(row: Row, group: Sequence[Row]) -> bool:
+    last = group[-1].placed
+    box = row.placed.box
+    gap = box.y0 - last.box.y1
+    overlap = min(box.x1, last.box.x1) - max(box.x0, last.box.x0)
+    return overlap > -0.02 and gap <= _TABLE_GAP * max(row.placed.height, last.height)
+
+
+def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
+    top = min(row.placed.box.y0 for row in rows)
+    bottom = max(row.placed.box.y1 for row in rows)
+    height = statistics.median(row.placed.height for row in rows)
+    left = min(row.label_x1 for row in rows if row.nutrient is not None) - 0.02
+    headings = [h for h in pieces.headings if top - 10 * height <= h.placed.y <= bottom]
+    serving = _serving_size(headings, pieces, top, bottom, height)
+    free = [c for c in pieces.cells if c.bound_row is None and top - height <= c.y <= bottom + height
+            and c.x0 >= left]
+    bound = [c for c in pieces.cells if c.bound_row is not None and c.bound_row in rows]
+    columns = _columns(free)
+    bases = [_column_basis(column, headings) for column in columns]
+    default = _default_basis(headings, bases, pieces, serving)
+    facts: list[Fact] = []
+    notes: list[str] = []
+    for column, basis in zip(columns, bases, strict=True):
+        chosen = basis or default
+        if chosen is None or chosen is Basis.REFERENCE:
+            continue  # a share of the reference intake is not an amount
+        column_facts, column_notes = _read_column(column, rows, chosen, serving)
+        facts += column_facts
+        notes += column_notes
+    facts += _bound_facts(bound, headings, default or Basis.PER_100, serving)
+    facts = _cross_check(facts, serving, notes)
+    region = _frame_union([row.placed.frame_box for row in rows] + [f for fact in facts for f in fact.evidence])
+    return NutritionTable(tuple(facts), region, serving, tuple(notes))
+
+
+def _serving_size(headings: Sequence[Heading], pieces: Pieces, top: float, bottom: float,
+                  height: float) -> float | None:
+    stated = [h.serving_g for h in headings if h.serving_g is not None and h.basis is Basis.SERVING]
+    if stated:
+        return stated[0]
+    near = [(abs(placed.y - top), size) for placed, size in pieces.servings
+            if top - 20 * height <= placed.y <= bottom + 6 * height]
+    return min(near)[1] if near else None
+
+
+def _columns(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """Cells whose horizontal extents overlap, grouped (one value column each), left to right."""
+    columns: list[list[Cell]] = []
+    for cell in sorted(cells, key=lambda c: c.x):
+        home = next((col for col in columns if any(min(c.x1, cell.x1) - max(c.x0, cell.x0) > 0 for c in col)),
+                    None)
+        if home is None:
+            columns.append([cell])
+        else:
+            home.append(cell)
+    return columns
+
+
+def _column_basis(column: Sequence[Cell], headings: Sequence[Heading]) -> Basis | None:
+    if all(cell.amount.unit == "%" for cell in column):
+        return Basis.REFERENCE
+    x0, x1 = min(c.x0 for c in column), max(c.x1 for c in column)
+    first = min(c.placed.box.y0 for c in column)
+    over = [h for h in headings if h.placed.y <= first + 0.005
+            and min(x1, h.placed.box.x1) - max(x0, h.placed.box.x0) > 0.3 * min(x1 - x0, h.placed.box.x1
+                                                                                 - h.placed.box.x0)]
+    nearest = max(over, key=lambda h: h.placed.y, default=None)
+    return None if nearest is None else nearest.basis
+
+
+def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], pieces: Pieces,
+                   serving: float | None) -> Basis | None:
+    """The basis of figures no heading stands over: a heading no column claimed, else the panel's custom."""
+    claimed = set(bases)
+    for basis in (Basis.PER_100, Basis.SERVING, Basis.PACKAGE):
+        if any(h.basis is basis for h in headings) and basis not in claimed:
+            return basis
+    if Basis.PER_100 in claimed:
+        return Basis.SERVING if serving is not None else None
+    if pieces.us_style or Basis.SERVING in claimed:
+        return Basis.SERVING
+    return Basis.PER_100
+
+
+def _read_column(column: Sequence[Cell], rows: Sequence[Row], basis: Basis,
+                 serving: float | None) -> tuple[list[Fact], list[str]]:
+    """The column matched to the rows as printed and shifted a row each way; the best-checked match wins."""
+    ordered = sorted(rows, key=lambda row: row.placed.y)
+    pitches = [b.placed.y - a.placed.y for a, b in itertools.pairwise(ordered)]
+    pitch = statistics.median(pitches) if pitches else ordered[0].placed.height
+    best: tuple[float, float, dict[Row, list[Cell]], Verdict] | None = None
+    for shift in (0.0, -pitch, pitch):
+        match = _match(column, ordered, shift, pitch)
+        values, energy = _as_column(match)
+        verdict = check_column(values, basis, energy)
+        filled = sum(1 for row in match if row.nutrient is not None)
+        score = verdict.score + 0.25 * filled - (0.75 if shift else 0.0)
+        if best is None or score > best[0]:
+            best = (score, shift, match, verdict)
+    if best is None:
+        return [], []
+    _, shift, match, verdict = best
+    factor = (FAILED_CHECK_FACTOR if verdict.failed else 1.0) * (SHIFTED_FACTOR if shift else 1.0)
+    notes = [f"{basis.value} column: {failure}" for failure in verdict.failed]
+    if shift:
+        notes.append(f"{basis.value} column read one row {'up' if shift < 0 else 'down'} from its names")
+    facts = [_fact(row, cell, basis, serving, factor, verdict.failed)
+             for row, cells in match.items() for cell in cells if row.nutrient is not None]
+    return facts, notes
+
+
+def _match(column: Sequence[Cell], rows: Sequence[Row], shift: float, pitch: float) -> dict[Row, list[Cell]]:
+    """Each row's cell: the nearest in height (after ``shift``), each cell used once; an energy row also takes
+    a second energy figure (kJ and kcal set on two lines)."""
+    pairs = sorted((abs(cell.y - (row.placed.y + shift)), index, cell_index)
+                   for index, row in enumerate(rows) for cell_index, cell in enumerate(column)
+                   if cell.x0 >= row.label_x1 - 0.02)
+    reach = _ROW_REACH * pitch
+    match: dict[Row, list[Cell]] = {}
+    used: set[int] = set()
+    for distance, index, cell_index in pairs:
+        row, cell = rows[index], column[cell_index]
+        if distance > reach or cell_index in used or (row in match and not _second_energy(row, match[row], cell)):
+            continue
+        match.setdefault(row, []).append(cell)
+        used.add(cell_index)
+    for cell_index, cell in enumerate(column):   # an energy figure set on the line under its row
+        if cell_index not in used and cell.amount.unit in ("kJ", "kcal"):
+            energy = [r for r in rows if r.nutrient is Nutrient.ENERGY and 0 < cell.y - r.placed.y <= 1.5 * pitch]
+            if energy and _second_energy(energy[0], match.get(energy[0], []), cell):
+                match.setdefault(energy[0], []).append(cell)
+    return match
+
+
+def _second_energy(row: Row, cells: Sequence[Cell], cell: Cell) -> bool:
+    units = {c.amount.unit for c in cells}
+    return row.nutrient is Nutrient.ENERGY and cell.amount.unit in ("kJ", "kcal") and cell.amount.unit not in units \
+        and len(cells) < 2
+
+
+def _as_column(match: dict[Row, list[Cell]]) -> tuple[dict[Nutrient, Amount], tuple[Amount, ...]]:
+    column: dict[Nutrient, Amount] = {}
+    energy: list[Amount] = []
+    for row, cells in match.items():
+        if row.nutrient is Nutrient.ENERGY:
+            energy += [cell.amount for cell in cells]
+        elif row.nutrient is not None and cells:
+            column.setdefault(row.nutrient, cells[0].amount)
+    return column, tuple(energy)
+
+
+def _fact(row: Row, cell: Cell, basis: Basis, serving: float | None, factor: float,
+          failed: tuple[str, ...]) -> Fact:
+    nutrient = row.nutrient or Nutrient.ENERGY
+    unit = cell.amount.unit or ("kcal" if nutrient is Nutrient.ENERGY else "g")
+    if nutrient is not Nutrient.ENERGY and unit in ("kcal", "kJ"):
+        factor *= FAILED_CHECK_FACTOR
+    confidence = round(min(row.placed.line.score, cell.placed.line.score) * factor, 3)
+    return Fact(nutrient, cell.amount.value, unit, basis, serving if basis is Basis.SERVING else None, confidence,
+                cell.amount.below, (row.placed.frame_box, cell.placed.frame_box), failed)
+
+
+def _bound_facts(cells: Sequence[Cell], headings: Sequence[Heading], default: Basis,
+                 serving: float | None) -> list[Fact]:
+    """Figures printed after their name on the row's own line; their basis from the heading above them."""
+    facts: list[Fact] = []
+    by_basis: dict[Basis, list[Cell]] = {}
+    for cell in cells:
+        if cell.bound_to is None or cell.bound_row is None:
+            continue
+        basis = Basis.REFERENCE if cell.amount.unit == "%" else _column_basis([cell], headings) or default
+        if basis is not Basis.REFERENCE:
+            by_basis.setdefault(basis, []).append(cell)
+    for basis, group in by_basis.items():
+        column: dict[Nutrient, Amount] = {}
+        energy: list[Amount] = []
+        for cell in group:
+            if cell.bound_to is Nutrient.ENERGY:
+                energy.append(cell.amount)
+            elif cell.bound_to is not None:
+                column.setdefault(cell.bound_to, cell.amount)
+        verdict = check_column(column, basis, tuple(energy))
+        factor = FAILED_CHECK_FACTOR if verdict.failed else 1.0
+        seen: set[tuple[Nutrient, str]] = set()
+        for cell in group:
+            assert cell.bound_row is not None and cell.bound_to is not None
+            row = Row(cell.bound_to, cell.bound_row.placed, cell.bound_row.label_x1)
+            fact = _fact(row, cell, basis, serving, factor, verdict.failed)
+            if (fact.nutrient, fact.unit) not in seen:
+                seen.add((fact.nutrient, fact.unit))
+                facts.append(fact)
+    return facts
+
+
+def _cross_check(facts: list[Fact], serving: float | None, notes: list[str]) -> list[Fact]:
+    """Per-serving figures that are not the serving's share of the per-100 g ones lose confidence."""
+    per_100 = {f.nutrient: Amount(f.grams or f.value, "g", 0, 0) for f in facts if f.basis is Basis.PER_100}
+    per_serving = {f.nutrient: Amount(f.grams or f.value, "g", 0, 0) for f in facts if f.basis is Basis.SERVING}
+    verdict = check_serving(per_100, per_serving, serving)
+    if not verdict.failed:
+        return facts
+    notes.extend(verdict.failed)
+    return [Fact(f.nutrient, f.value, f.unit, f.basis, f.serving_g, round(f.confidence * FAILED_CHECK_FACTOR, 3),
+                 f.below, f.evidence, (*f.checks, *verdict.failed)) if f.basis is Basis.SERVING else f for f in facts]
+
+
+def _frame_union(boxes: Sequence[NormBox]) -> NormBox:
+    total = boxes[0]
+    for box in boxes[1:]:
+        total = total.union(box)
+    return total
