@@ -33,8 +33,10 @@ from eyeline.cloud.session.sessions import Session, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
 from eyeline.cloud.skills.noop import NoopSkill
+from eyeline.cloud.skills.nutrition.skill import NutritionSkill
 from eyeline.cloud.skills.read import ReadTextSkill
 from eyeline.cloud.skills.repair import RepairSkill
+from eyeline.cloud.skills.scope import ScopeSkill
 from eyeline.cloud.skills.shelf.agents import AgentPool
 from eyeline.cloud.skills.shelf.passes import ShelfPasses
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
@@ -90,7 +92,8 @@ class Cloud:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
-        self.router = SkillRouter([GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)])
+        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(), ReadTextSkill(), RepairSkill(pack.kits)]
+        self.router = SkillRouter([*skills, ScopeSkill(skills)])
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),

@@ -47,7 +47,8 @@ def _words(*stems: str) -> str:
 _NOT_TRACKED = re.compile(
     r"\b(?:mono|poly|multi)[\s-]*(?:un)?satur|\bunsatur|\binsatur|\bungesatt|\bonverzadig|\binsaturi|\bmonoinsat|"
     r"\bpolyol|\btrans\b|\bcholest|\bamidon|\bstarch|\bzetmeel|\bstarke\b|\balmidon|\bamido|\bvitamin|\bcalcium|"
-    r"\bpotassium|\biron\b|\breference|\bapports?\b|\badulte?s?\b|\bdaily value|\bingredients?\b|\bingredients|\badded sugar|\bincl\w* \d+ ?g added|\bsucres? ajout|\berythritol|\blactose")
+    r"\bpotassium|\biron\b|\breference|\bapports?\b|\badulte?s?\b|\bdaily value|\bingredients?\b|"
+    r"\badded sugar|\bincl\w* \d+ ?g added|\bsucres? ajout|\berythritol|\blactose")
 
 # Specific names before general ones: "saturated fat" is not "fat", "of which sugars" is not "carbohydrate".
 _NUTRIENT_PATTERNS: tuple[tuple[Nutrient, re.Pattern[str]], ...] = tuple(
@@ -227,7 +228,8 @@ def heading_basis(text: str) -> Basis | None:
     return None
 
 
-_SERVING_NAMED = re.compile(r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|porcja|per\s+\d", re.IGNORECASE)
+_SERVING_NAMED = re.compile(r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|porcja|per\s+\d",
+                            re.IGNORECASE)
 _QUANTITY = re.compile(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)
 _LEADING_QUANTITY = re.compile(r"^\W*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)
 
