@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from eyeline.cloud import model
-from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
+from eyeline.cloud.model import Mode, NormBox, SkillResult, StatedFact, StepKind
 from eyeline.cloud.perception.speech import AudioPiece, CloudTranscript
 from eyeline.cloud.session.latency import RenderedIn
 from eyeline.protos.v1 import session_pb2 as pb
@@ -197,7 +197,13 @@ def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
     one that ``offer`` introduces."""
     return pb.CloudMessage(answer=pb.Answer(query_id=query_id, text=result.answer, frame_seq=frame_seq,
                                             trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final,
-                                            proactive=bool(offer), offer=offer, overlay_id=overlay_id))
+                                            proactive=bool(offer), offer=offer, overlay_id=overlay_id,
+                                            facts=[_fact(fact) for fact in result.facts]))
+
+
+def _fact(fact: StatedFact) -> pb.AnswerFact:
+    return pb.AnswerFact(product=fact.product, nutrient=fact.nutrient, amount=fact.amount, unit=fact.unit,
+                         basis=fact.basis, serving_g=fact.serving_g or 0.0, computed=fact.computed)
 
 
 def trace_step(step: model.TraceStep, *, index: int, query_id: str, frame_seq: int) -> pb.CloudMessage:

@@ -12,6 +12,7 @@ from eyeline.edge import overlays as ov
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
     Answer,
+    AnswerFact,
     CloudErrorReport,
     CloudEvent,
     FlowControl,
@@ -177,7 +178,9 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
         case "answer":
             a = message.answer
             return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final,
-                          a.proactive, a.offer, a.overlay_id)
+                          a.proactive, a.offer, a.overlay_id,
+                          tuple(AnswerFact(f.product, f.nutrient, f.amount, f.unit, f.basis, f.serving_g, f.computed)
+                                for f in a.facts))
         case "trace":
             return _trace_step(message.trace)
         case "flow":

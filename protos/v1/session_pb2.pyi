@@ -469,7 +469,7 @@ class NoticeItem(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id")
+    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id", "facts")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -481,6 +481,7 @@ class Answer(_message.Message):
     PROACTIVE_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     frame_seq: int
@@ -492,7 +493,26 @@ class Answer(_message.Message):
     proactive: bool
     offer: str
     overlay_id: str
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ...) -> None: ...
+    facts: _containers.RepeatedCompositeFieldContainer[AnswerFact]
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ..., facts: _Optional[_Iterable[_Union[AnswerFact, _Mapping]]] = ...) -> None: ...
+
+class AnswerFact(_message.Message):
+    __slots__ = ("product", "nutrient", "amount", "unit", "basis", "serving_g", "computed")
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    NUTRIENT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    SERVING_G_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_FIELD_NUMBER: _ClassVar[int]
+    product: str
+    nutrient: str
+    amount: float
+    unit: str
+    basis: str
+    serving_g: float
+    computed: bool
+    def __init__(self, product: _Optional[str] = ..., nutrient: _Optional[str] = ..., amount: _Optional[float] = ..., unit: _Optional[str] = ..., basis: _Optional[str] = ..., serving_g: _Optional[float] = ..., computed: _Optional[bool] = ...) -> None: ...
 
 class TraceStep(_message.Message):
     __slots__ = ("query_id", "index", "kind", "text", "evidence", "confidence", "cost_us", "agent", "frame_seq")
