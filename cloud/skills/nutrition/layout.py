@@ -19,7 +19,9 @@ from eyeline.cloud.skills.nutrition.lexicon import (
     Basis,
     Nutrient,
     amounts_in,
+    fold,
     heading_basis,
+    heading_parts,
     label_text,
     leading_quantity,
     nutrients_named,
@@ -124,7 +126,7 @@ def find_pieces(placed: Sequence[Placed]) -> Pieces:
             continue
         basis = heading_basis(text)
         if basis is not None and (basis is not Basis.REFERENCE or not _is_value_text(text)):
-            headings.append(Heading(basis, item, serving_grams(text)))
+            headings += _headings(item)
         elif _is_value_text(text):
             cells.extend(_cells(item, label_text(text), amounts_in(label_text(text))))
     first_row = min((row.placed.box.y0 for row in rows if row.nutrient is not None), default=1.0)
@@ -136,6 +138,18 @@ def find_pieces(placed: Sequence[Placed]) -> Pieces:
 
 _US_MARKERS = re.compile(r"nutrition facts|amount per serving|servings? per|% daily value|daily values? are based|"
                          r"calories from fat")
+
+
+def _headings(item: Placed) -> list[Heading]:
+    """One heading per basis a heading line names, each over its own part of the line."""
+    text = fold(item.line.text)
+    parts = heading_parts(text)
+    headings = []
+    for index, (basis, start, end) in enumerate(parts):
+        stop = parts[index + 1][1] if index + 1 < len(parts) else len(text)
+        box = NormBox(_x_at(item, start, len(text)), item.box.y0, _x_at(item, end, len(text)), item.box.y1)
+        headings.append(Heading(basis, Placed(item.line, box, item.frame_box), serving_grams(text[start:stop])))
+    return headings
 
 
 def _row_of(item: Placed, named: Sequence[tuple[Nutrient | None, int, int]]) -> tuple[Row, list[Cell]]:

@@ -89,8 +89,39 @@ _SPLIT_INITIAL = re.compile(r"\b([a-z]) (?=[a-z]{3,})")
 
 
 def label_text(text: str) -> str:
-    """The folded text row names are matched in: same length as ``fold`` except where split words rejoin."""
-    return _SPLIT_INITIAL.sub(r"\1", fold(text))
+    """The folded text row names are matched in: split words rejoined, and a long word one OCR slip away from a
+    nutrient's name ("suugars", "protien") read as that name."""
+    return _WORD.sub(_corrected, _SPLIT_INITIAL.sub(r"\1", fold(text)))
+
+
+# Names long enough that one slip cannot turn another word into them.
+_NAMES = frozenset({
+    "protein", "proteins", "proteines", "proteine", "proteinas", "proteiner", "proteiini", "eiwitten", "eiweiss",
+    "carbohydrate", "carbohydrates", "glucides", "koolhydraten", "kohlenhydrate", "carboidrati", "kolhydrater",
+    "karbohydrater", "kulhydrater", "ugljikohidrati", "sugars", "sucres", "suikers", "zucker", "zuccheri",
+    "azucares", "sockerarter", "sukkerarter", "secera", "saturates", "saturated", "satures", "verzadigde",
+    "gesattigte", "fibres", "fibre", "fiber", "ballaststoffe", "vezels", "voedingsvezels", "kostfiber",
+    "energy", "energie", "energia", "energi", "calories", "sodium", "natrium", "lipides", "matieres", "grasses",
+    "bjelancevine", "masti", "vlakna", "zasicene",
+})
+_WORD = re.compile(r"[a-z]{6,}")
+
+
+def _corrected(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word in _NAMES:
+        return word
+    return next((name for name in _NAMES if abs(len(name) - len(word)) <= 1 and _one_edit(word, name)), word)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one inserted, deleted or replaced letter."""
+    if len(a) > len(b):
+        a, b = b, a
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return a[index + 1:] == b[index + 1:] if len(a) == len(b) else a[index:] == b[index + 1:]
+    return len(b) - len(a) <= 1
 
 
 def names_untracked(text: str) -> bool:
@@ -142,6 +173,7 @@ class Amount:
     start: int
     end: int
     below: bool = False
+    digits: str = ""          # the number as printed ("2329", "0,2"), for readings of a likely OCR slip
 
     @property
     def grams(self) -> float | None:
@@ -174,8 +206,31 @@ def amounts_in(text: str) -> list[Amount]:
         except ValueError:
             continue
         unit = _unit(match.group("unit") or "")
-        found.append(Amount(value, unit, match.start(), match.end(), below=bool(match.group("below"))))
+        found.append(Amount(value, unit, match.start(), match.end(), bool(match.group("below")), raw))
     return found
+
+
+def misreadings(amount: Amount) -> list[Amount]:
+    """What a figure may have been before OCR's two common slips: a lost decimal point ("12g" for "1.2g"), and a
+    "g" read as "9" ("0,29" for "0,2g", "2329" for "23.2g"). Only for numbers printed without a unit's "g"."""
+    if amount.unit not in ("", "g") or not amount.digits:
+        return []
+    found: list[float] = []
+    digits = amount.digits.translate(_LOOKALIKES)
+    stems = [digits]
+    if amount.unit == "" and digits.endswith("9") and len(digits) >= 2:
+        stems.insert(0, digits[:-1].rstrip("."))   # a missing "g" and a trailing 9: most likely the g
+    for stem in stems:
+        try:
+            value = float(stem)
+        except ValueError:
+            continue
+        if stem != digits:
+            found.append(value)
+        if "." not in stem:
+            found += [value / 10 ** places for places in range(1, len(stem))]
+    return [Amount(value, "g", amount.start, amount.end, amount.below, amount.digits) for value in dict.fromkeys(found)
+            if value != amount.value]
 
 
 def _unit(raw: str) -> str:
@@ -228,7 +283,21 @@ def heading_basis(text: str) -> Basis | None:
     return None
 
 
-_SERVING_NAMED = re.compile(r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|porcja|per\s+\d",
+def heading_parts(text: str) -> list[tuple[Basis, int, int]]:
+    """Where in a heading line each basis it names is written ("Per 100g  Per serving (15g)" read as one line over
+    two columns), left to right; a column heading stands over its own words, not the whole line."""
+    folded = fold(text)
+    found: list[tuple[Basis, int, int]] = []
+    for basis, pattern in ((Basis.REFERENCE, _REFERENCE), (Basis.PER_100, _PER_100), (Basis.PACKAGE, _PACKAGE),
+                           (Basis.SERVING, _PER_SERVING)):
+        for match in pattern.finditer(folded):
+            start, end = match.span()
+            if not any(start < o_end and o_start < end for _, o_start, o_end in found):
+                found.append((basis, start, end))
+    return sorted(found, key=lambda item: item[1])
+
+
+_SERVING_NAMED = re.compile(r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|porcja|per\s+(?!100\b)\d",
                             re.IGNORECASE)
 _QUANTITY = re.compile(r"(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)
 _LEADING_QUANTITY = re.compile(r"^\W*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>g|ml)\b", re.IGNORECASE)

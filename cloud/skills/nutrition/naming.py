@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.skills.nutrition.facts import NutritionTable
 from eyeline.cloud.skills.nutrition.lexicon import heading_basis, nutrients_named
-from eyeline.cloud.skills.nutrition.table import NutritionTable
 from eyeline.cloud.skills.shelf.labels import is_name_text
 
 # A name is display type: at least this many times the height of the table's text.

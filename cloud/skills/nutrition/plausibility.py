@@ -66,21 +66,11 @@ def check_column(column: Column, basis: Basis, energy: tuple[Amount, ...] = ()) 
 
 
 def _units(column: Column, energy: tuple[Amount, ...]) -> Verdict:
-    failed: list[str] = []
-    passed = 0
-    for nutrient, amount in column.items():
-        if nutrient is Nutrient.ENERGY:
-            continue
-        if amount.unit in ("kJ", "kcal", "%"):
-            failed.append(f"{nutrient.value} printed in {amount.unit}")
-        elif amount.unit:
-            passed += 1
-    for amount in energy:
-        if amount.unit in ("g", "mg", "%"):
-            failed.append(f"energy printed in {amount.unit}")
-        elif amount.unit:
-            passed += 1
-    return Verdict(passed, tuple(failed))
+    """Only failures count: a unit that fits proves little, one that does not proves a misplaced figure."""
+    failed = [f"{nutrient.value} printed in {amount.unit}" for nutrient, amount in column.items()
+              if nutrient is not Nutrient.ENERGY and amount.unit in ("kJ", "kcal", "%")]
+    failed += [f"energy printed in {amount.unit}" for amount in energy if amount.unit in ("g", "mg", "%")]
+    return Verdict(0, tuple(failed))
 
 
 def _fits_in_100g(column: Column) -> Verdict:
@@ -130,14 +120,38 @@ def _energy(column: Column, energy: tuple[Amount, ...]) -> Verdict:
     return Verdict(passed, tuple(failed))
 
 
-def check_serving(per_100: Column, per_serving: Column, serving_g: float | None) -> Verdict:
-    """Whether a serving's figures are its share of the per-100 g ones (the serving size, where read)."""
-    ratios = [grams(per_serving[n]) / grams(per_100[n]) for n in per_100
-              if n in per_serving and n is not Nutrient.ENERGY and grams(per_100[n]) >= 1.0]
+def serving_ratio(per_100: Column, per_serving: Column, serving_g: float | None) -> float | None:
+    """What a serving's figures should be, as a share of the per-100 g ones: the serving size over 100 where
+    most rows agree with it, else the share most rows agree on (a serving size misread is common)."""
+    ratios = _ratios(per_100, per_serving)
     if not ratios:
+        return serving_g / 100.0 if serving_g else None
+    if serving_g and 2 * sum(_agrees(r, serving_g / 100.0) for r in ratios.values()) >= len(ratios):
+        return serving_g / 100.0
+    ordered = sorted(ratios.values())
+    median = ordered[len(ordered) // 2]
+    return median if 2 * sum(_agrees(r, median) for r in ordered) > len(ordered) else None
+
+
+def check_serving(per_100: Column, per_serving: Column, serving_g: float | None) -> Verdict:
+    """Whether a serving's figures are its share of the per-100 g ones."""
+    ratios = _ratios(per_100, per_serving)
+    expected = serving_ratio(per_100, per_serving, serving_g)
+    if not ratios or expected is None:
         return Verdict()
-    expected = serving_g / 100.0 if serving_g else sorted(ratios)[len(ratios) // 2]
-    good = sum(abs(ratio - expected) <= 0.15 * expected + 0.02 for ratio in ratios)
-    bad = len(ratios) - good
-    failed = (f"{bad} serving figures are not a {serving_g or expected * 100:g} g share of per 100 g",) if bad else ()
-    return Verdict(good, failed)
+    bad = [n.value for n, ratio in ratios.items() if not _agrees(ratio, expected)]
+    failed = (f"{', '.join(bad)} per serving not a {expected * 100:g} g share of per 100 g",) if bad else ()
+    return Verdict(len(ratios) - len(bad), failed)
+
+
+def ratio_agrees(per_100: Amount, per_serving: Amount, expected: float) -> bool:
+    return grams(per_100) > 0 and _agrees(grams(per_serving) / grams(per_100), expected)
+
+
+def _ratios(per_100: Column, per_serving: Column) -> dict[Nutrient, float]:
+    return {n: grams(per_serving[n]) / grams(per_100[n]) for n in per_100
+            if n in per_serving and n is not Nutrient.ENERGY and grams(per_100[n]) >= 1.0}
+
+
+def _agrees(ratio: float, expected: float) -> bool:
+    return abs(ratio - expected) <= 0.15 * expected + 0.02

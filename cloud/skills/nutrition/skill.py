@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StatedFact, StepKind, TraceStep
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.cloud.skills.nutrition.facts import Fact, NutritionTable
 from eyeline.cloud.skills.nutrition.intents import Ask, NutritionQuestion, parse_question
 from eyeline.cloud.skills.nutrition.lexicon import Basis, Nutrient
 from eyeline.cloud.skills.nutrition.naming import product_names
-from eyeline.cloud.skills.nutrition.table import Fact, NutritionTable, best_fact, read_tables
+from eyeline.cloud.skills.nutrition.table import best_fact, read_tables
 from eyeline.protos.clock import elapsed_us
 
 AGENT = "nutrition"

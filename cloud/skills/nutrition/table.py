@@ -14,57 +14,21 @@ import itertools
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.skills.nutrition.corrections import cross_check, repair_column
+from eyeline.cloud.skills.nutrition.facts import FAILED_CHECK_FACTOR, REPAIRED_FACTOR, Fact, NutritionTable
 from eyeline.cloud.skills.nutrition.layout import Cell, Heading, Pieces, Placed, Row, find_pieces, upright
 from eyeline.cloud.skills.nutrition.lexicon import Amount, Basis, Nutrient, label_text
-from eyeline.cloud.skills.nutrition.plausibility import Verdict, check_column, check_serving
+from eyeline.cloud.skills.nutrition.plausibility import Verdict, check_column
 
-# Confidence kept when a column's checks fail, and when its values had to be shifted a row to fit.
-FAILED_CHECK_FACTOR = 0.5
+# Confidence kept when its values had to be shifted a row to fit their names.
 SHIFTED_FACTOR = 0.9
 # How far (in row pitches) a value may sit from its row's middle and still be its value.
 _ROW_REACH = 0.6
 # Rows further apart than this (in row heights) are different tables.
 _TABLE_GAP = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One figure a label states: what, how much, on which basis, and how sure the reading is."""
-
-    nutrient: Nutrient
-    value: float
-    unit: str                       # "g", "mg", "kcal", "kJ"
-    basis: Basis
-    serving_g: float | None = None  # the serving's size, where the label states it
-    confidence: float = 1.0
-    below: bool = False             # printed as an upper bound ("<0.5 g")
-    evidence: tuple[NormBox, ...] = ()
-    checks: tuple[str, ...] = ()    # the plausibility checks its column failed
-
-    @property
-    def grams(self) -> float | None:
-        scale = {"g": 1.0, "mg": 0.001, "ug": 1e-6}.get(self.unit)
-        return None if scale is None else self.value * scale
-
-
-@dataclass(frozen=True, slots=True)
-class NutritionTable:
-    """One product's table: the facts read, its place in the frame, the serving size and what was checked."""
-
-    facts: tuple[Fact, ...]
-    region: NormBox
-    serving_g: float | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    def fact(self, nutrient: Nutrient, basis: Basis | None = None, unit: str | None = None) -> Fact | None:
-        """The most confident figure for ``nutrient`` (on ``basis``, in ``unit``, where given)."""
-        found = [f for f in self.facts if f.nutrient is nutrient and (basis is None or f.basis is basis)
-                 and (unit is None or f.unit == unit)]
-        return max(found, key=lambda f: f.confidence, default=None)
 
 
 def read_tables(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[NutritionTable, ...]:
@@ -146,7 +110,7 @@ def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
         facts += column_facts
         notes += column_notes
     facts += _bound_facts(bound, headings, default or Basis.PER_100, serving)
-    facts = _cross_check(facts, serving, notes)
+    facts = cross_check(facts, serving, notes)
     region = _frame_union([row.placed.frame_box for row in rows] + [f for fact in facts for f in fact.evidence])
     return NutritionTable(tuple(facts), region, serving, tuple(notes))
 
@@ -194,7 +158,8 @@ def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], p
         if any(h.basis is basis for h in headings) and basis not in claimed:
             return basis
     if Basis.PER_100 in claimed:
-        return Basis.SERVING if serving is not None else None
+        # A second column of amounts beside a per-100 g one is a portion's, named or not (a %RI one is in %).
+        return Basis.SERVING
     if pieces.us_style or Basis.SERVING in claimed:
         return Basis.SERVING
     return Basis.PER_100
@@ -206,23 +171,24 @@ def _read_column(column: Sequence[Cell], rows: Sequence[Row], basis: Basis,
     ordered = sorted(rows, key=lambda row: row.placed.y)
     pitches = [b.placed.y - a.placed.y for a, b in itertools.pairwise(ordered)]
     pitch = statistics.median(pitches) if pitches else ordered[0].placed.height
-    best: tuple[float, float, dict[Row, list[Cell]], Verdict] | None = None
+    best: tuple[float, float, dict[Row, list[Cell]], dict[Nutrient, Amount], list[str], Verdict] | None = None
     for shift in (0.0, -pitch, pitch):
         match = _match(column, ordered, shift, pitch)
         values, energy = _as_column(match)
-        verdict = check_column(values, basis, energy)
+        repaired, repairs = repair_column(values, energy, basis)
+        verdict = check_column(repaired, basis, energy)
         filled = sum(1 for row in match if row.nutrient is not None)
-        score = verdict.score + 0.25 * filled - (0.75 if shift else 0.0)
+        score = verdict.score + 0.25 * filled - (0.75 if shift else 0.0) - 0.5 * len(repairs)
         if best is None or score > best[0]:
-            best = (score, shift, match, verdict)
+            best = (score, shift, match, repaired, repairs, verdict)
     if best is None:
         return [], []
-    _, shift, match, verdict = best
+    _, shift, match, repaired, notes, verdict = best
     factor = (FAILED_CHECK_FACTOR if verdict.failed else 1.0) * (SHIFTED_FACTOR if shift else 1.0)
-    notes = [f"{basis.value} column: {failure}" for failure in verdict.failed]
+    notes = [f"{basis.value} column: {note}" for note in (*notes, *verdict.failed)]
     if shift:
         notes.append(f"{basis.value} column read one row {'up' if shift < 0 else 'down'} from its names")
-    facts = [_fact(row, cell, basis, serving, factor, verdict.failed)
+    facts = [_fact(row, cell, basis, serving, factor, verdict.failed, repaired)
              for row, cells in match.items() for cell in cells if row.nutrient is not None]
     return facts, notes
 
@@ -268,14 +234,18 @@ def _as_column(match: dict[Row, list[Cell]]) -> tuple[dict[Nutrient, Amount], tu
 
 
 def _fact(row: Row, cell: Cell, basis: Basis, serving: float | None, factor: float,
-          failed: tuple[str, ...]) -> Fact:
+          failed: tuple[str, ...], repaired: dict[Nutrient, Amount] | None = None) -> Fact:
     nutrient = row.nutrient or Nutrient.ENERGY
-    unit = cell.amount.unit or ("kcal" if nutrient is Nutrient.ENERGY else "g")
+    amount = cell.amount
+    if repaired and nutrient in repaired and repaired[nutrient].start == amount.start \
+            and repaired[nutrient].digits == amount.digits and repaired[nutrient] != amount:
+        amount, factor = repaired[nutrient], factor * REPAIRED_FACTOR
+    unit = amount.unit or ("kcal" if nutrient is Nutrient.ENERGY else "g")
     if nutrient is not Nutrient.ENERGY and unit in ("kcal", "kJ"):
         factor *= FAILED_CHECK_FACTOR
     confidence = round(min(row.placed.line.score, cell.placed.line.score) * factor, 3)
-    return Fact(nutrient, cell.amount.value, unit, basis, serving if basis is Basis.SERVING else None, confidence,
-                cell.amount.below, (row.placed.frame_box, cell.placed.frame_box), failed)
+    return Fact(nutrient, amount.value, unit, basis, serving if basis is Basis.SERVING else None, confidence,
+                amount.below, (row.placed.frame_box, cell.placed.frame_box), failed, amount.digits)
 
 
 def _bound_facts(cells: Sequence[Cell], headings: Sequence[Heading], default: Basis,
@@ -308,18 +278,6 @@ def _bound_facts(cells: Sequence[Cell], headings: Sequence[Heading], default: Ba
                 seen.add((fact.nutrient, fact.unit))
                 facts.append(fact)
     return facts
-
-
-def _cross_check(facts: list[Fact], serving: float | None, notes: list[str]) -> list[Fact]:
-    """Per-serving figures that are not the serving's share of the per-100 g ones lose confidence."""
-    per_100 = {f.nutrient: Amount(f.grams or f.value, "g", 0, 0) for f in facts if f.basis is Basis.PER_100}
-    per_serving = {f.nutrient: Amount(f.grams or f.value, "g", 0, 0) for f in facts if f.basis is Basis.SERVING}
-    verdict = check_serving(per_100, per_serving, serving)
-    if not verdict.failed:
-        return facts
-    notes.extend(verdict.failed)
-    return [Fact(f.nutrient, f.value, f.unit, f.basis, f.serving_g, round(f.confidence * FAILED_CHECK_FACTOR, 3),
-                 f.below, f.evidence, (*f.checks, *verdict.failed)) if f.basis is Basis.SERVING else f for f in facts]
 
 
 def _frame_union(boxes: Sequence[NormBox]) -> NormBox:
