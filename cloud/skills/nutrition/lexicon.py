@@ -48,7 +48,8 @@ _NOT_TRACKED = re.compile(
     r"\b(?:mono|poly|multi)[\s-]*(?:un)?satur|\bunsatur|\binsatur|\bungesatt|\bonverzadig|\binsaturi|\bmonoinsat|"
     r"\bpolyol|\btrans\b|\bcholest|\bamidon|\bstarch|\bzetmeel|\bstarke\b|\balmidon|\bamido|\bvitamin|\bcalcium|"
     r"\bpotassium|\biron\b|\breference|\bapports?\b|\badulte?s?\b|\bdaily value|\bingredients?\b|"
-    r"\badded sugar|\bincl\w* \d+ ?g added|\bsucres? ajout|\berythritol|\blactose")
+    r"\badded sugar|\bcalories from fat|\benergy from fat|\bincl\w* \d+ ?g added|\bsucres? ajout|\berythritol|"
+    r"\blactose")
 
 # Specific names before general ones: "saturated fat" is not "fat", "of which sugars" is not "carbohydrate".
 _NUTRIENT_PATTERNS: tuple[tuple[Nutrient, re.Pattern[str]], ...] = tuple(
@@ -104,14 +105,20 @@ _NAMES = frozenset({
     "energy", "energie", "energia", "energi", "calories", "sodium", "natrium", "lipides", "matieres", "grasses",
     "bjelancevine", "masti", "vlakna", "zasicene",
 })
-_WORD = re.compile(r"[a-z]{6,}")
+_WORD = re.compile(r"[a-z][a-z01]{5,}")
+
+
+# Letters OCR confuses with each other, compared as one: "Protoln" is one slip from "protein".
+_CONFUSABLE = str.maketrans({"l": "i", "1": "i", "0": "o", "m": "n"})
 
 
 def _corrected(match: re.Match[str]) -> str:
     word = match.group(0)
     if word in _NAMES:
         return word
-    return next((name for name in _NAMES if abs(len(name) - len(word)) <= 1 and _one_edit(word, name)), word)
+    plain = word.translate(_CONFUSABLE)
+    return next((name for name in _NAMES if abs(len(name) - len(word)) <= 1
+                 and _one_edit(plain, name.translate(_CONFUSABLE))), word)
 
 
 def _one_edit(a: str, b: str) -> bool:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StatedFact, StepKind, TraceStep
+from eyeline.cloud.model import Mode, NormBox, NoticeItem, SkillResult, StatedFact, StepKind, TraceStep
+from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.cloud.skills.nutrition.closer import ROW_PX_TARGETS, read_closer, windows
 from eyeline.cloud.skills.nutrition.facts import Fact, NutritionTable
 from eyeline.cloud.skills.nutrition.intents import Ask, NutritionQuestion, parse_question
 from eyeline.cloud.skills.nutrition.lexicon import Basis, Nutrient
@@ -44,7 +46,11 @@ class NutritionSkill:
         return parse_question(question) is not None
 
     def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
-        return ()
+        """Thinking looks closer at the tables at one scale, Contemplating at two."""
+        if mode is Mode.INSTANT:
+            return ()
+        targets = ROW_PX_TARGETS[:1] if mode is Mode.THINKING else ROW_PX_TARGETS
+        return (Pass("closer look", lambda ctx: self._closer(ctx, targets)),)
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         question = parse_question(ctx.question)
@@ -52,31 +58,86 @@ class NutritionSkill:
             return SkillResult(answer="That is not a nutrition question I can answer.", confidence=0.0)
         started = ctx.clock.now_ns()
         lines = await ctx.ocr.read(ctx.image)
-        aspect = ctx.image.shape[1] / ctx.image.shape[0]
-        tables = await asyncio.to_thread(read_tables, lines, aspect)
-        names = product_names(lines, tables)
-        steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines; {len(tables)} nutrition tables",
-                           evidence=tuple(t.region for t in tables), cost_us=elapsed_us(ctx.clock, started),
-                           agent=AGENT)]
-        products = _products(tables, names)
-        figures: list[tuple[str, Figure]] = []
-        for name, group in products:
-            figure = _figure(group, question, steps, name)
-            if figure is not None:
-                figures.append((name, figure))
-        text, used = _answer_text(question, figures, len(products))
-        if len(products) == 1 and question.ask is Ask.AMOUNT and question.basis is None and not figure_asked(question):
-            extra = _other_bases(products[0][1], question, used)
-            if extra:
-                text = text.replace(". Not medical advice.", "; " + "; ".join(_amount(f) for _, f in extra)
-                                    + ". Not medical advice.")
-                used = [*used, *extra]
-        facts = tuple(StatedFact(name, question.nutrient.value, f.value, f.unit, f.basis, f.serving_g, bool(f.sum))
-                      for name, f in used)
-        confidence = min((f.confidence for _, f in used), default=0.0)
-        steps.append(TraceStep(StepKind.ANSWER, text, confidence=confidence, agent=AGENT))
-        return SkillResult(answer=text, items=(NoticeItem(id="notice", text=NOTICE),) if used else (),
-                           steps=tuple(steps), confidence=confidence, facts=facts)
+        tables = await asyncio.to_thread(read_tables, lines, _aspect(ctx))
+        step = TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines; {len(tables)} nutrition tables",
+                         evidence=tuple(t.region for t in tables), cost_us=elapsed_us(ctx.clock, started),
+                         agent=AGENT)
+        return _respond(question, lines, tables, [step])
+
+    async def _closer(self, ctx: SkillContext, targets: Sequence[float]) -> SkillResult:
+        """The tables read again, closer, at each row height in ``targets``; every table read is kept, and the
+        most confident figure wins."""
+        question = parse_question(ctx.question)
+        if question is None:
+            return await self.answer(ctx)
+        started = ctx.clock.now_ns()
+        lines = await ctx.ocr.read(ctx.image)
+        tables = list(await asyncio.to_thread(read_tables, lines, _aspect(ctx)))
+        steps: list[TraceStep] = []
+        merged: tuple[TextLine, ...] = tuple(lines)
+        for window in windows(lines, tables):
+            for target in targets:
+                looked = ctx.clock.now_ns()
+                closer = await read_closer(ctx.image, lines, window, target, ctx.ocr)
+                found = await asyncio.to_thread(read_tables, closer, _aspect(ctx))
+                tables += found
+                merged = (*merged, *(line for line in closer if line not in lines))
+                steps.append(TraceStep(StepKind.READ, f"looked closer at rows {target:g} px tall: "
+                                       f"{sum(len(t.facts) for t in found)} figures", evidence=(window,),
+                                       cost_us=elapsed_us(ctx.clock, looked), agent=AGENT))
+        first = TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines; {len(tables)} nutrition tables "
+                          "with the closer looks", evidence=tuple(t.region for t in tables),
+                          cost_us=elapsed_us(ctx.clock, started), agent=AGENT)
+        return _respond(question, merged, _distinct(tables), [first, *steps])
+
+
+def _aspect(ctx: SkillContext) -> float:
+    return ctx.image.shape[1] / ctx.image.shape[0]
+
+
+def _distinct(tables: Sequence[NutritionTable]) -> list[NutritionTable]:
+    """One table per place: reads of one table at several scales overlap; they pool their facts."""
+    pooled: list[NutritionTable] = []
+    for table in tables:
+        home = next((i for i, other in enumerate(pooled) if _overlap(other.region, table.region) > 0.5), None)
+        if home is None:
+            pooled.append(table)
+        else:
+            other = pooled[home]
+            pooled[home] = replace(other, facts=(*other.facts, *table.facts),
+                                   serving_g=other.serving_g or table.serving_g, notes=(*other.notes, *table.notes))
+    return pooled
+
+
+def _overlap(a: NormBox, b: NormBox) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    smaller = min((a.x1 - a.x0) * (a.y1 - a.y0), (b.x1 - b.x0) * (b.y1 - b.y0))
+    return max(0.0, w) * max(0.0, h) / smaller if smaller > 0 else 0.0
+
+
+def _respond(question: NutritionQuestion, lines: Sequence[TextLine], tables: Sequence[NutritionTable],
+             steps: list[TraceStep]) -> SkillResult:
+    names = product_names(lines, tables)
+    products = _products(tables, names)
+    figures: list[tuple[str, Figure]] = []
+    for name, group in products:
+        figure = _figure(group, question, steps, name)
+        if figure is not None:
+            figures.append((name, figure))
+    text, used = _answer_text(question, figures, len(products))
+    if len(products) == 1 and question.ask is Ask.AMOUNT and question.basis is None and not figure_asked(question):
+        extra = _other_bases(products[0][1], question, used)
+        if extra:
+            text = text.replace(". Not medical advice.", "; " + "; ".join(_amount(f) for _, f in extra)
+                                + ". Not medical advice.")
+            used = [*used, *extra]
+    facts = tuple(StatedFact(name, question.nutrient.value, f.value, f.unit, f.basis, f.serving_g, bool(f.sum))
+                  for name, f in used)
+    confidence = min((f.confidence for _, f in used), default=0.0)
+    steps.append(TraceStep(StepKind.ANSWER, text, confidence=confidence, agent=AGENT))
+    return SkillResult(answer=text, items=(NoticeItem(id="notice", text=NOTICE),) if used else (),
+                       steps=tuple(steps), confidence=confidence, facts=facts)
 
 
 def _products(tables: Sequence[NutritionTable], names: Sequence[str]) -> list[tuple[str, list[NutritionTable]]]:
