@@ -77,7 +77,8 @@ _ASKING = re.compile(_any(r"wie ?viel\w*", r"combien", r"hoeveel", r"cuant[oa]s?
                           r"hur mycket", r"hvor mye", r"hvor meget",
                           r"how much", r"how many", r"what(?:'s| is| are)?", r"which", r"does", r"do", r"is",
                           r"are", r"has", r"have", r"got", r"contains?", r"tell me", r"show me", r"give me",
-                          r"amount", r"compare", r"rank", r"should", r"can", r"any", r"in this", r"grams?"))
+                          r"amount", r"compare", r"rank", r"should", r"can", r"any", r"in this", r"grams?",
+                          r"i (?:want|need|am looking for|m looking for)", r"find", r"pick", r"choose", r"buy"))
 
 
 def parse_question(text: str) -> NutritionQuestion | None:
