@@ -249,7 +249,10 @@ def _shape(item: pb.OverlayItem) -> ov.Shape:  # one branch per item kind
 def answer_to_wire(answer: Answer) -> pb.Answer:
     return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
                      trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
-                     proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id)
+                     proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id,
+                     facts=[pb.AnswerFact(product=f.product, nutrient=f.nutrient, amount=f.amount, unit=f.unit,
+                                          basis=f.basis, serving_g=f.serving_g, computed=f.computed)
+                            for f in answer.facts])
 
 
 def trace_to_wire(step: TraceStep) -> pb.TraceStep:
