@@ -218,3 +218,10 @@ def test_two_tables_side_by_side_are_two_products() -> None:
     right = table([("Fat", ["5 g"]), ("Protein", ["8 g"])], ["per 100 g"], columns=(0.75,), left=0.55)
     tables = read_tables([*left, *right])
     assert [t.fact(Nutrient.PROTEIN, Basis.PER_100).value for t in tables] == [20.0, 8.0]  # type: ignore[union-attr]
+
+
+def test_bare_numbers_beside_a_per_100g_column_are_a_reference_intake_column_not_a_serving() -> None:
+    rows = [("Energie", ["407 kJ / 97 kcal", "5"]), ("Matières grasses", ["5,3 g", "8"]),
+            ("Protéines", ["11 g", "22"]), ("Sel", ["0,05 g", "1"])]
+    tables = read_tables(table(rows, ["POUR 100 g"]))
+    assert {f.basis for f in tables[0].facts} == {Basis.PER_100}

@@ -104,6 +104,8 @@ def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
     notes: list[str] = []
     for column, basis in zip(columns, bases, strict=True):
         chosen = basis or default
+        if basis is None and _unitless(column):
+            chosen = Basis.REFERENCE   # bare numbers under no heading: a %RI column whose "%" is in the heading
         if chosen is None or chosen is Basis.REFERENCE:
             continue  # a share of the reference intake is not an amount
         column_facts, column_notes = _read_column(column, rows, chosen, serving)
@@ -148,6 +150,10 @@ def _column_basis(column: Sequence[Cell], headings: Sequence[Heading]) -> Basis 
                                                                                  - h.placed.box.x0)]
     nearest = max(over, key=lambda h: h.placed.y, default=None)
     return None if nearest is None else nearest.basis
+
+
+def _unitless(column: Sequence[Cell]) -> bool:
+    return sum(not cell.amount.unit for cell in column) >= 0.75 * len(column)
 
 
 def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], pieces: Pieces,
