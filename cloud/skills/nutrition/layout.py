@@ -36,6 +36,7 @@ class Placed:
     line: TextLine
     box: NormBox
     frame_box: NormBox
+    whole: NormBox | None = None
 
     @property
     def height(self) -> float:
@@ -45,6 +46,11 @@ class Placed:
     def y(self) -> float:
         return (self.box.y0 + self.box.y1) / 2
 
+    @property
+    def line_box(self) -> NormBox:
+        """The whole line's box in upright coordinates (``box`` may be a part of it: a heading's own words)."""
+        return self.whole or self.box
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -53,6 +59,7 @@ class Row:
     nutrient: Nutrient | None
     placed: Placed
     label_x1: float       # where the row's name ends: its values stand to the right of this
+    english: bool = True  # named in English (a label in another European language states per 100 g by law)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,8 @@ def find_pieces(placed: Sequence[Placed]) -> Pieces:
             row, bound = _row_of(item, named)
             rows.append(row)
             cells.extend(bound)
+            # Running text may state its basis before its first figure ("... pour 100g. Energie: 2393kJ").
+            headings += [h for h in _headings(item) if h.basis is Basis.PER_100]
             continue
         basis = heading_basis(text)
         if basis is not None and (basis is not Basis.REFERENCE or not _is_value_text(text)):
@@ -148,8 +157,12 @@ def _headings(item: Placed) -> list[Heading]:
     for index, (basis, start, end) in enumerate(parts):
         stop = parts[index + 1][1] if index + 1 < len(parts) else len(text)
         box = NormBox(_x_at(item, start, len(text)), item.box.y0, _x_at(item, end, len(text)), item.box.y1)
-        headings.append(Heading(basis, Placed(item.line, box, item.frame_box), serving_grams(text[start:stop])))
+        headings.append(Heading(basis, Placed(item.line, box, item.frame_box, item.box),
+                                serving_grams(text[start:stop])))
     return headings
+
+
+_ENGLISH = re.compile(r"protein|fat|saturate|carb|sugar|fib(?:re|er)|salt|sodium|energy|calorie")
 
 
 def _row_of(item: Placed, named: Sequence[tuple[Nutrient | None, int, int]]) -> tuple[Row, list[Cell]]:
@@ -157,7 +170,8 @@ def _row_of(item: Placed, named: Sequence[tuple[Nutrient | None, int, int]]) -> 
     text = label_text(item.line.text)
     amounts = amounts_in(text)
     bound: list[Cell] = []
-    row = Row(named[0][0], item, _x_at(item, named[0][2], len(text)))
+    first = text[named[0][1]:named[0][2]]
+    row = Row(named[0][0], item, _x_at(item, named[0][2], len(text)), bool(_ENGLISH.search(first)))
     for index, (nutrient, _, end) in enumerate(named):
         stop = named[index + 1][1] if index + 1 < len(named) else len(text)
         mine = [amount for amount in amounts if end <= amount.start < stop]

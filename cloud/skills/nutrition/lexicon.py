@@ -264,9 +264,11 @@ _PER_100 = re.compile(rf"(?:{_PER}\s*|^\W*|\b(?:in|di|dla)\s+)(?:1\s*)?{_HUNDRED
                       re.IGNORECASE)
 _SERVING_WORDS = (r"serving|portion|portie|porcion|porzione|porcao|annos|porcij|portie|porcja|bag|slice|biscuit|"
                   r"cookie|bar|pot|tbsp|tsp|cup|piece|stuk|pièce|piece|crepe|tranche|scheibe|sachet|packet|pack")
+# "per serving", "par portion (30 g)", "per 25g": a column's basis. "Serving size 30 g" or "Serving 60g" alone
+# states the size, not a column: it is read as the serving size, not as a heading.
 _PER_SERVING = re.compile(rf"(?:{_PER}|amount per|each)\s*(?:\d+(?:[.,]\d+)?\s*)?(?:an?\s+|une?\s+|1\s+)?"
-                          rf"(?:{_SERVING_WORDS})|\bserving size\b|\bper\s+\d+(?:[.,]\d+)?\s*(?:g|ml)\b|"
-                          rf"^\W*(?:{_SERVING_WORDS})\b|\bpar\s+(?:\w+\s+)?de\s+\d+\s*g|\d+\s*g\s*(?:serving|portion)",
+                          rf"(?:{_SERVING_WORDS})|\bper\s+\d+(?:[.,]\d+)?\s*(?:g|ml)\b|"
+                          rf"\bpar\s+(?:\w+\s+)?de\s+\d+\s*g|\d+\s*g\s*(?:serving|portion)",
                           re.IGNORECASE)
 _REFERENCE = re.compile(r"%\s*(?:ri|dv|ar|vnr|gda|daily|ajr|rda|vr|nrv|ir)\b|\b(?:ri|gda|ar|ajr|vnr|nrv)\s*\*|"
                         r"%\s*\*|daily value|reference intake|apports? de reference|referenzmenge|"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from eyeline.cloud.perception.ocr import TextLine
@@ -11,6 +12,10 @@ from eyeline.cloud.skills.shelf.labels import is_name_text
 
 # A name is display type: at least this many times the height of the table's text.
 _NAME_HEIGHT = 1.3
+# Headings of a label's sections, never a product's name.
+_SECTION = re.compile(r"\b(?:minerals?|vitamins?|ingredients?|ingr[eé]dients?|zutaten|ingredi[eë]nten|"
+                      r"nutrition(?:al)?|nutritionnelles?|information|typical|values?|allerg\w*|storage)\b",
+                      re.IGNORECASE)
 # A name is a few words; a sentence above a table is a story or an address.
 _NAME_WORDS = 5
 
@@ -27,7 +32,7 @@ def _name(lines: Sequence[TextLine], table: NutritionTable) -> str:
     candidates = [line for line in lines if line.box.y1 <= region.y0 + 0.005 and _overlaps(line, table)
                   and is_name_text(line) and heading_basis(line.text) is None and not nutrients_named(line.text)
                   and line.height >= _NAME_HEIGHT * row_height and line.score >= 0.8
-                  and len(line.text.split()) <= _NAME_WORDS]
+                  and len(line.text.split()) <= _NAME_WORDS and not _SECTION.search(line.text)]
     best = max(candidates, key=lambda line: (line.height, line.box.y1), default=None)
     return " ".join(best.text.split()) if best is not None else ""
 

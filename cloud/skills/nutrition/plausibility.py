@@ -111,6 +111,9 @@ def _energy(column: Column, energy: tuple[Amount, ...]) -> Verdict:
         else:
             failed.append("kJ and kcal disagree")
     worked = energy_from_macros(column)
+    least = sum(factor * grams(column[n]) for n, factor in _ATWATER.items() if n in column)
+    if stated and worked is None and least > stated[-1] * (1 + _ENERGY_TOLERANCE) + _ENERGY_SLACK_KCAL:
+        failed.append(f"energy {stated[-1]:.0f} kcal but the figures read make at least {least:.0f} kcal")
     if stated and worked is not None:
         target = stated[-1]
         if abs(worked - target) <= _ENERGY_TOLERANCE * target + _ENERGY_SLACK_KCAL:

@@ -99,7 +99,8 @@ def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
     bound = [c for c in pieces.cells if c.bound_row is not None and c.bound_row in rows]
     columns = _columns(free)
     bases = [_column_basis(column, headings) for column in columns]
-    default = _default_basis(headings, bases, pieces, serving)
+    default = _default_basis(headings, bases, pieces, serving,
+                             all(row.english for row in rows if row.nutrient is not None))
     facts: list[Fact] = []
     notes: list[str] = []
     for column, basis in zip(columns, bases, strict=True):
@@ -140,16 +141,23 @@ def _columns(cells: Sequence[Cell]) -> list[list[Cell]]:
     return columns
 
 
-def _column_basis(column: Sequence[Cell], headings: Sequence[Heading]) -> Basis | None:
+def _column_basis(column: Sequence[Cell], headings: Sequence[Heading], *, whole_lines: bool = False) -> Basis | None:
+    """The basis of the nearest heading above the column that stands over it: over its figures by the heading's
+    own words, or (``whole_lines``, for figures printed in their row's line) by the heading's whole line."""
     if all(cell.amount.unit == "%" for cell in column):
         return Basis.REFERENCE
     x0, x1 = min(c.x0 for c in column), max(c.x1 for c in column)
+    if whole_lines:
+        x0, x1 = min(c.placed.box.x0 for c in column), max(c.placed.box.x1 for c in column)
     first = min(c.placed.box.y0 for c in column)
-    over = [h for h in headings if h.placed.y <= first + 0.005
-            and min(x1, h.placed.box.x1) - max(x0, h.placed.box.x0) > 0.3 * min(x1 - x0, h.placed.box.x1
-                                                                                 - h.placed.box.x0)]
+    over = [h for h in headings if h.placed.y <= first + 0.005 and _overlaps(x0, x1, h, whole_lines)]
     nearest = max(over, key=lambda h: h.placed.y, default=None)
     return None if nearest is None else nearest.basis
+
+
+def _overlaps(x0: float, x1: float, heading: Heading, whole_line: bool) -> bool:
+    box = heading.placed.line_box if whole_line else heading.placed.box
+    return min(x1, box.x1) - max(x0, box.x0) > 0.3 * min(x1 - x0, box.x1 - box.x0)
 
 
 def _unitless(column: Sequence[Cell]) -> bool:
@@ -157,7 +165,7 @@ def _unitless(column: Sequence[Cell]) -> bool:
 
 
 def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], pieces: Pieces,
-                   serving: float | None) -> Basis | None:
+                   serving: float | None, english: bool) -> Basis | None:
     """The basis of figures no heading stands over: a heading no column claimed, else the panel's custom."""
     claimed = set(bases)
     for basis in (Basis.PER_100, Basis.SERVING, Basis.PACKAGE):
@@ -166,9 +174,9 @@ def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], p
     if Basis.PER_100 in claimed:
         # A second column of amounts beside a per-100 g one is a portion's, named or not (a %RI one is in %).
         return Basis.SERVING
-    if pieces.us_style or Basis.SERVING in claimed:
-        return Basis.SERVING
-    return Basis.PER_100
+    if pieces.us_style or Basis.SERVING in claimed or english:
+        return Basis.SERVING   # an English panel that names no basis is a per-serving panel
+    return Basis.PER_100       # an EU label must state per 100 g (Regulation (EU) 1169/2011)
 
 
 def _read_column(column: Sequence[Cell], rows: Sequence[Row], basis: Basis,
@@ -262,7 +270,8 @@ def _bound_facts(cells: Sequence[Cell], headings: Sequence[Heading], default: Ba
     for cell in cells:
         if cell.bound_to is None or cell.bound_row is None:
             continue
-        basis = Basis.REFERENCE if cell.amount.unit == "%" else _column_basis([cell], headings) or default
+        basis = (Basis.REFERENCE if cell.amount.unit == "%"
+                 else _column_basis([cell], headings, whole_lines=True) or default)
         if basis is not Basis.REFERENCE:
             by_basis.setdefault(basis, []).append(cell)
     for basis, group in by_basis.items():
