@@ -48,8 +48,9 @@ async def read_closer(image: Image, lines: Sequence[TextLine], window: NormBox, 
     x0, y0 = int(window.x0 * cols), int(window.y0 * rows)
     x1, y1 = max(int(window.x1 * cols), x0 + 1), max(int(window.y1 * rows), y0 + 1)
     scale = min(_MAX_SCALE, max(_MIN_SCALE, row_px / max(current, 1.0)), _MAX_CROP_PX / max(x1 - x0, y1 - y0))
-    crop = np.ascontiguousarray(cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale,
-                                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC))
+    resized = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale,
+                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    crop: Image = np.ascontiguousarray(resized, dtype=np.uint8)
     read = [from_crop(line, window) for line in await reader.read(crop)]
     return (*(line for line in lines if not _contains(window, line.box)), *read)
 

@@ -92,7 +92,7 @@ class NutritionSkill:
 
 
 def _aspect(ctx: SkillContext) -> float:
-    return ctx.image.shape[1] / ctx.image.shape[0]
+    return float(ctx.image.shape[1]) / float(ctx.image.shape[0])
 
 
 def _distinct(tables: Sequence[NutritionTable]) -> list[NutritionTable]:
