@@ -86,8 +86,12 @@ def states(facts: Sequence[AnswerFact], expected: ExpectedFact) -> bool:
 
 
 def photo_correct(text: str, facts: Sequence[AnswerFact], case: PhotoCase) -> bool:
+    """Right: every recorded figure stated, and no other protein figure stated on a recorded basis."""
     if case.facts:
-        return all(states(facts, expected) for expected in case.facts)
+        bases = {expected.basis for expected in case.facts}
+        stated = [f for f in facts if f.nutrient == "protein" and f.basis in bases and not f.computed]
+        return all(states(facts, expected) for expected in case.facts) and all(
+            any(states([fact], expected) for expected in case.facts) for fact in stated)
     flat = " ".join(text.split()).lower()
     return all(fragment.lower() in flat for fragment in case.expected)
 

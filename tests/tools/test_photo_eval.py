@@ -44,6 +44,8 @@ def test_a_photo_is_right_only_when_every_figure_is_stated_on_its_basis() -> Non
     assert not photo_correct("", [_fact(5.5, "per 100 g")], case)                          # one basis missing
     assert not photo_correct("", [_fact(5.5, "per serving"), _fact(1.2, "per 100 g")], case)   # bases swapped
     assert not photo_correct("", [_fact(5.5, "per 100 g"), _fact(1.2, "per serving", "fat")], case)
+    assert not photo_correct("", [_fact(5.5, "per 100 g"), _fact(1.2, "per serving"), _fact(9.0, "per 100 g")],
+                             case)                                                           # a contradiction
     big = PhotoCase("y.jpg", "q", facts=(ExpectedFact(18.0, "per 100 g"),))
     assert photo_correct("", [_fact(18.3, "per 100 g")], big)                              # within 2%
     assert not photo_correct("", [_fact(18.5, "per 100 g")], big)
