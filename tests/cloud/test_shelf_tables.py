@@ -52,3 +52,12 @@ async def test_a_fully_readable_package_whose_panel_touches_the_frame_edge_is_ra
     result = await ask(lines)
     assert rows(result)[0] == ("1", "Peak Protein Bar", "20 g")
     assert "edge of view" not in result.answer
+
+
+async def test_a_column_heading_over_a_panel_is_never_an_unknown_product() -> None:
+    lines = [*package(0.05, "Peak", "Protein Bar", ["Nutrition Facts", "Serving 60g", "Calories 210", "Protein 20g"]),
+             text_line("Ave. Quantity", 0.45, 0.25, 0.62, 0.31), text_line("per Serving", 0.45, 0.32, 0.62, 0.38),
+             text_line("% Daily Intake*", 0.65, 0.25, 0.85, 0.31)]
+    result = await ask(lines)
+    assert rows(result) == [("1", "Peak Protein Bar", "20 g")]
+    assert "nknown" not in result.answer
