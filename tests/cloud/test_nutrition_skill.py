@@ -156,3 +156,19 @@ async def test_real_labels_are_read_right(shared_data: Path, real_ocr: OcrPool, 
     image = cv2.imread(str(shared_data / "nutrition_labels" / name))
     result = await NutritionSkill().answer(SkillContext(question, Mode.INSTANT, image, 1, real_ocr))
     assert (result.facts[0].amount, result.facts[0].basis) == (grams, basis)
+
+
+async def test_products_are_compared_on_a_basis_all_of_them_have() -> None:
+    # Oat Flakes prints per 100 g only (with its serving size); a bar prints per serving only (with its size):
+    # per 100 g is worked out for the bar, and the comparison says so.
+    oats = [line("Oat Flakes", 0.02, 0.05, 0.32, 0.12), line("per 100 g", 0.18, 0.18, 0.28, 0.21),
+            line("Serving size 40 g", 0.02, 0.14, 0.3, 0.17), line("Protein", 0.02, 0.25, 0.14, 0.28),
+            line("13 g", 0.19, 0.25, 0.27, 0.28), line("Fat", 0.02, 0.3, 0.14, 0.33),
+            line("7 g", 0.19, 0.3, 0.27, 0.33)]
+    bar = [line("Peak Bar", 0.52, 0.05, 0.82, 0.12), line("Nutrition Facts", 0.52, 0.14, 0.8, 0.17),
+           line("Serving size 60 g", 0.52, 0.18, 0.8, 0.21), line("Protein 20g", 0.52, 0.25, 0.7, 0.28),
+           line("Total Fat 9g", 0.52, 0.3, 0.7, 0.33)]
+    result = await NutritionSkill().answer(SkillContext("which has the most protein?", Mode.INSTANT, FRAME, 1,
+                                                        Lines([*oats, *bar])))
+    assert result.answer.startswith("Peak Bar has the most protein: 33.33 g per 100 g")
+    assert any("20 g per 60 g serving x 100 / 60 = 33.33 g" in step.text for step in result.steps)

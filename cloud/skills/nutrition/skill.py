@@ -120,6 +120,8 @@ def _respond(question: NutritionQuestion, lines: Sequence[TextLine], tables: Seq
              steps: list[TraceStep]) -> SkillResult:
     names = product_names(lines, tables)
     products = _products(tables, names)
+    if question.ask is not Ask.AMOUNT and question.basis is None and len(products) > 1:
+        question = replace(question, basis=_common_basis(question.nutrient, [group for _, group in products]))
     figures: list[tuple[str, Figure]] = []
     for name, group in products:
         figure = _figure(group, question, steps, name)
@@ -180,6 +182,18 @@ def _figure(tables: Sequence[NutritionTable], question: NutritionQuestion, steps
     wanted = question.basis or (Basis.PER_100 if question.ask is not Ask.AMOUNT and Basis.PER_100 in printed
                                 else next(iter(printed)))
     return _on_basis(printed, wanted, serving, steps, label)
+
+
+def _common_basis(nutrient: Nutrient, products: Sequence[Sequence[NutritionTable]]) -> Basis | None:
+    """The basis every product can be compared on (printed, or worked out with its serving size): per 100 g
+    first, as it compares like with like; None when there is none."""
+    def has(tables: Sequence[NutritionTable], basis: Basis) -> bool:
+        other = Basis.SERVING if basis is Basis.PER_100 else Basis.PER_100
+        serving = any(t.serving_g for t in tables)
+        return best_fact(tables, nutrient, basis) is not None or (
+            serving and best_fact(tables, nutrient, other) is not None)
+
+    return next((basis for basis in (Basis.PER_100, Basis.SERVING) if all(has(p, basis) for p in products)), None)
 
 
 def figure_asked(question: NutritionQuestion) -> bool:

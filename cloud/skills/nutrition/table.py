@@ -20,7 +20,7 @@ from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.nutrition.corrections import cross_check, repair_column
 from eyeline.cloud.skills.nutrition.facts import FAILED_CHECK_FACTOR, REPAIRED_FACTOR, Fact, NutritionTable
 from eyeline.cloud.skills.nutrition.layout import Cell, Heading, Pieces, Placed, Row, find_pieces, upright
-from eyeline.cloud.skills.nutrition.lexicon import Amount, Basis, Nutrient, label_text
+from eyeline.cloud.skills.nutrition.lexicon import Amount, Basis, Nutrient, label_text, nutrients_named
 from eyeline.cloud.skills.nutrition.plausibility import Verdict, check_column
 
 # Confidence kept when its values had to be shifted a row to fit their names.
@@ -34,7 +34,8 @@ _TABLE_GAP = 3.0
 def read_tables(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[NutritionTable, ...]:
     """Every nutrition table in a frame's OCR lines, left to right; ``aspect`` is the frame's width / height."""
     pieces = find_pieces(upright(lines, aspect))
-    tables = [_read_table(rows, pieces) for rows in _tables(pieces.rows)]
+    groups = _tables(pieces.rows)
+    tables = [_read_table(rows, pieces, _right_bound(rows, groups)) for rows in groups]
     found = [table for table in tables if table is not None and table.facts]
     return tuple(sorted(found, key=lambda table: (table.region.x0, table.region.y0)))
 
@@ -71,7 +72,10 @@ _PROSE_WORDS = 6
 
 
 def _is_prose(row: Row) -> bool:
-    return len(row.placed.line.text.split()) >= _PROSE_WORDS
+    """A sentence, not a row's name: many words, or several naming more than one nutrient."""
+    words = len(row.placed.line.text.split())
+    named = {n for n, _, _ in nutrients_named(row.placed.line.text) if n is not None}
+    return words >= 2 * _PROSE_WORDS - 4 or (words >= _PROSE_WORDS and len(named) > 1)
 
 
 def _below(item: Placed, note: Placed) -> bool:
@@ -87,15 +91,28 @@ def _joins(row: Row, group: Sequence[Row]) -> bool:
     return overlap > -0.02 and gap <= _TABLE_GAP * max(row.placed.height, last.height)
 
 
-def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
+def _right_bound(rows: Sequence[Row], groups: Sequence[Sequence[Row]]) -> float:
+    """Where the next table to the right begins, at this table's height: its values and headings end there."""
+    top = min(row.placed.box.y0 for row in rows)
+    bottom = max(row.placed.box.y1 for row in rows)
+    labels_end = max(row.label_x1 for row in rows)
+    starts = [min(r.placed.box.x0 for r in group) for group in groups if group is not rows
+              and min(r.placed.box.x0 for r in group) > labels_end
+              and min(r.placed.box.y0 for r in group) < bottom and max(r.placed.box.y1 for r in group) > top]
+    return min(starts, default=1.0)
+
+
+def _read_table(rows: list[Row], pieces: Pieces, right: float = 1.0) -> NutritionTable | None:
     top = min(row.placed.box.y0 for row in rows)
     bottom = max(row.placed.box.y1 for row in rows)
     height = statistics.median(row.placed.height for row in rows)
     left = min(row.label_x1 for row in rows if row.nutrient is not None) - 0.02
-    headings = [h for h in pieces.headings if top - 10 * height <= h.placed.y <= bottom]
-    serving = _serving_size(headings, pieces, top, bottom, height)
+    start = min(row.placed.box.x0 for row in rows) - 0.02
+    headings = [h for h in pieces.headings if top - 10 * height <= h.placed.y <= bottom
+                and h.placed.line_box.x1 > start and h.placed.line_box.x0 < right]
+    serving = _serving_size(headings, pieces, top, bottom, height, start, right)
     free = [c for c in pieces.cells if c.bound_row is None and top - height <= c.y <= bottom + height
-            and c.x0 >= left]
+            and c.x0 >= left and c.x1 <= right + 0.01]
     bound = [c for c in pieces.cells if c.bound_row is not None and c.bound_row in rows]
     columns = _columns(free)
     bases = [_column_basis(column, headings) for column in columns]
@@ -119,12 +136,13 @@ def _read_table(rows: list[Row], pieces: Pieces) -> NutritionTable | None:
 
 
 def _serving_size(headings: Sequence[Heading], pieces: Pieces, top: float, bottom: float,
-                  height: float) -> float | None:
+                  height: float, start: float = 0.0, right: float = 1.0) -> float | None:
     stated = [h.serving_g for h in headings if h.serving_g is not None and h.basis is Basis.SERVING]
     if stated:
         return stated[0]
     near = [(abs(placed.y - top), size) for placed, size in pieces.servings
-            if top - 20 * height <= placed.y <= bottom + 6 * height]
+            if top - 20 * height <= placed.y <= bottom + 6 * height and start < placed.box.x1
+            and placed.box.x0 < right]
     return min(near)[1] if near else None
 
 
