@@ -27,6 +27,12 @@ from eyeline.cloud.skills.nutrition.plausibility import Verdict, check_column
 SHIFTED_FACTOR = 0.9
 # How far (in row pitches) a value may sit from its row's middle and still be its value.
 _ROW_REACH = 0.6
+# Pairing values with rows in order costs a little (the rows' own heights are the better evidence), and reaches
+# this far (in row pitches).
+_IN_ORDER_COST = 0.25
+_IN_ORDER_REACH = 1.5
+_SHIFT_COST = 0.75
+_OFFSET_WORDS = {0: "", -1: ", one row up", 1: ", one row down"}
 # Rows further apart than this (in row heights) are different tables.
 _TABLE_GAP = 3.0
 
@@ -36,7 +42,7 @@ def read_tables(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[Nutr
     pieces = find_pieces(upright(lines, aspect))
     groups = _tables(pieces.rows)
     tables = [_read_table(rows, pieces, _right_bound(rows, groups)) for rows in groups]
-    found = [table for table in tables if table is not None and table.facts]
+    found = [table for table in tables if table.facts]
     return tuple(sorted(found, key=lambda table: (table.region.x0, table.region.y0)))
 
 
@@ -102,7 +108,7 @@ def _right_bound(rows: Sequence[Row], groups: Sequence[Sequence[Row]]) -> float:
     return min(starts, default=1.0)
 
 
-def _read_table(rows: list[Row], pieces: Pieces, right: float = 1.0) -> NutritionTable | None:
+def _read_table(rows: list[Row], pieces: Pieces, right: float = 1.0) -> NutritionTable:
     top = min(row.placed.box.y0 for row in rows)
     bottom = max(row.placed.box.y1 for row in rows)
     height = statistics.median(row.placed.height for row in rows)
@@ -199,27 +205,33 @@ def _default_basis(headings: Sequence[Heading], bases: Sequence[Basis | None], p
 
 def _read_column(column: Sequence[Cell], rows: Sequence[Row], basis: Basis,
                  serving: float | None) -> tuple[list[Fact], list[str]]:
-    """The column matched to the rows as printed and shifted a row each way; the best-checked match wins."""
+    """The column matched to the rows by height (as printed, and shifted a row each way) and in order; the match
+    the plausibility checks like best wins, and a match other than by height is said and costs confidence."""
     ordered = sorted(rows, key=lambda row: row.placed.y)
     pitches = [b.placed.y - a.placed.y for a, b in itertools.pairwise(ordered)]
     pitch = statistics.median(pitches) if pitches else ordered[0].placed.height
-    best: tuple[float, float, dict[Row, list[Cell]], dict[Nutrient, Amount], list[str], Verdict] | None = None
-    for shift in (0.0, -pitch, pitch):
-        match = _match(column, ordered, shift, pitch)
+    best: tuple[float, str, dict[Row, list[Cell]], dict[Nutrient, Amount], list[str], Verdict] | None = None
+    geometric = _match(column, ordered, 0.0, pitch)
+    candidates = [("", 0.0, geometric), ("read one row up from its names", _SHIFT_COST,
+                                         _match(column, ordered, -pitch, pitch)),
+                  ("read one row down from its names", _SHIFT_COST, _match(column, ordered, pitch, pitch))]
+    candidates += [(f"paired with its names in order{_OFFSET_WORDS[offset]}", _IN_ORDER_COST + abs(offset),
+                    _in_order(column, ordered, offset, pitch)) for offset in (0, -1, 1)]
+    for how, cost, match in candidates:
         values, energy = _as_column(match)
         repaired, repairs = repair_column(values, energy, basis)
         verdict = check_column(repaired, basis, energy)
         filled = sum(1 for row in match if row.nutrient is not None)
-        score = verdict.score + 0.25 * filled - (0.75 if shift else 0.0) - 0.5 * len(repairs)
+        score = verdict.score + 0.25 * filled - cost - 0.5 * len(repairs)
         if best is None or score > best[0]:
-            best = (score, shift, match, repaired, repairs, verdict)
+            best = (score, how if match != geometric else "", match, repaired, repairs, verdict)
     if best is None:
         return [], []
-    _, shift, match, repaired, notes, verdict = best
-    factor = (FAILED_CHECK_FACTOR if verdict.failed else 1.0) * (SHIFTED_FACTOR if shift else 1.0)
+    _, how, match, repaired, notes, verdict = best
+    factor = (FAILED_CHECK_FACTOR if verdict.failed else 1.0) * (SHIFTED_FACTOR if how else 1.0)
     notes = [f"{basis.value} column: {note}" for note in (*notes, *verdict.failed)]
-    if shift:
-        notes.append(f"{basis.value} column read one row {'up' if shift < 0 else 'down'} from its names")
+    if how:
+        notes.append(f"{basis.value} column {how}")
     facts = [_fact(row, cell, basis, serving, factor, verdict.failed, repaired)
              for row, cells in match.items() for cell in cells if row.nutrient is not None]
     return facts, notes
@@ -246,6 +258,31 @@ def _match(column: Sequence[Cell], rows: Sequence[Row], shift: float, pitch: flo
             if energy and _second_energy(energy[0], match.get(energy[0], []), cell):
                 match.setdefault(energy[0], []).append(cell)
     return match
+
+
+def _in_order(column: Sequence[Cell], rows: Sequence[Row], offset: int, pitch: float) -> dict[Row, list[Cell]]:
+    """Rows and values paired in order (the i-th value for the i-th row, ``offset`` rows on), for a column that
+    drifts against its names (a photo at an angle): each pair within a row and a half of each other. An energy
+    row's kJ and kcal on two lines are one value."""
+    slots: list[list[Cell]] = []
+    for cell in sorted(column, key=lambda c: c.y):
+        if slots and _energy_pair(slots[-1], cell, pitch):
+            slots[-1].append(cell)
+        else:
+            slots.append([cell])
+    match: dict[Row, list[Cell]] = {}
+    for index, row in enumerate(rows):
+        slot = index + offset
+        if 0 <= slot < len(slots) and all(abs(c.y - row.placed.y) <= _IN_ORDER_REACH * pitch
+                                          and c.x0 >= row.label_x1 - 0.02 for c in slots[slot]):
+            match[row] = slots[slot]
+    return match
+
+
+def _energy_pair(slot: Sequence[Cell], cell: Cell, pitch: float) -> bool:
+    units = {c.amount.unit for c in slot}
+    return len(slot) == 1 and units <= {"kJ", "kcal"} and cell.amount.unit in ("kJ", "kcal") \
+        and cell.amount.unit not in units and cell.y - slot[0].y <= pitch
 
 
 def _second_energy(row: Row, cells: Sequence[Cell], cell: Cell) -> bool:
