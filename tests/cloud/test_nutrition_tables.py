@@ -228,7 +228,7 @@ def test_a_column_heading_never_names_a_product() -> None:
     assert product_names(lines, tables) == ["SUZU TOFU"]
     unnamed = [line("per 100 g", 0.45, 0.14, 0.6, 0.17), *table([("Protein", ["11 g"])], top=0.2, columns=(0.45,))]
     assert product_names(unnamed, read_tables(unnamed)) == [""]
-    for section in ("Valeur nutritive", "Minerals", "NUTRITIONAL INFORMATION"):
+    for section in ("Valeur nutritive", "Minerals", "NUTRITIONAL INFORMATION", "www.leggos.com.au"):
         headed = [line(section, 0.1, 0.02, 0.6, 0.1), *unnamed]
         assert product_names(headed, read_tables(headed)) == [""]
 

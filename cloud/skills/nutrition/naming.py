@@ -12,10 +12,10 @@ from eyeline.cloud.skills.shelf.labels import is_name_text
 
 # A name is display type: at least this many times the height of the table's text.
 _NAME_HEIGHT = 1.3
-# Headings of a label's sections, never a product's name.
+# Headings of a label's sections, and web or mail addresses: never a product's name.
 _SECTION = re.compile(r"\b(?:minerals?|vitamins?|ingredients?|ingr[eé]dients?|zutaten|ingredi[eë]nten|"
                       r"nutrition(?:al)?|nutritionnelles?|nutritive|nutrizionali|voedingswaarden?|valeurs?|information|typical|"
-                      r"values?|allerg\w*|storage)\b",
+                      r"values?|allerg\w*|storage)\b|www\.|\.com\b|https?:|@",
                       re.IGNORECASE)
 # A name is a few words; a sentence above a table is a story or an address.
 _NAME_WORDS = 5
