@@ -10,6 +10,7 @@ must hold. The photos are the judge: no rule in the reader names one of them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,21 @@ def _case(record: dict[str, Any]) -> PhotoCase | None:
     facts = tuple(ExpectedFact(float(entry["amount_g"]), _BASES[entry["basis"]]) for entry in protein
                   if entry.get("basis") in _BASES)
     kind = record.get("kind") or ("nutrition_table" if record["file"].startswith("nutrition_labels/") else "")
-    return PhotoCase(record["file"], NUTRITION_QUESTION, facts=facts, language=record.get("language") or "",
+    return PhotoCase(record["file"], NUTRITION_QUESTION, facts=facts, language=record.get("language") or _named(record),
                      kind=kind)
+
+
+# Where a record gives no language, the one its description names ("Dutch/French nutrition table", "US
+# \"Nutrition Facts\" panel") or the label words it quotes ("proteines").
+_LANGUAGE_WORDS = (("nl", re.compile(r"\bdutch\b|eiwitten", re.IGNORECASE)),
+                   ("fr", re.compile(r"\bfrench\b|prot[eé]ines", re.IGNORECASE)),
+                   ("de", re.compile(r"\bgerman\b|eiwei", re.IGNORECASE)),
+                   ("en", re.compile(r"\bUS\b|\bUK\b|(?i:\benglish\b|nutrition (?:facts|information))")))
+
+
+def _named(record: dict[str, Any]) -> str:
+    text = f"{record.get('shows', '')} {record.get('ground_truth', '')}"
+    return "+".join(language for language, pattern in _LANGUAGE_WORDS if pattern.search(text))
 
 
 def states(facts: Sequence[AnswerFact], expected: ExpectedFact) -> bool:

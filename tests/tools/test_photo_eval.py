@@ -22,7 +22,7 @@ def _fact(grams: float, basis: str, nutrient: str = "protein") -> AnswerFact:
 
 def test_cases_come_from_every_manifest_record_with_a_protein_truth(tmp_path: Path) -> None:
     (tmp_path / "nutrition_labels").mkdir()
-    for name in ("a.jpg", "b.jpg", "c.jpg"):
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
         (tmp_path / "nutrition_labels" / name).write_bytes(b"")
     (tmp_path / "manifest.json").write_text(json.dumps([
         {"file": "nutrition_labels/a.jpg", "truth": {"protein": [{"amount_g": 3.7, "basis": "100g"},
@@ -30,12 +30,14 @@ def test_cases_come_from_every_manifest_record_with_a_protein_truth(tmp_path: Pa
         {"file": "nutrition_labels/b.jpg", "truth": {"protein": [{"amount_g": 1, "basis": "serving"}]},
          "language": "en", "kind": "shelf"},
         {"file": "nutrition_labels/c.jpg", "truth": None},
+        {"file": "nutrition_labels/d.jpg", "shows": "Dutch/French nutrition table of a pot",
+         "truth": {"protein": [{"amount_g": 3.7, "basis": "100g"}]}},
         {"file": "nutrition_labels/missing.jpg", "truth": {"protein": [{"amount_g": 1, "basis": "serving"}]}},
     ]))
     cases = photo_cases(tmp_path)
-    assert [case.name for case in cases] == ["a", "b"]
+    assert [case.name for case in cases] == ["a", "b", "d"]
     assert cases[0].facts == (ExpectedFact(3.7, "per 100 g"), ExpectedFact(4.6, "per package"))
-    assert (cases[0].group, cases[1].group) == ("? / nutrition_table", "en / shelf")
+    assert [case.group for case in cases] == ["? / nutrition_table", "en / shelf", "nl+fr / nutrition_table"]
 
 
 def test_a_photo_is_right_only_when_every_figure_is_stated_on_its_basis() -> None:
