@@ -89,6 +89,14 @@ async def test_kilojoules_when_asked_in_kilojoules() -> None:
     assert [(f.amount, f.unit) for f in result.facts] == [(468.0, "kJ")]
 
 
+async def test_a_package_figure_is_worked_out_from_per_100g_and_the_net_quantity() -> None:
+    lines = [*OATS, line("Poids net: 500 g", 0.02, 0.7, 0.3, 0.74)]
+    result = await NutritionSkill().answer(SkillContext("how much protein in the whole pack?", Mode.INSTANT, FRAME,
+                                                        1, Lines(lines)))
+    assert [(f.amount, f.basis, f.computed) for f in result.facts] == [(65.0, "per package", True)]
+    assert any("13 g per 100 g x 500 g / 100 g = 65 g" in step.text for step in result.steps)
+
+
 async def test_servings_multiply_the_per_serving_figure() -> None:
     result = await NutritionSkill().answer(SkillContext("how much salt in two servings", Mode.INSTANT, FRAME, 1,
                                                         Lines(MUESLI)))
@@ -146,6 +154,7 @@ REAL = [
     ("off_3596710368259_2.jpg", "how much protein per 100 g?", 7.7, "per 100 g"),            # French bouillon
     ("mrtig_20315801.jpg", "how much protein is in this?", 10.7, "per 100 g"),               # UK per-100 g table
     ("off_5400141167801_3.jpg", "how much protein in the whole pot?", 4.6, "per package"),   # Dutch/French pot
+    ("off_2509757363133_2.jpg", "how much protein in the whole thing?", 4.86, "per package"),  # 5,4 g x 90 g
 ]
 
 

@@ -18,6 +18,7 @@ from eyeline.cloud.skills.nutrition.lexicon import (
     amounts_in,
     heading_basis,
     misreadings,
+    net_grams,
     nutrient_named,
     serving_grams,
 )
@@ -108,6 +109,12 @@ def test_column_headings(text: str, basis: Basis | None) -> None:
                                              ("Per serving (2 cookies, 21g)", 21.0), ("per 100g", None)])
 def test_serving_sizes(text: str, grams: float | None) -> None:
     assert serving_grams(text) == grams
+
+
+@pytest.mark.parametrize(("text", "grams"), [("Poids net: 90g", 90.0), ("NET WT : 4.11 oz. (117g)", 117.0),
+                                             ("℮ 1 kg", 1000.0), ("Nettoinhoud 500 ml", 500.0), ("Serving 60g", None)])
+def test_net_quantities(text: str, grams: float | None) -> None:
+    assert net_grams(text) == grams
 
 
 def test_likely_ocr_slips_are_offered_as_readings_not_taken() -> None:

@@ -41,6 +41,7 @@ class NutritionTable:
     region: NormBox
     serving_g: float | None = None
     notes: tuple[str, ...] = field(default=())
+    package_g: float | None = None     # the net quantity printed on the package, in g or ml
 
     def fact(self, nutrient: Nutrient, basis: Basis | None = None, unit: str | None = None) -> Fact | None:
         """The most confident figure for ``nutrient`` (on ``basis``, in ``unit``, where given)."""

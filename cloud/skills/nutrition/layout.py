@@ -24,6 +24,7 @@ from eyeline.cloud.skills.nutrition.lexicon import (
     heading_parts,
     label_text,
     leading_quantity,
+    net_grams,
     nutrients_named,
     serving_grams,
 )
@@ -98,6 +99,7 @@ class Pieces:
     headings: tuple[Heading, ...]
     servings: tuple[tuple[Placed, float], ...]      # lines that state a serving size, with it
     us_style: bool                                  # "Nutrition Facts"/"Amount per serving": US panel
+    nets: tuple[tuple[Placed, float], ...] = ()     # lines that state a package's net quantity, with it
 
 
 # A line this much taller than wide (in pixels), with this many characters, is text set vertically.
@@ -142,7 +144,8 @@ def find_pieces(placed: Sequence[Placed]) -> Pieces:
     headings += [Heading(Basis.SERVING, item, size) for item in placed if item.box.y1 <= first_row + 0.002
                  and not nutrients_named(item.line.text) and (size := leading_quantity(item.line.text))]
     us_style = any(_US_MARKERS.search(label_text(item.line.text)) for item in placed)
-    return Pieces(tuple(rows), tuple(cells), tuple(headings), tuple(servings), us_style)
+    nets = tuple((item, grams) for item in placed if (grams := net_grams(item.line.text)) is not None)
+    return Pieces(tuple(rows), tuple(cells), tuple(headings), tuple(servings), us_style, nets)
 
 
 _US_MARKERS = re.compile(r"nutrition facts|amount per serving|servings? per|% daily value|daily values? are based|"

@@ -323,6 +323,23 @@ def serving_grams(text: str) -> float | None:
     return sizes[-1] if sizes else None
 
 
+_NET = re.compile(
+    r"(?:net\s*(?:wt|weight|contents?|quantity)?|poids\s*net|contenance|netto(?:gewicht|inhoud|vikt|vekt|maengde)?|"
+    r"inhoud|peso\s*neto|contenido\s*neto|peso\s*netto|neto\s*(?:kolicina|masa)?|masa\s*neta|\u212e)"
+    r"[^0-9]{0,6}(?:[\d.,]+\s*(?:oz|fl\.?\s*oz)\.?\s*\(?\s*)?(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>kg|g|ml|cl|l)\b",
+    re.IGNORECASE)
+_TO_GRAMS = {"kg": 1000.0, "g": 1.0, "l": 1000.0, "cl": 10.0, "ml": 1.0}
+
+
+def net_grams(text: str) -> float | None:
+    """The package's net quantity a line states ("Poids net: 90g", "NET WT 4.11 oz (117g)", "℮ 1 kg"), in g or ml."""
+    match = _NET.search(fold(text)) or _NET.search(text)
+    if match is None:
+        return None
+    amount = float(match.group("num").replace(",", ".")) * _TO_GRAMS[match.group("unit").lower()]
+    return amount if amount > 0 else None
+
+
 def leading_quantity(text: str) -> float | None:
     """A heading that is a quantity alone ("2 g (100 ml) made up", "30 g"): the size of its column's portion."""
     match = _LEADING_QUANTITY.match(fold(text))

@@ -181,6 +181,9 @@ def _figure(tables: Sequence[NutritionTable], question: NutritionQuestion, steps
                       per_serving.confidence, sum_text)
     wanted = question.basis or (Basis.PER_100 if question.ask is not Ask.AMOUNT and Basis.PER_100 in printed
                                 else next(iter(printed)))
+    package = next((t.package_g for t in tables if t.package_g), None)
+    if wanted is Basis.PACKAGE and Basis.PACKAGE not in printed and package and Basis.PER_100 in printed:
+        return _scaled(printed, package, serving, steps, label, basis_words="per package")
     return _on_basis(printed, wanted, serving, steps, label)
 
 
@@ -244,8 +247,8 @@ def _scaled(printed: dict[Basis, Fact], grams: float, serving: float | None, ste
     sum_text = f"{fact.value:g} {fact.unit} per {per:g} g x {grams:g} g / {per:g} g = {value:g} {fact.unit}"
     steps.append(TraceStep(StepKind.COMPARE, f"computed for {label}: {sum_text}", confidence=fact.confidence,
                            agent=AGENT))
-    return Figure(value, fact.unit, basis_words or f"in {grams:g} g", grams if basis_words else None,
-                  fact.confidence, sum_text)
+    return Figure(value, fact.unit, basis_words or f"in {grams:g} g",
+                  grams if basis_words == "per serving" else None, fact.confidence, sum_text)
 
 
 def _amount(figure: Figure) -> str:

@@ -14,6 +14,7 @@ import itertools
 import re
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import TextLine
@@ -43,7 +44,22 @@ def read_tables(lines: Sequence[TextLine], aspect: float = 16 / 9) -> tuple[Nutr
     groups = _tables(pieces.rows)
     tables = [_read_table(rows, pieces, _right_bound(rows, groups)) for rows in groups]
     found = [table for table in tables if table.facts]
+    found = _with_net_quantities(found, pieces.nets)
     return tuple(sorted(found, key=lambda table: (table.region.x0, table.region.y0)))
+
+
+def _with_net_quantities(tables: list[NutritionTable], nets: Sequence[tuple[Placed, float]]) -> list[NutritionTable]:
+    """Each net quantity in view given to the table nearest it (one product's pack states one)."""
+    if not tables:
+        return tables
+    given = list(tables)
+    for placed, grams in nets:
+        cx, cy = placed.frame_box.center
+        nearest = min(range(len(given)), key=lambda i: (given[i].region.center[0] - cx) ** 2
+                      + (given[i].region.center[1] - cy) ** 2)
+        if given[nearest].package_g is None:
+            given[nearest] = replace(given[nearest], package_g=grams)
+    return given
 
 
 def best_fact(tables: Sequence[NutritionTable], nutrient: Nutrient, basis: Basis | None = None,
