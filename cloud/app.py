@@ -36,8 +36,10 @@ from eyeline.cloud.session.sessions import Session, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
 from eyeline.cloud.skills.noop import NoopSkill
+from eyeline.cloud.skills.nutrition.skill import NutritionSkill
 from eyeline.cloud.skills.read import ReadTextSkill
 from eyeline.cloud.skills.repair import RepairSkill
+from eyeline.cloud.skills.scope import ScopeSkill
 from eyeline.cloud.skills.shelf.agents import AgentPool
 from eyeline.cloud.skills.shelf.passes import ShelfPasses
 from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
@@ -95,10 +97,10 @@ class Cloud:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
-        skills: list[Skill] = [GuardrailSkill(), shelf, ReadTextSkill(), RepairSkill(pack.kits)]
+        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(), ReadTextSkill(), RepairSkill(pack.kits)]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked
-        # looks never spend model tokens).
-        self.embedded_router = SkillRouter(skills)
+        # looks never spend model tokens). Questions no skill takes get what is in view and what can be asked.
+        self.embedded_router = SkillRouter([*skills, ScopeSkill(skills)])
         self.reasoner = ModelReasoner(config.model, self.clock) if config.model is not None else None
         self.router = SkillRouter(model_backed(skills, self.reasoner)) if self.reasoner else self.embedded_router
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,

@@ -141,6 +141,19 @@ class TraceStep:
 
 
 @dataclass(frozen=True, slots=True)
+class StatedFact:
+    """A figure an answer states, for programs that read numbers rather than prose (``eyeline ask --json``)."""
+
+    product: str              # "" when the product's name is not in view
+    nutrient: str             # "protein", "energy", "saturated fat", ...
+    amount: float
+    unit: str                 # "g", "mg", "kcal", "kJ"
+    basis: str                # "per 100 g", "per serving", "per package", "in 30 g", "in 2 servings"
+    serving_g: float | None = None
+    computed: bool = False    # worked out from printed figures (the sum is in the trace), not printed as is
+
+
+@dataclass(frozen=True, slots=True)
 class SkillResult:
     """A skill's whole answer to one query over one frame."""
 
@@ -151,3 +164,4 @@ class SkillResult:
     # How sure the skill is of the answer as a whole (its least sure deciding reading); the planner spends
     # deeper passes only while this is low.
     confidence: float = 1.0
+    facts: tuple[StatedFact, ...] = ()

@@ -46,6 +46,20 @@ class Answer:
     offer: str = ""           # the line that introduces a proactive answer
     overlay_id: str = ""      # the overlay that shows this answer (OverlayArrival.overlay.overlay_id); "" = none
     timing: AnswerTiming | None = None   # where its time went on the cloud; None when the cloud did not say
+    facts: tuple[AnswerFact, ...] = ()   # the figures the answer states, structured
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFact:
+    """One figure an answer states (the contract's AnswerFact); serving_g 0 when not stated."""
+
+    product: str
+    nutrient: str
+    amount: float
+    unit: str
+    basis: str
+    serving_g: float = 0.0
+    computed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

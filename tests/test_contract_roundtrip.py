@@ -10,7 +10,7 @@ import pytest
 from eyeline.cloud import model
 from eyeline.cloud.ingress import wire as cloud_wire
 from eyeline.edge import overlays as ov
-from eyeline.edge.messages import Answer, CloudErrorReport, OverlayArrival, TraceStep
+from eyeline.edge.messages import Answer, AnswerFact, CloudErrorReport, OverlayArrival, TraceStep
 from eyeline.edge.transport import wire as edge_wire
 from eyeline.protos.v1 import session_pb2 as pb
 
@@ -69,6 +69,19 @@ def test_answers_trace_steps_and_errors_survive_the_wire() -> None:
     assert trace.confidence == pytest.approx(0.75)
     error = _through_the_wire(cloud_wire.error("frame_too_large", "too big", frame_seq=4))
     assert error == CloudErrorReport("frame_too_large", "too big", False, 4, "")
+
+
+def test_the_facts_an_answer_states_survive_the_wire() -> None:
+    facts = (model.StatedFact("Tofu ferme", "protein", 11.0, "g", "per 100 g"),
+             model.StatedFact("", "energy", 90.25, "kcal", "in 30 g", serving_g=25.0, computed=True))
+    answer = _through_the_wire(cloud_wire.answer(model.SkillResult("11 g", facts=facts), query_id="q1", frame_seq=1,
+                                                 trace_id="t1", mode=model.Mode.INSTANT))
+    assert isinstance(answer, Answer)
+    assert answer.facts == (AnswerFact("Tofu ferme", "protein", 11.0, "g", "per 100 g", 0.0, False),
+                            AnswerFact("", "energy", 90.25, "kcal", "in 30 g", 25.0, True))
+    again = pb.Answer.FromString(edge_wire.answer_to_wire(answer).SerializeToString())   # as recorded and relayed
+    assert [(f.nutrient, f.amount, f.computed) for f in again.facts] == [("protein", 11.0, False),
+                                                                         ("energy", 90.25, True)]
 
 
 def test_an_empty_cloud_message_is_a_protocol_error() -> None:

@@ -192,7 +192,10 @@ def result_json(result: AskResult) -> dict[str, Any]:
         "question": result.question,
         "mode": result.mode,
         "source": result.source,
-        "answer": {"text": result.answer.text, "final": result.answer.final, "frame_seq": result.answer.frame_seq},
+        "answer": {"text": result.answer.text, "final": result.answer.final, "frame_seq": result.answer.frame_seq,
+                   "facts": [{"product": f.product, "nutrient": f.nutrient, "amount": f.amount, "unit": f.unit,
+                              "basis": f.basis, "serving_g": f.serving_g or None, "computed": f.computed}
+                             for f in result.answer.facts]},
         "interim_answers": [answer.text for answer in result.interim],
         "frame": {"width": result.frame_size[0], "height": result.frame_size[1]},
         "overlay": None if result.overlay is None else {

@@ -365,7 +365,7 @@ def _run_evalset(args: argparse.Namespace) -> int:
     from eyeline.tools.evalset import (
         MODES,
         format_case,
-        format_table,
+        format_tables,
         performance_section,
         run_evalset,
         update_performance,
@@ -374,7 +374,7 @@ def _run_evalset(args: argparse.Namespace) -> int:
     report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf, repair=args.repair,
                                      photos=args.photos, model=model_config_of(args),
                                      on_result=lambda result: print(format_case(result), flush=True)))
-    print(format_table(report))
+    print(format_tables(report))
     if args.performance is not None:
         words = ["eyeline eval", *(f"--mode {mode}" for mode in args.mode or []),
                  f"--shelf {args.shelf} --repair {args.repair}", "--photos ../shared/data" if args.photos else "",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from eyeline.cloud import model
-from eyeline.cloud.model import Mode, NormBox, SkillResult, StepKind
+from eyeline.cloud.model import Mode, NormBox, SkillResult, StatedFact, StepKind
 from eyeline.cloud.perception.speech import AudioPiece, CloudTranscript
 from eyeline.cloud.session.latency import RenderedIn
 from eyeline.cloud.session.timing import AnswerTiming
@@ -199,12 +199,18 @@ def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
     return pb.CloudMessage(answer=pb.Answer(query_id=query_id, text=result.answer, frame_seq=frame_seq,
                                             trace_id=trace_id, mode=_MODE_TO_WIRE[mode], final=result.final,
                                             proactive=bool(offer), offer=offer, overlay_id=overlay_id,
-                                            timing=_timing(timing) if timing is not None else None))
+                                            timing=_timing(timing) if timing is not None else None,
+                                            facts=[_fact(fact) for fact in result.facts]))
 
 
 def _timing(timing: AnswerTiming) -> pb.AnswerTiming:
     return pb.AnswerTiming(stages=[pb.StageTime(stage=s.stage, us=s.us) for s in timing.stages],
                            total_us=timing.total_us, warm=timing.warm, frame_decode_us=timing.frame_decode_us)
+
+
+def _fact(fact: StatedFact) -> pb.AnswerFact:
+    return pb.AnswerFact(product=fact.product, nutrient=fact.nutrient, amount=fact.amount, unit=fact.unit,
+                         basis=fact.basis, serving_g=fact.serving_g or 0.0, computed=fact.computed)
 
 
 def trace_step(step: model.TraceStep, *, index: int, query_id: str, frame_seq: int) -> pb.CloudMessage:

@@ -107,7 +107,9 @@ class SkillRouter:
     def _what_can_be_asked(self) -> str:
         if not self._skills:
             return "this cloud has no skills that answer questions"
-        return "you can ask: " + "; ".join(_describe(skill) for skill in self._skills)
+        # Only skills that answer questions are offered; a guardrail refuses, it is not something to ask.
+        offered = [skill for skill in self._skills if isinstance(skill, ExampleQuestions) and skill.examples]
+        return "you can ask: " + "; ".join(_describe(skill) for skill in offered or self._skills)
 
 
 def _describe(skill: Skill) -> str:

@@ -12,6 +12,7 @@ from eyeline.edge import overlays as ov
 from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import (
     Answer,
+    AnswerFact,
     AnswerTiming,
     CloudErrorReport,
     CloudEvent,
@@ -180,7 +181,9 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
             a = message.answer
             return Answer(a.query_id, a.text, a.frame_seq, a.trace_id, _MODE_NAMES.get(a.mode, ""), a.final,
                           a.proactive, a.offer, a.overlay_id,
-                          _timing(a.timing) if a.HasField("timing") else None)
+                          timing=_timing(a.timing) if a.HasField("timing") else None,
+                          facts=tuple(AnswerFact(f.product, f.nutrient, f.amount, f.unit, f.basis, f.serving_g,
+                                                 f.computed) for f in a.facts))
         case "trace":
             return _trace_step(message.trace)
         case "flow":
@@ -254,7 +257,10 @@ def answer_to_wire(answer: Answer) -> pb.Answer:
     return pb.Answer(query_id=answer.query_id, text=answer.text, frame_seq=answer.frame_seq,
                      trace_id=answer.trace_id, mode=MODES.get(answer.mode, pb.MODE_UNSPECIFIED), final=answer.final,
                      proactive=answer.proactive, offer=answer.offer, overlay_id=answer.overlay_id,
-                     timing=_timing_to_wire(answer.timing) if answer.timing is not None else None)
+                     timing=_timing_to_wire(answer.timing) if answer.timing is not None else None,
+                     facts=[pb.AnswerFact(product=f.product, nutrient=f.nutrient, amount=f.amount, unit=f.unit,
+                                          basis=f.basis, serving_g=f.serving_g, computed=f.computed)
+                            for f in answer.facts])
 
 
 def _timing_to_wire(t: AnswerTiming) -> pb.AnswerTiming:

@@ -42,7 +42,9 @@ _CONTROLS: dict[IntentKind, re.Pattern[str]] = {
     "stop": re.compile(r"^(?:stop(?: it| talking)?|cancel|quiet|be quiet|shut up|never ?mind|enough|that'?s enough)$"),
 }
 _SKILLS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("protein", _words(r"protein\w*", r"calorie\w*", r"sugar\w*", r"healthiest", r"nutrition\w*", r"fat")),
+    ("protein", _words(r"protein\w*", r"calorie\w*", r"sugar\w*", r"healthiest", r"nutrition\w*", r"fat",
+                       r"salt\w*", r"sodium", r"fib(?:re|er)s?", r"carb\w*", r"kcal", r"kilo ?joules?",
+                       r"saturate\w*")),
     ("repair", _words(r"descal\w*", r"repair\w*", r"fix\w*", r"unscrew\w*", r"screws?", r"disassembl\w*",
                       r"clean(?:ing)? (?:this|the|it)", r"how do i", r"how to", r"take (?:this|it) apart")),
     ("read", _words(r"read(?: me)?", r"what does (?:it|this|that) say", r"what'?s written", r"translate")),

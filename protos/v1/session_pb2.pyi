@@ -469,7 +469,7 @@ class NoticeItem(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Answer(_message.Message):
-    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id", "timing")
+    __slots__ = ("query_id", "text", "frame_seq", "trace_id", "mode", "final", "speech", "speech_mime", "proactive", "offer", "overlay_id", "timing", "facts")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -482,6 +482,7 @@ class Answer(_message.Message):
     OFFER_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_ID_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     text: str
     frame_seq: int
@@ -494,7 +495,8 @@ class Answer(_message.Message):
     offer: str
     overlay_id: str
     timing: AnswerTiming
-    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ..., timing: _Optional[_Union[AnswerTiming, _Mapping]] = ...) -> None: ...
+    facts: _containers.RepeatedCompositeFieldContainer[AnswerFact]
+    def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ..., timing: _Optional[_Union[AnswerTiming, _Mapping]] = ..., facts: _Optional[_Iterable[_Union[AnswerFact, _Mapping]]] = ...) -> None: ...
 
 class AnswerTiming(_message.Message):
     __slots__ = ("stages", "total_us", "warm", "frame_decode_us")
@@ -507,6 +509,24 @@ class AnswerTiming(_message.Message):
     warm: bool
     frame_decode_us: int
     def __init__(self, stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., total_us: _Optional[int] = ..., warm: _Optional[bool] = ..., frame_decode_us: _Optional[int] = ...) -> None: ...
+
+class AnswerFact(_message.Message):
+    __slots__ = ("product", "nutrient", "amount", "unit", "basis", "serving_g", "computed")
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    NUTRIENT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    SERVING_G_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_FIELD_NUMBER: _ClassVar[int]
+    product: str
+    nutrient: str
+    amount: float
+    unit: str
+    basis: str
+    serving_g: float
+    computed: bool
+    def __init__(self, product: _Optional[str] = ..., nutrient: _Optional[str] = ..., amount: _Optional[float] = ..., unit: _Optional[str] = ..., basis: _Optional[str] = ..., serving_g: _Optional[float] = ..., computed: _Optional[bool] = ...) -> None: ...
 
 class StageTime(_message.Message):
     __slots__ = ("stage", "us")

@@ -117,12 +117,14 @@ async def test_sessions_do_not_see_each_others_frames(connect) -> None:  # type:
     assert (error.code, error.query_id, error.retryable) == ("no_frame", "q-other", True)
 
 
-async def test_a_question_no_skill_answers_is_unsupported(connect) -> None:  # type: ignore[no-untyped-def]
+async def test_a_question_no_skill_takes_is_answered_with_what_can_be_asked(  # type: ignore[no-untyped-def]
+        connect) -> None:
     session = await connect()
     await session.uplink.push_frame(jpeg_frame(1))
     await session.uplink.ask(QueryOut("q1", "what is the meaning of life?"))
-    error = await session.next(CloudErrorReport)
-    assert (error.code, error.query_id) == ("unsupported", "q1")
+    answer = await session.next(Answer)
+    assert answer.query_id == "q1" and answer.text.startswith("I can't answer")
+    assert "how much protein is in this?" in answer.text and "guardrail" not in answer.text
 
 
 async def test_the_session_limit_is_enforced(signer: TokenSigner) -> None:
@@ -191,7 +193,7 @@ async def test_the_cloud_knows_which_regions_the_edge_redacted(connect, cloud: C
     await session.uplink.push_frame(EncodedFrame(1, "t1", 1, frame.data, 640, 360,
                                                  redacted=(Box(0.25, 0.125, 0.5, 0.375),)))
     await session.uplink.ask(QueryOut("q1", "what is the meaning of life?"))
-    await session.next(CloudErrorReport)  # unsupported: by now the frame is kept
+    await session.next(Answer)  # answered (out of scope): by now the frame is kept
     (live,) = [cloud.sessions.get(info.session_id) for info in cloud.sessions.active()]
     kept = live.frame(1)
     assert kept is not None and kept.redacted == (NormBox(0.25, 0.125, 0.5, 0.375),)

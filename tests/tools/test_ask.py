@@ -48,6 +48,36 @@ def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
     assert sum(s["us"] for s in timing["stages"]) <= timing["total_us"] <= out["elapsed_ms"] * 1000
 
 
+def test_ask_json_states_the_facts_of_a_real_label(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = shared_data / "nutrition_labels" / "off_3770007136121_1.jpg"   # tofu: values printed a row off
+    assert main(["ask", "--image", str(photo), "--question", "how much protein does this have?", "--mode", "instant",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    facts = out["answer"]["facts"]
+    assert facts and facts[0]["nutrient"] == "protein" and facts[0]["basis"] == "per 100 g"
+    assert facts[0]["amount"] == 11.0 and facts[0]["unit"] == "g" and not facts[0]["computed"]
+    assert "11 g" in out["answer"]["text"] and "0.05" not in out["answer"]["text"]
+
+
+def test_ask_json_states_a_worked_out_amount_with_its_sum_in_the_trace(
+        shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = shared_data / "nutrition_labels" / "off_3596710368259_2.jpg"   # French bouillon: 7,7 g per 100 g
+    assert main(["ask", "--image", str(photo), "--question", "how much protein in 30 g?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    fact = out["answer"]["facts"][0]
+    assert (fact["amount"], fact["basis"], fact["computed"]) == (2.31, "in 30 g", True)
+    assert any("7.7 g per 100 g x 30 g / 100 g = 2.31 g" in step["text"] for step in out["trace"])
+
+
+def test_ask_a_question_no_skill_takes_is_answered_with_what_is_in_view(
+        shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = shared_data / "nutrition_labels" / "off_3770007136121_1.jpg"
+    assert main(["ask", "--image", str(photo), "--question", "is this vegan?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    text = out["answer"]["text"]
+    assert "TOFU" in text and "how much protein is in this?" in text and "guardrail" not in text
+
+
 def test_ask_without_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "--image", str(tmp_path / "missing.png"), "--question", "read this"]) == 2
     assert "missing.png" in capsys.readouterr().err

@@ -119,9 +119,15 @@ _NUTRIENT_WORDS = re.compile(
     r"verzadigde|valeurs?\s+nutritionnelles|glucides|sucres|fibres|matières\s+grasses|saturés)\b", re.IGNORECASE)
 
 
+# A table's column headings ("Ave. Quantity", "per Serving", "% Daily Intake", "Valeur moyenne") name no product.
+_COLUMN_WORDS = re.compile(
+    r"\b(?:ave\.?|average|quantity|quantities|typical|moyennes?|gemiddelde|durchschnitt\w*|media|intake|"
+    r"daily|ri|gda|apports?|referenz\w*|per\s+(?:serving|portion|pack|100))\b|%", re.IGNORECASE)
+
+
 def is_name_text(line: TextLine) -> bool:
     letters = sum(char.isalpha() for char in line.text)
-    if letters < 2 or any(p.search(line.text) for p in (_QUANTITY, _SERVING_WORDS, _NUTRIENT_WORDS)):
+    if letters < 2 or any(p.search(line.text) for p in (_QUANTITY, _SERVING_WORDS, _NUTRIENT_WORDS, _COLUMN_WORDS)):
         return False
     return not is_panel_text(line.text)
 

@@ -47,10 +47,13 @@ class ProductReading:
     note: str = ""
     # The whole package, where segmentation found it; ``region`` is only the text read on it.
     package: NormBox | None = None
+    # The text the reading rests on (its name and protein row): the package is cut off only if this is.
+    readable: NormBox | None = None
 
     @property
     def display_name(self) -> str:
-        return self.name or "Unnamed product"
+        """The name read, or where the package stands when no name could be read ("the package on the left")."""
+        return self.name or f"the unnamed package {_position(self.package or self.region)}"
 
     @property
     def badge_center(self) -> Point:
@@ -58,7 +61,8 @@ class ProductReading:
 
     @property
     def cut_off(self) -> bool:
-        return at_frame_edge(self.region)
+        """Whether what the reading rests on runs out of view; a panel's other rows at the edge do not matter."""
+        return at_frame_edge(self.readable or self.region)
 
     @property
     def protein_g(self) -> float:
@@ -67,6 +71,11 @@ class ProductReading:
 
     def value(self, basis: Basis) -> float | None:
         return self.per_serving_g if basis is Basis.PER_SERVING else self.per_100g
+
+
+def _position(box: NormBox) -> str:
+    x = box.center[0]
+    return "on the left" if x < 1 / 3 else "in the middle" if x < 2 / 3 else "on the right"
 
 
 def at_frame_edge(box: NormBox, margin: float = FRAME_EDGE_MARGIN) -> bool:
@@ -149,7 +158,11 @@ def _basis_notes(ranking: Ranking) -> list[str]:
     notes: list[str] = []
     if ranking.basis is Basis.PER_100G:
         notes.append("Compared per 100 g, because not every serving size could be read.")
-    converted = [r for r in ranking.ranked if r.source is Source.LABEL and r.note]
+    doubtful = [r for r in ranking.ranked if "doubtful" in r.note]
+    if doubtful:
+        notes.append("Check the label of " + "; ".join(f"{r.display_name} ({r.note})" for r in doubtful)
+                     + ": its figures do not add up.")
+    converted = [r for r in ranking.ranked if r.source is Source.LABEL and r.note and "doubtful" not in r.note]
     if converted and ranking.basis is Basis.PER_SERVING:
         notes.append("Per serving worked out from " + "; ".join(f"{r.display_name}'s {r.note}" for r in converted)
                      + ".")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import NormBox
@@ -31,6 +31,7 @@ from eyeline.cloud.skills.shelf.labels import (
     states_per_100g,
 )
 from eyeline.cloud.skills.shelf.ranking import Basis, ProductReading, label_reading
+from eyeline.cloud.skills.shelf.tables import as_table
 
 
 class UnreadableAmountError(CloudError):
@@ -102,6 +103,8 @@ class ProductText:
     name_lines: tuple[TextLine, ...]
     protein_line: TextLine
     panel_lines: tuple[TextLine, ...] = ()
+    # The same table's protein row on another basis ("Per serving ... Protein 6 g" under "Per 100 g ... 20 g").
+    more_protein_lines: tuple[TextLine, ...] = ()
 
     @property
     def name(self) -> str:
@@ -109,7 +112,13 @@ class ProductText:
 
     @property
     def region(self) -> NormBox:
-        return _union(line.box for line in (*self.name_lines, self.protein_line, *self.panel_lines))
+        return _union(line.box for line in (*self.name_lines, self.protein_line, *self.more_protein_lines,
+                                            *self.panel_lines))
+
+    @property
+    def readable(self) -> NormBox:
+        """The text the reading rests on: the name and the protein rows."""
+        return _union(line.box for line in (*self.name_lines, self.protein_line, *self.more_protein_lines))
 
 
 def join_split_amounts(lines: Sequence[TextLine]) -> tuple[TextLine, ...]:
@@ -162,9 +171,30 @@ def group_products(lines: Sequence[TextLine], aspect: float = 16 / 9,
         if name_lines and any(name_lines == product.name_lines for product in products):
             continue  # a second amount on a package already found (e.g. a repeated panel)
         products.append(ProductText(name_lines, protein_line))
+    products = _one_per_table(products, packages)
     products = [_with_heading(product, lines, protein_lines, packages)
                 for product in _with_panel_lines(products, lines, packages)]
     return tuple(sorted(products, key=lambda product: (product.region.x0, product.region.y0)))
+
+
+def _one_per_table(products: Sequence[ProductText], packages: Sequence[NormBox]) -> list[ProductText]:
+    """A nameless protein row close under another in its column is that table's row on another basis (a panel
+    per 100 g and per serving one above the other), not a product of its own."""
+    kept: list[ProductText] = []
+    for product in sorted(products, key=lambda p: p.protein_line.box.y0):
+        own = product.protein_line
+        above = [index for index, other in enumerate(kept) if same_column(other.protein_line.box, own.box)
+                 and other.protein_line.box.y1 <= own.box.y0
+                 and own.box.y0 - other.protein_line.box.y1 <= _PANEL_REACH_LINES * own.height
+                 and not _apart(own, other.protein_line, packages)]
+        if product.name_lines or not above:
+            kept.append(product)
+            continue
+        index = max(above, key=lambda i: kept[i].protein_line.box.y1)
+        host = kept[index]
+        kept[index] = ProductText(host.name_lines, host.protein_line, host.panel_lines,
+                                  (*host.more_protein_lines, own))
+    return kept
 
 
 def _panel_row_height(protein_line: TextLine, panel: Sequence[TextLine]) -> float:
@@ -244,7 +274,7 @@ def _with_heading(product: ProductText, lines: Sequence[TextLine], protein_lines
     if not headings or any(line in product.panel_lines for line in headings):
         return product
     nearest = max(headings, key=lambda line: line.box.y1)
-    return ProductText(product.name_lines, own, (nearest, *product.panel_lines))
+    return ProductText(product.name_lines, own, (nearest, *product.panel_lines), product.more_protein_lines)
 
 
 def _apart(line: TextLine, other: TextLine, packages: Sequence[NormBox]) -> bool:
@@ -267,7 +297,7 @@ def _with_panel_lines(products: Sequence[ProductText], lines: Sequence[TextLine]
         owner = _panel_owner(line, products, packages)
         if owner is not None:
             panel[owner].append(line)
-    return [ProductText(product.name_lines, product.protein_line, tuple(panel[index]))
+    return [ProductText(product.name_lines, product.protein_line, tuple(panel[index]), product.more_protein_lines)
             for index, product in enumerate(products)]
 
 
@@ -300,7 +330,8 @@ def read_product(text: ProductText) -> ProductReading:
     panel = [line.text for line in text.panel_lines]
     basis = Basis.PER_100G if states_per_100g(text.protein_line.text, panel) else Basis.PER_SERVING
     serving = next((grams for grams in map(parse_serving_grams, panel) if grams is not None), None)
-    return label_reading(text.name, text.region, grams, basis, serving, text.protein_line.score)
+    reading = label_reading(text.name, text.region, grams, basis, serving, text.protein_line.score)
+    return replace(as_table(reading, text), readable=text.readable)
 
 
 @dataclass(frozen=True, slots=True)
