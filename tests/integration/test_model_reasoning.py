@@ -21,7 +21,8 @@ from eyeline.cloud.model import Image, Mode, StepKind
 from eyeline.cloud.perception.ocr import AsyncTextReader, TextLine
 from eyeline.cloud.reasoning.budgets import ModelConfig, parse_token_use
 from eyeline.cloud.reasoning.model import ModelReasoner
-from eyeline.cloud.skills.base import Keyframe, SkillContext, UnsupportedQuestionError
+from eyeline.cloud.skills.base import Keyframe, SkillContext
+from eyeline.cloud.skills.scope import ScopeSkill
 from eyeline.protos.clock import MonotonicClock
 from eyeline.tools.ask import run_ask
 from tests.model_helpers import ScriptedModel, completion, evidence_lines, grounded_reply, question_of
@@ -38,8 +39,8 @@ def _model(url: str) -> ModelConfig:
 
 async def test_an_open_question_about_a_real_photo_is_answered_by_the_model_with_grounded_steps(
         cloud: CloudServer, shared_data: Path) -> None:
-    with pytest.raises(UnsupportedQuestionError):
-        cloud.cloud.embedded_router.route(OPEN_QUESTION)        # no embedded skill can answer it
+    # No embedded skill answers it: only the catch-all that says what is in view and what can be asked takes it.
+    assert isinstance(cloud.cloud.embedded_router.route(OPEN_QUESTION), ScopeSkill)
     async with ScriptedModel(grounded_reply) as model:
         result = await run_ask(image=shared_data / PHOTO, question=OPEN_QUESTION, mode="thinking",
                                model=_model(model.url), timeout_s=120)
