@@ -19,7 +19,8 @@ _PARITY = ["LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG", "LGGLLG", "LGGGLL",
 
 def ean13_modules(digits: str) -> str:
     first, left, right = int(digits[0]), digits[1:7], digits[7:]
-    encoded_left = "".join((_L if parity == "L" else _G)[int(d)] for d, parity in zip(left, _PARITY[first], strict=True))
+    tables = [_L if parity == "L" else _G for parity in _PARITY[first]]
+    encoded_left = "".join(table[int(d)] for d, table in zip(left, tables, strict=True))
     return "101" + encoded_left + "01010" + "".join(_R[int(d)] for d in right) + "101"
 
 

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.knowledge.schema import (
+    NUTRIENT_KEYS,
     CatalogProduct,
     Component,
-    NUTRIENT_KEYS,
     KnowledgePack,
     RepairKit,
     RepairStep,

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from eyeline.cloud.model import NormBox
 
-
 # The per-100 g figures a catalog may state, with their units: what an Open Food Facts export calls them is
 # mapped onto these by ``eyeline.cloud.knowledge.off_import``.
 NUTRIENT_KEYS: dict[str, str] = {

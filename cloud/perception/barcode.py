@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from eyeline.cloud.model import Image, NormBox
 
@@ -59,7 +61,7 @@ def read_barcodes(image: Image) -> tuple[Barcode, ...]:
     return tuple(unique.values())
 
 
-def _views(image: Image) -> Iterator[Image]:
+def _views(image: Image) -> Iterator[npt.NDArray[Any]]:
     yield image
     yield cv2.GaussianBlur(image, (3, 3), 0)
     yield cv2.GaussianBlur(image, (5, 5), 0)
@@ -69,7 +71,7 @@ def _views(image: Image) -> Iterator[Image]:
         yield cv2.GaussianBlur(enlarged, (5, 5), 0)
 
 
-def _decode(image: Image) -> list[Barcode]:
+def _decode(image: npt.NDArray[Any]) -> list[Barcode]:
     # Boxes are normalized, so they are the same whatever scale the frame was read at.
     detector = cv2.barcode.BarcodeDetector()
     ok, texts, kinds, points = detector.detectAndDecodeWithType(image)

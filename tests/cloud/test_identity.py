@@ -104,7 +104,8 @@ async def test_a_barcode_in_view_names_the_product_even_without_readable_text() 
 async def test_a_barcode_not_in_the_catalog_is_said_and_what_is_in_view_follows() -> None:
     digits = with_check_digit("400638133393")
     image = render_ean13(digits, module_px=3, height_px=150, quiet=15, canvas=(480, 640))
-    result = await skill().answer(SkillContext("what is this?", Mode.INSTANT, image, 1, Lines([line("SUZU TOFU", 0.1)])))
+    reader = Lines([line("SUZU TOFU", 0.1)])
+    result = await skill().answer(SkillContext("what is this?", Mode.INSTANT, image, 1, reader))
     assert f"I read the barcode {digits}, but it is not in my product catalog." in result.answer
     assert '"SUZU TOFU"' in result.answer and result.facts == ()
 

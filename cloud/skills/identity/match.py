@@ -9,6 +9,7 @@ A product is named only when enough of one of its names is read, and clearly mor
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ def identify(texts: Sequence[str], codes: Iterable[Barcode],
 def read_words(texts: Sequence[str]) -> tuple[str, ...]:
     """The words read, folded (lower case, no accents), plus each consecutive pair joined."""
     words = [word for text in texts for word in fold(text).split() if word]
-    joined = [a + b for a, b in zip(words, words[1:], strict=False)]
+    joined = [a + b for a, b in itertools.pairwise(words)]
     return (*words, *joined)
 
 

@@ -21,7 +21,7 @@ from eyeline.protos.clock import elapsed_us
 
 AGENT = "identity"
 _MIN_LINE_SCORE = 0.5
-_BOX_RGB = (80, 200, 255)
+_BOX_RGB = 0x50C8FF
 # "what is this", "what's that", "what am I holding", "which product is this", "what brand is it", "identify this"
 _QUESTION = re.compile(
     r"^\s*(?:(?:so|and|hey|ok(?:ay)?)\W+)?(?:"
