@@ -2,8 +2,9 @@
 
 Fronts are read badly and partly: a brand in a logo font, a compound word split over two lines ("HAVRE" /
 "GURT"), a letter misread ("MELLANMUOK"). So each catalog name is matched word by word against the words read
-(and against each pair of consecutive words joined), a name word counting with its length when some word read
-is close to it (rapidfuzz ratio, or a longer word read that holds it whole: Swedish "SOMMARMJÖLK" holds "mjölk").
+(and each pair of consecutive words joined, or a compound's two parts read anywhere), a name word counting
+with its length when some word read is close to it (rapidfuzz ratio, or a longer word read that holds it
+whole: Swedish "SOMMARMJÖLK" holds "mjölk").
 A product is named only when enough of one of its names is read, and clearly more than of any other product.
 """
 
@@ -30,6 +31,7 @@ _BRAND_WEIGHT = 6.0         # a brand read is worth about one whole name word
 _MIN_WORDS_WITHOUT_BRAND = 2
 _MIN_LETTERS_WITHOUT_BRAND = 4
 _MIN_MASS_WITH_BRAND = 3.0
+_COMPOUND_PART = 3           # a compound name word ("mellanmjolk") may be read as its parts, each this long
 _MARGIN = 3.0               # the winner must lead the runner-up by this much, or the front is ambiguous
 
 
@@ -122,7 +124,7 @@ def _score(product: CatalogProduct, words: Sequence[str]) -> _Score:
 
 
 def _best(word: str, words: Sequence[str]) -> tuple[float, str]:
-    best, best_read = 0.0, ""
+    best, best_read = _compound(word, words)
     for read in words:
         if len(read) < _MIN_WORD_LEN:
             continue
@@ -132,3 +134,12 @@ def _best(word: str, words: Sequence[str]) -> tuple[float, str]:
         if similarity > best:
             best, best_read = similarity, read
     return best, best_read
+
+
+def _compound(word: str, words: Sequence[str]) -> tuple[float, str]:
+    """A compound name word read as its two parts anywhere on the front ("MELLAN" ... "MJÖLK")."""
+    present = set(words)
+    for cut in range(_COMPOUND_PART, len(word) - _COMPOUND_PART + 1):
+        if word[:cut] in present and word[cut:] in present:
+            return 100.0, word
+    return 0.0, ""
