@@ -18,6 +18,7 @@ from eyeline.cloud.perception.barcode import read_barcodes
 from eyeline.cloud.perception.ocr import OcrPool, TextLine
 from eyeline.cloud.skills.base import SkillContext, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
+from eyeline.cloud.skills.identity.catalog import CatalogLookup
 from eyeline.cloud.skills.identity.match import identify
 from eyeline.cloud.skills.identity.skill import IdentitySkill
 from eyeline.cloud.skills.nutrition.skill import NutritionSkill
@@ -180,3 +181,52 @@ async def test_a_real_photo_barcode_names_a_product_imported_from_an_off_export(
     result = await skill(products).answer(SkillContext("what is this?", Mode.INSTANT, image, 1, real_ocr))
     assert result.answer.startswith(f"This is Suzu Tofu ferme, identified by its barcode {code}.")
     assert "11 g protein" in result.answer and "Open Food Facts" in result.answer
+
+
+# ------------------------------------------------------------------ nutrition questions with no panel in view
+
+
+def nutrition() -> NutritionSkill:
+    return NutritionSkill(catalog=CatalogLookup(CATALOG))
+
+
+async def test_with_no_panel_in_view_the_catalog_answers_and_says_so() -> None:
+    lines = [line("Arla", 0.1), line("MILD LÄTTYOGHURT", 0.3), line("NATURELL", 0.4)]
+    result = await nutrition().answer(SkillContext("how much protein is in this?", Mode.INSTANT, BLANK, 1,
+                                                   Lines(lines)))
+    assert "from the catalog, not the label" in result.answer and "4.1 g protein per 100 g" in result.answer
+    assert "GroceryStoreDataset" in result.answer
+    assert [(f.nutrient, f.amount, f.basis) for f in result.facts] == [("protein", 4.1, "per 100 g")]
+    sugar = await nutrition().answer(SkillContext("how much sugar is in this?", Mode.INSTANT, BLANK, 1, Lines(lines)))
+    assert [(f.nutrient, f.amount) for f in sugar.facts] == [("sugars", 4.0)]
+
+
+async def test_a_front_the_catalog_does_not_know_still_asks_for_the_panel() -> None:
+    result = await nutrition().answer(SkillContext("how much protein is in this?", Mode.INSTANT, BLANK, 1,
+                                                   Lines([line("SUZU TOFU", 0.1)])))
+    assert "can't see a nutrition table" in result.answer and result.facts == ()
+
+
+async def test_a_printed_table_wins_over_the_catalog() -> None:
+    lines = [line("Arla", 0.05), line("MILD LÄTTYOGHURT", 0.12), line("NATURELL", 0.2),
+             line("Nutrition per 100 g", 0.4), line("Protein", 0.5), line("5.0 g", 0.5)]
+    lines[-1] = TextLine("5.0 g", 0.97, NormBox(0.7, 0.5, 0.85, 0.56), ((0.7, 0.5), (0.85, 0.5), (0.85, 0.56),
+                                                                        (0.7, 0.56)))
+    result = await nutrition().answer(SkillContext("how much protein is in this?", Mode.INSTANT, BLANK, 1,
+                                                   Lines(lines)))
+    assert "catalog" not in result.answer
+
+
+@pytest.mark.slow
+async def test_a_real_front_with_no_panel_gets_the_catalog_protein(shared_data: Path, real_ocr: OcrPool) -> None:
+    for file, class_name in _grocery_photos(shared_data):
+        if class_name != "Oatly-Natural-Oatghurt":
+            continue
+        image = cv2.imread(str(shared_data / file))
+        result = await nutrition().answer(SkillContext("how much protein does this have?", Mode.INSTANT, image, 1,
+                                                       real_ocr))
+        truth = next(p for p in CATALOG if class_name.replace("-", " ") in p.aliases)
+        assert [(f.product, f.amount) for f in result.facts] == [(truth.display_name, truth.per_100g)]
+        assert "from the catalog, not the label" in result.answer
+        return
+    pytest.fail("the manifest lists no Oatly-Natural-Oatghurt photo")
