@@ -20,7 +20,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.ingress.auth import TokenClaims, TokenSigner
 from eyeline.cloud.ingress.grpc_ingress import GrpcIngress
-from eyeline.cloud.knowledge import demo_pack
+from eyeline.cloud.knowledge import demo_pack, grocery_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.perception.speech import SpeechRecognizer
@@ -35,6 +35,8 @@ from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionReco
 from eyeline.cloud.session.sessions import Session, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
+from eyeline.cloud.skills.identity.catalog import CatalogLookup
+from eyeline.cloud.skills.identity.skill import IdentitySkill
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.nutrition.skill import NutritionSkill
 from eyeline.cloud.skills.read import ReadTextSkill
@@ -97,10 +99,15 @@ class Cloud:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
-        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(), ReadTextSkill(), RepairSkill(pack.kits)]
+        catalog = (*pack.products, *grocery_pack().products)
+        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(catalog=CatalogLookup(catalog)), ReadTextSkill(),
+                               RepairSkill(pack.kits)]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked
         # looks never spend model tokens). Questions no skill takes get what is in view and what can be asked.
-        self.embedded_router = SkillRouter([*skills, ScopeSkill(skills)])
+        # "What is this?" names the product when the catalog knows it, else falls back to what is in view.
+        scope = ScopeSkill(skills)
+        identity = IdentitySkill(catalog, fallback=scope)
+        self.embedded_router = SkillRouter([*skills, identity, scope])
         self.reasoner = ModelReasoner(config.model, self.clock) if config.model is not None else None
         self.router = SkillRouter(model_backed(skills, self.reasoner)) if self.reasoner else self.embedded_router
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,

@@ -185,6 +185,28 @@ def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(run=_run_token)
 
 
+def _pack_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("pack", help="knowledge packs: import an Open Food Facts export into a catalog pack")
+    actions = p.add_subparsers(dest="pack_command", required=True)
+    imp = actions.add_parser("import", help="read an Open Food Facts export (JSONL or CSV) into a catalog pack")
+    imp.add_argument("file", type=Path, help="the export: .jsonl (one product a line) or .csv/.tsv")
+    imp.add_argument("--out", type=Path, required=True, help="the pack folder to write the catalog file into")
+    imp.add_argument("--id", default="", help="the catalog file's name in the pack (default: the export's name)")
+    imp.set_defaults(run=_run_pack_import)
+
+
+def _run_pack_import(args: argparse.Namespace) -> int:
+    from eyeline.cloud.knowledge.off_import import import_off_export
+
+    report = import_off_export(args.file, args.out, pack_id=args.id)
+    for error in report.errors:
+        print(f"eyeline pack import: skipped: {error}", file=sys.stderr)
+    print(f"imported {report.imported} products into {report.out}"
+          + (f"; {len(report.errors)} rows skipped" if report.errors else ""))
+    # Rows that could not be read are the user's to fix; everything else is written regardless.
+    return EXIT_USER_ERROR if report.errors else 0
+
+
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="embedded demo: cloud and edge on a synthetic shelf, no camera or network")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -451,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_cloud_parser, _edge_parser, _token_parser, _demo_parser, _bench_parser, _replay_parser,
-                _eval_parser, _ask_parser, add_phone_parser):
+                _eval_parser, _ask_parser, add_phone_parser, _pack_parser):
         add(sub)
     return parser
 

@@ -3,6 +3,7 @@
 from eyeline.cloud.knowledge.packs import (
     KnowledgePackError,
     demo_pack,
+    grocery_pack,
     load_pack,
     load_pack_file,
     load_packs,
@@ -16,4 +17,4 @@ from eyeline.cloud.knowledge.schema import (
 )
 
 __all__ = ["CatalogProduct", "Component", "KnowledgePack", "KnowledgePackError", "RepairKit", "RepairStep",
-           "demo_pack", "load_pack", "load_pack_file", "load_packs"]
+           "demo_pack", "grocery_pack", "load_pack", "load_pack_file", "load_packs"]

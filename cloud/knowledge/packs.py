@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.knowledge.schema import (
+    NUTRIENT_KEYS,
     CatalogProduct,
     Component,
     KnowledgePack,
@@ -62,6 +63,12 @@ def load_packs(folders: Iterable[Path], *, with_demo: bool = True) -> KnowledgeP
     for folder in folders:
         pack = _merge_checked(pack, load_pack(folder), folder)
     return pack
+
+
+def grocery_pack() -> KnowledgePack:
+    """The shipped catalog of real products (the GroceryStoreDataset's packages), for identifying fronts."""
+    with resources.as_file(resources.files("eyeline.cloud.knowledge") / "grocery") as folder:
+        return load_pack(Path(folder))
 
 
 def demo_pack() -> KnowledgePack:
@@ -176,13 +183,15 @@ def _unique(ids: Iterable[str], path: Path, name: str) -> None:
 
 
 def _catalog(document: dict[str, Any], path: Path) -> tuple[CatalogProduct, ...]:
-    products = _items(document, "products", path, "", lambda value, name: _product(value, path, name))
+    source = " ".join(_optional_text(document, key, path, "") for key in ("source", "licence")).strip()
+    products = _items(document, "products", path, "", lambda value, name: _product(value, path, name, source))
     _unique((product.id for product in products), path, "products")
     return products
 
 
-def _product(value: Any, path: Path, name: str) -> CatalogProduct:
+def _product(value: Any, path: Path, name: str, source: str = "") -> CatalogProduct:
     obj = _object(value, path, name)
+    nutrients = _nutrients(obj, path, name)
     serving = _grams(obj, "serving_g", path, name, most=5000.0)
     if serving == 0.0:
         raise KnowledgePackError(path, f"{name}.serving_g", "must be more than 0 grams")
@@ -191,10 +200,30 @@ def _product(value: Any, path: Path, name: str) -> CatalogProduct:
         name=_field(obj, "name", str, path, name),
         aliases=_items(obj, "aliases", path, name, lambda v, n: _text(v, path, n), required=False),
         serving_g=serving, protein_per_serving_g=_grams(obj, "protein_per_serving_g", path, name, most=serving or 500),
-        protein_per_100g=_grams(obj, "protein_per_100g", path, name, most=100.0))
-    if product.per_serving_g is None and product.per_100g is None:
-        raise KnowledgePackError(path, name, "states no protein: give protein_per_serving_g or protein_per_100g")
+        protein_per_100g=_grams(obj, "protein_per_100g", path, name, most=100.0),
+        barcode=_barcode(obj, path, name), package=_optional_text(obj, "package", path, name),
+        nutrients_per_100g=nutrients, source=source)
+    if product.per_serving_g is None and product.per_100g is None and not nutrients and not product.barcode:
+        raise KnowledgePackError(path, name, "states no protein, no nutrients_per_100g and no barcode")
     return product
+
+
+def _barcode(obj: dict[str, Any], path: Path, name: str) -> str:
+    code = _optional_text(obj, "barcode", path, name)
+    if code and not (code.isdigit() and 8 <= len(code) <= 14):
+        raise KnowledgePackError(path, f"{name}.barcode", f"must be 8 to 14 digits, got {code!r}")
+    return code
+
+
+def _nutrients(obj: dict[str, Any], path: Path, name: str) -> tuple[tuple[str, float], ...]:
+    table: dict[str, Any] = _field(obj, "nutrients_per_100g", dict, path, name, default={})
+    prefix = f"{name}.nutrients_per_100g"
+    unknown = sorted(set(table) - set(NUTRIENT_KEYS))
+    if unknown:
+        raise KnowledgePackError(path, prefix, f"unknown nutrient {unknown[0]!r} (known: {', '.join(NUTRIENT_KEYS)})")
+    most = {"energy_kj": 4000.0, "energy_kcal": 950.0}
+    return tuple((key, value) for key in NUTRIENT_KEYS if key in table
+                 for value in [_grams(table, key, path, prefix, most=most.get(key, 100.0))] if value is not None)
 
 
 # ------------------------------------------------------------------ repair kits

@@ -4,8 +4,10 @@ A pack is a folder of plain data files (JSON or TOML), each naming its ``kind``:
 
 ``catalog``
     ``products``: a list of ``{id, brand, name, aliases?, serving_g?, protein_per_serving_g?,
-    protein_per_100g?}``; at least one protein figure, and ``serving_g`` with a per-100 g figure alone
-    lets the other be derived.
+    protein_per_100g?, barcode?, package?, nutrients_per_100g?}``; at least one protein figure, a
+    ``nutrients_per_100g`` object (keys from ``NUTRIENT_KEYS``) or a barcode; ``serving_g`` with a per-100 g
+    figure alone lets the other be derived. The file's optional ``source`` and ``licence`` say where the
+    records came from; answers that use them say so.
 ``repair_kit``
     ``id``, ``machine``, ``text_cues`` (words printed on the machine), ``reference_images`` (paths relative
     to the file), ``components`` (``{id, name, region: [x0, y0, x1, y1]}`` normalized in the reference
@@ -22,6 +24,13 @@ from pathlib import Path
 
 from eyeline.cloud.model import NormBox
 
+# The per-100 g figures a catalog may state, with their units: what an Open Food Facts export calls them is
+# mapped onto these by ``eyeline.cloud.knowledge.off_import``.
+NUTRIENT_KEYS: dict[str, str] = {
+    "energy_kj": "kJ", "energy_kcal": "kcal", "fat": "g", "saturated_fat": "g", "carbohydrate": "g",
+    "sugars": "g", "fibre": "g", "protein": "g", "salt": "g", "sodium": "g",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogProduct:
@@ -34,6 +43,12 @@ class CatalogProduct:
     serving_g: float | None = None
     protein_per_serving_g: float | None = None
     protein_per_100g: float | None = None
+    # Identity and catalog facts: the EAN/UPC printed under the bars, what the package holds ("1 l"), every
+    # per-100 g figure the maker states (keys as in NUTRIENT_KEYS), and where the record came from.
+    barcode: str = ""
+    package: str = ""
+    nutrients_per_100g: tuple[tuple[str, float], ...] = ()
+    source: str = ""
 
     @property
     def display_name(self) -> str:

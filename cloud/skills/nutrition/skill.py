@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from eyeline.cloud.model import Mode, NormBox, NoticeItem, SkillResult, StatedFact, StepKind, TraceStep
 from eyeline.cloud.perception.ocr import TextLine
@@ -38,9 +39,18 @@ class Figure:
     sum: str = ""
 
 
+class CatalogFallback(Protocol):
+    """Where a figure comes from when no table is in view: a product catalog (``identity.catalog``)."""
+
+    async def answer(self, ctx: SkillContext, lines: Sequence[TextLine], nutrient: str) -> SkillResult | None: ...
+
+
 class NutritionSkill:
     name = "nutrition"
     examples = ("how much protein is in this?", "how many calories in 30 g?", "which has the least sugar?")
+
+    def __init__(self, catalog: CatalogFallback | None = None) -> None:
+        self._catalog = catalog
 
     def matches(self, question: str) -> bool:
         return parse_question(question) is not None
@@ -62,6 +72,11 @@ class NutritionSkill:
         step = TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines; {len(tables)} nutrition tables",
                          evidence=tuple(t.region for t in tables), cost_us=elapsed_us(ctx.clock, started),
                          agent=AGENT)
+        if not tables and question.ask is Ask.AMOUNT and self._catalog is not None:
+            # A front faces the wearer, not its panel: the catalog may know the product from its front.
+            from_catalog = await self._catalog.answer(ctx, lines, question.nutrient.value)
+            if from_catalog is not None:
+                return replace(from_catalog, steps=(step, *from_catalog.steps))
         return _respond(question, lines, tables, [step])
 
     async def _closer(self, ctx: SkillContext, targets: Sequence[float]) -> SkillResult:
