@@ -35,6 +35,7 @@ from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionReco
 from eyeline.cloud.session.sessions import Session, SessionManager
 from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
+from eyeline.cloud.skills.ingredients.skill import IngredientsSkill
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.nutrition.skill import NutritionSkill
 from eyeline.cloud.skills.read import ReadTextSkill
@@ -97,7 +98,8 @@ class Cloud:
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
-        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(), ReadTextSkill(), RepairSkill(pack.kits)]
+        skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(), ReadTextSkill(), RepairSkill(pack.kits),
+                                IngredientsSkill()]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked
         # looks never spend model tokens). Questions no skill takes get what is in view and what can be asked.
         self.embedded_router = SkillRouter([*skills, ScopeSkill(skills)])

@@ -1,0 +1,188 @@
+"""Read a label's ingredient list and allergen statements from OCR lines, keeping where each was printed.
+
+An ingredient list starts at its heading ("Ingredients:", "Zutaten:", "Sastojci:") and runs down the lines
+below it in the same column, until the next section of the label, a gap, or a sentence that ends and is
+followed by one that lists nothing. Allergen statements ("Contains: ...", "May contain traces of ...") are found
+anywhere, inside the list or apart from it; they run to the end of their sentence.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+from eyeline.cloud.model import NormBox
+from eyeline.cloud.perception.ocr import TextLine
+from eyeline.cloud.skills.ingredients.lexicon import (
+    CONTAINS,
+    INGREDIENTS_HEADING,
+    MAY_CONTAIN,
+    SECTION_END,
+    Substance,
+    fold,
+    mentions_in,
+)
+
+_MAX_LIST_LINES = 30
+_MAX_GAP_LINES = 1.2        # a blank wider than this many line heights ends the list
+_MIN_SCORE = 0.5
+
+
+class Where(enum.Enum):
+    INGREDIENTS = "ingredients"
+    CONTAINS = "contains"
+    MAY_CONTAIN = "may contain"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A substance the label names, the word as printed, in which part of the label, on which line."""
+
+    substance: Substance
+    word: str
+    where: Where
+    box: NormBox
+    emphasised: bool      # printed in capitals inside lower-case text: how labels mark allergens
+
+
+@dataclass(frozen=True, slots=True)
+class LabelReading:
+    """What the label says about what is in it."""
+
+    ingredients: str                     # the ingredient list as read, heading left out ("" when none)
+    ingredient_lines: tuple[NormBox, ...]
+    statements: tuple[tuple[Where, str, NormBox], ...]   # allergen statements: kind, text, line
+    found: tuple[Found, ...]
+    score: float = 0.0                   # the OCR's least sure line among those read (0: nothing read)
+
+    def named(self, where: Where) -> tuple[Found, ...]:
+        return tuple(item for item in self.found if item.where is where)
+
+
+def read_label(lines: Sequence[TextLine]) -> LabelReading:
+    """The ingredient list and allergen statements among ``lines`` (CPU work: call it off the event loop)."""
+    readable = sorted((line for line in lines if line.score >= _MIN_SCORE and line.text.strip()),
+                      key=lambda line: (line.box.y0, line.box.x0))
+    block = _ingredient_block(readable)
+    parts: list[tuple[Where, str, TextLine]] = []
+    for line in block:
+        parts += _split(line, Where.INGREDIENTS, first=line is block[0])
+    parts = _carry_statements(parts)
+    in_block = set(id(line) for line in block)
+    for index, line in enumerate(readable):
+        if id(line) in in_block or not _statement_start(fold(line.text)):
+            continue
+        statement = [line, *_sentence_rest(readable, index)]
+        in_block.update(id(other) for other in statement)
+        pieces = _carry_statements([piece for other in statement
+                                    for piece in _split(other, Where.INGREDIENTS, first=False)])
+        parts += [piece for piece in pieces if piece[0] is not Where.INGREDIENTS]   # not the list's
+    found = tuple(item for where, text, line in parts for item in _found(text, where, line))
+    ingredients = " ".join(text.strip() for where, text, _ in parts if where is Where.INGREDIENTS).strip(" :")
+    statements = tuple((where, text.strip(), line.box) for where, text, line in parts
+                       if where is not Where.INGREDIENTS and text.strip())
+    score = min((line.score for _, text, line in parts if text.strip()), default=0.0)
+    return LabelReading(ingredients, tuple(line.box for line in block), statements, found, score)
+
+
+def _ingredient_block(lines: Sequence[TextLine]) -> list[TextLine]:
+    start = next((index for index, line in enumerate(lines) if INGREDIENTS_HEADING.search(fold(line.text))), None)
+    if start is None:
+        return []
+    heading = lines[start]
+    block = [heading]
+    height = median(line.height for line in lines) or heading.height
+    left, right = heading.box.x0, max(heading.box.x1, heading.box.x0 + 0.05)
+    for line in lines[start + 1:]:
+        previous = block[-1]
+        if line.box.y0 <= previous.box.y0 + previous.height / 2:
+            continue          # beside the line before, in another column
+        if line.box.x1 < left or line.box.x0 > right + height * 2:
+            continue          # another column
+        if line.box.y0 - previous.box.y1 > height * _MAX_GAP_LINES or len(block) >= _MAX_LIST_LINES:
+            break
+        said = fold(line.text)
+        if SECTION_END.search(said) or (previous.text.rstrip().endswith(".") and "," not in said
+                                        and not _statement_start(said)):
+            break
+        block.append(line)
+        right = max(right, line.box.x1)
+    return block
+
+
+def _statement_start(said: str) -> bool:
+    return bool(MAY_CONTAIN.search(said) or CONTAINS.match(said.lstrip(" -*•")))
+
+
+def _sentence_rest(lines: Sequence[TextLine], index: int) -> list[TextLine]:
+    """The lines that finish the sentence begun on ``lines[index]``: those below it until one ends with '.'."""
+    rest: list[TextLine] = []
+    current = lines[index]
+    for line in lines[index + 1:index + 4]:
+        if current.text.rstrip().endswith(".") or line.box.y0 - current.box.y1 > current.height * _MAX_GAP_LINES:
+            break
+        if line.box.x1 < current.box.x0 or line.box.x0 > current.box.x1:
+            continue
+        rest.append(line)
+        current = line
+    return rest
+
+
+def _split(line: TextLine, where: Where, *, first: bool) -> list[tuple[Where, str, TextLine]]:
+    """The line cut where an allergen statement starts inside it; on the list's first line, the heading cut off."""
+    text = line.text
+    said = fold(text)
+    if first and (heading := INGREDIENTS_HEADING.search(said)):
+        text, said = text[heading.end():], said[heading.end():]
+    pieces: list[tuple[Where, str, TextLine]] = []
+    while True:
+        may, contains = MAY_CONTAIN.search(said), _contains_in(said)
+        cut = min((m for m in (may, contains) if m is not None), key=lambda m: m.start(), default=None)
+        if cut is None:
+            pieces.append((where, text, line))
+            return pieces
+        pieces.append((where, text[:cut.start()], line))
+        where = Where.MAY_CONTAIN if cut is may else Where.CONTAINS
+        text, said = text[cut.end():], said[cut.end():]
+
+
+def _contains_in(said: str) -> re.Match[str] | None:
+    """A "Contains:" inside running text: only with its colon, or at the start of a sentence."""
+    for match in CONTAINS.finditer(said):
+        at_start = not said[:match.start()].strip() or said[:match.start()].rstrip().endswith((".", ";"))
+        if match.group(0).rstrip().endswith(":") or at_start:
+            return match
+    return None
+
+
+def _carry_statements(parts: list[tuple[Where, str, TextLine]]) -> list[tuple[Where, str, TextLine]]:
+    """A statement runs over line ends until its sentence ends: the pieces after it keep its kind."""
+    carried: list[tuple[Where, str, TextLine]] = []
+    kind = None
+    for where, text, line in parts:
+        if where is not Where.INGREDIENTS:
+            kind = where
+        elif kind is not None:
+            where = kind
+        carried.append((where, text, line))
+        if text.rstrip().endswith("."):
+            kind = None
+    return carried
+
+
+def _found(text: str, where: Where, line: TextLine) -> list[Found]:
+    said = fold(text)
+    mostly_lower = sum(c.islower() for c in text) > sum(c.isupper() for c in text)
+    return [Found(m.substance, text[m.start():m.start() + len(m.word)] if len(said) == len(text) else m.word,
+                  where, line.box, mostly_lower and _capitals(text, said, m.start(), len(m.word)))
+            for m in mentions_in(said)]
+
+
+def _capitals(text: str, said: str, start: int, length: int) -> bool:
+    if len(said) != len(text):
+        return False
+    word = text[start:start + length]
+    return len(word) > 1 and word.isupper()
