@@ -52,7 +52,7 @@ _VEGETARIAN = _any(r"vegetarian", r"veggie", r"vegetarien(?:ne)?", r"vegetarisch
                    r"vegetarijansk\w*")
 _LISTING = _any(r"ingredients?", r"allergens?", r"allergy", r"allergies", r"what(?: s| is)? in (?:it|this|here)",
                 r"made (?:of|from|with)", r"zutaten", r"ingredienti", r"ingredientes", r"sastojci")
-_ASKING = _any(r"is", r"are", r"does", r"do", r"has", r"have", r"any", r"contains?", r"can i", r"could i",
+_ASKING = _any(r"is", r"are", r"does", r"do", r"has", r"have", r"any", r"contains?", r"can", r"could", r"eat",
                r"safe", r"free", r"what", r"which", r"tell me", r"list", r"read", r"show me", r"there",
                r"with", r"without", r"ok", r"okay", r"suitable", r"allergic", r"ist", r"est", r"es", r"is het",
                r"enthalt", r"contient", r"bevat", r"contiene", r"sadrzi", r"ima li")

@@ -48,8 +48,8 @@ SUBSTANCES: tuple[Substance, ...] = (
         "egg*", "albumen", "oeuf*", "d oeufs", "ei", "eier*", "*eipulver", "vollei*", "huhnerei*", "eigelb",
         "eiweiss*", "uov*", "huevo*", "jaj*", "agg*"), allergen=True, animal=True),
     Substance("fish", _words(
-        "fish*", "anchov*", "tuna", "salmon", "cod", "poisson*", "thon", "saumon", "fisch*", "vis", "pesce",
-        "tonno", "pescado", "atun", "riba", "ribe", "fisk*", "*fisk"), allergen=True, animal=True, meat=True),
+        "fish*", "anchov*", "tuna", "salmon", "cod", "poisson*", "thon", "saumon", "anchois", "fisch*", "lachs*",
+        "sardelle*", "vis", "ansjovis", "zalm", "pesce", "tonno", "acciug*", "salmone", "merluzz*", "anchoa*", "pescado", "atun", "riba", "ribe", "fisk*", "*fisk"), allergen=True, animal=True, meat=True),
     Substance("crustaceans", _words(
         "crustacean*", "shrimp*", "prawn*", "crab*", "lobster*", "crustace*", "crevette*", "krebstier*",
         "garnele*", "schaaldier*", "garnal*", "crostace*", "gamber*", "crustaceo*", "gamba*", "rakov*",
@@ -92,7 +92,7 @@ SUBSTANCES: tuple[Substance, ...] = (
         "lupin*", "lupine*", "lupino*", "lupine"), allergen=True, animal=False),
     Substance("meat", _words(
         "meat*", "beef", "pork", "chicken", "turkey", "ham", "bacon", "lard", "tallow", "gelatin*", "viande*",
-        "boeuf", "porc", "poulet", "saindoux", "*fleisch*", "rinder*", "schwein*", "huhn*", "hahnchen*",
+        "boeuf", "porc", "poulet", "saindoux", "*fleisch*", "rinder*", "schwein*", "huhn", "huhner", "hahnchen*",
         "speck", "*vlees*", "rund", "varken*", "kip", "kipfilet*", "carne*", "manzo", "maiale", "pollo", "strutto",
         "cerdo", "meso", "svinj*", "govedin*", "piletin*", "kott", "gelatine*", "gelatina",
         "zelatin*", "rennet", "presure", "stremsel", "caglio", "cuajo", "sirisce"),
@@ -111,6 +111,8 @@ _PLANT_BEFORE = re.compile(r"(?:coco(?:nut)?|kokos|almond|amande|mandel|amandel|
                            r"haver|rice|riz|reis|rijst|cocoa|cacao|kakao|peanut|shea|karite|nut|de coco|"
                            r"of tartar|d arachide|arachide|pinda)\s*$")
 _PLANT_COMPOUND = re.compile(r"^(?:kokos|mandel|soja|hafer|reis|kakao|erdnuss|cacao|kokosnuss|pinda|haver)")
+_PLANT_AFTER = re.compile(r"^\s*(?:de|d|di|of|van|von)?\s*(?:coco|cocco|coconut|kokos|soja|soia|soy|soya|amande|"
+                          r"almendra|mandorla|avena|avoine|riso|arroz|riz)\b")
 _NOT_A_NUT = re.compile(r"\b(?:coconut|noix de coco|kokosnuss|kokosnoot|nutmeg|noix de muscade|muskatnuss)\b")
 # "milk-free", "sans lait", "ohne Milch": a word that denies the one after (or before) it.
 _DENIED_BEFORE = re.compile(r"\b(?:no|without|sans|ohne|zonder|senza|sin|bez|free from|free of)\s+$")
@@ -123,7 +125,7 @@ INGREDIENTS_HEADING = re.compile(
 MAY_CONTAIN = re.compile(
     r"\b(?:may (?:also )?contain|may be present|can contain|made in a (?:factory|facility) that|produced in a "
     r"(?:factory|facility) that|(?:small )?traces? of|peut contenir|traces? (?:eventuelles? )?(?:de|d)|"
-    r"kann (?:\w+ ){0,3}enthalten|spuren von|kan sporen|sporen van|puo contenere|tracce di|puede contener|"
+    r"kann(?=(?: \w+){1,5} enthalten)|spuren von|kan sporen|sporen van|puo contenere|tracce di|puede contener|"
     r"trazas de|pode conter|moze sadrzavati|moze sadrzati|tragove|kan innehalla|spar av)\b")
 CONTAINS = re.compile(
     r"\b(?:contains|allergens?|allergy advice|allergy information|contient|enthalt|bevat|contiene|contem|"
@@ -162,7 +164,8 @@ def _counts(substance: Substance, folded: str, match: re.Match[str]) -> bool:
     before, after, word = folded[:match.start()], folded[match.end():], match.group(0)
     if _DENIED_BEFORE.search(before) or _DENIED_AFTER.search(after):
         return False
-    if substance.name == "milk" and (_PLANT_BEFORE.search(before) or _PLANT_COMPOUND.match(word)):
+    if substance.name == "milk" and (_PLANT_BEFORE.search(before) or _PLANT_AFTER.match(after)
+                                     or _PLANT_COMPOUND.match(word)):
         return False
     if substance.name == "tree nuts":
         around = folded[max(0, match.start() - 10):match.end() + 10]

@@ -176,8 +176,8 @@ def _carry_statements(parts: list[tuple[Where, str, TextLine]]) -> list[tuple[Wh
 def _found(text: str, where: Where, line: TextLine) -> list[Found]:
     said = fold(text)
     mostly_lower = sum(c.islower() for c in text) > sum(c.isupper() for c in text)
-    return [Found(m.substance, text[m.start():m.start() + len(m.word)] if len(said) == len(text) else m.word,
-                  where, line.box, mostly_lower and _capitals(text, said, m.start(), len(m.word)))
+    return [Found(m.substance, text[m.start:m.start + len(m.word)] if len(said) == len(text) else m.word,
+                  where, line.box, mostly_lower and _capitals(text, said, m.start, len(m.word)))
             for m in mentions_in(said)]
 
 
