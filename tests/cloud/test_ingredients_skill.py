@@ -96,7 +96,8 @@ def test_lists_and_statements_in_several_languages(lines: list[TextLine], ingred
 
 
 def test_an_allergen_statement_apart_from_the_list_is_read_and_other_columns_are_not() -> None:
-    lines = [line("Ingredients: rice, water, salt.", 0.2, 0.05, 0.45), line("Serving tips: with shrimp", 0.235, 0.6, 0.95),
+    lines = [line("Ingredients: rice, water, salt.", 0.2, 0.05, 0.45),
+             line("Serving tips: with shrimp", 0.235, 0.6, 0.95),
              line("Allergy advice: contains soy.", 0.7, 0.05, 0.45)]
     reading = read_label(lines)
     assert reading.ingredients == "rice, water, salt."
@@ -135,7 +136,8 @@ def test_other_questions_are_not_taken(question: str) -> None:
 def test_vegan_questions_reach_this_skill_before_the_out_of_scope_answer() -> None:
     skills = [GuardrailSkill(), NutritionSkill(), ReadTextSkill(), IngredientsSkill()]
     router = SkillRouter([*skills, ScopeSkill(skills)])
-    for question in ("is this vegan?", "does it contain nuts?", "is there gluten in this?", "what are the ingredients?"):
+    for question in ("is this vegan?", "does it contain nuts?", "is there gluten in this?",
+                     "what are the ingredients?"):
         assert router.route(question).name == "ingredients"
     assert router.route("how much protein is in this?").name == "nutrition"
 

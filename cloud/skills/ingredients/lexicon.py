@@ -46,10 +46,12 @@ SUBSTANCES: tuple[Substance, ...] = (
         allergen=True, animal=True),
     Substance("egg", _words(
         "egg*", "albumen", "oeuf*", "d oeufs", "ei", "eier*", "*eipulver", "vollei*", "huhnerei*", "eigelb",
-        "eiweiss*", "uov*", "huevo*", "jaj*", "agg*"), allergen=True, animal=True),
+        "eiweiss*", "uov*", "huevo*", "jaj*", "agg"), allergen=True, animal=True),
     Substance("fish", _words(
         "fish*", "anchov*", "tuna", "salmon", "cod", "poisson*", "thon", "saumon", "anchois", "fisch*", "lachs*",
-        "sardelle*", "vis", "ansjovis", "zalm", "pesce", "tonno", "acciug*", "salmone", "merluzz*", "anchoa*", "pescado", "atun", "riba", "ribe", "fisk*", "*fisk"), allergen=True, animal=True, meat=True),
+        "sardelle*", "vis", "ansjovis", "zalm", "pesce", "tonno", "acciug*", "salmone",
+        "merluzz*", "anchoa*", "pescado", "atun", "riba", "ribe", "fisk*", "*fisk"),
+        allergen=True, animal=True, meat=True),
     Substance("crustaceans", _words(
         "crustacean*", "shrimp*", "prawn*", "crab*", "lobster*", "crustace*", "crevette*", "krebstier*",
         "garnele*", "schaaldier*", "garnal*", "crostace*", "gamber*", "crustaceo*", "gamba*", "rakov*",
