@@ -210,3 +210,17 @@ async def test_a_real_photographed_ingredient_list(shared_data: Path, real_ocr: 
     assert read.evidence and all(0.3 < box.y0 < 0.95 and box.x0 < box.x1 for box in read.evidence)
     vegan = await IngredientsSkill().answer(SkillContext("is this vegan?", Mode.INSTANT, image, 1, real_ocr))
     assert "names none" in vegan.answer and CAVEAT in vegan.answer   # the table's "lactose" row is no ingredient
+
+
+@pytest.mark.slow
+async def test_a_real_tofu_label_names_its_soya_on_the_line_it_is_printed(shared_data: Path, real_ocr: OcrPool) -> None:
+    # SUZU tofu (manifest: French label, a nutrition table below the list): "Ingrédients : Eau (64%), soja
+    # français ... (33%). nigari : coagulant naturel (3%)."
+    image = cv2.imread(str(shared_data / "nutrition_labels/off_3770007136121_1.jpg"))
+    result = await IngredientsSkill().answer(SkillContext("does it contain soy?", Mode.INSTANT, image, 1, real_ocr))
+    assert result.answer.startswith('Yes: the ingredient list names "soja" (soy)')
+    ground = next(step for step in result.steps if step.kind is StepKind.GROUND)
+    assert len(ground.evidence) == 1 and 0.3 < ground.evidence[0].x0 < ground.evidence[0].x1 < 0.8
+    listing = await IngredientsSkill().answer(SkillContext("what are the ingredients?", Mode.INSTANT, image, 1,
+                                                           real_ocr))
+    assert "nigari" in listing.answer and "VALEURS" not in listing.answer and "kcal" not in listing.answer

@@ -29,6 +29,9 @@ from eyeline.cloud.skills.ingredients.lexicon import (
 _MAX_LIST_LINES = 30
 _MAX_GAP_LINES = 1.2        # a blank wider than this many line heights ends the list
 _MIN_SCORE = 0.5
+_MAX_ROW_HEIGHT = 2.5       # a line this many times the usual height is display type, not a list's text
+# A nutrition table's column heading: the list has ended, even where no section heading says so.
+_TABLE_HEADING = re.compile(r"\b(?:per|pour|pro|je|por|voor|na|per)\s*100\s*(?:g|ml)\b|^\W*%\W*$")
 
 
 class Where(enum.Enum):
@@ -69,7 +72,7 @@ def read_label(lines: Sequence[TextLine]) -> LabelReading:
     block = _ingredient_block(readable)
     parts: list[tuple[Where, str, TextLine]] = []
     for line in block:
-        parts += _split(line, Where.INGREDIENTS, first=line is block[0])
+        parts += _split(line, Where.INGREDIENTS, first=True)
     parts = _carry_statements(parts)
     in_block = set(id(line) for line in block)
     for index, line in enumerate(readable):
@@ -89,28 +92,52 @@ def read_label(lines: Sequence[TextLine]) -> LabelReading:
 
 
 def _ingredient_block(lines: Sequence[TextLine]) -> list[TextLine]:
-    start = next((index for index, line in enumerate(lines) if INGREDIENTS_HEADING.search(fold(line.text))), None)
-    if start is None:
+    """The heading's line and the rows below it in its column, each row left to right, until the list ends."""
+    heading = next((line for line in lines if INGREDIENTS_HEADING.search(fold(line.text))), None)
+    if heading is None:
         return []
-    heading = lines[start]
-    block = [heading]
     height = median(line.height for line in lines) or heading.height
     left, right = heading.box.x0, max(heading.box.x1, heading.box.x0 + 0.05)
-    for line in lines[start + 1:]:
-        previous = block[-1]
-        if line.box.y0 <= previous.box.y0 + previous.height / 2:
-            continue          # beside the line before, in another column
-        if line.box.x1 < left or line.box.x0 > right + height * 2:
-            continue          # another column
-        if line.box.y0 - previous.box.y1 > height * _MAX_GAP_LINES or len(block) >= _MAX_LIST_LINES:
+    block: list[TextLine] = []
+    for row in _rows([line for line in lines if _upright(line, height)
+                      and (line.box.y0 + line.box.y1) / 2 >= heading.box.y0]):
+        row = [line for line in row if line.box.x1 >= left and line.box.x0 <= right + height * 2]  # its column
+        if not row:
+            continue
+        if block and (_stops(block, row, height) or len(block) >= _MAX_LIST_LINES):
             break
-        said = fold(line.text)
-        if SECTION_END.search(said) or (previous.text.rstrip().endswith(".") and "," not in said
-                                        and not _statement_start(said)):
-            break
-        block.append(line)
-        right = max(right, line.box.x1)
+        block += row
+        right = max(right, *(line.box.x1 for line in row))
     return block
+
+
+def _upright(line: TextLine, height: float) -> bool:
+    """Running text in rows: not a column of text turned on its side, nor display type."""
+    return line.width > line.height and line.height <= height * _MAX_ROW_HEIGHT
+
+
+def _rows(lines: Sequence[TextLine]) -> list[list[TextLine]]:
+    """Lines (top to bottom) grouped into rows, each left to right: OCR splits a row at wide gaps."""
+    rows: list[list[TextLine]] = []
+    for line in lines:
+        centre = (line.box.y0 + line.box.y1) / 2
+        if rows and rows[-1][0].box.y0 <= centre <= rows[-1][0].box.y1:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [sorted(row, key=lambda line: line.box.x0) for row in rows]
+
+
+def _stops(block: Sequence[TextLine], row: Sequence[TextLine], height: float) -> bool:
+    """Whether the list ends before ``row``: a gap, the label's next section, or a sentence that ended
+    followed by a new one that lists nothing."""
+    said = [fold(line.text) for line in row]
+    if row[0].box.y0 - max(line.box.y1 for line in block) > height * _MAX_GAP_LINES:
+        return True
+    if any(SECTION_END.search(piece) or _TABLE_HEADING.search(piece) for piece in said):
+        return True
+    return (block[-1].text.rstrip().endswith(".") and row[0].text.lstrip()[:1].isupper()
+            and not any("," in piece or _statement_start(piece) for piece in said))
 
 
 def _statement_start(said: str) -> bool:
@@ -132,10 +159,10 @@ def _sentence_rest(lines: Sequence[TextLine], index: int) -> list[TextLine]:
 
 
 def _split(line: TextLine, where: Where, *, first: bool) -> list[tuple[Where, str, TextLine]]:
-    """The line cut where an allergen statement starts inside it; on the list's first line, the heading cut off."""
+    """The line cut where an allergen statement starts inside it; a heading that starts it cut off."""
     text = line.text
     said = fold(text)
-    if first and (heading := INGREDIENTS_HEADING.search(said)):
+    if first and (heading := INGREDIENTS_HEADING.search(said)) and not said[:heading.start()].strip(" -*•"):
         text, said = text[heading.end():], said[heading.end():]
     pieces: list[tuple[Where, str, TextLine]] = []
     while True:
