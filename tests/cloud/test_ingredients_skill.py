@@ -224,3 +224,20 @@ async def test_a_real_tofu_label_names_its_soya_on_the_line_it_is_printed(shared
     listing = await IngredientsSkill().answer(SkillContext("what are the ingredients?", Mode.INSTANT, image, 1,
                                                            real_ocr))
     assert "nigari" in listing.answer and "VALEURS" not in listing.answer and "kcal" not in listing.answer
+
+
+@pytest.mark.slow
+async def test_a_real_label_on_its_side_is_read_turned_upright(shared_data: Path, real_ocr: OcrPool) -> None:
+    # A milk-chocolate figure's sticker photographed a quarter turn round (manifest: "image ROTATED 90 degrees"):
+    # "... Peut contenir des traces d'oeufs, de gluten, d'arachides, de graines de sésame et de fruits à coques."
+    image = cv2.imread(str(shared_data / "nutrition_labels/off_2509757363133_2.jpg"))
+    result = await IngredientsSkill().answer(SkillContext("does it contain nuts?", Mode.INSTANT, image, 1, real_ocr))
+    assert "may contain peanuts, tree nuts (traces, not as an ingredient)" in result.answer
+    assert "read turned upright" in result.steps[0].text
+    grounds = [step for step in result.steps if step.kind is StepKind.GROUND]
+    assert grounds and all(len(step.evidence) == 1 for step in grounds)
+    # Boxes are placed back on the photo as taken: the sideways rows are tall and narrow there.
+    assert all(box.y1 - box.y0 > box.x1 - box.x0 for step in grounds for box in step.evidence)
+    vegan = await IngredientsSkill().answer(SkillContext("is it vegan?", Mode.INSTANT, image, 1, real_ocr))
+    assert vegan.answer.startswith("Not vegan by its label") and "(milk)" in vegan.answer
+    assert "cacao" not in vegan.answer.split("Check")[0]   # cocoa butter is no milk

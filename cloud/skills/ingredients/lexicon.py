@@ -26,21 +26,29 @@ class Substance:
     meat: bool = False        # not vegetarian either (meat, fish, gelatine, ...)
 
 
+_CONFUSABLE_FROM = 4
+
+
 def _words(*forms: str) -> re.Pattern[str]:
     """Whole words; a form ending in ``*`` also matches longer words ("hazelnut*": "hazelnuts"), and one
     starting with ``*`` matches at the end of a compound ("*milch": "Vollmilch")."""
     def one(form: str) -> str:
         head = r"\w*" if form.startswith("*") else ""
         tail = r"\w*" if form.endswith("*") else ""
-        return head + re.escape(form.strip("*")).replace(r"\ ", r"\s+") + tail
+        word = form.strip("*")
+        # OCR reads i, l and 1 for one another; in a short word that would make too many other words.
+        confusable = len(word) >= _CONFUSABLE_FROM
+        return head + "".join(r"[il1]" if confusable and char in "il" else r"\s+" if char == " " else re.escape(char)
+                              for char in word) + tail
     return re.compile(r"\b(?:" + "|".join(one(form) for form in forms) + r")\b")
 
 
 SUBSTANCES: tuple[Substance, ...] = (
     Substance("milk", _words(
         "milk*", "*milk", "dairy", "whey*", "lactose", "casein*", "caseinate*", "butter*", "cream", "cheese*",
-        "yog*urt*", "ghee", "lait*", "lactoserum", "beurre*", "creme", "fromage*", "*milch*", "molke*",
-        "*molken*", "sahne", "kase*", "melk*", "*melk", "wei", "weipoeder", "boter*", "slagroom", "kaas*",
+        "yogurt*", "yoghurt*", "ghee", "lait", "laits", "laitier*", "lactoserum", "beurre*", "creme", "fromage*",
+        "*milch*", "molke*", "*molken*", "sahne", "kase*", "melk*", "*melk", "wei", "weipoeder", "boter*",
+        "slagroom", "kaas*",
         "latte*", "siero di latte", "burro", "panna", "formaggio*", "leche*", "lactosuero", "mantequilla",
         "nata", "queso*", "mlijek*", "sirutk*", "maslac*", "vrhnje", "sir", "mjolk*", "smor"),
         allergen=True, animal=True),
@@ -114,7 +122,8 @@ _PLANT_BEFORE = re.compile(r"(?:coco(?:nut)?|kokos|almond|amande|mandel|amandel|
                            r"of tartar|d arachide|arachide|pinda)\s*$")
 _PLANT_COMPOUND = re.compile(r"^(?:kokos|mandel|soja|hafer|reis|kakao|erdnuss|cacao|kokosnuss|pinda|haver)")
 _PLANT_AFTER = re.compile(r"^\s*(?:de|d|di|of|van|von)?\s*(?:coco|cocco|coconut|kokos|soja|soia|soy|soya|amande|"
-                          r"almendra|mandorla|avena|avoine|riso|arroz|riz)\b")
+                          r"almendra|mandorla|avena|avoine|riso|arroz|riz|cacao|cocoa|karite|shea|cacahuetes?|"
+                          r"arachides?|mani)\b")
 _NOT_A_NUT = re.compile(r"\b(?:coconut|noix de coco|kokosnuss|kokosnoot|nutmeg|noix de muscade|muskatnuss)\b")
 # "milk-free", "sans lait", "ohne Milch": a word that denies the one after (or before) it.
 _DENIED_BEFORE = re.compile(r"\b(?:no|without|sans|ohne|zonder|senza|sin|bez|free from|free of)\s+$")

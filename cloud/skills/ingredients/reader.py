@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from statistics import median
 
 from eyeline.cloud.model import NormBox
@@ -63,6 +63,12 @@ class LabelReading:
 
     def named(self, where: Where) -> tuple[Found, ...]:
         return tuple(item for item in self.found if item.where is where)
+
+    def placed(self, place: Callable[[NormBox], NormBox]) -> LabelReading:
+        """The same reading with every box moved by ``place`` (from a turned image's coordinates back)."""
+        return replace(self, ingredient_lines=tuple(place(box) for box in self.ingredient_lines),
+                       statements=tuple((where, text, place(box)) for where, text, box in self.statements),
+                       found=tuple(replace(item, box=place(item.box)) for item in self.found))
 
 
 def read_label(lines: Sequence[TextLine]) -> LabelReading:

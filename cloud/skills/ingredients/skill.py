@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from eyeline.cloud.model import Mode, NoticeItem, SkillResult, StepKind, TraceStep
 from eyeline.cloud.skills.base import Pass, SkillContext
 from eyeline.cloud.skills.ingredients.intents import Ask, IngredientQuestion, parse_question
 from eyeline.cloud.skills.ingredients.lexicon import Substance
 from eyeline.cloud.skills.ingredients.reader import Found, LabelReading, Where, read_label
+from eyeline.cloud.skills.ingredients.upright import box_back, on_its_side, read_upright
 from eyeline.protos.clock import elapsed_us
 
 AGENT = "ingredients"
@@ -40,10 +42,15 @@ class IngredientsSkill:
             return SkillResult(answer="That is not an ingredients question I can answer.", confidence=0.0)
         started = ctx.clock.now_ns()
         lines = await ctx.ocr.read(ctx.image)
-        reading = await asyncio.to_thread(read_label, lines)
-        steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines", cost_us=elapsed_us(ctx.clock,
-                                                                                                       started),
-                           agent=AGENT), *_read_steps(reading)]
+        turned = ""
+        if on_its_side(lines):
+            lines, turn = await read_upright(ctx.image, ctx.ocr)
+            reading = (await asyncio.to_thread(read_label, lines)).placed(partial(box_back, turn=turn))
+            turned = "; the label is on its side, so it was read turned upright"
+        else:
+            reading = await asyncio.to_thread(read_label, lines)
+        steps = [TraceStep(StepKind.PERCEIVE, f"OCR read {len(lines)} text lines{turned}",
+                           cost_us=elapsed_us(ctx.clock, started), agent=AGENT), *_read_steps(reading)]
         if not reading.ingredients and not reading.statements:
             text = ("I can't see an ingredient list or an allergen statement. Turn the package so its ingredients "
                     "face me, and ask again.")
