@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import cv2
+import numpy as np
 
 from eyeline.cloud.model import Image, NormBox, Point
 from eyeline.cloud.perception.ocr import AsyncTextReader, TextLine
@@ -33,8 +34,12 @@ async def read_upright(image: Image, ocr: AsyncTextReader) -> tuple[tuple[TextLi
 
 
 async def _read_turned(image: Image, ocr: AsyncTextReader, turn: int) -> tuple[TextLine, ...]:
-    turned = await asyncio.to_thread(cv2.rotate, image, turn)
+    turned = await asyncio.to_thread(_turn, image, turn)
     return await ocr.read(turned)
+
+
+def _turn(image: Image, turn: int) -> Image:
+    return np.asarray(cv2.rotate(image, turn), dtype=np.uint8)
 
 
 def box_back(box: NormBox, turn: int) -> NormBox:
