@@ -241,3 +241,19 @@ async def test_a_real_label_on_its_side_is_read_turned_upright(shared_data: Path
     vegan = await IngredientsSkill().answer(SkillContext("is it vegan?", Mode.INSTANT, image, 1, real_ocr))
     assert vegan.answer.startswith("Not vegan by its label") and "(milk)" in vegan.answer
     assert "cacao" not in vegan.answer.split("Check")[0]   # cocoa butter is no milk
+
+
+def test_a_box_read_on_a_turned_image_is_placed_back_on_the_photo() -> None:
+    import cv2 as opencv
+
+    from eyeline.cloud.skills.ingredients.upright import box_back, on_its_side
+
+    # A row across the top of the image turned clockwise was, in the photo, a column down its left side.
+    def back(turn: int) -> tuple[float, ...]:
+        box = box_back(NormBox(0.1, 0.0, 0.9, 0.1), turn)
+        return (box.x0, box.y0, box.x1, box.y1)
+
+    assert back(opencv.ROTATE_90_CLOCKWISE) == pytest.approx((0.0, 0.1, 0.1, 0.9))
+    assert back(opencv.ROTATE_90_COUNTERCLOCKWISE) == pytest.approx((0.9, 0.1, 1.0, 0.9))
+    sideways = [TextLine("Ingredients sugar", 0.9, NormBox(0.1, 0.1, 0.14, 0.9), ((0, 0), (0, 0), (0, 0), (0, 0)))]
+    assert on_its_side(tuple(sideways)) and not on_its_side(tuple(CHOCOLATE_EN))
