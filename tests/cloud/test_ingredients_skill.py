@@ -95,6 +95,12 @@ def test_lists_and_statements_in_several_languages(lines: list[TextLine], ingred
     assert {item.substance.name for item in reading.named(Where.MAY_CONTAIN)} == may_contain
 
 
+def test_a_claim_naming_ingredients_is_no_list() -> None:
+    reading = read_label(label("NO artificial ingredients", "ALWAYS whole grains, Zinc 4%, Copper 4%"))
+    assert reading.ingredients == "" and reading.found == ()
+    assert read_label(label("Organic wheat flour. Ingredients: oats, salt.")).ingredients == "oats, salt."
+
+
 def test_an_allergen_statement_apart_from_the_list_is_read_and_other_columns_are_not() -> None:
     lines = [line("Ingredients: rice, water, salt.", 0.2, 0.05, 0.45),
              line("Serving tips: with shrimp", 0.235, 0.6, 0.95),

@@ -99,7 +99,7 @@ def read_label(lines: Sequence[TextLine]) -> LabelReading:
 
 def _ingredient_block(lines: Sequence[TextLine]) -> list[TextLine]:
     """The heading's line and the rows below it in its column, each row left to right, until the list ends."""
-    heading = next((line for line in lines if INGREDIENTS_HEADING.search(fold(line.text))), None)
+    heading = next((line for line in lines if _heading(fold(line.text))), None)
     if heading is None:
         return []
     height = median(line.height for line in lines) or heading.height
@@ -115,6 +115,14 @@ def _ingredient_block(lines: Sequence[TextLine]) -> list[TextLine]:
         block += row
         right = max(right, *(line.box.x1 for line in row))
     return block
+
+
+def _heading(said: str) -> re.Match[str] | None:
+    """The list's heading: starting its line, or followed by a colon ("NO artificial ingredients" is a claim)."""
+    for match in INGREDIENTS_HEADING.finditer(said):
+        if not said[:match.start()].strip(" -*•.") or said[match.end():].lstrip().startswith(":"):
+            return match
+    return None
 
 
 def _upright(line: TextLine, height: float) -> bool:
@@ -165,10 +173,11 @@ def _sentence_rest(lines: Sequence[TextLine], index: int) -> list[TextLine]:
 
 
 def _split(line: TextLine, where: Where, *, first: bool) -> list[tuple[Where, str, TextLine]]:
-    """The line cut where an allergen statement starts inside it; a heading that starts it cut off."""
+    """The line cut where an allergen statement starts inside it; a list heading, and what comes before it, cut
+    off."""
     text = line.text
     said = fold(text)
-    if first and (heading := INGREDIENTS_HEADING.search(said)) and not said[:heading.start()].strip(" -*•"):
+    if first and (heading := _heading(said)):
         text, said = text[heading.end():], said[heading.end():]
     pieces: list[tuple[Where, str, TextLine]] = []
     while True:
