@@ -37,6 +37,7 @@ from eyeline.cloud.skills.base import Skill, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
 from eyeline.cloud.skills.identity.catalog import CatalogLookup
 from eyeline.cloud.skills.identity.skill import IdentitySkill
+from eyeline.cloud.skills.ingredients.skill import IngredientsSkill
 from eyeline.cloud.skills.noop import NoopSkill
 from eyeline.cloud.skills.nutrition.skill import NutritionSkill
 from eyeline.cloud.skills.read import ReadTextSkill
@@ -101,7 +102,7 @@ class Cloud:
         shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
         catalog = (*pack.products, *grocery_pack().products)
         skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(catalog=CatalogLookup(catalog)), ReadTextSkill(),
-                               RepairSkill(pack.kits)]
+                               RepairSkill(pack.kits), IngredientsSkill()]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked
         # looks never spend model tokens). Questions no skill takes get what is in view and what can be asked.
         # "What is this?" names the product when the catalog knows it, else falls back to what is in view.

@@ -72,10 +72,19 @@ def test_ask_json_states_a_worked_out_amount_with_its_sum_in_the_trace(
 def test_ask_a_question_no_skill_takes_is_answered_with_what_is_in_view(
         shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photo = shared_data / "nutrition_labels" / "off_3770007136121_1.jpg"
-    assert main(["ask", "--image", str(photo), "--question", "is this vegan?", "--json"]) == 0
+    assert main(["ask", "--image", str(photo), "--question", "will it rain today?", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     text = out["answer"]["text"]
     assert "TOFU" in text and "how much protein is in this?" in text and "guardrail" not in text
+
+
+def test_ask_is_this_vegan_reads_the_ingredient_list(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photo = shared_data / "nutrition_labels" / "off_3770007136121_1.jpg"   # tofu: water, soya, nigari
+    assert main(["ask", "--image", str(photo), "--question", "is this vegan?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "names none of the ingredients I know are not vegan" in out["answer"]["text"]
+    assert "misread" in out["answer"]["text"]
+    assert any("soja" in step["text"] and step["evidence"] for step in out["trace"])
 
 
 def test_ask_without_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
