@@ -22,7 +22,7 @@ import numpy as np
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Image, NormBox, Point
-from eyeline.cloud.perception.ocr_runtime import TODAY, OcrRuntime, apply_runtime
+from eyeline.cloud.perception.ocr_runtime import ARENA, TODAY, OcrRuntime, apply_runtime
 
 Quad = tuple[Point, Point, Point, Point]
 
@@ -34,8 +34,9 @@ _MODEL_FILES = {
 }
 
 
-# What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why).
-DEFAULT_RUNTIME = TODAY
+# What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why); TODAY selects
+# rapidocr's own sessions, the path before runtimes were measured.
+DEFAULT_RUNTIME = ARENA
 
 
 class OcrError(CloudError):

@@ -45,6 +45,12 @@ class OcrRuntime:
 TODAY = OcrRuntime("today (rapidocr's onnxruntime sessions, rec batch 6)", replace_sessions=False)
 
 
+# The default: today's options with onnxruntime's CPU memory arena on, so each inference reuses the buffers of
+# the last one instead of allocating its tensors anew. Same text on every measured frame; 0.83x today's p50
+# (docs/PERFORMANCE.md, "OCR runtimes").
+ARENA = OcrRuntime("onnxruntime, memory arena on", memory_arena=True)
+
+
 class _Model(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray: ...
 
