@@ -25,6 +25,15 @@ from eyeline.cloud.perception.ocr_runtime import ARENA, TODAY, OcrRuntime
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 
 HEADING = "## OCR runtimes: the same frames through each CPU runtime of PP-OCR"
+NOTES = """\
+What the rows mean: recognition already runs batched (rapidocr sorts a frame's crops by aspect ratio and runs
+them six to a call, each crop resized to the model's 48 px height, the resolution the text needs); one call for
+all crops pads every crop to the widest, which changes what CTC decoding reads, so it is not adopted. The rapidocr
+wheel ships only the float32 det, cls and rec models (no quantised model), so no quantised row: models are never
+downloaded at run time. OpenVINO rows appear when the `openvino` wheel is installed (it reads the ONNX files as they
+are); it is not a dependency, as its text differs from today's. The default is adopted only where its text is
+identical to today's on every frame and its p50 is lower in the same run; `OcrRuntime`/`TODAY` in
+`cloud/perception/ocr_runtime.py` keep every row selectable (`OcrPool(runtime=...)`)."""
 PHOTOS = ("nutrition_labels/off_3596710368259_2.jpg", "nutrition_labels/natthasath_ocr_eng_01.jpg",
           "nutrition_labels/mrtig_12100867.jpg")
 
@@ -117,6 +126,8 @@ Load average at the end of the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f
 | configuration | p50 ms/frame | p95 ms/frame | p50 / today | text vs today |
 |---|---|---|---|---|
 {rows}
+
+{NOTES}
 """
 
 
