@@ -21,7 +21,7 @@ import numpy as np
 
 from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import DEFAULT_RUNTIME, OcrEngine
-from eyeline.cloud.perception.ocr_runtime import ARENA, TODAY, OcrRuntime
+from eyeline.cloud.perception.ocr_runtime import ARENA, ARENA_ONE_THREAD, TODAY, OcrRuntime
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 
 HEADING = "## OCR runtimes: the same frames through each CPU runtime of PP-OCR"
@@ -48,7 +48,7 @@ def candidates() -> list[OcrRuntime]:
         OcrRuntime("onnxruntime, extended graph optimisation", graph_level="extended"),
         OcrRuntime("onnxruntime, parallel execution mode", parallel_execution=True),
         OcrRuntime("onnxruntime, 1 intra-op thread", threads=1),
-        OcrRuntime("onnxruntime, memory arena on, 1 intra-op thread", memory_arena=True, threads=1),
+        ARENA_ONE_THREAD,
     ]
     try:
         import openvino  # noqa: F401

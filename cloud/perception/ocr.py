@@ -22,7 +22,7 @@ import numpy as np
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Image, NormBox, Point
-from eyeline.cloud.perception.ocr_runtime import ARENA, TODAY, OcrRuntime, apply_runtime
+from eyeline.cloud.perception.ocr_runtime import ARENA_ONE_THREAD, TODAY, OcrRuntime, apply_runtime
 
 Quad = tuple[Point, Point, Point, Point]
 
@@ -36,7 +36,7 @@ _MODEL_FILES = {
 
 # What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why); TODAY selects
 # rapidocr's own sessions, the path before runtimes were measured.
-DEFAULT_RUNTIME = ARENA
+DEFAULT_RUNTIME = ARENA_ONE_THREAD
 
 
 class OcrError(CloudError):

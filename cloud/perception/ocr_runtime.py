@@ -45,10 +45,13 @@ class OcrRuntime:
 TODAY = OcrRuntime("today (rapidocr's onnxruntime sessions, rec batch 6)", replace_sessions=False)
 
 
-# The default: today's options with onnxruntime's CPU memory arena on, so each inference reuses the buffers of
-# the last one instead of allocating its tensors anew. Same text on every measured frame; 0.83x today's p50
-# (docs/PERFORMANCE.md, "OCR runtimes").
+# onnxruntime's CPU memory arena on: each inference reuses the buffers of the last one instead of allocating anew.
 ARENA = OcrRuntime("onnxruntime, memory arena on", memory_arena=True)
+# The default: the arena and one intra-op thread per engine. On the 2 shared cores it was the fastest runtime whose
+# text matched today's on every measured frame (0.64x and 0.56x today's p50 in two runs; docs/PERFORMANCE.md,
+# "OCR runtimes"): two spinning intra-op threads on two busy cores mostly wait for each other. On a machine with
+# many cores, give the pool more workers (one thread each) rather than more threads per engine.
+ARENA_ONE_THREAD = OcrRuntime("onnxruntime, memory arena on, 1 intra-op thread", memory_arena=True, threads=1)
 
 
 class _Model(Protocol):
