@@ -229,6 +229,9 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--only-answers", action="store_true",
                    help="measure only question -> provisional and final overlay, replacing that section of --output")
     p.add_argument("--rounds", type=int, default=12, help="timed questions per cloud in the answers section")
+    p.add_argument("--only-ocr", action="store_true",
+                   help="measure only the OCR runtimes side by side on real frames, replacing that section of --output")
+    p.add_argument("--ocr-rounds", type=int, default=3, help="reads of each frame per runtime with --only-ocr")
     p.set_defaults(run=_run_bench)
 
 
@@ -460,6 +463,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
+    if args.only_ocr:
+        from eyeline.tools.bench_ocr import write_ocr_section
+
+        return write_ocr_section(args.output, args.ocr_rounds, Path("../shared/data"))
     if args.only_answers:
         from eyeline.tools.bench_answers import write_answers_section
 

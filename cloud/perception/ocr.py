@@ -22,6 +22,7 @@ import numpy as np
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Image, NormBox, Point
+from eyeline.cloud.perception.ocr_runtime import ARENA_ONE_THREAD, TODAY, OcrRuntime, apply_runtime
 
 Quad = tuple[Point, Point, Point, Point]
 
@@ -31,6 +32,11 @@ _MODEL_FILES = {
     "Rec": "PP-OCRv6_rec_small.onnx",
     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
+
+
+# What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why); TODAY selects
+# rapidocr's own sessions, the path before runtimes were measured.
+DEFAULT_RUNTIME = ARENA_ONE_THREAD
 
 
 class OcrError(CloudError):
@@ -82,13 +88,20 @@ class AsyncTextReader(Protocol):
 class OcrEngine:
     """One PP-OCR pipeline. Not thread-safe: give each thread its own (``OcrPool`` does)."""
 
-    def __init__(self, *, threads: int = 1) -> None:
+    def __init__(self, *, threads: int = 1, runtime: OcrRuntime | None = None) -> None:
         if threads < 1:
             raise OcrError(f"OcrEngine needs at least one thread, got {threads}")
         from rapidocr import RapidOCR  # heavy import, paid only by processes that read text
 
+        self.runtime = runtime or DEFAULT_RUNTIME
+        threads = self.runtime.threads or threads
+        params = _rapidocr_params(threads)
+        ocr = RapidOCR(params=params)
+        if self.runtime != TODAY:
+            models = {section: Path(params[f"{section}.model_path"]) for section in _MODEL_FILES}
+            apply_runtime(ocr, self.runtime, threads, models)
         # Typed loosely: rapidocr's declared union covers det-only and rec-only modes we never enable.
-        self._ocr: Callable[[Image], Any] = RapidOCR(params=_rapidocr_params(threads))
+        self._ocr: Callable[[Image], Any] = ocr
 
     def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
         """All text lines found; an empty tuple when the image holds no text."""
@@ -156,7 +169,8 @@ class OcrPool:
     """
 
     def __init__(self, workers: int = 1, *, max_pending: int = 32,
-                 engine_factory: Callable[[], TextReader] | None = None) -> None:
+                 engine_factory: Callable[[], TextReader] | None = None,
+                 runtime: OcrRuntime | None = None) -> None:
         if workers < 1:
             raise OcrError(f"OcrPool needs at least one worker, got {workers}")
         if max_pending < workers:
@@ -165,7 +179,7 @@ class OcrPool:
         self._max_pending = max_pending
         self._pending = 0
         self._closed = False
-        self._make_engine = engine_factory or _engine_factory(workers)
+        self._make_engine = engine_factory or _engine_factory(workers, runtime or DEFAULT_RUNTIME)
         self._local = threading.local()
         self._engines_lock = threading.Lock()
         self._engines_loaded = 0
@@ -238,12 +252,12 @@ def _caller_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _engine_factory(workers: int) -> Callable[[], TextReader]:
+def _engine_factory(workers: int, runtime: OcrRuntime) -> Callable[[], TextReader]:
     # Split the cores between workers so parallel reads do not oversubscribe a small machine.
     threads = max(1, (os.cpu_count() or 1) // workers)
 
     def make() -> TextReader:
-        return OcrEngine(threads=threads)
+        return OcrEngine(threads=threads, runtime=runtime)
 
     return make
 
