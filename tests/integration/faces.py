@@ -29,7 +29,7 @@ from eyeline.cloud.app import CloudServer
 from eyeline.cloud.ingress.http import HttpServer
 from eyeline.cloud.session.sessions import Session
 from eyeline.devices.base import Image
-from eyeline.devices.recording import RecordingError, RecordingReader
+from eyeline.devices.recording import RecordingReader
 from eyeline.protos import recording as layout
 from eyeline.protos.privacy import CenterFaceDetector
 
@@ -107,29 +107,6 @@ def recorded_camera(path: Path) -> list[Image]:
     """Every camera image of a recording (edge or cloud), decoded."""
     reader = RecordingReader(path, required=())
     return [decoded(m.message.data) for m in reader.messages(frozenset({layout.CAMERA}))]
-
-
-async def finished_recording(folder: Path) -> Path:
-    """The one recording in ``folder``, once its writer has finalized it; it may hold no camera image at all."""
-    for _ in range(200):
-        path = await asyncio.to_thread(_finalized, folder)
-        if path is not None:
-            return path
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no finalized recording in {folder}")
-
-
-def _finalized(folder: Path) -> Path | None:
-    recordings = list(folder.glob("*.mcap"))
-    if len(recordings) != 1:
-        return None
-    reader = RecordingReader(recordings[0], required=())
-    try:
-        for _ in reader.messages():
-            pass
-    except RecordingError:
-        return None
-    return None if reader.truncated else recordings[0]
 
 
 def write_png(path: Path, image: Image) -> Path:

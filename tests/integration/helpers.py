@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from eyeline.devices.recording import RecordingError, RecordingReader
 from eyeline.edge.messages import CloudEvent
 from eyeline.edge.transport.grpc_uplink import GrpcUplink
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut
@@ -54,3 +56,28 @@ class Session:
         await self.uplink.aclose()
         self._reader.cancel()
         await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def finished_recording(folder: Path, *, camera: bool = True) -> Path:
+    """The one recording in ``folder``, once its writer has finalized it (the cloud does so as the stream closes).
+
+    ``camera=False`` accepts a recording that holds no camera image at all (a browser's track-only session)."""
+    for _ in range(200):
+        path = await asyncio.to_thread(_finalized, folder, camera)
+        if path is not None:
+            return path
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no finalized recording in {folder}")
+
+
+def _finalized(folder: Path, camera: bool) -> Path | None:
+    recordings = list(folder.glob("*.mcap"))
+    if len(recordings) != 1:
+        return None
+    reader = RecordingReader(recordings[0]) if camera else RecordingReader(recordings[0], required=())
+    try:
+        for _ in reader.messages():
+            pass
+    except RecordingError:
+        return None
+    return None if reader.truncated else recordings[0]

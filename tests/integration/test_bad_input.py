@@ -30,8 +30,7 @@ from eyeline.protos.v1 import session_pb2 as pb
 from tests.fuzz.bombs import fill_byte_jpeg, png_bomb, tiny_segment_jpeg
 
 from .conftest import OpenSession
-from .helpers import Session, hello, jpeg_frame
-from .test_cloud_recording import _finished_recording
+from .helpers import Session, finished_recording, hello, jpeg_frame
 
 
 def _raw_frame(seq: int, data: bytes) -> EncodedFrame:
@@ -91,7 +90,7 @@ async def test_the_cloud_records_only_the_frames_it_accepted(recording_cloud: Cl
     refused = [await session.next(CloudErrorReport) for _ in range(2)]
     assert [(e.code, e.frame_seq) for e in refused] == [("frame_too_large", 2), ("undecodable_image", 3)]
     await session.close()
-    path = await _finished_recording(tmp_path / "cloud")
+    path = await finished_recording(tmp_path / "cloud")
     camera = list(RecordingReader(path).messages(frozenset({layout.CAMERA, layout.KEYFRAMES})))
     assert {(m.topic, m.sequence) for m in camera} == {(t, s) for t in (layout.CAMERA, layout.KEYFRAMES)
                                                        for s in (1, 4)}

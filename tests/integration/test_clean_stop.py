@@ -18,8 +18,7 @@ from eyeline.edge.transport.webrtc_uplink import WebRtcOptions, WebRtcUplink
 from eyeline.edge.transport.wire import EncodedFrame
 from eyeline.protos import recording as layout
 
-from .helpers import hello, jpeg_frame
-from .test_cloud_recording import _finished_recording
+from .helpers import finished_recording, hello, jpeg_frame
 
 # More frames than the uplinks queue (8), each a noisy JPEG of ~150 KB: at the stop most are still queued on the
 # edge, and over WebRTC the last ones still buffered in the SCTP association.
@@ -64,5 +63,5 @@ async def test_every_frame_pushed_before_a_clean_stop_is_dispatched_and_recorded
     assert session.finished
     assert recording_cloud.sessions.get(welcome.session_id) is None and not recording_cloud.sessions.detached()
     assert session.stats.frames_received == FRAMES and session.stats.frames_rejected == 0
-    path = await _finished_recording(tmp_path / "cloud")
+    path = await finished_recording(tmp_path / "cloud")
     assert _recorded_seqs(path) == [f.seq for f in frames]

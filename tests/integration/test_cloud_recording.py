@@ -3,7 +3,6 @@ holding the frames as the cloud received them and the answer it sent."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from eyeline.devices.replay import ReplaySource, decode_image
 from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.protos import recording as layout
 from eyeline.protos.clock import VirtualClock
+
+from .helpers import finished_recording
 
 QUESTION = "which of these has the most protein?"
 
@@ -33,7 +34,7 @@ async def test_a_session_leaves_a_cloud_recording_with_the_frames_received_and_t
                              video_path=tmp_path / "edge.mp4")
     report = await run_edge(options)
     assert report.answer is not None
-    path = await _finished_recording(tmp_path / "cloud")
+    path = await finished_recording(tmp_path / "cloud")
     reader = RecordingReader(path, required=layout.REQUIRED_FOR_EVAL)
     received = list(reader.messages(frozenset({layout.CAMERA})))
     assert reader.metadata["side"] == "cloud"
@@ -50,23 +51,3 @@ async def test_a_session_leaves_a_cloud_recording_with_the_frames_received_and_t
     # The replay device plays it like any recording.
     frames = [frame async for frame in ReplaySource(path, clock=VirtualClock())]
     assert [f.seq for f in frames] == sent
-
-
-async def _finished_recording(folder: Path) -> Path:
-    """The one recording in ``folder``, once the cloud has finalized it (it does so as the stream closes)."""
-    for _ in range(200):
-        path = await asyncio.to_thread(_finalized, folder)
-        if path is not None:
-            return path
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no finalized recording in {folder}")
-
-
-def _finalized(folder: Path) -> Path | None:
-    recordings = list(folder.glob("*.mcap"))
-    if len(recordings) != 1:
-        return None
-    reader = RecordingReader(recordings[0])
-    for _ in reader.messages():
-        pass
-    return None if reader.truncated else recordings[0]

@@ -29,7 +29,6 @@ from .faces import (
     assert_destroyed,
     bystander_frame,
     decoded,
-    finished_recording,
     live_session,
     preview_image,
     recorded_camera,
@@ -37,6 +36,7 @@ from .faces import (
     watched_image,
     write_png,
 )
+from .helpers import finished_recording
 from .test_push_ingest import PHONE_TOKEN, ingest_config, running
 
 
@@ -88,7 +88,7 @@ async def test_a_face_is_destroyed_on_every_path_out_of_the_edge(
     edge_frames = await asyncio.to_thread(recorded_camera, tmp_path / "edge.mcap")
     assert len(edge_frames) == report.stats.captured
     await assert_destroyed("the edge's recording", edge_frames)
-    cloud_recording = await finished_recording(tmp_path / "cloud")
+    cloud_recording = await finished_recording(tmp_path / "cloud", camera=False)
     await assert_destroyed("the cloud's recording", await asyncio.to_thread(recorded_camera, cloud_recording))
 
 
@@ -126,6 +126,6 @@ async def test_faces_a_phone_pushes_are_destroyed_before_the_edge_records_or_sen
     assert daemon.recording_path is not None
     await assert_destroyed("the daemon's recording of pushed frames",
                             await asyncio.to_thread(recorded_camera, daemon.recording_path))
-    cloud_recording = await finished_recording(tmp_path / "cloud")
+    cloud_recording = await finished_recording(tmp_path / "cloud", camera=False)
     await assert_destroyed("the cloud's recording of the daemon's keyframes",
                             await asyncio.to_thread(recorded_camera, cloud_recording))

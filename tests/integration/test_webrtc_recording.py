@@ -18,7 +18,7 @@ from eyeline.edge.app import EdgeAppOptions, run_edge
 from eyeline.protos import recording as layout
 from eyeline.tools.replay import ReplayOptions, read_script, replay_session
 
-from .test_cloud_recording import _finished_recording
+from .helpers import finished_recording
 from .test_recording import overlay_view
 
 QUESTION = "which of these has the most protein?"
@@ -56,7 +56,7 @@ async def test_a_webrtc_session_is_recorded_by_edge_and_cloud_and_replays_to_the
     assert hops and all(h.hops.capture_ns and h.hops.received_ns for h in hops)  # type: ignore[attr-defined]
 
     # The cloud recorded the WebRTC session: every frame the edge sent, as received, and the answer it sent.
-    cloud_path = await _finished_recording(tmp_path / "cloud")
+    cloud_path = await finished_recording(tmp_path / "cloud")
     received = await asyncio.to_thread(_messages, cloud_path, layout.KEYFRAMES)
     assert [m.seq for m in received] == [f.seq for f in live.sent]  # type: ignore[attr-defined]
     answers = await asyncio.to_thread(_messages, cloud_path, layout.ANSWERS)
