@@ -150,7 +150,7 @@ class HttpServer:
         try:
             peer_id, answer = await self.webrtc.accept(sdp, token, track_keyframes=_track_keyframes(request))
         except WhipError as exc:
-            raise _problem(exc.status, str(exc)) from exc
+            raise _problem(exc.status, str(exc), retry_after_s=exc.retry_after_s) from exc
         return _sdp_created(answer, f"/whip/{peer_id}")
 
     async def _whip_delete(self, request: web.Request) -> web.Response:
@@ -227,7 +227,7 @@ class HttpServer:
         try:
             viewer_id, answer = await self.webrtc.watch(session.session_id, sdp, claims)
         except WhipError as exc:
-            raise _problem(exc.status, str(exc)) from exc
+            raise _problem(exc.status, str(exc), retry_after_s=exc.retry_after_s) from exc
         return _sdp_created(answer, f"/api/watch/{viewer_id}")
 
     async def _unwatch(self, request: web.Request) -> web.Response:
@@ -342,8 +342,10 @@ def _track_keyframes(request: web.Request) -> bool:
     return request.query.get("track") == "keyframes"
 
 
-def _problem(status: int, message: str) -> web.HTTPException:
-    headers = {"WWW-Authenticate": 'Bearer realm="eyeline"'} if status == 401 else None
+def _problem(status: int, message: str, *, retry_after_s: int | None = None) -> web.HTTPException:
+    headers = {"WWW-Authenticate": 'Bearer realm="eyeline"'} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
     error = web.HTTPException(text=message, headers=headers)
     error.set_status(status)
     return error

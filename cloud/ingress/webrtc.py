@@ -67,6 +67,7 @@ _BUFFER_HIGH_BYTES = 1 << 20
 _TRACK_SEQ_BASE = 1 << 40
 # How long ``close_all`` lets closes already under way (a peer or viewer that hung up) finish.
 _CLOSING_WAIT_S = 5.0
+_RETRY_AFTER_S = 5              # a refused offer's Retry-After: peers come and go within seconds
 
 T = TypeVar("T")
 
@@ -120,10 +121,12 @@ class WebRtcIngress:
         mine = self._pending[subject] + sum(1 for p in self.peers.values() if p.claims.subject == subject)
         if mine >= self.config.peers_per_subject:
             raise WhipError(429, f"{subject} already has {mine} WebRTC peers (pending or live), its limit of "
-                                 f"{self.config.peers_per_subject}; close one (DELETE its Location) and retry")
+                                 f"{self.config.peers_per_subject}; close one (DELETE its Location) and retry",
+                           retry_after_s=_RETRY_AFTER_S)
         total = len(self.peers) + self._pending.total()
         if total >= self.config.max_peers:
-            raise WhipError(503, f"the cloud holds its limit of {self.config.max_peers} WebRTC peers; retry later")
+            raise WhipError(503, f"the cloud holds its limit of {self.config.max_peers} WebRTC peers; retry later",
+                           retry_after_s=_RETRY_AFTER_S)
         self._pending[subject] += 1
         try:
             yield
@@ -179,7 +182,7 @@ class WebRtcIngress:
                                  "does); its keyframes come on the events stream")
         if len(peer.viewers) >= self.config.viewers_per_session:
             raise WhipError(429, f"session {session_id} already has {len(peer.viewers)} live-video viewers, "
-                                 "its limit; close one and retry")
+                                 "its limit; close one and retry", retry_after_s=_RETRY_AFTER_S)
         check_watch_offer(offer_sdp)
         pc = RTCPeerConnection(rtc_configuration(self.config.ice_servers))
         viewer = Viewer(f"v{next(self._counter)}-{os.urandom(6).hex()}", pc, claims.subject, peer.peer_id)

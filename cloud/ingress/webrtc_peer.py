@@ -30,11 +30,13 @@ CHANNEL_LABEL = "eyeline"
 
 
 class WhipError(CloudError):
-    """A signaling request that cannot be served; ``status`` is the HTTP status to answer with."""
+    """A signaling request that cannot be served; ``status`` is the HTTP status to answer with and
+    ``retry_after_s``, for a limit that frees itself, when a client may try again (the Retry-After header)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)

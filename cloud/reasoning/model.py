@@ -1,12 +1,13 @@
 """The model reasoner: a vision-language model behind an OpenAI-compatible endpoint, asked under a mode's budget.
 
-It sends the redacted keyframe (the only pixels the cloud ever holds: the edge redacts before sending), the
-question, the session's context and the embedded perception's evidence (OCR lines with boxes), and grounds
-what comes back (``model_ground``). Instant and Thinking are one call each, with the budget of their mode;
-Contemplating runs one sub-agent per view in parallel (full frame, a close crop of the text, the keyframe
-before this one), then a synthesis call that reconciles them and says whether they agreed. Every answer's
-trace names the model and counts the tokens it cost. Any failure is a ``ModelError``: the caller
-(``model_skill``) answers from the embedded engine instead.
+It sends the keyframe, redacted once more here (the edge redacts before sending, but an edge may have turned its
+privacy stage off, and a third party's model must never see a bystander's face), the question, the session's
+context and the embedded perception's evidence (OCR lines with boxes), and grounds what comes back
+(``model_ground``). Instant and Thinking are one call each, with the budget of their mode; Contemplating runs one
+sub-agent per view in parallel (full frame, a close crop of the text, the keyframe before this one), then a
+synthesis call that reconciles them and says whether they agreed. Every answer's trace names the model and counts
+the tokens it cost. Any failure is a ``ModelError``: the caller (``model_skill``) answers from the embedded engine
+instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from eyeline.cloud.reasoning.model_prompt import (
 )
 from eyeline.cloud.skills.base import SkillContext
 from eyeline.protos.clock import Clock, elapsed_us
+from eyeline.protos.privacy import FaceRedactor, Redactor
 
 HISTORY_KEY = "_model_history"     # the session's recent questions and answers (names with "_" stay private)
 _HISTORY = 4
@@ -52,10 +54,12 @@ class _SubAgent:
 class ModelReasoner:
     """Answers one question over one keyframe with the configured model, within the mode's budget."""
 
-    def __init__(self, config: ModelConfig, clock: Clock, *, endpoint: ModelEndpoint | None = None) -> None:
+    def __init__(self, config: ModelConfig, clock: Clock, *, endpoint: ModelEndpoint | None = None,
+                 redactor: Redactor | None = None) -> None:
         self.config = config
         self._clock = clock
         self.endpoint = endpoint or ModelEndpoint(config, clock)
+        self._redactor: Redactor = redactor or FaceRedactor()
 
     @property
     def name(self) -> str:
@@ -194,7 +198,9 @@ class ModelReasoner:
         return agents
 
     def _encode(self, shown: Shown) -> str:
-        return jpeg_data_url(shown.image, quality=self.config.jpeg_quality, max_side=self.config.max_image_side)
+        """The view as the model receives it: faces redacted, then JPEG (CPU work, in a worker thread)."""
+        redacted = self._redactor.redact(shown.image).image
+        return jpeg_data_url(redacted, quality=self.config.jpeg_quality, max_side=self.config.max_image_side)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ with a notice when the model fails (a scripted endpoint in place of the HTTP one
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from eyeline.cloud.skills.base import Pass, SkillContext, SkillRouter
 from eyeline.cloud.skills.guardrails import GuardrailSkill
 from eyeline.cloud.skills.read import ReadTextSkill
 from eyeline.protos.clock import VirtualClock
+from eyeline.protos.privacy import CenterFaceDetector
 from tests.model_helpers import completion
 
 MODEL_ANSWER = {"answer": "the model's answer", "steps": [{"kind": "compare", "text": "looked", "regions": []}],
@@ -156,3 +158,31 @@ def test_guardrails_stay_first_and_the_catch_all_comes_last() -> None:
     assert router.route("how many pills should I take?").name == "guardrail"
     assert router.route("read this").name == "read"
     assert router.route("what is this and what is it used for?").name == "model"
+
+
+@pytest.mark.parametrize("mode", [Mode.THINKING, Mode.CONTEMPLATING])
+async def test_the_model_never_sees_a_face_even_from_an_edge_that_did_not_redact(mode: Mode) -> None:
+    from tests.integration.faces import bystander_frame, decoded, surviving_faces
+
+    class Seeing(Endpoint):
+        def __init__(self) -> None:
+            super().__init__()
+            self.images: list[bytes] = []
+
+        async def complete(self, messages: Sequence[dict[str, Any]], **kwargs: Any) -> ModelReply:
+            for message in messages:
+                for part in message["content"] if isinstance(message["content"], list) else ():
+                    if part.get("type") == "image_url":
+                        self.images.append(base64.b64decode(part["image_url"]["url"].split(",", 1)[1]))
+            return await super().complete(messages, **kwargs)
+
+    frame, faces = bystander_frame()
+    endpoint = Seeing()
+    ctx = SkillContext(question="what is this?", mode=mode, image=frame, frame_seq=1, ocr=NoText(),
+                       clock=VirtualClock())
+    [result async for result in Planner().answers(_skill(endpoint, None), ctx)]
+    assert endpoint.images, "the model was asked with the frame"
+    seen = [decoded(data) for data in endpoint.images]
+    assert all(CenterFaceDetector().detect(image) == () for image in seen)
+    full_frames = [image for image in seen if image.shape[1] * frame.shape[0] == image.shape[0] * frame.shape[1]]
+    assert full_frames and all(surviving_faces(frame, image, faces) == [] for image in full_frames)

@@ -49,10 +49,12 @@ async def small_http(cloud: CloudServer) -> AsyncIterator[HttpServer]:
 
 async def _post(http: HttpServer, sdp: str, token: str, method: str = "POST", path: str = "/whip") -> tuple[int, str,
                                                                                                            str]:
+    """Status, body and Location of a WHIP request; a refusal's Location slot holds its Retry-After instead."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"}
     async with aiohttp.ClientSession() as client, client.request(method, f"{http.url}{path}", data=sdp,
                                                                  headers=headers) as response:
-        return response.status, await response.text(), response.headers.get("Location", "")
+        where = response.headers.get("Location" if response.status < 400 else "Retry-After", "")
+        return response.status, await response.text(), where
 
 
 async def test_whip_offers_are_bounded_per_subject_and_overall_before_any_session_opens(
@@ -63,9 +65,11 @@ async def test_whip_offers_are_bounded_per_subject_and_overall_before_any_sessio
     statuses = sorted(status for status, _, _ in answers)
     assert statuses == [201, 201, 429, 429, 429]
     assert all("its limit of 2" in text for status, text, _ in answers if status == 429)
+    # A limit that frees itself says when to come back.
+    assert all(retry_after.isdigit() for status, _, retry_after in answers if status == 429)
     assert (await _post(small_http, offer, bo))[0] == 201
-    status, text, _ = await _post(small_http, offer, cara)
-    assert status == 503 and "limit of 3 WebRTC peers" in text
+    status, text, retry_after = await _post(small_http, offer, cara)
+    assert status == 503 and "limit of 3 WebRTC peers" in text and int(retry_after) > 0
     assert len(small_http.webrtc.peers) == 3
     # A peer ended frees its place.
     location = next(where for status, _, where in answers if status == 201)
