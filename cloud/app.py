@@ -110,7 +110,8 @@ class Cloud:
         identity = IdentitySkill(catalog, fallback=scope)
         self.embedded_router = SkillRouter([*skills, identity, scope])
         self.reasoner = ModelReasoner(config.model, self.clock) if config.model is not None else None
-        self.router = SkillRouter(model_backed(skills, self.reasoner)) if self.reasoner else self.embedded_router
+        self.router = (SkillRouter(model_backed([*skills, identity], self.reasoner, open_fallback=scope))
+                       if self.reasoner else self.embedded_router)
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
                                      speech=SpeechRecognizer(config.asr_model),

@@ -37,10 +37,11 @@ _QUESTIONS_KEPT = 16      # questions in flight whose embedded answer a later pa
 class ModelBackedSkill:
     """An embedded skill with the model behind it, or (``embedded=None``) the catch-all for open questions."""
 
-    def __init__(self, reasoner: ModelReasoner, embedded: Skill | None, *, confident: float = CONFIDENT) -> None:
+    def __init__(self, reasoner: ModelReasoner, embedded: Skill | None, *, confident: float = CONFIDENT,
+                 open_fallback: Skill | None = None) -> None:
         self._reasoner = reasoner
         self._embedded = embedded
-        self._open = OpenQuestionFallback()
+        self._open = OpenQuestionFallback(open_fallback)
         self._confident = confident
         self._asked: OrderedDict[int, tuple[SkillContext, SkillResult]] = OrderedDict()
         self.name = embedded.name if embedded is not None else "model"
@@ -115,15 +116,20 @@ class ModelBackedSkill:
 
 
 class OpenQuestionFallback:
-    """The embedded engine's best for a question only a model can answer: say so, and read out the text."""
+    """The embedded engine's best for a question only a model can answer: ``skill``'s answer when given (it says
+    what is in view and what can be asked), else say so and read out the text."""
 
     name = "open-question"
 
-    def __init__(self) -> None:
+    def __init__(self, skill: Skill | None = None) -> None:
+        self._skill = skill
         self._reader = ReadTextSkill()
 
     async def answer(self, ctx: SkillContext, *, pending: bool = False) -> SkillResult:
         """``pending``: the model is being asked, and this is only what to show meanwhile."""
+        if self._skill is not None:
+            result = await self._skill.answer(ctx)
+            return replace(result, answer=f"Asking the model; meanwhile: {result.answer}") if pending else result
         read = await self._reader.answer(ctx)
         lead = "Asking the model; meanwhile" if pending else "I can't answer that without the model"
         if not read.items:
@@ -134,12 +140,14 @@ class OpenQuestionFallback:
         return SkillResult(answer=answer, items=read.items, steps=steps, confidence=0.3)
 
 
-def model_backed(skills: Iterable[Skill], reasoner: ModelReasoner) -> list[Skill]:
+def model_backed(skills: Iterable[Skill], reasoner: ModelReasoner, *,
+                 open_fallback: Skill | None = None) -> list[Skill]:
     """``skills`` with the model behind each (guardrails left as they are, first), and the open-question
-    catch-all last."""
+    catch-all last, whose embedded answer is ``open_fallback``'s (what is in view and what can be asked) or,
+    without one, the text in view."""
     wrapped: list[Skill] = [skill if isinstance(skill, GuardrailSkill) else ModelBackedSkill(reasoner, skill)
                             for skill in skills]
-    return [*wrapped, ModelBackedSkill(reasoner, None)]
+    return [*wrapped, ModelBackedSkill(reasoner, None, open_fallback=open_fallback)]
 
 
 def _noted(result: SkillResult, text: str) -> SkillResult:

@@ -151,6 +151,19 @@ async def test_an_open_question_without_a_model_answer_says_so_and_reads_what_it
     assert "without the model" in result.answer
 
 
+async def test_an_open_question_falls_back_to_what_is_in_view_and_what_can_be_asked() -> None:
+    in_view = Embedded(0.5)
+    config = ModelConfig(base_url="http://model/v1", model="vl")
+    reasoner = ModelReasoner(config, VirtualClock(), endpoint=Endpoint(fail=True))  # type: ignore[arg-type]
+    catch_all = model_backed([], reasoner, open_fallback=in_view)[-1]
+    [result] = [r async for r in Planner().answers(catch_all, _ctx(Mode.INSTANT, "what is this used for?"))]
+    assert result.answer == "the embedded answer" and in_view.asked == 1
+    assert any(isinstance(item, NoticeItem) for item in result.items)
+    interim, final = [r async for r in Planner().answers(catch_all, _ctx(Mode.THINKING, "what is this used for?"))]
+    assert interim.answer.startswith("Asking the model; meanwhile: the embedded answer") and not interim.final
+    assert final.answer == "the embedded answer" and final.final
+
+
 def test_guardrails_stay_first_and_the_catch_all_comes_last() -> None:
     reasoner = ModelReasoner(ModelConfig(base_url="http://model/v1", model="vl"), VirtualClock(), endpoint=Endpoint())  # type: ignore[arg-type]
     router = SkillRouter(model_backed([GuardrailSkill(), ReadTextSkill()], reasoner))
@@ -186,3 +199,17 @@ async def test_the_model_never_sees_a_face_even_from_an_edge_that_did_not_redact
     assert all(CenterFaceDetector().detect(image) == () for image in seen)
     full_frames = [image for image in seen if image.shape[1] * frame.shape[0] == image.shape[0] * frame.shape[1]]
     assert full_frames and all(surviving_faces(frame, image, faces) == [] for image in full_frames)
+
+
+async def test_with_a_model_the_cloud_still_names_products_and_says_what_it_can_do() -> None:
+    from eyeline.cloud.app import Cloud, CloudConfig
+    from eyeline.cloud.ingress.auth import TokenSigner
+
+    config = CloudConfig(model=ModelConfig(base_url="http://model/v1", model="vl"), warm_up=False, agent_workers=0)
+    cloud = Cloud(config, TokenSigner(b"a test secret of thirty-two bytes"))
+    try:
+        assert cloud.router.route("what is this?").name == "identity"
+        assert cloud.router.route("what is this and what is it used for?").name == "model"
+        assert cloud.router.names()[-1] == "model"
+    finally:
+        await cloud.close()
