@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -9,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from eyeline.protos.clock import Clock
 from eyeline.protos.privacy import Region
 
 Image = npt.NDArray[np.uint8]
@@ -64,3 +66,31 @@ class FrameSource(Protocol):
     def __aiter__(self) -> AsyncIterator[CapturedFrame]: ...
 
     async def aclose(self) -> None: ...
+
+
+class FrameTimeline:
+    """When each frame of a paced source is captured: frame ``i`` at ``start + i * 1e9 / fps`` on ``clock``
+    (start: the first frame taken), so on a :class:`~eyeline.protos.clock.VirtualClock` a source runs as fast as
+    it is pulled. ``frames=None`` is endless."""
+
+    def __init__(self, fps: float, clock: Clock, frames: int | None = None) -> None:
+        if not (math.isfinite(fps) and fps > 0.0):
+            raise DeviceSpecError(f"fps must be a positive number, got {fps}")
+        if frames is not None and frames < 0:
+            raise DeviceSpecError(f"frames must be >= 0 or None for endless, got {frames}")
+        self.fps = fps
+        self.frames = frames
+        self._clock = clock
+        self._next_seq = 0
+        self._start_ns: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.frames is not None and self._next_seq >= self.frames
+
+    def take(self) -> tuple[int, int]:
+        """The next frame's sequence number and capture time."""
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        if self._start_ns is None:
+            self._start_ns = self._clock.now_ns()
+        return seq, self._start_ns + round(seq * 1e9 / self.fps)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from pathlib import Path
 from typing import Self
@@ -11,7 +10,7 @@ from typing import Self
 import cv2
 import numpy as np
 
-from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, DeviceSpecError, Image
+from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, FrameTimeline, Image
 from eyeline.protos.clock import Clock, MonotonicClock
 
 
@@ -53,19 +52,12 @@ class ImageSource:
         frames: int | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not (math.isfinite(fps) and fps > 0.0):
-            raise DeviceSpecError(f"fps must be a positive number, got {fps}")
-        if frames is not None and frames < 0:
-            raise DeviceSpecError(f"frames must be >= 0 or None for endless, got {frames}")
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._timeline = FrameTimeline(fps, self._clock, frames)
         self._path = Path(path)
         if not self._path.is_file():
             raise DeviceNotFoundError(f"image file not found: {self._path}")
-        self._fps = fps
-        self._frames = frames
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._image: Image | None = None
-        self._next_seq = 0
-        self._start_ns: int | None = None
         self._closed = False
 
     async def open(self) -> None:
@@ -81,20 +73,14 @@ class ImageSource:
         return self
 
     async def __anext__(self) -> CapturedFrame:
-        if self._closed or (self._frames is not None and self._next_seq >= self._frames):
+        if self._closed or self._timeline.finished:
             raise StopAsyncIteration
         image = await self._loaded()
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        capture_ns = self._capture_ns(seq)
+        seq, capture_ns = self._timeline.take()
         await self._clock.sleep_until(capture_ns)
         if self._closed:
             raise StopAsyncIteration
         return CapturedFrame(seq=seq, capture_ns=capture_ns, image=image.copy())
-
-    def _capture_ns(self, seq: int) -> int:
-        if self._start_ns is None:
-            self._start_ns = self._clock.now_ns()
-        return self._start_ns + round(seq * 1e9 / self._fps)
 
     async def aclose(self) -> None:
         self._closed = True

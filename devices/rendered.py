@@ -9,15 +9,15 @@ one consumer at a time.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from typing import Generic, Self, TypeVar
 
-from eyeline.devices.base import CapturedFrame, DeviceSpecError, Image
+from eyeline.devices.base import CapturedFrame, FrameTimeline, Image
 from eyeline.devices.scene import check_render_args
 from eyeline.protos.clock import Clock, MonotonicClock
 
 Truth = TypeVar("Truth")
+
 
 class RenderedSource(Generic[Truth]):
     """A :class:`~eyeline.devices.base.FrameSource` of rendered frames; each frame's ``truth`` is the scene's.
@@ -37,15 +37,11 @@ class RenderedSource(Generic[Truth]):
         motion_scale: float = 1.0,
     ) -> None:
         check_render_args(0.0, width, height, motion_scale)
-        check_pacing(fps, frames)
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._timeline = FrameTimeline(fps, self._clock, frames)
         self._render = render
         self._size = (width, height)
-        self._fps = fps
-        self._frames = frames
-        self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._motion_scale = motion_scale
-        self._next_seq = 0
-        self._start_ns: int | None = None
         self._previous: Truth | None = None
         self._closed = False
 
@@ -53,29 +49,17 @@ class RenderedSource(Generic[Truth]):
         return self
 
     async def __anext__(self) -> CapturedFrame:
-        if self._closed or (self._frames is not None and self._next_seq >= self._frames):
+        if self._closed or self._timeline.finished:
             raise StopAsyncIteration
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        capture_ns = self._capture_ns(seq)
+        seq, capture_ns = self._timeline.take()
         image, truth = await asyncio.to_thread(
-            self._render, seq / self._fps, *self._size, self._motion_scale, self._previous)
+            self._render, seq / self._timeline.fps, *self._size, self._motion_scale, self._previous)
         await self._clock.sleep_until(capture_ns)
         if self._closed:
             raise StopAsyncIteration
         self._previous = truth  # only once delivered, so ``motion`` is always from the frame the consumer saw
         return CapturedFrame(seq=seq, capture_ns=capture_ns, image=image, truth=truth)
 
-    def _capture_ns(self, seq: int) -> int:
-        if self._start_ns is None:
-            self._start_ns = self._clock.now_ns()
-        return self._start_ns + round(seq * 1e9 / self._fps)
-
     async def aclose(self) -> None:
         self._closed = True
 
-
-def check_pacing(fps: float, frames: int | None) -> None:
-    if not (math.isfinite(fps) and fps > 0.0):
-        raise DeviceSpecError(f"fps must be a positive number, got {fps}")
-    if frames is not None and frames < 0:
-        raise DeviceSpecError(f"frames must be >= 0 or None for endless, got {frames}")

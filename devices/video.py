@@ -12,7 +12,7 @@ from typing import Self
 import cv2
 import numpy as np
 
-from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, Image
+from eyeline.devices.base import CapturedFrame, DeviceError, DeviceNotFoundError, FrameTimeline, Image
 from eyeline.protos.clock import Clock, MonotonicClock
 
 # FFmpeg's own log lines ("moov atom not found") would stand beside the one-line error that names the file and
@@ -54,16 +54,14 @@ class VideoFileSource:
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._capture_lock = threading.Lock()  # a read in a worker thread must finish before release
         self._capture: cv2.VideoCapture | None = None
-        self._fps = FALLBACK_FPS
+        self._timeline = FrameTimeline(FALLBACK_FPS, self._clock)   # the file's own rate, once opened
         self._decoded = 0
-        self._next_seq = 0
-        self._start_ns: int | None = None
         self._closed = False
 
     @property
     def fps(self) -> float:
         """The file's frame rate (known once opened)."""
-        return self._fps
+        return self._timeline.fps
 
     async def open(self) -> None:
         """Open the file now, so a file that is not a video fails here rather than at the first frame."""
@@ -81,8 +79,7 @@ class VideoFileSource:
         if image is None or self._closed:
             await self.aclose()
             raise StopAsyncIteration
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        capture_ns = self._capture_ns(seq)
+        seq, capture_ns = self._timeline.take()
         if self._realtime:
             await self._clock.sleep_until(capture_ns)
         return CapturedFrame(seq=seq, capture_ns=capture_ns, image=image)
@@ -90,11 +87,6 @@ class VideoFileSource:
     async def aclose(self) -> None:
         self._closed = True
         await asyncio.to_thread(self._release)
-
-    def _capture_ns(self, seq: int) -> int:
-        if self._start_ns is None:
-            self._start_ns = self._clock.now_ns()
-        return self._start_ns + round(seq * 1e9 / self._fps)
 
     # --- worker-thread side -----------------------------------------------------------------------------------
 
@@ -108,7 +100,8 @@ class VideoFileSource:
                 raise VideoDecodeError(f"not a video OpenCV can decode: {self._path}; check that it plays, or "
                                        "re-encode it as H.264 MP4 (ffmpeg -i IN -c:v libx264 OUT.mp4)")
             stated_fps = float(capture.get(cv2.CAP_PROP_FPS))
-            self._fps = stated_fps if math.isfinite(stated_fps) and stated_fps > 0.0 else FALLBACK_FPS
+            fps = stated_fps if math.isfinite(stated_fps) and stated_fps > 0.0 else FALLBACK_FPS
+            self._timeline = FrameTimeline(fps, self._clock)
             self._capture = capture
 
     def _read_frame(self) -> Image | None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from eyeline.devices.base import CapturedFrame, DeviceSpecError, FrameSource, Image
+from eyeline.devices.base import CapturedFrame, FrameSource, FrameTimeline, Image
 from eyeline.devices.spec import open_device
 from eyeline.edge.app import HoldLastFrame, NoAnswerError
 from eyeline.edge.display.render import OverlayRenderer
@@ -69,12 +68,9 @@ class StillSource:
     second, until closed: what the evaluation set streams."""
 
     def __init__(self, image: Image, truth: Any = None, *, fps: float = 4.0, clock: Clock | None = None) -> None:
-        if not (math.isfinite(fps) and fps > 0.0):
-            raise DeviceSpecError(f"fps must be a positive number, got {fps}")
-        self._image, self._truth, self._fps = image, truth, fps
+        self._image, self._truth = image, truth
         self._clock: Clock = clock or MonotonicClock()
-        self._seq = 0
-        self._start_ns: int | None = None
+        self._timeline = FrameTimeline(fps, self._clock)
         self._closed = False
 
     def __aiter__(self) -> Self:
@@ -83,10 +79,7 @@ class StillSource:
     async def __anext__(self) -> CapturedFrame:
         if self._closed:
             raise StopAsyncIteration
-        if self._start_ns is None:
-            self._start_ns = self._clock.now_ns()
-        seq, self._seq = self._seq, self._seq + 1
-        capture_ns = self._start_ns + round(seq * 1e9 / self._fps)
+        seq, capture_ns = self._timeline.take()
         await self._clock.sleep_until(capture_ns)
         if self._closed:
             raise StopAsyncIteration
