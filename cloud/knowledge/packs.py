@@ -236,18 +236,24 @@ def _repair_kit(document: dict[str, Any], path: Path) -> RepairKit:
     _unique((component.id for component in components), path, "components")
     procedures = _items(document, "procedures", path, "", lambda v, n: _procedure(v, path, n), required=False)
     _unique((procedure.id for procedure in procedures), path, "procedures")
-    steps = (_items(document, "steps", path, "", lambda v, n: _step(v, path, n)) if "steps" in document or
-             not procedures else procedures[0].steps)
+    own_steps = "steps" in document or not procedures
+    steps = _items(document, "steps", path, "", lambda v, n: _step(v, path, n)) if own_steps else procedures[0].steps
     known = {component.id for component in components}
-    for prefix, listed in (("", steps), *((f"procedures[{i}].", p.steps) for i, p in enumerate(procedures))):
+    listed_by = [("", steps)] if own_steps else []
+    for prefix, listed in (*listed_by, *((f"procedures[{i}].", p.steps) for i, p in enumerate(procedures))):
         for index, step in enumerate(listed):
             if step.target not in known:
                 raise KnowledgePackError(path, f"{prefix}steps[{index}].target",
                                          f"names no component: {step.target!r} (known: {', '.join(sorted(known))})")
     placed = all(component.layout is not None for component in components)
+    cues = _items(document, "text_cues", path, "", lambda v, n: _text(v, path, n))
+    for index, component in enumerate(components):
+        if component.layout is not None and component.layout.anchor not in cues:
+            raise KnowledgePackError(path, f"components[{index}].layout.anchor",
+                                     f"{component.layout.anchor!r} is not one of the kit's text_cues")
     return RepairKit(
         id=_field(document, "id", str, path, ""), machine=_field(document, "machine", str, path, ""),
-        text_cues=_items(document, "text_cues", path, "", lambda v, n: _text(v, path, n)),
+        text_cues=cues,
         # A kit whose every part is placed by its layout needs no reference image.
         reference_images=_items(document, "reference_images", path, "", lambda v, n: _image(v, path, n),
                                 required=not placed),
