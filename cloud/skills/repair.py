@@ -43,7 +43,7 @@ from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.registration import Gray, Registration, register
 from eyeline.cloud.skills.base import Pass, SkillContext
 from eyeline.cloud.skills.repair_asks import asks_any, maker_seen, procedure_asked
-from eyeline.cloud.skills.repair_layout import Anchor, find_anchor, place
+from eyeline.cloud.skills.repair_layout import Anchor, detectable_parts_found, find_anchor, place
 from eyeline.protos.clock import Clock, elapsed_us
 
 AGENT = "repair"
@@ -244,6 +244,8 @@ class RepairSkill:
                 sighting = Sighting(reference, cues, registration, index, find_anchor(reference.kit, lines,
                                                                                       (width, height)))
                 _record_sighting(sighting, steps, elapsed_us(clock, started))
+                if sighting.anchor is not None and registration is None:
+                    await _check_layout(sighting, image, steps, clock)
                 return sighting
         steps.append(TraceStep(StepKind.GROUND, "no known machine: no kit's text cues read, no reference registered",
                                confidence=0.0, cost_us=elapsed_us(clock, started), agent=AGENT))
@@ -353,6 +355,27 @@ async def _pointing_by_layout(ctx: SkillContext, sighting: Sighting, component: 
         ArrowItem(id=f"arrow-{component.id}", tail=tail, head=head, text=component.name, rgb=_ARROW_RGB),
         OutlineItem(id=f"outline-{component.id}", points=corners, rgb=_OUTLINE_RGB))
     return items, (placed.box,)
+
+
+async def _check_layout(sighting: Sighting, image: Image, steps: list[TraceStep], clock: Clock) -> None:
+    """Say whether the parts a detector can find are where the kit's layout puts them: evidence that the badge
+    is on this model, not only on a machine of the same maker."""
+    if sighting.anchor is None:
+        return
+    started = clock.now_ns()
+    kit = sighting.reference.kit
+    found, missing = await asyncio.to_thread(detectable_parts_found, kit, sighting.anchor, image)
+    if not found and not missing:
+        text, confidence = f"no part of the {kit.machine} that can be detected is in view: the model rests on its " \
+            "text alone", 0.0
+    elif found:
+        text, confidence = (f"{', '.join(found)} found where the {kit.machine}'s layout puts "
+                            f"{'them' if len(found) > 1 else 'it'}"), len(found) / (len(found) + len(missing))
+    else:
+        text, confidence = (f"{', '.join(missing)} not found where the {kit.machine}'s layout puts "
+                            f"{'them' if len(missing) > 1 else 'it'}: the model rests on its text alone"), 0.0
+    steps.append(TraceStep(StepKind.VERIFY, text, confidence=confidence, cost_us=elapsed_us(clock, started),
+                           agent=AGENT))
 
 
 def _title(kit: RepairKit, procedure: Procedure) -> str:

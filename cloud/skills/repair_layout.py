@@ -120,3 +120,18 @@ def _circle_near(image: Image, centre: tuple[float, float], radius: float) -> tu
     if np.hypot(nearest[0] - centre[0], nearest[1] - centre[1]) > reach:
         return None
     return nearest
+
+
+def detectable_parts_found(kit: RepairKit, anchor: Anchor, image: Image) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The kit's parts with a detector that lie in view: those found where the layout puts them, and those
+    missing (CPU work: run in a worker). A badge alone could be on another machine of the same maker; a knob
+    where this model has one is evidence that it is this model."""
+    found: list[str] = []
+    missing: list[str] = []
+    for component in kit.components:
+        if component.layout is None or not component.layout.detect:
+            continue
+        placed = place(component, anchor, image)
+        if placed is not None:
+            (found if placed.detected else missing).append(component.name)
+    return tuple(found), tuple(missing)
