@@ -219,8 +219,11 @@ class RepairSkill:
         progress = ctx.state.get(self.name)
         remembered = progress if isinstance(progress, RepairProgress) else None
         sighting = await self._recognise(ctx.image, lines, remembered, steps, ctx.clock)
+        maker = maker_seen(lines)
+        if sighting is None and not maker:
+            sighting = self._from_context(ctx.question, remembered, steps)
         if sighting is None:
-            return _not_recognised(remembered, steps, maker_seen(lines), [ref.kit for ref in self._references])
+            return _not_recognised(remembered, steps, maker, [ref.kit for ref in self._references])
         kit = sighting.reference.kit
         if len(kit.procedures) > 1 and procedure_asked(kit, ctx.question) is None and (
                 remembered is None or remembered.kit_id != kit.id):
@@ -249,6 +252,27 @@ class RepairSkill:
                 return sighting
         steps.append(TraceStep(StepKind.GROUND, "no known machine: no kit's text cues read, no reference registered",
                                confidence=0.0, cost_us=elapsed_us(clock, started), agent=AGENT))
+        return None
+
+    def _from_context(self, question: str, remembered: RepairProgress | None,
+                      steps: list[TraceStep]) -> Sighting | None:
+        """A machine placed by its badge (a real one) that shows no badge in this view: the one the wearer names
+        ("my Silvia"), or the one this session is already working on, as a close look at a part hides the badge.
+        Its steps can be followed; its parts cannot be pointed at, and the trace says it was not seen."""
+        words = f" {_normalized(question)} "
+        for reference in self._references:
+            kit = reference.kit
+            if kit.reference_images:
+                continue        # a kit with a reference image is recognised by registering it, or not at all
+            if any(f" {_normalized(cue)} " in words for cue in kit.text_cues):
+                text = f"{kit.machine}: named in the question, not read in this view (parts cannot be pointed at)"
+            elif remembered is not None and remembered.kit_id == kit.id:
+                text = (f"no {kit.machine} cue in this view: continuing with the {kit.machine} recognised earlier "
+                        "in this session, not verified in this frame (parts cannot be pointed at)")
+            else:
+                continue
+            steps.append(TraceStep(StepKind.GROUND, text, confidence=0.2, agent=AGENT))
+            return Sighting(reference, (), None)
         return None
 
     def _advance(self, ctx: SkillContext, sighting: Sighting, remembered: RepairProgress | None,

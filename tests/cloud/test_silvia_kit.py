@@ -30,6 +30,7 @@ FRONT = "clevercoffee_IMG_20210408_145907-720x720.jpg"      # black Silvia, head
 FULL = "clevercoffee_2021-04-08-02.39.46-1.jpg"             # the same machine from the front left, tall photo
 SILVIA_E = "clevercoffee_Silvia-E-18-360x360.jpg"           # a steel Silvia E close up, badge at the top edge
 LELIT = "clevercoffee_lelit_IMG_1452.jpeg"                  # a Lelit PL41EM from above: not a Silvia
+CLOSE_UP = "clevercoffee_Frontblech-abschrauben.jpeg"       # a Silvia's group and front screw close up: no badge
 SILVIAS = (FRONT, FULL, SILVIA_E)
 
 # Pixel boxes annotated by eye on each photo: ground truth for where an arrow must point.
@@ -58,7 +59,7 @@ class Lines:
 def photos(shared_data_dir: Path) -> Iterator[dict[str, tuple[Image, Lines]]]:
     pool = OcrPool(workers=1)
     read: dict[str, tuple[Image, Lines]] = {}
-    for name in (*SILVIAS, LELIT):
+    for name in (*SILVIAS, LELIT, CLOSE_UP):
         image = cv2.imread(str(shared_data_dir / "espresso" / name))
         assert image is not None, name
         read[name] = (image, Lines(asyncio.run(pool.read(image))))
@@ -248,3 +249,25 @@ async def test_a_rancilio_badge_without_a_knob_where_the_silvia_has_one_is_said_
     assert result.answer.startswith("Descaling (Rancilio Silvia)")
     checked = [s for s in result.steps if "the model rests on its text alone" in s.text]
     assert checked and checked[0].text.startswith("steam knob not found") and checked[0].confidence == 0.0
+
+
+async def test_a_close_up_without_the_badge_continues_the_session_but_points_at_nothing(
+        skill: RepairSkill, photos: dict[str, tuple[Image, Lines]]) -> None:
+    fresh = await ask(skill, photos[CLOSE_UP], "how do I backflush it?", {})
+    assert fresh.answer.startswith("I don't see a machine I have a repair guide for")
+    state: dict[str, object] = {}
+    await ask(skill, photos[FRONT], "how do I backflush it?", state)
+    closer = await ask(skill, photos[CLOSE_UP], "next", state)
+    assert card(closer).step == 2 and closer.answer.startswith("Backflushing")
+    assert not [item for item in closer.items if isinstance(item, ArrowItem)]
+    assert "I can't see it right now" in closer.answer
+    grounded = [step for step in closer.steps if step.kind is StepKind.GROUND]
+    assert "recognised earlier in this session, not verified in this frame" in grounded[-1].text
+
+
+async def test_a_close_up_of_a_machine_the_wearer_names_gets_its_steps_without_arrows(
+        skill: RepairSkill, photos: dict[str, tuple[Image, Lines]]) -> None:
+    result = await ask(skill, photos[CLOSE_UP], "how do I descale my Silvia?", {})
+    assert result.answer.startswith("Descaling (Rancilio Silvia), step 1 of 6")
+    assert not [item for item in result.items if isinstance(item, ArrowItem)]
+    assert any("named in the question, not read in this view" in step.text for step in result.steps)
