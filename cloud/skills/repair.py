@@ -317,8 +317,8 @@ class RepairSkill:
         card = StepCardItem(id="step-card", step=progress.step + 1, total=len(procedure.steps),
                             instruction=step.instruction, target_item_id=f"arrow-{component.id}" if evidence else "",
                             warning=warning)
-        text = f"Step {progress.step + 1} of {len(procedure.steps)}: {step.instruction}"
-        text = f"{title}, s{text[1:]}" if kit.procedures else text
+        counter = f"step {progress.step + 1} of {len(procedure.steps)}: {step.instruction}"
+        text = f"{title}, {counter}" if kit.procedures else counter[0].upper() + counter[1:]
         text += f" (the {component.name})" if evidence else f" (the {component.name}; I can't see it right now)"
         text += f" Warning: {warning}" if warning else ""
         confidence = (sighting.registration.confidence if sighting.registration is not None
