@@ -20,6 +20,8 @@ from eyeline.cloud.knowledge.schema import (
     CatalogProduct,
     Component,
     KnowledgePack,
+    Layout,
+    Procedure,
     RepairKit,
     RepairStep,
 )
@@ -232,31 +234,71 @@ def _nutrients(obj: dict[str, Any], path: Path, name: str) -> tuple[tuple[str, f
 def _repair_kit(document: dict[str, Any], path: Path) -> RepairKit:
     components = _items(document, "components", path, "", lambda v, n: _component(v, path, n))
     _unique((component.id for component in components), path, "components")
-    steps = _items(document, "steps", path, "", lambda v, n: _step(v, path, n))
+    procedures = _items(document, "procedures", path, "", lambda v, n: _procedure(v, path, n), required=False)
+    _unique((procedure.id for procedure in procedures), path, "procedures")
+    own_steps = "steps" in document or not procedures
+    steps = _items(document, "steps", path, "", lambda v, n: _step(v, path, n)) if own_steps else procedures[0].steps
     known = {component.id for component in components}
-    for index, step in enumerate(steps):
-        if step.target not in known:
-            raise KnowledgePackError(path, f"steps[{index}].target",
-                                     f"names no component: {step.target!r} (known: {', '.join(sorted(known))})")
+    listed_by = [("", steps)] if own_steps else []
+    for prefix, listed in (*listed_by, *((f"procedures[{i}].", p.steps) for i, p in enumerate(procedures))):
+        for index, step in enumerate(listed):
+            if step.target not in known:
+                raise KnowledgePackError(path, f"{prefix}steps[{index}].target",
+                                         f"names no component: {step.target!r} (known: {', '.join(sorted(known))})")
+    placed = all(component.layout is not None for component in components)
+    cues = _items(document, "text_cues", path, "", lambda v, n: _text(v, path, n))
+    for index, component in enumerate(components):
+        if component.layout is not None and component.layout.anchor not in cues:
+            raise KnowledgePackError(path, f"components[{index}].layout.anchor",
+                                     f"{component.layout.anchor!r} is not one of the kit's text_cues")
     return RepairKit(
         id=_field(document, "id", str, path, ""), machine=_field(document, "machine", str, path, ""),
-        text_cues=_items(document, "text_cues", path, "", lambda v, n: _text(v, path, n)),
-        reference_images=_items(document, "reference_images", path, "", lambda v, n: _image(v, path, n)),
+        text_cues=cues,
+        # A kit whose every part is placed by its layout needs no reference image.
+        reference_images=_items(document, "reference_images", path, "", lambda v, n: _image(v, path, n),
+                                required=not placed),
         components=components, steps=steps,
-        safety=_items(document, "safety", path, "", lambda v, n: _text(v, path, n), required=False), source=path)
+        safety=_items(document, "safety", path, "", lambda v, n: _text(v, path, n), required=False), source=path,
+        procedures=procedures)
+
+
+def _procedure(value: Any, path: Path, name: str) -> Procedure:
+    obj = _object(value, path, name)
+    return Procedure(id=_field(obj, "id", str, path, name), name=_field(obj, "name", str, path, name),
+                     asks=_items(obj, "asks", path, name, lambda v, n: _text(v, path, n)),
+                     steps=_items(obj, "steps", path, name, lambda v, n: _step(v, path, n)))
+
+
+def _layout(obj: dict[str, Any], path: Path, name: str) -> Layout:
+    pairs = []
+    for key in ("offset", "size"):
+        pair = _field(obj, key, list, path, name)
+        if len(pair) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair):
+            raise KnowledgePackError(path, f"{name}.{key}", f"must be two numbers, got {pair!r}")
+        pairs.append((float(pair[0]), float(pair[1])))
+    (dx, dy), (w, h) = pairs
+    if not (w > 0 and h > 0):
+        raise KnowledgePackError(path, f"{name}.size", f"must be positive, got {[w, h]!r}")
+    detect = _optional_text(obj, "detect", path, name)
+    if detect not in ("", "circle"):
+        raise KnowledgePackError(path, f"{name}.detect", f"unknown detector {detect!r} (known: 'circle')")
+    return Layout(anchor=_field(obj, "anchor", str, path, name), offset=(dx, dy), size=(w, h), detect=detect)
 
 
 def _component(value: Any, path: Path, name: str) -> Component:
     obj = _object(value, path, name)
-    region = _field(obj, "region", list, path, name)
+    # A part placed by its layout alone has no region in a reference image: the whole image stands in.
+    region = _field(obj, "region", list, path, name, default=[0.0, 0.0, 1.0, 1.0] if "layout" in obj else None)
     if len(region) != 4 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in region):
         raise KnowledgePackError(path, f"{name}.region", f"must be four numbers [x0, y0, x1, y1], got {region!r}")
     x0, y0, x1, y1 = (float(v) for v in region)
     if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
         raise KnowledgePackError(path, f"{name}.region",
                                  f"must be normalized with x0 < x1 and y0 < y1 inside [0, 1], got {region!r}")
+    layout = _layout(_object(obj["layout"], path, f"{name}.layout"), path, f"{name}.layout") if "layout" in obj \
+        else None
     return Component(id=_field(obj, "id", str, path, name), name=_field(obj, "name", str, path, name),
-                     region=NormBox(x0, y0, x1, y1))
+                     region=NormBox(x0, y0, x1, y1), layout=layout)
 
 
 def _step(value: Any, path: Path, name: str) -> RepairStep:

@@ -14,6 +14,13 @@ A pack is a folder of plain data files (JSON or TOML), each naming its ``kind``:
     image), ``steps`` (``{instruction, target, warning?, done_cue?}``, ``target`` a component id) and
     ``safety`` (warnings shown before the first step).
 
+    A kit may hold several ``procedures`` (``{id, name, asks, steps}``: ``asks`` the words a question about it
+    uses, such as ``"descale"`` or ``"take top off"``) instead of one list of ``steps``. A kit for a machine
+    met in real photos, where no reference image can be registered, may place each component by its
+    ``layout`` instead: ``{anchor, offset: [dx, dy], size: [w, h], detect?}``, measured from the centre of a
+    text cue printed on the machine (``anchor``) in widths of one of its printed letters; ``detect: "circle"``
+    looks for a round part (a knob, a gauge) near there. ``reference_images`` may then be empty.
+
 ``eyeline.cloud.knowledge.packs`` reads and validates these files; the values here are what it returns.
 """
 
@@ -73,12 +80,23 @@ class CatalogProduct:
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a part sits relative to a printed text cue, in widths of one printed letter of that cue."""
+
+    anchor: str
+    offset: tuple[float, float]
+    size: tuple[float, float]
+    detect: str = ""            # "circle": a round part to look for near there; "": placed by the layout alone
+
+
+@dataclass(frozen=True, slots=True)
 class Component:
-    """A named part of a machine, where it is in the kit's reference image."""
+    """A named part of a machine, where it is in the kit's reference image (and by its layout, if known)."""
 
     id: str
     name: str
     region: NormBox
+    layout: Layout | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +108,37 @@ class RepairStep:
 
 
 @dataclass(frozen=True, slots=True)
+class Procedure:
+    """One job on the machine ("descale"), with the words a question about it uses."""
+
+    id: str
+    name: str
+    asks: tuple[str, ...]
+    steps: tuple[RepairStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RepairKit:
     id: str
     machine: str
     text_cues: tuple[str, ...]
     reference_images: tuple[Path, ...]
     components: tuple[Component, ...]
-    steps: tuple[RepairStep, ...]
+    steps: tuple[RepairStep, ...]           # the first procedure's steps, for a kit that holds only one
     safety: tuple[str, ...] = ()
     source: Path = field(default=Path(), compare=False)
+    procedures: tuple[Procedure, ...] = ()
+
+    def procedure(self, procedure_id: str) -> Procedure:
+        """The named procedure; "" (or a kit with one list of steps) is its first one."""
+        for procedure in self.procedures:
+            if procedure.id == procedure_id:
+                return procedure
+        if self.procedures and not procedure_id:
+            return self.procedures[0]
+        if not self.procedures and not procedure_id:
+            return Procedure("", self.machine, (), self.steps)
+        raise KeyError(procedure_id)
 
     def component(self, component_id: str) -> Component:
         for component in self.components:

@@ -6,6 +6,10 @@ step card and an arrow whose head sits on the target component, re-projected fro
 through the homography. The session remembers where in the kit the wearer is; "next", "back" and "repeat"
 move through it, and a step whose done-cue (text such as "TANK OK" on the machine's display) is in view
 counts as done.
+
+A kit for a machine met in real photos (the Rancilio Silvia) has no reference image: its parts are placed
+from the badge printed on it (``repair_layout``), and it holds several procedures, chosen by what the question
+asks (``repair_asks``). A machine whose maker is printed but that has no kit gets "no guide for this model".
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
 import cv2
 import numpy as np
 
 from eyeline.cloud.errors import CloudError
-from eyeline.cloud.knowledge.schema import Component, RepairKit
+from eyeline.cloud.knowledge.schema import Component, Procedure, RepairKit
 from eyeline.cloud.model import (
     ArrowItem,
     Image,
@@ -38,6 +42,8 @@ from eyeline.cloud.model import (
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.registration import Gray, Registration, register
 from eyeline.cloud.skills.base import Pass, SkillContext
+from eyeline.cloud.skills.repair_asks import asks_any, maker_seen, procedure_asked
+from eyeline.cloud.skills.repair_layout import Anchor, detectable_parts_found, find_anchor, place
 from eyeline.protos.clock import Clock, elapsed_us
 
 AGENT = "repair"
@@ -57,6 +63,7 @@ class RepairProgress:
 
     kit_id: str
     step: int
+    procedure: str = ""         # a procedure id of the kit; "" is its first (or only) one
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class Sighting:
     cues: tuple[str, ...]
     registration: Registration | None
     image_index: int = 0
+    anchor: Anchor | None = None    # the printed cue a layout kit's parts are placed from
 
 
 # ------------------------------------------------------------------ commands
@@ -107,7 +115,7 @@ def moved(progress: RepairProgress, command: str, steps: int) -> RepairProgress:
     """The progress after ``command``; "back" stops at the first step, "next" one past the last (all done)."""
     delta = {"next": 1, "back": -1}.get(command, 0)
     step = 0 if command == "restart" else min(steps, max(0, progress.step + delta))
-    return RepairProgress(progress.kit_id, step)
+    return replace(progress, step=step)
 
 
 # ------------------------------------------------------------------ recognising the machine
@@ -198,7 +206,8 @@ class RepairSkill:
         # "next", "back", "again" are commands only as short utterances; in a longer question they are ordinary
         # words ("what is on the back of this pack?") and another skill's business.
         command = bool(command_of(question)) and len(question.split()) <= _COMMAND_WORDS
-        return bool(command or _REPAIR_WORDS.search(question) or named)
+        asked = asks_any([ref.kit for ref in self._references], question)
+        return bool(command or _REPAIR_WORDS.search(question) or named or asked)
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []
@@ -210,11 +219,18 @@ class RepairSkill:
         progress = ctx.state.get(self.name)
         remembered = progress if isinstance(progress, RepairProgress) else None
         sighting = await self._recognise(ctx.image, lines, remembered, steps, ctx.clock)
+        maker = maker_seen(lines)
+        if sighting is None and not maker:
+            sighting = self._from_context(ctx.question, remembered, steps)
         if sighting is None:
-            return _not_recognised(remembered, steps)
+            return _not_recognised(remembered, steps, maker, [ref.kit for ref in self._references])
+        kit = sighting.reference.kit
+        if len(kit.procedures) > 1 and procedure_asked(kit, ctx.question) is None and (
+                remembered is None or remembered.kit_id != kit.id):
+            return _which_procedure(kit, steps)
         progress = self._advance(ctx, sighting, remembered, lines, steps)
-        return self._guide(ctx, sighting, progress, first=remembered is None or remembered.kit_id != progress.kit_id,
-                           steps=steps)
+        return await self._guide(ctx, sighting, progress,
+                                 first=remembered is None or remembered.kit_id != progress.kit_id, steps=steps)
 
     async def _recognise(self, image: Image, lines: Sequence[TextLine], remembered: RepairProgress | None,
                          steps: list[TraceStep], clock: Clock) -> Sighting | None:
@@ -227,59 +243,95 @@ class RepairSkill:
             cues = cues_seen(reference.kit, lines)
             registration, index = await asyncio.to_thread(locate, reference, np.asarray(frame_gray, np.uint8))
             if cues or registration is not None:
-                sighting = Sighting(reference, cues, registration, index)
+                height, width = image.shape[:2]
+                sighting = Sighting(reference, cues, registration, index, find_anchor(reference.kit, lines,
+                                                                                      (width, height)))
                 _record_sighting(sighting, steps, elapsed_us(clock, started))
+                if sighting.anchor is not None and registration is None:
+                    await _check_layout(sighting, image, steps, clock)
                 return sighting
         steps.append(TraceStep(StepKind.GROUND, "no known machine: no kit's text cues read, no reference registered",
                                confidence=0.0, cost_us=elapsed_us(clock, started), agent=AGENT))
+        return None
+
+    def _from_context(self, question: str, remembered: RepairProgress | None,
+                      steps: list[TraceStep]) -> Sighting | None:
+        """A machine placed by its badge (a real one) that shows no badge in this view: the one the wearer names
+        ("my Silvia"), or the one this session is already working on, as a close look at a part hides the badge.
+        Its steps can be followed; its parts cannot be pointed at, and the trace says it was not seen."""
+        words = f" {_normalized(question)} "
+        for reference in self._references:
+            kit = reference.kit
+            if kit.reference_images:
+                continue        # a kit with a reference image is recognised by registering it, or not at all
+            if any(f" {_normalized(cue)} " in words for cue in kit.text_cues):
+                text = f"{kit.machine}: named in the question, not read in this view (parts cannot be pointed at)"
+            elif remembered is not None and remembered.kit_id == kit.id:
+                text = (f"no {kit.machine} cue in this view: continuing with the {kit.machine} recognised earlier "
+                        "in this session, not verified in this frame (parts cannot be pointed at)")
+            else:
+                continue
+            steps.append(TraceStep(StepKind.GROUND, text, confidence=0.2, agent=AGENT))
+            return Sighting(reference, (), None)
         return None
 
     def _advance(self, ctx: SkillContext, sighting: Sighting, remembered: RepairProgress | None,
                  lines: Sequence[TextLine], steps: list[TraceStep]) -> RepairProgress:
         kit = sighting.reference.kit
         command, asked = command_of(ctx.question), step_asked(ctx.question)
-        if asked is not None and 1 <= asked <= len(kit.steps):
-            progress = RepairProgress(kit.id, asked - 1)
-        elif remembered is None or remembered.kit_id != kit.id:
+        current = remembered if remembered is not None and remembered.kit_id == kit.id else None
+        named = procedure_asked(kit, ctx.question)
+        total = len(kit.procedure(named.id if named else current.procedure if current else "").steps)
+        if named is not None and (current is None or current.procedure != named.id):
+            # A fresh procedure starts at its first step, whatever else the question says ("back flush").
+            progress = RepairProgress(kit.id, 0, named.id)
+        elif asked is not None and 1 <= asked <= total:
+            progress = RepairProgress(kit.id, asked - 1, current.procedure if current else "")
+        elif current is None:
             progress = RepairProgress(kit.id, 0)
         else:
-            progress = moved(remembered, command, len(kit.steps))
-            if command in ("", "next") and progress.step < len(kit.steps):
-                cue = kit.steps[progress.step].done_cue
+            progress = moved(current, command, total)
+            if command in ("", "next") and progress.step < total:
+                cue = kit.procedure(progress.procedure).steps[progress.step].done_cue
                 if command == "" and done_cue_seen(cue, lines):
                     steps.append(TraceStep(StepKind.VERIFY, f"done-cue {cue!r} in view: step {progress.step + 1} "
                                            "is done", confidence=1.0, agent=AGENT))
-                    progress = moved(progress, "next", len(kit.steps))
+                    progress = moved(progress, "next", total)
         ctx.state[self.name] = progress
         return progress
 
-    def _guide(self, ctx: SkillContext, sighting: Sighting, progress: RepairProgress, *, first: bool,
-               steps: list[TraceStep]) -> SkillResult:
+    async def _guide(self, ctx: SkillContext, sighting: Sighting, progress: RepairProgress, *, first: bool,
+                     steps: list[TraceStep]) -> SkillResult:
         started = ctx.clock.now_ns()
         kit = sighting.reference.kit
-        if progress.step >= len(kit.steps):
-            text = f"All {len(kit.steps)} steps of {kit.machine} are done."
+        procedure = kit.procedure(progress.procedure)
+        title = _title(kit, procedure)
+        if progress.step >= len(procedure.steps):
+            text = f"All {len(procedure.steps)} steps of {title} are done."
             steps.append(TraceStep(StepKind.ANSWER, text, agent=AGENT, cost_us=elapsed_us(ctx.clock, started)))
             return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
-        step = kit.steps[progress.step]
+        step = procedure.steps[progress.step]
         component = kit.component(step.target)
-        items, evidence = self._pointing(ctx, sighting, component)
+        items, evidence = await self._pointing(ctx, sighting, component, steps)
         warning = " ".join((*kit.safety, step.warning) if first else (step.warning,)).strip()
-        card = StepCardItem(id="step-card", step=progress.step + 1, total=len(kit.steps), instruction=step.instruction,
-                            target_item_id=f"arrow-{component.id}" if evidence else "", warning=warning)
-        text = f"Step {progress.step + 1} of {len(kit.steps)}: {step.instruction}"
+        card = StepCardItem(id="step-card", step=progress.step + 1, total=len(procedure.steps),
+                            instruction=step.instruction, target_item_id=f"arrow-{component.id}" if evidence else "",
+                            warning=warning)
+        counter = f"step {progress.step + 1} of {len(procedure.steps)}: {step.instruction}"
+        text = f"{title}, {counter}" if kit.procedures else counter[0].upper() + counter[1:]
         text += f" (the {component.name})" if evidence else f" (the {component.name}; I can't see it right now)"
         text += f" Warning: {warning}" if warning else ""
-        confidence = sighting.registration.confidence if sighting.registration is not None else 0.0
+        confidence = (sighting.registration.confidence if sighting.registration is not None
+                      else len(sighting.cues) / len(kit.text_cues) if sighting.anchor is not None else 0.0)
         steps.append(TraceStep(StepKind.ANSWER, text, evidence=evidence, confidence=confidence,
                                cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
         return SkillResult(answer=text, items=(card, *items), steps=tuple(steps))
 
     @staticmethod
-    def _pointing(ctx: SkillContext, sighting: Sighting,
-                  component: Component) -> tuple[tuple[OverlayItem, ...], tuple[NormBox, ...]]:
+    async def _pointing(ctx: SkillContext, sighting: Sighting, component: Component,
+                        steps: list[TraceStep]) -> tuple[tuple[OverlayItem, ...], tuple[NormBox, ...]]:
         if sighting.registration is None:
-            return (), ()
+            return await _pointing_by_layout(ctx, sighting, component, steps)
         height, width = ctx.image.shape[:2]
         *corners, centre = component_outline(sighting, component, (width, height))
         tail, head = arrow_onto(centre)
@@ -297,15 +349,81 @@ def _record_sighting(sighting: Sighting, steps: list[TraceStep], cost_us: int) -
     steps.append(TraceStep(StepKind.GROUND, f"{kit.machine}: text cues {cues}",
                            confidence=len(sighting.cues) / len(kit.text_cues), agent=AGENT))
     found = sighting.registration
+    if not kit.reference_images:
+        return      # a kit placed by its layout has no reference to register; its parts say how they were found
     text = (f"registered the {kit.machine} reference onto the frame: {found.inliers} inliers" if found is not None
             else f"could not register the {kit.machine} reference onto the frame")
     steps.append(TraceStep(StepKind.VERIFY, text, confidence=found.confidence if found is not None else 0.0,
                            cost_us=cost_us, agent=AGENT))
 
 
-def _not_recognised(remembered: RepairProgress | None, steps: list[TraceStep]) -> SkillResult:
-    text = ("I can't see the machine right now; point your glasses at it and ask again." if remembered is not None
-            else "I don't see a machine I have a repair guide for.")
+async def _pointing_by_layout(ctx: SkillContext, sighting: Sighting, component: Component,
+                             steps: list[TraceStep]) -> tuple[tuple[OverlayItem, ...], tuple[NormBox, ...]]:
+    """Point at a part placed from the printed badge; the trace says whether it was detected or inferred."""
+    if sighting.anchor is None or component.layout is None:
+        return (), ()
+    started = ctx.clock.now_ns()
+    placed = await asyncio.to_thread(place, component, sighting.anchor, ctx.image)
+    if placed is None:
+        steps.append(TraceStep(StepKind.VERIFY, f"the {component.name} lies outside this view of the "
+                               f"{sighting.reference.kit.machine}", confidence=0.0,
+                               cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
+        return (), ()
+    steps.append(TraceStep(StepKind.VERIFY, f"the {component.name}: {placed.how} (from the "
+                           f"{sighting.anchor.cue!r} badge)", evidence=(placed.box,), confidence=placed.confidence,
+                           cost_us=elapsed_us(ctx.clock, started), agent=AGENT))
+    b = placed.box
+    corners = ((b.x0, b.y0), (b.x1, b.y0), (b.x1, b.y1), (b.x0, b.y1))
+    tail, head = arrow_onto(placed.centre)
+    items: tuple[OverlayItem, ...] = (
+        ArrowItem(id=f"arrow-{component.id}", tail=tail, head=head, text=component.name, rgb=_ARROW_RGB),
+        OutlineItem(id=f"outline-{component.id}", points=corners, rgb=_OUTLINE_RGB))
+    return items, (placed.box,)
+
+
+async def _check_layout(sighting: Sighting, image: Image, steps: list[TraceStep], clock: Clock) -> None:
+    """Say whether the parts a detector can find are where the kit's layout puts them: evidence that the badge
+    is on this model, not only on a machine of the same maker."""
+    if sighting.anchor is None:
+        return
+    started = clock.now_ns()
+    kit = sighting.reference.kit
+    found, missing = await asyncio.to_thread(detectable_parts_found, kit, sighting.anchor, image)
+    if not found and not missing:
+        text, confidence = f"no part of the {kit.machine} that can be detected is in view: the model rests on its " \
+            "text alone", 0.0
+    elif found:
+        text, confidence = (f"{', '.join(found)} found where the {kit.machine}'s layout puts "
+                            f"{'them' if len(found) > 1 else 'it'}"), len(found) / (len(found) + len(missing))
+    else:
+        text, confidence = (f"{', '.join(missing)} not found where the {kit.machine}'s layout puts "
+                            f"{'them' if len(missing) > 1 else 'it'}: the model rests on its text alone"), 0.0
+    steps.append(TraceStep(StepKind.VERIFY, text, confidence=confidence, cost_us=elapsed_us(clock, started),
+                           agent=AGENT))
+
+
+def _title(kit: RepairKit, procedure: Procedure) -> str:
+    return f"{procedure.name} ({kit.machine})" if kit.procedures else kit.machine
+
+
+def _which_procedure(kit: RepairKit, steps: list[TraceStep]) -> SkillResult:
+    names = ", ".join(procedure.name.lower() for procedure in kit.procedures)
+    text = f"This is a {kit.machine}. I have guides for: {names}. Which one?"
+    steps.append(TraceStep(StepKind.ANSWER, text, agent=AGENT))
+    return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
+
+
+def _not_recognised(remembered: RepairProgress | None, steps: list[TraceStep], maker: str,
+                    kits: Sequence[RepairKit]) -> SkillResult:
+    guides = ", ".join(kit.machine for kit in kits)
+    if maker:
+        # A maker's badge says what kind of machine this is; without its kit, no steps are guessed.
+        text = (f"I recognise a {maker} espresso machine, but I have no guide for this model (I have guides for: "
+                f"{guides}).")
+    elif remembered is not None:
+        text = "I can't see the machine right now; point your glasses at it and ask again."
+    else:
+        text = f"I don't see a machine I have a repair guide for (I have guides for: {guides})."
     steps.append(TraceStep(StepKind.ANSWER, text, confidence=0.0, agent=AGENT))
     return SkillResult(answer=text, items=(NoticeItem(id="repair-notice", text=text),), steps=tuple(steps))
 

@@ -111,6 +111,20 @@ def kit(**overrides: Any) -> dict[str, Any]:
     ({"steps": [{"instruction": "Turn the dial", "target": "dial"}]}, "steps[0].target", "names no component"),
     ({"steps": [{"target": "hopper"}]}, "steps[0].instruction", "is required"),
     ({"safety": "unplug"}, "safety", "must be a list"),
+    ({"steps": None, "procedures": [{"id": "p", "name": "P", "asks": ["lift"],
+                                     "steps": [{"instruction": "Turn", "target": "dial"}]}]},
+     "procedures[0].steps[0].target", "names no component"),
+    ({"procedures": [{"id": "p", "name": "P", "asks": [], "steps": [{"instruction": "Lift", "target": "hopper"}]}]},
+     "procedures[0].asks", "at least one entry"),
+    ({"reference_images": None}, "reference_images", "is required"),
+    ({"reference_images": None, "components": [{"id": "hopper", "name": "Hopper", "layout": {
+        "anchor": "BURR", "offset": [1], "size": [2, 2]}}]}, "components[0].layout.offset", "two numbers"),
+    ({"reference_images": None, "components": [{"id": "hopper", "name": "Hopper", "layout": {
+        "anchor": "BURR", "offset": [1, 1], "size": [2, 2], "detect": "square"}}]}, "components[0].layout.detect",
+     "unknown detector"),
+    ({"reference_images": None, "components": [{"id": "hopper", "name": "Hopper", "layout": {
+        "anchor": "GRIND", "offset": [1, 1], "size": [2, 2]}}]}, "components[0].layout.anchor",
+     "not one of the kit's text_cues"),
 ])
 def test_each_repair_kit_fault_names_file_field_and_problem(tmp_path: Path, overrides: dict[str, Any],
                                                            field: str, problem: str) -> None:
@@ -148,3 +162,27 @@ def test_a_reference_image_outside_the_packs_folder_is_refused(tmp_path: Path, r
     named = str(tmp_path / "secret.png") if reference == "ABSOLUTE" else reference
     pack_file = write(tmp_path / "pack", "grinder.json", kit(reference_images=[named]))
     assert_pack_error(pack_file, "reference_images[0]", "must be a path inside the pack's folder")
+
+
+def test_a_kit_placed_by_its_layout_needs_no_reference_image_and_holds_procedures(tmp_path: Path) -> None:
+    layout = {"anchor": "BURR", "offset": [-3, 5.5], "size": [4, 2], "detect": "circle"}
+    procedures = [{"id": "clean", "name": "Cleaning", "asks": ["clean"],
+                   "steps": [{"instruction": "Lift the hopper", "target": "hopper"}]},
+                  {"id": "adjust", "name": "Adjusting", "asks": ["grind finer", "adjust"],
+                   "steps": [{"instruction": "Turn the collar", "target": "hopper"},
+                             {"instruction": "Grind a little", "target": "hopper"}]}]
+    document = kit(reference_images=None, steps=None, procedures=procedures,
+                   components=[{"id": "hopper", "name": "Hopper", "layout": layout}])
+    (loaded,) = load_pack_file(write(tmp_path, "grinder.json", {k: v for k, v in document.items() if v is not None}
+                                     )).kits
+    assert loaded.reference_images == ()
+    hopper = loaded.component("hopper")
+    assert hopper.layout is not None and (hopper.layout.offset, hopper.layout.detect) == ((-3.0, 5.5), "circle")
+    assert [p.id for p in loaded.procedures] == ["clean", "adjust"] and len(loaded.procedure("adjust").steps) == 2
+    assert loaded.steps == loaded.procedure("").steps == loaded.procedures[0].steps
+
+
+def test_the_demo_pack_holds_the_silvia_kit_with_its_procedures() -> None:
+    silvia = next(k for k in demo_pack().kits if k.id == "rancilio-silvia")
+    assert {p.id for p in silvia.procedures} == {"descale", "backflush", "gasket", "top_cover", "front_panel"}
+    assert all(c.layout is not None and c.layout.anchor == "RANCILIO" for c in silvia.components)

@@ -49,7 +49,7 @@ class FakeReader:
 
 @pytest.fixture(scope="module")
 def kit() -> RepairKit:
-    (espresso,) = demo_pack().kits
+    espresso = next(kit for kit in demo_pack().kits if kit.id == "eyeline-barista-clean")
     return espresso
 
 
