@@ -48,7 +48,8 @@ class ScaleConfig:
 
 
 def tiny() -> ScaleConfig:
-    """Deployments that fit a two-core test machine: one small replica each, scaled to zero when unused."""
-    small = DeploymentSize(min_replicas=1, max_replicas=2, num_cpus=0.25, target_ongoing_requests=4.0)
+    """Deployments that fit a two-core test machine: one small perception replica (a killed one is replaced),
+    speech and sub-agents scaled to zero when unused."""
+    small = DeploymentSize(min_replicas=1, max_replicas=1, num_cpus=0.25, target_ongoing_requests=4.0)
     idle = DeploymentSize(min_replicas=0, max_replicas=1, num_cpus=0.25)
     return ScaleConfig(perception=small, speech=idle, agents=idle, num_cpus=2)

@@ -7,7 +7,7 @@
 - ``SubAgents`` (``eyeline-agents``): Contemplating's sub-agents, each replica with its own OCR engine.
 
 Each application is built by a function taking Serve's ``args`` (``perception_app`` ...), the form the
-``import_path`` of a ``serve deploy`` config file names; ``serve_config.yaml`` beside this module is that file.
+``import_path`` of a ``serve deploy`` config file names (``deploy/serve.yaml``).
 Autoscaling bounds and replica sizes come from ``ScaleConfig`` (or the config file's ``deployments:``).
 """
 
@@ -39,12 +39,21 @@ class Perception:
     def __init__(self) -> None:
         self._ocr = OcrPool(workers=1)
         self._segmenter = ProductSegmenter()
+        self._served = {"read": 0, "segment": 0}
 
     async def read(self, image: Image) -> tuple[TextLine, ...]:
-        return await self._ocr.read(image)
+        lines = await self._ocr.read(image)
+        self._served["read"] += 1
+        return lines
 
     async def segment(self, image: Image) -> tuple[ProductRegion, ...]:
-        return await self._segmenter.segment(image)
+        regions = await self._segmenter.segment(image)
+        self._served["segment"] += 1
+        return regions
+
+    async def served(self) -> dict[str, int]:
+        """Reads and segmentations this replica has answered (what an operator, or a test, checks)."""
+        return dict(self._served)
 
     async def warm_up(self) -> bool:
         """Load the engine and run it once, so a question never pays the model load."""
