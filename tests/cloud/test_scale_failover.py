@@ -161,3 +161,7 @@ def test_the_serve_config_file_is_valid_and_builds_every_application() -> None:
         built = getattr(importlib.import_module(module), builder)(app.args)
         assert isinstance(built, Application)
         assert app.route_prefix is None   # handles only: nothing is exposed over HTTP
+    # The KubeRay RayService embeds the same applications.
+    service = next(doc for doc in yaml.safe_load_all((path.parent / "rayservice.yaml").read_text())
+                   if doc["kind"] == "RayService")
+    assert yaml.safe_load(service["spec"]["serveConfigV2"]) == yaml.safe_load(path.read_text())
