@@ -10,4 +10,5 @@ Ray is never needed. ``config.py`` and ``failover.py`` are plain Python; every o
   ``SpeechRecognizer``, ``AgentPool``), each with an in-process fallback.
 - ``session_store.py``: one detached actor holding what a session needs to be resumed by any ingress.
 - ``mirror.py``: what an ingress writes there as a session goes, and how another ingress picks it up.
+- ``assembly.py``: what ``Cloud`` builds from all of these.
 """

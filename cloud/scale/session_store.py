@@ -118,6 +118,10 @@ class SessionStore:
             del self._held[session_id]
             self._touched.pop(session_id, None)
 
+    def peek(self, session_id: str) -> SessionSnapshot | None:
+        """The session as held, changing nothing (for operators and tests)."""
+        return self._held.get(session_id)
+
     def count(self) -> int:
         return len(self._held)
 
