@@ -31,8 +31,8 @@ T = TypeVar("T")
 class ServeOcrPool(OcrPool):
     """OCR on the ``Perception`` deployment; the frame goes by its object-store reference."""
 
-    def __init__(self, link: RayLink, workers: int = 1) -> None:
-        super().__init__(workers)
+    def __init__(self, link: RayLink, workers: int = 1, **pool_options: Any) -> None:
+        super().__init__(workers, **pool_options)
         self._link = link
         self._remote_warm = False
 
