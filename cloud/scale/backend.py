@@ -39,10 +39,11 @@ def classify(exc: BaseException) -> Fault:
     if isinstance(exc, (rx.RayActorError, rx.WorkerCrashedError, sx.ReplicaUnavailableError,
                         sx.DeploymentUnavailableError)):
         return Fault.REPLICA_DIED
-    if not ray.is_initialized() or isinstance(exc, (rx.RaySystemError, rx.LocalRayletDiedError, rx.RpcError,
-                                                    rx.OwnerDiedError, rx.ObjectLostError, sx.RayServeException,
-                                                    ConnectionError)):
+    if isinstance(exc, (rx.RaySystemError, rx.LocalRayletDiedError, rx.RpcError, rx.OwnerDiedError,
+                        rx.ObjectLostError, sx.RayServeException, ConnectionError)):
         return Fault.RAY_LOST
+    if isinstance(exc, rx.RayError) and not ray.is_initialized():
+        return Fault.RAY_LOST   # any other Ray error once this process is no longer part of a cluster
     return Fault.OTHER
 
 
