@@ -205,14 +205,14 @@ class Cloud:
         session = self.sessions.open(claims.subject, hello.profile_name, mode, self.clock.now_ns(),
                                      session_id=hello.resume_session_id if continued else "")
         session.capabilities = hello.capabilities
-        pending: tuple[PendingQuestion, ...] = ()
+        pending: tuple[PendingQuestion, ...] | None = None
         if self.scale is not None and snapshot is not None:
             pending = await self.scale.mirror.restore(session, snapshot, self._ocr)
-        elif self.scale is not None:
-            await self.scale.mirror.opened(session)
-        await session.send(self.welcome(session, resumed=continued, state_lost=continued and snapshot is None))
+        if self.scale is not None and pending is None:
+            await self.scale.mirror.opened(session)   # a new session, or one whose state could not come back
+        await session.send(self.welcome(session, resumed=continued, state_lost=continued and pending is None))
         log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
-        for question in pending:   # what the ingress that held it was still answering
+        for question in pending or ():   # what the ingress that held it was still answering
             await self.dispatcher.handle(session, wire.QueryIn(question.query_id, question.text, question.mode,
                                                                question.frame_seq))
         return session

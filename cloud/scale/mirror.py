@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from eyeline.cloud.ingress import wire
+from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.scale.backend import RayLink
@@ -71,10 +72,20 @@ class SessionMirror:
     async def frame_kept(self, session: Session, frame: DecodedFrame) -> None:
         if self._link.store is None or self._link.failover.lost:
             return
-        ref = await self._link.put(frame.image)
+        ref = await self._put(frame.image)
+        if ref is None:
+            return
         record = FrameRecord(frame.seq, frame.trace_id, frame.capture_ns, frame.sent_ns, frame.received_ns,
                              frame.redacted, frame.decoded_ns)
         self._submit(lambda store: store.keep_frame.remote(session.session_id, record, ref, self._frames_kept))
+
+    async def _put(self, image: Image) -> Any:
+        """The image's object-store reference; None (and Ray marked lost) when the store cannot take it."""
+        try:
+            return await self._link.put(image)
+        except Exception as exc:
+            self._link.failover.mark_lost(f"the object store: {type(exc).__name__}: {exc}")
+            return None
 
     async def query_started(self, session: Session, query: wire.QueryIn) -> None:
         pending = PendingQuestion(query.query_id, query.text, query.mode, query.frame_seq)
@@ -84,7 +95,7 @@ class SessionMirror:
         if self._link.store is None or self._link.failover.lost:
             return
         latest = session.reader.latest() if isinstance(session.reader, TrackedTextReader) else None
-        image_ref = await self._link.put(latest[0]) if latest is not None else None
+        image_ref = await self._put(latest[0]) if latest is not None else None
         lines = latest[1] if latest is not None else ()
         state = dict(session.skill_state)
         self._submit(lambda store: store.answered.remote(session.session_id, query.query_id))
@@ -103,19 +114,26 @@ class SessionMirror:
         return snapshot
 
     async def restore(self, session: Session, snapshot: SessionSnapshot,
-                      ocr: AsyncTextReader) -> tuple[PendingQuestion, ...]:
-        """Give ``session`` what ``snapshot`` held; the questions still to answer."""
-        images = await asyncio.gather(*(ref for _, ref in snapshot.frames))
-        for (record, _), image in zip(snapshot.frames, images, strict=True):
-            pixels = await asyncio.to_thread(np.array, image)   # a writable copy of the store's read-only one
+                      ocr: AsyncTextReader) -> tuple[PendingQuestion, ...] | None:
+        """Give ``session`` what ``snapshot`` held; the questions still to answer. None, and the session left
+        as it was, when the snapshot's frames can no longer be fetched (its state is lost)."""
+        try:
+            images = [await asyncio.to_thread(np.array, image)   # writable copies of the store's read-only ones
+                      for image in await asyncio.gather(*(ref for _, ref in snapshot.frames))]
+            tracked = (await asyncio.to_thread(np.array, await snapshot.tracked[0])
+                       if snapshot.tracked is not None else None)
+        except Exception as exc:
+            log.warning("session %s: its frames could not be fetched from the store (%s: %s); its state is lost",
+                        session.session_id, type(exc).__name__, exc)
+            return None
+        for (record, _), pixels in zip(snapshot.frames, images, strict=True):
             session.keep_frame(DecodedFrame(record.seq, record.trace_id, pixels, record.capture_ns, record.sent_ns,
                                             record.received_ns, True, record.redacted, record.decoded_ns))
         session.skill_state.update(snapshot.skill_state)
         session.mode = snapshot.mode
-        if snapshot.tracked is not None:
+        if snapshot.tracked is not None and tracked is not None:
             reader = TrackedTextReader(ocr)
-            tracked_image = await snapshot.tracked[0]
-            reader.restore(await asyncio.to_thread(np.array, tracked_image), snapshot.tracked[1])
+            reader.restore(tracked, snapshot.tracked[1])
             session.reader = reader
         session.on_close(self._closer(session))
         log.info("session %s picked up from the session store: %d keyframes, %d questions to answer",
