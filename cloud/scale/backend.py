@@ -52,16 +52,18 @@ class FrameRefs:
     already put is reused for as long as the image lives (a keyframe read by several passes and agents)."""
 
     def __init__(self) -> None:
-        self._refs: dict[int, tuple[weakref.ref[Image], ray.ObjectRef[Any]]] = {}
+        self._refs: dict[int, tuple[weakref.ref[Image], asyncio.Future[ray.ObjectRef[Any]]]] = {}
 
     async def ref(self, image: Image) -> ray.ObjectRef[Any]:
         held = self._refs.get(id(image))
-        if held is not None and held[0]() is image:
-            return held[1]
-        ref = await asyncio.to_thread(ray.put, image)   # a copy into shared memory: not on the loop
-        key = id(image)
-        self._refs[key] = (weakref.ref(image, lambda _: self._refs.pop(key, None)), ref)
-        return ref
+        if held is None or held[0]() is not image:
+            # A copy into shared memory, off the loop; reads of the same image meanwhile wait for this one.
+            putting = asyncio.ensure_future(asyncio.to_thread(ray.put, image))
+            key = id(image)
+            held = (weakref.ref(image, lambda _: self._refs.pop(key, None)), putting)
+            self._refs[key] = held
+        # Shielded: a caller that gives up does not cancel the put the others wait for.
+        return await asyncio.shield(held[1])
 
     def __len__(self) -> int:
         return len(self._refs)

@@ -6,7 +6,7 @@ Plain data, importable without Ray: ``eyeline cloud`` and the tests size the dep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # The Ray namespace every Eyeline actor and application lives in, so ingresses find each other's.
@@ -40,7 +40,9 @@ class ScaleConfig:
     perception: DeploymentSize = field(default_factory=DeploymentSize)
     # Whisper and the sub-agents load models at their first request: none is kept running while unused.
     speech: DeploymentSize = field(default_factory=lambda: DeploymentSize(min_replicas=0, max_replicas=2))
-    agents: DeploymentSize = field(default_factory=lambda: DeploymentSize(min_replicas=0, max_replicas=8))
+    agents: DeploymentSize = field(default_factory=lambda: DeploymentSize(min_replicas=0, max_replicas=8,
+                                                                          target_ongoing_requests=1.0,
+                                                                          max_ongoing_requests=1))
     num_cpus: int | None = None            # CPUs of a local Ray started by ``--ray auto`` (None: all)
     call_timeout_s: float = 60.0           # one remote call; past it the work is done in process
     attempts: int = 3                      # tries on other replicas when one dies mid-call
@@ -52,4 +54,4 @@ def tiny() -> ScaleConfig:
     speech and sub-agents scaled to zero when unused."""
     small = DeploymentSize(min_replicas=1, max_replicas=1, num_cpus=0.25, target_ongoing_requests=4.0)
     idle = DeploymentSize(min_replicas=0, max_replicas=1, num_cpus=0.25)
-    return ScaleConfig(perception=small, speech=idle, agents=idle, num_cpus=2)
+    return ScaleConfig(perception=small, speech=idle, agents=replace(idle, max_ongoing_requests=1), num_cpus=2)

@@ -72,15 +72,18 @@ class Speech:
 
 
 class SubAgents:
-    """Contemplating's sub-agents: each replica loads its OCR engine once and runs one agent at a time."""
+    """Contemplating's sub-agents: each replica loads its OCR engine once and runs one agent at a time (the
+    engine is not thread-safe; more agents at once is more replicas)."""
 
     def __init__(self) -> None:
         load_worker_engine()
+        self._one_at_a_time = asyncio.Lock()
 
     async def run(self, job: AgentJob, image: Image, *others: Image) -> AgentReport:
         """The agent of ``job``, its frames given apart: object-store references, which Serve resolves here."""
         whole = replace(job, image=image, others=others)
-        return await asyncio.to_thread(run_agent, whole)
+        async with self._one_at_a_time:
+            return await asyncio.to_thread(run_agent, whole)
 
 
 def _size(args: dict[str, Any], default: DeploymentSize) -> dict[str, Any]:

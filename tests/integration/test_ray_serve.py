@@ -1,6 +1,7 @@
 """Scale-out on Ray Serve with a real local Ray (two CPUs): a shelf question answered through the Serve
 deployments, a session resumed through a second ``eyeline cloud`` process after the first was killed, a
-replica killed mid-read, ``eyeline demo --ray``, and a cluster that is not there.
+replica killed mid-read, Contemplating's sub-agents on Serve, ``eyeline demo --ray``, and a cluster that is not
+there.
 
 One Ray and one set of deployments serve the whole module, deployed here as ``serve deploy`` would: the
 ingresses find them running and only take handles. Skipped only where Ray is not installed.
@@ -22,11 +23,15 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 from eyeline.cloud.ingress.auth import TokenSigner  # noqa: E402
+from eyeline.cloud.knowledge import demo_pack  # noqa: E402
+from eyeline.cloud.model import Mode  # noqa: E402
 from eyeline.cloud.scale.backend import RayLink  # noqa: E402
 from eyeline.cloud.scale.config import NAMESPACE, tiny  # noqa: E402
 from eyeline.cloud.scale.deployments import PERCEPTION_APP, applications  # noqa: E402
-from eyeline.cloud.scale.remote import ServeOcrPool  # noqa: E402
+from eyeline.cloud.scale.remote import ServeAgentPool, ServeOcrPool  # noqa: E402
 from eyeline.cloud.scale.session_store import STORE_NAME  # noqa: E402
+from eyeline.cloud.skills.base import SkillContext  # noqa: E402
+from eyeline.cloud.skills.shelf.agents import contemplate  # noqa: E402
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame  # noqa: E402
 from eyeline.edge.messages import Answer  # noqa: E402
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions  # noqa: E402
@@ -41,6 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::FutureWarnin
 EYELINE = [sys.executable, "-m", "eyeline.tools.cli"]
 SECRET = b"ray-serve-test-secret-0123456789"
 QUESTION = "which of these has the most protein?"
+READS_IN_FLIGHT = 6
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +150,41 @@ async def test_a_replica_killed_mid_read_is_retried_on_another(ray_address: str)
     pool = ServeOcrPool(link)
     image, truth = render_shelf_frame(make_shelf_scene(seed=1), 0.0)
     try:
-        reading = asyncio.create_task(pool.read(image))
-        await asyncio.sleep(0.2)
         replica = await asyncio.to_thread(_perception_replica)
+        served_before = await asyncio.to_thread(_served_reads)
+        # Reads queue in the replica's one OCR engine; once it has answered one, the others are in its hands.
+        reading = [asyncio.create_task(pool.read(image)) for _ in range(READS_IN_FLIGHT)]
+        async with asyncio.timeout(120):
+            while True:
+                if await asyncio.to_thread(_served_reads) > served_before:
+                    break
+                await asyncio.sleep(0.01)
         ray.kill(replica, no_restart=True)
-        lines = await reading
-        text = " ".join(line.text.lower() for line in lines)
-        assert truth.best_product().display_name.lower().split()[0] in text
+        for lines in await asyncio.gather(*reading):
+            text = " ".join(line.text.lower() for line in lines)
+            assert truth.best_product().display_name.lower().split()[0] in text
         assert link.failover.retries >= 1 and link.failover.fallbacks == 0 and not link.failover.lost
     finally:
         pool.close()
+        await link.close()
+
+
+async def test_contemplating_runs_its_sub_agents_on_serve_with_the_frame_put_once(ray_address: str) -> None:
+    link = RayLink(ray_address, tiny())
+    await link.connect()
+    ocr, agents = ServeOcrPool(link), ServeAgentPool(link, workers=2)
+    image, truth = render_shelf_frame(make_shelf_scene(seed=2), 0.0)
+    context = SkillContext(question=QUESTION, mode=Mode.CONTEMPLATING, image=image, frame_seq=1, ocr=ocr)
+    try:
+        result = await contemplate(context, demo_pack().products, agents.executor)
+        assert truth.best_product().display_name.lower() in result.answer.lower()
+        assert "agents agreed" in result.answer
+        assert {step.agent for step in result.steps} >= {"frame", "scale-1.5x", "knowledge", "orchestrator"}
+        # Every agent and the OCR read the one object-store copy of the frame; nothing ran in this process.
+        assert len(link.frames) == 1 and link.failover.fallbacks == 0
+    finally:
+        agents.close()
+        ocr.close()
         await link.close()
 
 
