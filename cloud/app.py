@@ -15,6 +15,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.ingress import wire
@@ -29,6 +30,7 @@ from eyeline.cloud.reasoning.model import ModelReasoner
 from eyeline.cloud.reasoning.model_skill import model_backed
 from eyeline.cloud.reasoning.planner import Planner
 from eyeline.cloud.reasoning.proactive import ProactiveConfig, ProactiveOfferer
+from eyeline.cloud.scale.config import ScaleConfig
 from eyeline.cloud.session.dispatch import Dispatcher
 from eyeline.cloud.session.frames import FrameLimits
 from eyeline.cloud.session.recorder import CloudRecordingError, CloudSessionRecorder
@@ -49,6 +51,10 @@ from eyeline.cloud.skills.shelf.skill import ProteinRankingSkill
 from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.tasks import TaskSet
 from eyeline.protos.v1 import session_pb2 as pb
+
+if TYPE_CHECKING:
+    from eyeline.cloud.scale.assembly import ScaleOut
+    from eyeline.cloud.scale.session_store import PendingQuestion
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,8 @@ class CloudConfig:
     detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
     model: ModelConfig | None = None       # an OpenAI-compatible vision model behind the skills (None: embedded only)
     provisional_answers: bool = True       # answer at once from the session's last read, then over the asked frame
+    ray: str = ""                          # "" in process; "auto" a local Ray; else a Ray cluster's ADDRESS (Serve)
+    ray_scale: ScaleConfig = field(default_factory=ScaleConfig)   # the Serve deployments' sizes, with ``ray``
 
     @property
     def max_message_bytes(self) -> int:
@@ -94,12 +102,17 @@ class Cloud:
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
                                        new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
-        self._ocr = OcrPool(workers=config.ocr_workers)
+        # With ``ray``, the heavy work goes to Ray Serve deployments, the in-process pools kept as the fallback.
+        self.scale = _scale_out(config)
+        scale = self.scale
+        self._ocr = scale.ocr(config.ocr_workers) if scale else OcrPool(workers=config.ocr_workers)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
         # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
-        self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
+        self._agents = ((scale.agents(config.agent_workers) if scale else AgentPool(config.agent_workers))
+                        if config.agent_workers > 0 else None)
         pack = demo_pack()
-        shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
+        shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents),
+                                    segmenter=scale.segmenter() if scale else None)
         catalog = (*pack.products, *grocery_pack().products)
         skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(catalog=CatalogLookup(catalog)), ReadTextSkill(),
                                RepairSkill(pack.kits), IngredientsSkill()]
@@ -114,10 +127,13 @@ class Cloud:
                        if self.reasoner else self.embedded_router)
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,
                                      clock=self.clock, frame_skill=_frame_skill(config.frame_skill), planner=Planner(),
-                                     speech=SpeechRecognizer(config.asr_model),
+                                     speech=scale.speech(config.asr_model) if scale else
+                                     SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
                                                                 clock=self.clock),
                                      provisional=config.provisional_answers)
+        if scale is not None:
+            self.dispatcher.observer = scale.mirror   # sessions written where another ingress can resume them
         self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions
 
     @property
@@ -127,6 +143,8 @@ class Cloud:
     async def start(self) -> None:
         """Start the cloud's own work: the reaper of detached sessions, after the OCR warm-up (when configured),
         so a cloud that reports ready never pays a model load inside a question."""
+        if self.scale is not None:
+            await self.scale.start()
         if self.config.warm_up:
             await self._ocr.warm_up()
         self._background.spawn(self._reap_detached(), name="session-reaper")
@@ -148,6 +166,8 @@ class Cloud:
         if self._agents is not None:
             self._agents.close()
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
+        if self.scale is not None:
+            await self.scale.close()
 
     async def _reap_detached(self) -> None:
         """Close detached sessions whose grace ran out."""
@@ -180,11 +200,22 @@ class Cloud:
         # state lost, and the Welcome says so.
         continued = (bool(hello.resume_session_id) and self.sessions.get(hello.resume_session_id) is None
                      and self.signer.issued_session_id(hello.resume_session_id, claims.subject))
+        # With Ray, another ingress may have held it: its state comes back from the session store.
+        snapshot = (await self.scale.mirror.take(hello.resume_session_id, claims.subject)
+                    if continued and self.scale is not None else None)
         session = self.sessions.open(claims.subject, hello.profile_name, mode, self.clock.now_ns(),
                                      session_id=hello.resume_session_id if continued else "")
         session.capabilities = hello.capabilities
-        await session.send(self.welcome(session, resumed=continued, state_lost=continued))
+        pending: tuple[PendingQuestion, ...] | None = None
+        if self.scale is not None and snapshot is not None:
+            pending = await self.scale.mirror.restore(session, snapshot, self._ocr)
+        if self.scale is not None and pending is None:
+            await self.scale.mirror.opened(session)   # a new session, or one whose state could not come back
+        await session.send(self.welcome(session, resumed=continued, state_lost=continued and pending is None))
         log.info("session %s opened for %s (%s)", session.session_id, claims.subject, hello.profile_name)
+        for question in pending or ():   # what the ingress that held it was still answering
+            await self.dispatcher.handle(session, wire.QueryIn(question.query_id, question.text, question.mode,
+                                                               question.frame_seq))
         return session
 
     async def start_recording(self, session: Session) -> CloudSessionRecorder | None:
@@ -237,8 +268,13 @@ class CloudServer:
         return self.grpc.address
 
     async def start(self) -> None:
-        """Warm the cloud, then open its port: a client that connects finds it ready."""
-        await self.cloud.start()
+        """Warm the cloud, then open its port: a client that connects finds it ready. A cloud that cannot start
+        (Ray unreachable) releases what it took before the error goes up."""
+        try:
+            await self.cloud.start()
+        except BaseException:
+            await self.cloud.close()
+            raise
         await self.grpc.start()
 
     async def stop(self, grace_s: float = 2.0) -> None:
@@ -252,6 +288,14 @@ class CloudServer:
 
     async def wait_closed(self) -> None:
         await self.grpc.wait_closed()
+
+
+def _scale_out(config: CloudConfig) -> ScaleOut | None:
+    if not config.ray:
+        return None
+    from eyeline.cloud.scale.assembly import ScaleOut  # Ray is imported only by a cloud that asks for it
+
+    return ScaleOut(config.ray, config.ray_scale, asr_model=config.asr_model, frames_kept=config.frames_kept)
 
 
 def _unused_path(folder: Path, session_id: str) -> Path:

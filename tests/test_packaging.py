@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # the install fetches
 _BUILD_FILES = ("setup.py", "pyproject.toml", "README.md")
 _LAYERS = ("protos", "devices", "edge", "cloud", "tools")
 PHOTO = SHARED_DATA / "nutrition_labels" / "off_0011110702081_2.jpg"  # a small US "Nutrition Facts" panel
-EXTRAS_ONLY = ("aiortc", "sounddevice", "soundfile", "soxr", "faster_whisper")
+EXTRAS_ONLY = ("aiortc", "sounddevice", "soundfile", "soxr", "faster_whisper", "ray")
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,13 @@ def _cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                    help="seconds a session whose stream broke waits for its edge to resume it")
     p.add_argument("--offer-cooldown", type=float, default=20.0, metavar="S",
                    help="seconds between proactive offers to a session that asked for them")
+    _add_ray_flag(p, "run OCR, segmentation, speech and sub-agents as Ray Serve deployments and keep sessions "
+                     "where any ingress can resume them: auto starts a local Ray, ADDRESS joins a cluster")
     p.set_defaults(run=_run_cloud)
+
+
+def _add_ray_flag(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--ray", nargs="?", const="auto", default="", metavar="auto|ADDRESS", help=help_text)
 
 
 def _edge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -213,6 +219,7 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--question", default="which of these has the most protein?")
     p.add_argument("--seed", type=int, default=0)
     _add_model_flags(p)
+    _add_ray_flag(p, "answer through Ray Serve deployments: a local Ray (auto, the default) or a cluster's ADDRESS")
     p.set_defaults(run=_run_demo)
 
 
@@ -254,7 +261,8 @@ def cloud_config(args: argparse.Namespace) -> CloudConfig:
                        frame_limits=FrameLimits(max_bytes=args.max_frame_bytes), ocr_workers=args.ocr_workers,
                        frame_skill=args.frame_skill, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        record_dir=args.record_dir, asr_model=args.asr_model, detach_grace_s=args.resume_grace,
-                       proactive=ProactiveConfig(cooldown_s=args.offer_cooldown), model=model_config_of(args))
+                       proactive=ProactiveConfig(cooldown_s=args.offer_cooldown), model=model_config_of(args),
+                       ray=args.ray)
 
 
 def _run_cloud(args: argparse.Namespace) -> int:
@@ -454,7 +462,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from eyeline.tools.demo import run_demo
 
     result = asyncio.run(run_demo(args.out, question=args.question, seed=args.seed, on_event=print_event,
-                                  model=model_config_of(args)))
+                                  model=model_config_of(args), ray=args.ray))
     print_report(result.report)
     print(f"annotated video: {result.video_path}\nsnapshot:        {result.snapshot_path}")
     return 0

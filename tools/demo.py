@@ -31,10 +31,11 @@ class DemoResult:
 
 async def run_demo(out_dir: Path, *, question: str = DEMO_QUESTION, seed: int = 0,
                    on_event: Callable[[CloudEvent], None] | None = None,
-                   model: ModelConfig | None = None) -> DemoResult:
+                   model: ModelConfig | None = None, ray: str = "") -> DemoResult:
+    """``ray``: answer through Ray Serve deployments ("auto": a local Ray; else a cluster's address)."""
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     signer = TokenSigner(os.urandom(32))
-    server = CloudServer(CloudConfig(port=0, model=model), signer)
+    server = CloudServer(CloudConfig(port=0, model=model, ray=ray), signer)
     await server.start()
     try:
         options = EdgeAppOptions(

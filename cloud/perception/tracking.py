@@ -63,6 +63,10 @@ class TrackedTextReader:
         cached = self._cached
         return None if cached is None else (cached.image, cached.lines)
 
+    def restore(self, image: Image, lines: tuple[TextLine, ...]) -> None:
+        """Carry on from a read made elsewhere (the session resumed through another cloud process)."""
+        self._cached = _Cached(image, _gray(image), lines)
+
     async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
         cached = self._cached
         if cached is None or cached.image.shape != image_bgr.shape:

@@ -15,6 +15,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Protocol
 
 from eyeline.cloud.ingress import wire
 from eyeline.cloud.model import Mode, SkillResult
@@ -48,6 +49,17 @@ RECENT_KEYFRAMES = 4
 MAX_QUESTION_CHARS = 500
 
 
+class SessionObserver(Protocol):
+    """Told what a session keeps and is asked, to mirror it where another cloud process can resume it
+    (``cloud/scale/mirror.py``)."""
+
+    async def frame_kept(self, session: Session, frame: DecodedFrame) -> None: ...
+
+    async def query_started(self, session: Session, query: wire.QueryIn) -> None: ...
+
+    async def query_finished(self, session: Session, query: wire.QueryIn) -> None: ...
+
+
 class Dispatcher:
     def __init__(self, router: SkillRouter, ocr: OcrPool, decode_pool: Executor, *, limits: FrameLimits,
                  clock: Clock | None = None, frame_skill: Skill | None = None,
@@ -66,6 +78,7 @@ class Dispatcher:
         self.speech = speech
         self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
+        self.observer: SessionObserver | None = None
 
     async def handle(self, session: Session, event: wire.EdgeEvent, *,
                      record: Callable[[], None] | None = None) -> None:
@@ -153,6 +166,8 @@ class Dispatcher:
     async def _keep(self, session: Session, frame: DecodedFrame) -> None:
         if frame.keyframe:
             session.keep_frame(frame)
+            if self.observer is not None:
+                await self.observer.frame_kept(session, frame)
             if self.proactive.wanted(session, frame) and not session.spawn(self._offer(session, frame),
                                                                             self._max_queries + 1):
                 self.proactive.look_dropped(session)
@@ -211,8 +226,12 @@ class Dispatcher:
                                        offer=offer.text))
 
     async def _answer(self, session: Session, query: wire.QueryIn, asked_ns: int) -> None:
+        if self.observer is not None:
+            await self.observer.query_started(session, query)
         with self.proactive.asking(session):
             await self._answer_query(session, query, asked_ns)
+        if self.observer is not None:
+            await self.observer.query_finished(session, query)
 
     async def _answer_query(self, session: Session, query: wire.QueryIn, asked_ns: int) -> None:
         frame = session.frame(query.frame_seq)

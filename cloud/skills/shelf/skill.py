@@ -72,9 +72,11 @@ class ProteinRankingSkill:
     name = "protein"
     examples = ("which of these has the most protein?", "rank by protein")
 
-    def __init__(self, catalog: Sequence[CatalogProduct] = (), passes: DeeperPasses | None = None) -> None:
+    def __init__(self, catalog: Sequence[CatalogProduct] = (), passes: DeeperPasses | None = None,
+                 segmenter: ProductSegmenter | None = None) -> None:
         self._matcher = CatalogMatcher(catalog)
         self._passes = passes
+        self._segmenter = segmenter or ProductSegmenter()   # a Serve deployment's, with --ray
 
     def deeper_passes(self, mode: Mode) -> Sequence[Pass]:
         return self._passes(self, mode) if self._passes is not None else ()
@@ -108,11 +110,10 @@ class ProteinRankingSkill:
                                 evidence=tuple(line.box for line in lines), cost_us=elapsed_us(ctx.clock, started),
                                 agent=AGENT)
 
-    @staticmethod
-    async def _segment(ctx: SkillContext) -> tuple[tuple[NormBox, ...], TraceStep]:
+    async def _segment(self, ctx: SkillContext) -> tuple[tuple[NormBox, ...], TraceStep]:
         """The packages themselves: text is grouped within them, and badges sit on them rather than on text."""
         started = ctx.clock.now_ns()
-        regions = await ProductSegmenter().segment(ctx.image)
+        regions = await self._segmenter.segment(ctx.image)
         step = TraceStep(StepKind.PERCEIVE, f"segmented {len(regions)} package regions",
                          evidence=tuple(region.box for region in regions),
                          confidence=min((region.score for region in regions), default=0.0),

@@ -1,0 +1,133 @@
+"""The heavy, stateless work of the cloud as Ray Serve deployments, each its own Serve application.
+
+- ``Perception`` (application ``eyeline-perception``): OCR (an ``OcrPool`` of one engine per replica) and
+  product segmentation. A frame arrives as an object-store reference the ingress put once; Serve resolves it
+  in the replica, so pixels are never re-encoded or sent twice.
+- ``Speech`` (``eyeline-speech``): Whisper; the model loads at the replica's first utterance.
+- ``SubAgents`` (``eyeline-agents``): Contemplating's sub-agents, each replica with its own OCR engine.
+
+Each application is built by a function taking Serve's ``args`` (``perception_app`` ...), the form the
+``import_path`` of a ``serve deploy`` config file names (``deploy/serve.yaml``).
+Autoscaling bounds and replica sizes come from ``ScaleConfig`` (or the config file's ``deployments:``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from ray import serve
+from ray.serve import Application, Deployment
+
+from eyeline.cloud.model import Image
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
+from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
+from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
+from eyeline.cloud.scale.config import DeploymentSize, ScaleConfig
+from eyeline.cloud.skills.shelf.agents import AgentJob, AgentReport, load_worker_engine, run_agent
+
+PERCEPTION_APP = "eyeline-perception"
+SPEECH_APP = "eyeline-speech"
+AGENTS_APP = "eyeline-agents"
+
+
+class Perception:
+    """One replica's OCR engine and segmenter. Reads queue in the replica's pool, bounded as in process."""
+
+    def __init__(self) -> None:
+        self._ocr = OcrPool(workers=1)
+        self._segmenter = ProductSegmenter()
+        self._served = {"read": 0, "segment": 0}
+
+    async def read(self, image: Image) -> tuple[TextLine, ...]:
+        lines = await self._ocr.read(image)
+        self._served["read"] += 1
+        return lines
+
+    async def segment(self, image: Image) -> tuple[ProductRegion, ...]:
+        regions = await self._segmenter.segment(image)
+        self._served["segment"] += 1
+        return regions
+
+    async def served(self) -> dict[str, int]:
+        """Reads and segmentations this replica has answered (what an operator, or a test, checks)."""
+        return dict(self._served)
+
+    async def warm_up(self) -> bool:
+        """Load the engine and run it once, so a question never pays the model load."""
+        await self._ocr.warm_up()
+        return self._ocr.warm
+
+
+class Speech:
+    """One replica's Whisper model, loaded at its first utterance."""
+
+    def __init__(self, model: str = "") -> None:
+        self._recognizer = SpeechRecognizer(model)
+
+    async def transcribe(self, samples: Samples) -> CloudTranscript:
+        return await self._recognizer.transcribe(samples)
+
+
+class SubAgents:
+    """Contemplating's sub-agents: each replica loads its OCR engine once and runs one agent at a time (the
+    engine is not thread-safe; more agents at once is more replicas)."""
+
+    def __init__(self) -> None:
+        load_worker_engine()
+        self._one_at_a_time = asyncio.Lock()
+
+    async def run(self, job: AgentJob, image: Image, *others: Image) -> AgentReport:
+        """The agent of ``job``, its frames given apart: object-store references, which Serve resolves here."""
+        whole = replace(job, image=image, others=others)
+        async with self._one_at_a_time:
+            return await asyncio.to_thread(run_agent, whole)
+
+
+def _size(args: dict[str, Any], default: DeploymentSize) -> dict[str, Any]:
+    """Serve options from ``default``, with ``min_replicas``/``max_replicas``/``num_cpus`` from ``args``."""
+    size = DeploymentSize(min_replicas=int(args.get("min_replicas", default.min_replicas)),
+                          max_replicas=int(args.get("max_replicas", default.max_replicas)),
+                          target_ongoing_requests=float(args.get("target_ongoing_requests",
+                                                                 default.target_ongoing_requests)),
+                          num_cpus=float(args.get("num_cpus", default.num_cpus)),
+                          max_ongoing_requests=int(args.get("max_ongoing_requests", default.max_ongoing_requests)))
+    return size.serve_options()
+
+
+def _application(cls: type, options: dict[str, Any], *init_args: Any) -> Application:
+    deployment: Deployment = serve.deployment(name=cls.__name__, **options)(cls)
+    app: Application = deployment.bind(*init_args)
+    return app
+
+
+def perception_app(args: dict[str, Any]) -> Application:
+    return _application(Perception, _size(args, ScaleConfig().perception))
+
+
+def speech_app(args: dict[str, Any]) -> Application:
+    return _application(Speech, _size(args, ScaleConfig().speech), str(args.get("model", "")))
+
+
+def agents_app(args: dict[str, Any]) -> Application:
+    return _application(SubAgents, _size(args, ScaleConfig().agents))
+
+
+def applications(scale: ScaleConfig, asr_model: str = "") -> dict[str, Application]:
+    """Every Eyeline application by name, sized by ``scale``."""
+    return {
+        PERCEPTION_APP: perception_app(_args(scale.perception)),
+        SPEECH_APP: speech_app({**_args(scale.speech), "model": asr_model}),
+        AGENTS_APP: agents_app(_args(scale.agents)),
+    }
+
+
+def _args(size: DeploymentSize) -> dict[str, Any]:
+    return {"min_replicas": size.min_replicas, "max_replicas": size.max_replicas, "num_cpus": size.num_cpus,
+            "target_ongoing_requests": size.target_ongoing_requests,
+            "max_ongoing_requests": size.max_ongoing_requests}
+
+
+EMPTY_IMAGE: Image = np.zeros((1, 1, 3), np.uint8)   # what a job's frames are replaced by on the wire

@@ -1,0 +1,172 @@
+"""The Serve deployments behind the interfaces the cloud already calls, each with its in-process fallback.
+
+Each class is the in-process one it stands for (``OcrPool``, ``ProductSegmenter``, ``SpeechRecognizer``,
+``AgentPool``), so the dispatcher, skills and passes take it unchanged. Its work goes to a deployment through
+``RayLink.failover``: tried again on another replica when one dies, done by the parent class in this process
+once Ray is lost. The in-process parts cost nothing until then: OCR engines, Whisper and agent processes all
+load at their first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import replace
+from typing import Any, ParamSpec, TypeVar
+
+from eyeline.cloud.model import Image
+from eyeline.cloud.perception.ocr import OcrPool, TextLine
+from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
+from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
+from eyeline.cloud.scale.backend import RayLink
+from eyeline.cloud.scale.deployments import AGENTS_APP, EMPTY_IMAGE, PERCEPTION_APP, SPEECH_APP
+from eyeline.cloud.skills.shelf.agents import AgentJob, AgentPool, AgentReport, run_agent
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ServeOcrPool(OcrPool):
+    """OCR on the ``Perception`` deployment; the frame goes by its object-store reference."""
+
+    def __init__(self, link: RayLink, workers: int = 1, **pool_options: Any) -> None:
+        super().__init__(workers, **pool_options)
+        self._link = link
+        self._remote_warm = False
+
+    async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        local = functools.partial(OcrPool.read, self, image_bgr)
+        if not self._link.connected:
+            return await local()
+        return await self._link.failover.run("OCR", lambda: self._read_remote(image_bgr), local)
+
+    async def _read_remote(self, image: Image) -> tuple[TextLine, ...]:
+        ref = await self._link.put(image)
+        lines: tuple[TextLine, ...] = await self._link.handle(PERCEPTION_APP).read.remote(ref)
+        return lines
+
+    async def warm_up(self) -> None:
+        """Every running replica loads its engine now (new ones load theirs as they start)."""
+        if not self._link.connected:
+            await OcrPool.warm_up(self)
+            return
+        self._remote_warm = await self._link.failover.run(
+            "OCR warm-up", lambda: self._link.handle(PERCEPTION_APP).warm_up.remote(), _false)
+
+    @property
+    def warm(self) -> bool:
+        return super().warm if self._link.failover.lost else self._remote_warm
+
+
+class ServeSegmenter(ProductSegmenter):
+    """Product segmentation on the ``Perception`` deployment, beside the OCR of the same frame."""
+
+    def __init__(self, link: RayLink) -> None:
+        super().__init__()
+        self._link = link
+
+    async def segment(self, image_bgr: Image) -> tuple[ProductRegion, ...]:
+        local = functools.partial(ProductSegmenter.segment, self, image_bgr)
+        if not self._link.connected:
+            return await local()
+        return await self._link.failover.run("segmentation", lambda: self._remote(image_bgr), local)
+
+    async def _remote(self, image: Image) -> tuple[ProductRegion, ...]:
+        ref = await self._link.put(image)
+        regions: tuple[ProductRegion, ...] = await self._link.handle(PERCEPTION_APP).segment.remote(ref)
+        return regions
+
+
+class ServeSpeechRecognizer(SpeechRecognizer):
+    """Whisper on the ``Speech`` deployment; loaded in this process only once Ray is lost."""
+
+    def __init__(self, link: RayLink, model: str = "") -> None:
+        super().__init__(model)
+        self._link = link
+
+    async def transcribe(self, samples: Samples) -> CloudTranscript:
+        local = functools.partial(SpeechRecognizer.transcribe, self, samples)
+        if not self._link.connected:
+            return await local()
+
+        async def remote() -> CloudTranscript:
+            transcript: CloudTranscript = await self._link.handle(SPEECH_APP).transcribe.remote(samples)
+            return transcript
+
+        return await self._link.failover.run("speech recognition", remote, local)
+
+
+class ServeAgentPool(AgentPool):
+    """Contemplating's sub-agents on the ``SubAgents`` deployment; worker processes start only once Ray is
+    lost. ``executor`` is what ``contemplate`` submits ``run_agent`` jobs to."""
+
+    def __init__(self, link: RayLink, workers: int = 2) -> None:
+        super().__init__(workers)
+        self._link = link
+        self._serve = _ServeAgentExecutor(self)
+
+    @property
+    def executor(self) -> Executor:
+        return self._serve
+
+    @property
+    def local(self) -> Executor:
+        return super().executor
+
+    async def run(self, job: AgentJob) -> AgentReport:
+        local = functools.partial(_in_executor, self.local, run_agent, job)
+        if not self._link.connected:
+            return await local()
+        return await self._link.failover.run(f"sub-agent {job.agent}", lambda: self._remote(job), local)
+
+    async def _remote(self, job: AgentJob) -> AgentReport:
+        # The job's frames go apart, as references: a frame several agents share is put once.
+        image = await self._link.put(job.image)
+        others = [await self._link.put(other) for other in job.others]
+        bare = replace(job, image=EMPTY_IMAGE, others=())
+        report: AgentReport = await self._link.handle(AGENTS_APP).run.remote(bare, image, *others)
+        return report
+
+    def close(self) -> None:
+        self._serve.shutdown()
+        super().close()
+
+
+class _ServeAgentExecutor(Executor):
+    """An ``Executor`` face on ``ServeAgentPool.run``: ``contemplate`` runs ``run_agent(job)`` in it."""
+
+    def __init__(self, pool: ServeAgentPool) -> None:
+        self._pool = pool
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        job = args[0] if args else None
+        if not isinstance(job, AgentJob) or kwargs:
+            raise TypeError("the sub-agent executor runs agent jobs only: submit(run_agent, job)")
+        loop = asyncio.get_running_loop()   # contemplate submits from the cloud's loop
+        task = loop.create_task(self._pool.run(job))
+        future: Future[T] = Future()
+        task.add_done_callback(functools.partial(_settle, future))
+        # The awaiting side gave up (its question was cancelled): the remote call goes too.
+        future.add_done_callback(lambda done: task.cancel() if done.cancelled() else None)
+        return future
+
+
+def _settle(future: Future[Any], task: asyncio.Task[Any]) -> None:
+    if future.done():
+        return
+    if task.cancelled():
+        future.cancel()
+    elif (error := task.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())
+
+
+async def _in_executor(executor: Executor, fn: Callable[[AgentJob], AgentReport], job: AgentJob) -> AgentReport:
+    return await asyncio.get_running_loop().run_in_executor(executor, fn, job)
+
+
+async def _false() -> bool:
+    return False

@@ -1,0 +1,112 @@
+"""The Serve-backed OCR pool with a scripted deployment handle (no cluster): Ray's own exception types decide
+between trying another replica, working in process once Ray is lost (a warning, once), and the work's own
+error, which goes up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray.serve")   # imported once here, quietly: its own import warns
+rx = pytest.importorskip("ray.exceptions")
+
+from eyeline.cloud.model import Image, NormBox  # noqa: E402
+from eyeline.cloud.perception.ocr import OcrError, TextLine  # noqa: E402
+from eyeline.cloud.scale.backend import RayLink, classify  # noqa: E402
+from eyeline.cloud.scale.config import ScaleConfig  # noqa: E402
+from eyeline.cloud.scale.deployments import PERCEPTION_APP  # noqa: E402
+from eyeline.cloud.scale.failover import Fault  # noqa: E402
+from eyeline.cloud.scale.remote import ServeOcrPool  # noqa: E402
+
+IMAGE: Image = np.zeros((40, 60, 3), np.uint8)
+
+
+def line(text: str) -> TextLine:
+    return TextLine(text, 0.99, NormBox(0.1, 0.1, 0.5, 0.2), ((0.1, 0.1), (0.5, 0.1), (0.5, 0.2), (0.1, 0.2)))
+
+
+class ScriptedRead:
+    """A handle method: each ``remote`` raises the next scripted error, then answers with a remote line."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def remote(self, ref: object) -> Any:
+        self.calls += 1
+        assert ref == "ref-of-the-frame"   # the frame goes by its object-store reference
+
+        async def respond() -> tuple[TextLine, ...]:
+            if self.errors:
+                raise self.errors.pop(0)
+            return (line("from serve"),)
+
+        return respond()
+
+
+class ScriptedHandle:
+    def __init__(self, read: ScriptedRead) -> None:
+        self.read = read
+
+
+class Refs:
+    async def ref(self, image: Image) -> str:
+        return "ref-of-the-frame"
+
+
+class LocalEngine:
+    def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        return (line("in process"),)
+
+
+def serve_pool(read: ScriptedRead) -> tuple[ServeOcrPool, RayLink]:
+    link = RayLink("auto", ScaleConfig(attempts=3))
+    link._handles = {PERCEPTION_APP: ScriptedHandle(read)}
+    link.frames = Refs()  # type: ignore[assignment]
+    return ServeOcrPool(link, engine_factory=LocalEngine), link
+
+
+async def test_a_read_whose_replica_died_is_answered_by_another() -> None:
+    read = ScriptedRead(rx.ActorDiedError())
+    pool, link = serve_pool(read)
+    assert [found.text for found in await pool.read(IMAGE)] == ["from serve"]
+    assert read.calls == 2 and link.failover.retries == 1 and not link.failover.lost
+    pool.close()
+
+
+async def test_ray_lost_mid_session_falls_back_to_in_process_ocr_with_one_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    read = ScriptedRead(rx.RaySystemError("the cluster is gone"))
+    pool, link = serve_pool(read)
+    with caplog.at_level(logging.WARNING):
+        first = await pool.read(IMAGE)
+        second = await pool.read(IMAGE)
+    assert [found.text for found in (*first, *second)] == ["in process", "in process"]
+    assert read.calls == 1 and link.failover.lost and not link.connected
+    warnings = [record.message for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Ray was lost" in warnings[0]
+    pool.close()
+
+
+async def test_an_ocr_error_raised_in_the_replica_goes_up_and_is_not_retried() -> None:
+    error = rx.RayTaskError("read", "traceback", OcrError("not an image")).as_instanceof_cause()
+    read = ScriptedRead(error)
+    pool, link = serve_pool(read)
+    with pytest.raises(OcrError):   # the replica's error, as an instance of its own class
+        await pool.read(IMAGE)
+    assert read.calls == 1 and link.failover.fallbacks == 0
+    pool.close()
+
+
+@pytest.mark.parametrize(("error", "fault"), [
+    (rx.ActorDiedError(), Fault.REPLICA_DIED),
+    (rx.ActorUnavailableError("unavailable", None), Fault.REPLICA_DIED),
+    (rx.RaySystemError("gone"), Fault.RAY_LOST),
+    (ConnectionError("refused"), Fault.RAY_LOST),
+    (ValueError("the work's own"), Fault.OTHER),
+])
+def test_ray_errors_are_classified(error: BaseException, fault: Fault) -> None:
+    assert classify(error) is fault
