@@ -105,7 +105,7 @@ class WhisperOptions:
     beam_size: int = 1
     prompt: str = COMMAND_PROMPT      # biases recognition towards the command vocabulary; "" = none
     cache_dir: Path | None = None
-    window: str = "full"              # "full": Whisper's 30 s; "fitted": just the utterance (edge/voice/fitted.py)
+    window: str = "full"              # "full": Whisper's 30 s; "fitted": the utterance's length (fitted.py)
 
 
 class WhisperTranscriber:
@@ -132,7 +132,7 @@ class WhisperTranscriber:
                                        cpu_threads=self.options.cpu_threads, local_files_only=True)
         except (RuntimeError, ValueError, OSError) as exc:
             raise AsrError(f"cannot load the speech model {path!r}: {exc}") from exc
-        if self.options.window == "fitted":
+        if self.options.window == "fitted" and self.options.language:   # detecting the language needs 30 s
             self._fitted = FittedDecoder(self._model, self.options.language, self.options.prompt)
 
     def transcribe_now(self, samples: Samples) -> Transcript:

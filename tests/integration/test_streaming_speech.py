@@ -1,0 +1,71 @@
+"""Streaming recognition with the real models (Silero VAD, packaged Whisper base on a fitted window), spoken
+questions played in real time: partial transcripts arrive while the question is still being said, a complete
+question ends before the silence timeout with its last partial as the transcript, and a question with a pause
+after words that cannot end a question is not cut there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples
+from eyeline.edge.messages import Answer
+from eyeline.edge.transport.wire import UtteranceOut
+from eyeline.edge.voice.asr import WhisperOptions, WhisperTranscriber
+from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd, VoiceOptions
+from eyeline.edge.voice.streaming import Partial
+from eyeline.protos.clock import MonotonicClock
+from tests.speech_helpers import spoken
+
+pytestmark = pytest.mark.slow
+
+
+class Listener:
+    async def ask(self, text: str, mode: str = "", utterance: UtteranceOut | None = None) -> str:
+        return "q"
+
+    async def answer(self, query_id: str) -> Answer:
+        return Answer(query_id, "", 0, "", "", True)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> Iterator[WhisperTranscriber]:
+    transcriber = WhisperTranscriber(WhisperOptions(window="fitted"))
+    transcriber.load()
+    yield transcriber
+    transcriber.close()
+
+
+async def _stream(samples: Samples, transcriber: WhisperTranscriber) -> tuple[VoiceFrontEnd, list[Partial]]:
+    clock = MonotonicClock()
+    partials: list[Partial] = []
+    front = VoiceFrontEnd(ArraySource(samples, SPEECH_RATE, clock=clock), transcriber, Listener(), clock=clock,
+                          gate=PushToTalk(clock, intervals=((0, 1 << 62),)), options=VoiceOptions(streaming=True),
+                          on_partial=partials.append)
+    await front.run()
+    return front, partials
+
+
+async def test_partials_arrive_while_speaking_and_a_complete_question_ends_early(
+        fitted: WhisperTranscriber) -> None:
+    front, partials = await _stream(await spoken("Which of these has the most protein?", "en-gb"), fitted)
+    [turn] = front.turns
+    assert (turn.intent.kind, turn.intent.skill) == ("ask", "protein")
+    assert any(p.audio_end_ns < turn.heard.end_ns for p in partials)      # heard before the last word
+    assert partials[-1].transcript.text == turn.heard.text                # the final needed no more decoding
+    assert front.streaming is not None and front.streaming.early_ends == 1
+    # Ended by what was said: well before the 600 ms of silence the timeout would have waited for.
+    assert turn.heard.heard_ns - turn.heard.end_ns < front.options.vad.min_silence_ms * 1_000_000
+
+
+async def test_a_pause_after_an_incomplete_question_does_not_end_it(fitted: WhisperTranscriber) -> None:
+    first = await spoken("Which of these has the most", "en-us", lead_s=0.5, tail_s=0.0)
+    second = await spoken("protein", "en-us", lead_s=0.0, tail_s=1.0)
+    pause = np.zeros(int(0.4 * SPEECH_RATE), np.float32)
+    front, partials = await _stream(np.concatenate([first, pause, second]), fitted)
+    assert [(t.intent.kind, t.intent.skill) for t in front.turns] == [("ask", "protein")], \
+        [t.heard.text for t in front.turns]
+    assert "most protein" in front.turns[0].heard.text.lower()
+    assert any("protein" not in p.transcript.text.lower() for p in partials)   # heard in the pause, not ended
