@@ -1,13 +1,13 @@
 """Recognition while the wearer speaks: partial transcripts of the growing utterance, and its end found by what
 was said (``endpoint``) as well as by silence.
 
-While an utterance is open the recogniser runs again on all of it every ``decode_every_ms`` of new audio, and at
-once when a pause starts, each time in the transcriber's worker thread (never on the loop), one decode at a time.
-Each result is a *partial* transcript, offered to a hook the edge can show. When the newest partial heard all the
-speech so far, reads as a complete question and a short pause follows, the utterance ends there; its final
-transcript is that partial, with no decode left to wait for. Otherwise the utterance ends on the silence timeout
-as before, and its final transcript is the partial (if the audio since was silence), the decode in flight (if it
-will cover the speech), or one decode of the whole.
+While an utterance is open the recogniser runs again on all of it once ``decode_every_ms`` of new audio came
+since it was last idle, and at once when a pause starts, each time in the transcriber's worker thread (never on
+the loop), one decode at a time. Each result is a *partial* transcript, offered to a hook the edge can show.
+When the newest partial heard all the speech so far, reads as a complete question and a short pause follows,
+the utterance ends there; its final transcript is that partial, with no decode left to wait for. Otherwise the
+utterance ends on the silence timeout as before, and its final transcript is the partial (if the audio since was
+silence), the decode in flight (if it will cover the speech), or one decode of the whole.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class StreamingRecognizer:
         self._decoding: asyncio.Task[Partial | None] | None = None
         self._decoding_until_ns = 0            # audio end of the decode in flight
         self._decoded_until_ns = 0             # audio end of the newest decode started
+        self._idle_since_ns = 0                # when the newest decode finished (the clock's time)
         self.partials = 0
         self.early_ends = 0                    # utterances ended by what was said, before the timeout
 
@@ -83,7 +84,9 @@ class StreamingRecognizer:
             return False
         if view.quiet_ms >= self.config.pause_decode_ms:
             return self._decoded_until_ns < view.last_speech_ns
-        heard_since = view.end_ns - max(self._decoded_until_ns, view.start_ns)
+        # Counted from when the recogniser fell idle, not from the last decode's start: on a busy CPU back-to-back
+        # partials would leave it busy when the pause comes, and the decode that matters would wait behind one.
+        heard_since = view.end_ns - max(self._decoded_until_ns, self._idle_since_ns, view.start_ns)
         return heard_since >= self.config.decode_every_ms * _NS_PER_MS
 
     def start_decode(self, samples: Samples, view: OpenUtterance) -> None:
@@ -96,6 +99,8 @@ class StreamingRecognizer:
         except EdgeError as exc:
             log.warning("partial transcript failed: %s", exc)
             return None
+        finally:
+            self._idle_since_ns = self._clock.now_ns()
         partial = Partial(transcript, view.start_ns, view.end_ns)
         if generation == self._generation:
             self._partial = partial

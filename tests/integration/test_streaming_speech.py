@@ -38,6 +38,12 @@ def fitted() -> Iterator[WhisperTranscriber]:
     transcriber.close()
 
 
+def _trimmed(samples: Samples) -> Samples:
+    """Without the synthesizer's own silence before and after the words."""
+    loud = np.flatnonzero(np.abs(samples) > 0.01)
+    return samples[loud[0]:loud[-1] + 1]
+
+
 async def _stream(samples: Samples, transcriber: WhisperTranscriber) -> tuple[VoiceFrontEnd, list[Partial]]:
     clock = MonotonicClock()
     partials: list[Partial] = []
@@ -61,10 +67,11 @@ async def test_partials_arrive_while_speaking_and_a_complete_question_ends_early
 
 
 async def test_a_pause_after_an_incomplete_question_does_not_end_it(fitted: WhisperTranscriber) -> None:
-    first = await spoken("Which of these has the most", "en-us", lead_s=0.5, tail_s=0.0)
-    second = await spoken("protein", "en-us", lead_s=0.0, tail_s=1.0)
-    pause = np.zeros(int(0.4 * SPEECH_RATE), np.float32)
-    front, partials = await _stream(np.concatenate([first, pause, second]), fitted)
+    first = _trimmed(await spoken("Which of these has the most", "en-us", lead_s=0.0, tail_s=0.0))
+    second = _trimmed(await spoken("protein", "en-us", lead_s=0.0, tail_s=0.0))
+    lead, pause, tail = (np.zeros(int(s * SPEECH_RATE), np.float32) for s in (0.5, 0.4, 1.0))
+    # 400 ms of silence: twice what ends a complete question, less than the 600 ms timeout.
+    front, partials = await _stream(np.concatenate([lead, first, pause, second, tail]), fitted)
     assert [(t.intent.kind, t.intent.skill) for t in front.turns] == [("ask", "protein")], \
         [t.heard.text for t in front.turns]
     assert "most protein" in front.turns[0].heard.text.lower()
