@@ -4,12 +4,16 @@ what was said ends the utterance, and which transcript is final (the real recogn
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 
 from eyeline.devices.audio import Samples
+from eyeline.edge.messages import Answer
+from eyeline.edge.transport.wire import UtteranceOut
 from eyeline.edge.voice.asr import Transcript
 from eyeline.edge.voice.endpoint import EndpointConfig
+from eyeline.edge.voice.listen import ListenOptions, voice_front_end
 from eyeline.edge.voice.streaming import Partial, StreamingRecognizer
 from eyeline.edge.voice.vad import OpenUtterance, SpeechSegment
 from eyeline.protos.clock import VirtualClock
@@ -31,6 +35,14 @@ class HeldTranscriber:
         self.calls.append(len(samples))
         await self.go.wait()
         return Transcript(self._texts.pop(0), "en", 0.9)
+
+
+class ScriptedAsker:
+    async def ask(self, text: str, mode: str = "", utterance: UtteranceOut | None = None) -> str:
+        return "q"
+
+    async def answer(self, query_id: str) -> Answer:
+        return Answer(query_id, "", 0, "", "", True)
 
 
 def _view(last_speech_ms: int, end_ms: int, start_ms: int = 0) -> OpenUtterance:
@@ -146,3 +158,14 @@ async def test_a_decode_of_a_closed_utterance_is_not_the_next_ones_partial() -> 
     assert (await final).transcript.text == "stop"
     assert not recognizer.wants_end(_view(300, 600, start_ms=100))  # no partial of this utterance yet
     await recognizer.aclose()
+
+
+def test_listening_streams_with_the_edges_recogniser_but_not_with_the_clouds(tmp_path: Path) -> None:
+    asker = ScriptedAsker()
+    ours = voice_front_end(asker, ListenOptions(str(tmp_path / "q.wav")), VirtualClock())
+    assert ours.streaming is not None
+    theirs = voice_front_end(asker, ListenOptions(str(tmp_path / "q.wav"), asr="cloud"), VirtualClock(),
+                             transcriber=HeldTranscriber())
+    assert theirs.streaming is None                  # the cloud would be sent the growing utterance again and again
+    baseline = voice_front_end(asker, ListenOptions(str(tmp_path / "q.wav"), streaming=False), VirtualClock())
+    assert baseline.streaming is None
