@@ -26,7 +26,7 @@ import numpy as np
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples, read_audio_file, resample
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
-from eyeline.edge.voice.asr import WhisperOptions, WhisperTranscriber
+from eyeline.edge.voice.asr import WhisperOptions, WhisperTranscriber, streaming_options
 from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd, VoiceOptions
 from eyeline.edge.voice.intents import Intent, normalize, parse_intent
 from eyeline.edge.voice.speech import EspeakSynthesizer
@@ -147,7 +147,7 @@ async def run_speech(data_dir: Path | None, paths: tuple[str, ...] = (TODAY, STR
     clips = await _clips(data_dir)
     results = []
     for path in paths:
-        whisper = WhisperTranscriber(WhisperOptions(window="fitted" if path == STREAMING else "full"))
+        whisper = WhisperTranscriber(streaming_options() if path == STREAMING else WhisperOptions())
         whisper.load()
         try:
             for name, truth, expected, samples in clips:
@@ -194,7 +194,7 @@ beam 1, then the intent rules) on two paths, one after the other in the same run
 after 600 ms of silence, then Whisper runs on its fixed 30 s window; the clip plays on a virtual clock, so the
 latency is the VAD's wait (audio time) plus recognition (wall time). *Streaming* (`VoiceOptions(streaming=True)`,
 what `eyeline edge --listen` uses with the edge's recogniser): Whisper re-runs on the growing utterance every
-400 ms of new audio and as soon as a pause starts, on a window fitted to the utterance; when the newest partial
+400 ms of new audio and as soon as a pause starts, on a window fitted to the utterance (beam 3); when the newest partial
 heard all the speech and reads as a complete question or command, 200 ms of quiet ends the utterance (else the
 600 ms timeout does) and that partial is the transcript. The clip plays in real time, so partial decodes compete
 with the audio for the CPU, and the latency is wall time from the end of speech to the final transcript.

@@ -108,6 +108,12 @@ class WhisperOptions:
     window: str = "full"              # "full": Whisper's 30 s; "fitted": the utterance's length (fitted.py)
 
 
+def streaming_options(model: str = "") -> WhisperOptions:
+    """What streaming recognition runs: the fitted window, with a beam of 3 (on the spoken-query set it made fewer
+    word errors than greedy decoding there, for a small part of the time the window saves)."""
+    return WhisperOptions(model=model, window="fitted", beam_size=3)
+
+
 class WhisperTranscriber:
     """faster-whisper behind a single worker thread; the model loads on first use (or ``load()``)."""
 
@@ -133,7 +139,8 @@ class WhisperTranscriber:
         except (RuntimeError, ValueError, OSError) as exc:
             raise AsrError(f"cannot load the speech model {path!r}: {exc}") from exc
         if self.options.window == "fitted" and self.options.language:   # detecting the language needs 30 s
-            self._fitted = FittedDecoder(self._model, self.options.language, self.options.prompt)
+            self._fitted = FittedDecoder(self._model, self.options.language, self.options.prompt,
+                                         self.options.beam_size)
 
     def transcribe_now(self, samples: Samples) -> Transcript:
         """Blocking transcription of 16 kHz mono samples (worker threads and tools only)."""

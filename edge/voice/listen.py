@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eyeline.devices.audio import AudioFileSource, AudioSource, MicrophoneSource
-from eyeline.edge.voice.asr import Transcriber, WhisperOptions, WhisperTranscriber
+from eyeline.edge.voice.asr import Transcriber, WhisperOptions, WhisperTranscriber, streaming_options
 from eyeline.edge.voice.front_end import Asker, HandsFree, PushToTalk, TalkGate, VoiceFrontEnd, VoiceOptions, VoiceTurn
 from eyeline.edge.voice.speech import SpeakerPlayer, SpeechOutput, WavRecorder, best_synthesizer
 from eyeline.edge.voice.streaming import PartialHook
@@ -58,7 +58,7 @@ def voice_front_end(asker: Asker, options: ListenOptions, clock: Clock,
     only: streaming would send the growing utterance up again and again)."""
     streaming = options.streaming and transcriber is None
     transcriber = transcriber or WhisperTranscriber(
-        WhisperOptions(model=options.whisper_model, window="fitted" if streaming else "full"))
+        streaming_options(options.whisper_model) if streaming else WhisperOptions(model=options.whisper_model))
     source = audio if audio is not None else open_audio(options.audio, clock)
     return VoiceFrontEnd(source, transcriber, asker, gate=_gate(options, clock),
                          synthesizer=best_synthesizer(options.voice), output=_output(options), clock=clock,

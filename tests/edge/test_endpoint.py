@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eyeline.edge.voice.endpoint import EndpointConfig, is_complete, pause_needed_ms
-from eyeline.edge.voice.fitted import restart_cut
+from eyeline.edge.voice.fitted import restart_cut, without_restated
 
 
 @pytest.mark.parametrize("text", [
@@ -39,3 +39,15 @@ def test_a_decoding_that_starts_the_text_over_is_cut_where_it_restarts() -> None
     assert restart_cut([1, 2, 3, 4, 2, 3, 5]) == [1, 2, 3, 4, 2, 3, 5]   # a phrase said twice inside stays
     assert restart_cut([9, 9, 9]) == [9, 9, 9]                  # "no, no, no": no whole restart
     assert restart_cut([]) == []
+
+
+def test_a_sentence_said_over_again_is_dropped_and_different_sentences_are_kept() -> None:
+    assert without_restated("Which of the least sugar? Which has the least sugar? Which has the least") == \
+        "Which of the least sugar?"
+    assert without_restated("Stop. Stop.") == "Stop."
+    assert without_restated("Which one? Which one has the most protein?") == \
+        "Which one? Which one has the most protein?"
+    jfk = ("And so my fellow Americans. Ask not. What your country can do for you. "
+           "Ask what you can do for your country.")
+    assert without_restated(jfk) == jfk
+    assert without_restated("") == ""

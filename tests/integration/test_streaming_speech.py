@@ -13,7 +13,7 @@ import pytest
 from eyeline.devices.audio import SPEECH_RATE, ArraySource, Samples
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
-from eyeline.edge.voice.asr import WhisperOptions, WhisperTranscriber
+from eyeline.edge.voice.asr import WhisperTranscriber, streaming_options
 from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd, VoiceOptions
 from eyeline.edge.voice.streaming import Partial
 from eyeline.protos.clock import MonotonicClock
@@ -32,7 +32,7 @@ class Listener:
 
 @pytest.fixture(scope="module")
 def fitted() -> Iterator[WhisperTranscriber]:
-    transcriber = WhisperTranscriber(WhisperOptions(window="fitted"))
+    transcriber = WhisperTranscriber(streaming_options())
     transcriber.load()
     yield transcriber
     transcriber.close()
