@@ -190,17 +190,18 @@ def render_speech_section(results: list[ClipResult], command: str) -> str:
 
 Spoken queries ({len(QUERIES)} phrases x {len(VOICES)} espeak-ng voices) and the real recordings in
 `shared/data/speech`, each through the edge's voice front end (Silero VAD, Whisper base int8 on 2 CPU threads,
-beam 1, then the intent rules) on two paths, one after the other in the same run. *Today*: an utterance ends
-after 600 ms of silence, then Whisper runs on its fixed 30 s window; the clip plays on a virtual clock, so the
-latency is the VAD's wait (audio time) plus recognition (wall time). *Streaming* (`VoiceOptions(streaming=True)`,
-what `eyeline edge --listen` uses with the edge's recogniser): Whisper re-runs on the growing utterance every
-400 ms of new audio and as soon as a pause starts, on a window fitted to the utterance (beam 3); when the newest partial
-heard all the speech and reads as a complete question or command, 200 ms of quiet ends the utterance (else the
-600 ms timeout does) and that partial is the transcript. The clip plays in real time, so partial decodes compete
-with the audio for the CPU, and the latency is wall time from the end of speech to the final transcript.
-Early ends: utterances ended by what was said. Baselines from the same run: the utterance's own length
-(real-time factor = latency / clip length) and the intent rules applied to the true text instead of the
-transcript ({truth_accuracy:.0f} % of the hand-labelled intents).
+then the intent rules) on two paths, one after the other in the same run. *Today*: an utterance ends after
+600 ms of silence, then Whisper runs on its fixed 30 s window (beam 1); the clip plays on a virtual clock, so
+the latency is the VAD's wait (audio time) plus recognition (wall time). *Streaming*
+(`VoiceOptions(streaming=True)`, what `eyeline edge --listen` uses with the edge's recogniser): Whisper re-runs
+on the growing utterance once 400 ms of new audio came since it was last idle, and as soon as a pause starts,
+on a window fitted to the utterance (beam 3); when the newest partial heard all the speech and reads as a
+complete question or command, 200 ms of quiet ends the utterance (else the 600 ms timeout does) and that partial
+is the transcript. The clip plays in real time, so partial decodes compete with the audio for the CPU, and the
+latency is wall time from the end of speech to the final transcript. Early ends: utterances ended by what was
+said. Baselines from the same run: the utterance's own length (real-time factor = latency / clip length) and
+the intent rules applied to the true text instead of the transcript ({truth_accuracy:.0f} % of the
+hand-labelled intents).
 
 | path | clips | n | p50 ms | p95 ms | latency / clip length | WER | intent accuracy | early ends |
 |---|---|---:|---:|---:|---:|---:|---:|---:|
@@ -211,7 +212,7 @@ Intents missed:
 
 Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average
 {os.getloadavg()[0]:.1f} when the section was written (other work on the machine slows recognition).
-Command: `{command}` (this section; `--no-speech` leaves it out, `eyeline bench --only-speech` measures only it)
+Command: `{command}` (`--no-speech` leaves this section out of a full run; `--only-speech` measures only it)
 """
 
 
