@@ -67,3 +67,11 @@ async def test_a_real_recording_is_heard_with_its_latency(shared_data: Path, whi
     assert clip.errors <= 1 and clip.intent_ok
     (latency,) = clip.latencies_ms
     assert latency > 600     # at least the VAD's wait for 600 ms of silence
+
+
+def test_the_bench_can_measure_speech_alone() -> None:
+    from eyeline.tools.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "--only-speech", "--output", "out.md"])
+    assert args.only_speech and str(args.output) == "out.md"
+    assert not build_parser().parse_args(["bench"]).only_speech
