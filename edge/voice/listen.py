@@ -17,7 +17,7 @@ from eyeline.devices.audio import AudioFileSource, AudioSource, MicrophoneSource
 from eyeline.edge.voice.asr import Transcriber, WhisperOptions, WhisperTranscriber, streaming_options
 from eyeline.edge.voice.front_end import Asker, HandsFree, PushToTalk, TalkGate, VoiceFrontEnd, VoiceOptions, VoiceTurn
 from eyeline.edge.voice.speech import SpeakerPlayer, SpeechOutput, WavRecorder, best_synthesizer
-from eyeline.edge.voice.streaming import PartialHook
+from eyeline.edge.voice.streaming import Partial, PartialHook
 from eyeline.protos.clock import Clock
 
 
@@ -72,6 +72,19 @@ class TurnPrinter:
         outcome = turn.answer or turn.error or ("(ignored)" if turn.intent.kind == "ignore" else "")
         print(f"heard: {turn.heard.text!r} -> {turn.intent.kind} {turn.intent.skill} {turn.intent.mode}".rstrip()
               + (f": {outcome}" if outcome else ""), flush=True)
+
+
+class PartialPrinter:
+    """Prints what is being heard while the wearer still speaks (each partial transcript, when it changes)."""
+
+    def __init__(self) -> None:
+        self._last = ""
+
+    def __call__(self, partial: Partial) -> None:
+        text = partial.transcript.text
+        if text and text != self._last:
+            print(f"hearing: {text!r}", flush=True)
+        self._last = text
 
 
 async def run_front_end(front: VoiceFrontEnd) -> None:

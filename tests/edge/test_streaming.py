@@ -7,13 +7,14 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from eyeline.devices.audio import Samples
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
 from eyeline.edge.voice.asr import Transcript
 from eyeline.edge.voice.endpoint import EndpointConfig
-from eyeline.edge.voice.listen import ListenOptions, voice_front_end
+from eyeline.edge.voice.listen import ListenOptions, PartialPrinter, voice_front_end
 from eyeline.edge.voice.streaming import Partial, StreamingRecognizer
 from eyeline.edge.voice.vad import OpenUtterance, SpeechSegment
 from eyeline.protos.clock import VirtualClock
@@ -169,3 +170,10 @@ def test_listening_streams_with_the_edges_recogniser_but_not_with_the_clouds(tmp
     assert theirs.streaming is None                  # the cloud would be sent the growing utterance again and again
     baseline = voice_front_end(asker, ListenOptions(str(tmp_path / "q.wav"), streaming=False), VirtualClock())
     assert baseline.streaming is None
+
+
+def test_the_wearer_sees_each_new_partial_once(capsys: pytest.CaptureFixture[str]) -> None:
+    printer = PartialPrinter()
+    for text in ("which", "which of these", "which of these", ""):
+        printer(Partial(Transcript(text, "en", 0.9), 0, 0))
+    assert capsys.readouterr().out.splitlines() == ["hearing: 'which'", "hearing: 'which of these'"]
