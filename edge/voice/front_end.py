@@ -27,8 +27,10 @@ from eyeline.edge.errors import EdgeError
 from eyeline.edge.messages import Answer
 from eyeline.edge.transport.wire import UtteranceOut
 from eyeline.edge.voice.asr import Transcriber
+from eyeline.edge.voice.endpoint import EndpointConfig
 from eyeline.edge.voice.intents import Intent, parse_intent
 from eyeline.edge.voice.speech import SpeechError, SpeechOutput, SpeechSynthesizer
+from eyeline.edge.voice.streaming import Final, PartialHook, StreamingRecognizer
 from eyeline.edge.voice.vad import AudioFormatError, SileroVad, SpeechSegment, SpeechSegmenter, VadConfig
 from eyeline.protos.clock import Clock, MonotonicClock
 from eyeline.protos.tasks import TaskSet
@@ -99,14 +101,14 @@ class HeardUtterance:
     text: str
     start_ns: int            # capture time of the first speech sample
     end_ns: int              # capture time of the last speech sample
-    heard_ns: int            # when the VAD closed the utterance (the clock's time)
-    transcribe_ns: int       # real time the recogniser took (the front end's cost clock)
+    heard_ns: int            # when the VAD closed the utterance, or (streaming) when its transcript was final
+    transcribe_ns: int       # real time the recogniser took after heard_ns (the front end's cost clock)
     confidence: float
     language: str
 
     @property
     def latency_ns(self) -> int:
-        """End of speech → transcript: the VAD's wait for silence plus recognition."""
+        """End of speech → transcript: the wait for the utterance to end plus recognition after it."""
         return self.heard_ns - self.end_ns + self.transcribe_ns
 
     def to_wire(self) -> UtteranceOut:
@@ -130,6 +132,8 @@ class VoiceOptions:
     answer_timeout_s: float = 60.0
     segment_queue: int = 4           # utterances waiting for the recogniser; more are dropped and counted
     turns_kept: int = 100
+    streaming: bool = False          # partial transcripts while speaking, and ends found by what was said
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
 
 @dataclass(slots=True)
@@ -142,6 +146,7 @@ class VoiceStats:
 
 
 TurnHook = Callable[[VoiceTurn], None]
+_Heard = tuple[SpeechSegment, asyncio.Task[Final] | None]   # the final transcript, when streaming made it
 
 
 class VoiceFrontEnd:
@@ -149,7 +154,7 @@ class VoiceFrontEnd:
                  gate: TalkGate | None = None, synthesizer: SpeechSynthesizer | None = None,
                  output: SpeechOutput | None = None, options: VoiceOptions | None = None,
                  clock: Clock | None = None, vad: SileroVad | None = None, on_turn: TurnHook | None = None,
-                 cost_clock: Clock | None = None) -> None:
+                 cost_clock: Clock | None = None, on_partial: PartialHook | None = None) -> None:
         self.options = options or VoiceOptions()
         self._source = source
         self._transcriber = transcriber
@@ -163,7 +168,10 @@ class VoiceFrontEnd:
         self._cost_clock = cost_clock or MonotonicClock()
         self._vad = vad
         self._on_turn = on_turn
-        self._segments: asyncio.Queue[SpeechSegment | None] = asyncio.Queue(self.options.segment_queue)
+        self._segments: asyncio.Queue[_Heard | None] = asyncio.Queue(self.options.segment_queue)
+        self.streaming = StreamingRecognizer(
+            transcriber, self._clock, silence_timeout_ms=self.options.vad.min_silence_ms,
+            config=self.options.endpoint, on_partial=on_partial) if self.options.streaming else None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="edge-vad")
         self._speech = TaskSet("voice speaking", logger=log)   # the answer being spoken, ended with ``run``
         self._speaking: asyncio.Task[None] | None = None
@@ -188,6 +196,8 @@ class VoiceFrontEnd:
             raise failed.exceptions[0] from None   # a missing microphone, a broken stream: as itself
         finally:
             await self._speech.aclose()   # still speaking only when listening failed or was cancelled
+            if self.streaming is not None:
+                await self.streaming.aclose()
             await self._source.aclose()
             self._pool.shutdown(wait=False)
 
@@ -209,6 +219,7 @@ class VoiceFrontEnd:
                 was_open = is_open
                 if is_open:
                     await self._emit(await loop.run_in_executor(self._pool, self._segment, segmenter, chunk))
+                    await self._emit(await self._stream(segmenter))
             await self._emit(await loop.run_in_executor(self._pool, segmenter.flush))
         finally:
             await self._segments.put(None)
@@ -222,17 +233,33 @@ class VoiceFrontEnd:
             self.stats.rejected_chunks += 1
             return []
 
+    async def _stream(self, segmenter: SpeechSegmenter) -> list[SpeechSegment]:
+        """Streaming: end the open utterance if what was said is complete, else maybe start a partial decode."""
+        view = segmenter.open_utterance()
+        if self.streaming is None or view is None:
+            return []
+        loop = asyncio.get_running_loop()
+        if self.streaming.wants_end(view):
+            return await loop.run_in_executor(self._pool, segmenter.end_now)
+        if self.streaming.wants_decode(view):
+            self.streaming.start_decode(await loop.run_in_executor(self._pool, segmenter.open_samples), view)
+        return []
+
     async def _emit(self, segments: list[SpeechSegment]) -> None:
         for segment in segments:
             self.stats.utterances += 1
+            final = self.streaming.finish(segment) if self.streaming is not None else None
             if self._segments.full():
                 self.stats.dropped_utterances += 1   # the recogniser is behind: the newest is dropped
+                if final is not None:
+                    final.cancel()
                 continue
-            self._segments.put_nowait(segment)
+            self._segments.put_nowait((segment, final))
 
     async def _respond(self) -> None:
-        while (segment := await self._segments.get()) is not None:
-            heard = await self._transcribe(segment)
+        while (item := await self._segments.get()) is not None:
+            segment, final = item
+            heard = await self._transcribe(segment) if final is None else self._finished(segment, await final)
             intent = parse_intent(heard.text)
             if intent.kind == "ask" and not intent.skill and self.gate.hands_free:
                 intent = Intent("ignore")   # hands-free: open questions may be talk around the wearer
@@ -244,6 +271,12 @@ class VoiceFrontEnd:
         transcript = await self._transcriber.transcribe(segment.samples)
         took = self._cost_clock.now_ns() - started
         return HeardUtterance(transcript.text, segment.start_ns, segment.end_ns, heard_ns, took,
+                              transcript.confidence, transcript.language)
+
+    @staticmethod
+    def _finished(segment: SpeechSegment, final: Final) -> HeardUtterance:
+        transcript = final.transcript
+        return HeardUtterance(transcript.text, segment.start_ns, segment.end_ns, final.ready_ns, 0,
                               transcript.confidence, transcript.language)
 
     def _record(self, turn: VoiceTurn) -> None:

@@ -85,6 +85,19 @@ class SpeechSegment:
         return len(self.samples) * 1000 // self.sample_rate
 
 
+@dataclass(frozen=True, slots=True)
+class OpenUtterance:
+    """The utterance still being spoken, as far as it has been heard (capture times)."""
+
+    start_ns: int
+    last_speech_ns: int      # end of the newest window the VAD called speech
+    end_ns: int              # end of the newest window
+
+    @property
+    def quiet_ms(self) -> int:
+        return (self.end_ns - self.last_speech_ns) // 1_000_000
+
+
 @dataclass(slots=True)
 class _Open:
     start_ns: int
@@ -130,6 +143,22 @@ class SpeechSegmenter:
         self._pending = np.zeros(0, np.float32)
         self._history.clear()
         self._vad.reset()
+        return [segment] if segment is not None else []
+
+    def open_utterance(self) -> OpenUtterance | None:
+        state = self._open
+        if state is None:
+            return None
+        return OpenUtterance(state.start_ns, state.last_speech_ns,
+                             state.start_ns + len(state.windows) * self._window_ns())
+
+    def open_samples(self) -> Samples:
+        """The samples of the open utterance so far (empty when none is open)."""
+        return np.concatenate(self._open.windows) if self._open is not None else np.zeros(0, np.float32)
+
+    def end_now(self) -> list[SpeechSegment]:
+        """Close the open utterance here: its end was recognised by what was said, before the silence timeout."""
+        segment = self._close() if self._open is not None else None
         return [segment] if segment is not None else []
 
     def _ms_to_windows(self, ms: int) -> int:

@@ -50,3 +50,22 @@ async def test_a_synthetic_voice_asking_for_protein_routes_to_the_protein_skill(
     intent = parse_intent(transcript.text)
     assert "protein" in transcript.text.lower()
     assert (intent.kind, intent.skill) == ("ask", "protein")
+
+
+async def test_the_fitted_window_hears_what_the_full_one_hears(shared_data: Path, whisper: WhisperTranscriber) -> None:
+    assert whisper.options.cache_dir is not None
+    fitted = WhisperTranscriber(WhisperOptions(cache_dir=whisper.options.cache_dir, window="fitted"))
+    try:
+        samples, _ = read_audio_file(shared_data / "speech" / "voice2json_what_time_is_it.wav")
+        transcript = await fitted.transcribe(samples)
+        assert transcript.text.lower().strip(" ?.") == "what time is it"     # once, not started over
+        assert transcript.language == "en" and 0.5 < transcript.confidence <= 1.0
+        stop = await fitted.transcribe(await spoken("Stop.", "en-gb"))
+        assert parse_intent(stop.text).kind == "stop"
+    finally:
+        fitted.close()
+
+
+def test_an_unknown_window_is_a_clear_error() -> None:
+    with pytest.raises(AsrError, match="window"):
+        WhisperTranscriber(WhisperOptions(window="10s"))
