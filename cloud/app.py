@@ -23,6 +23,7 @@ from eyeline.cloud.ingress.grpc_ingress import GrpcIngress
 from eyeline.cloud.knowledge import demo_pack, grocery_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.ocr_runtime import OcrRuntime
 from eyeline.cloud.perception.speech import SpeechRecognizer
 from eyeline.cloud.reasoning.budgets import ModelConfig
 from eyeline.cloud.reasoning.model import ModelReasoner
@@ -79,6 +80,8 @@ class CloudConfig:
     detach_grace_s: float = 30.0           # a session whose gRPC stream broke waits this long to be resumed
     model: ModelConfig | None = None       # an OpenAI-compatible vision model behind the skills (None: embedded only)
     provisional_answers: bool = True       # answer at once from the session's last read, then over the asked frame
+    reuse_recognition: bool = True         # tracked reads recognise only the outlines whose cached text no longer holds
+    ocr_runtime: OcrRuntime | None = None  # how the OCR models run (None: the default, ocr.DEFAULT_RUNTIME)
 
     @property
     def max_message_bytes(self) -> int:
@@ -94,7 +97,7 @@ class Cloud:
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.sessions = SessionManager(config.max_sessions, config.frames_kept, detach_grace_s=config.detach_grace_s,
                                        new_id=lambda subject: signer.session_id(subject, os.urandom(9).hex()))
-        self._ocr = OcrPool(workers=config.ocr_workers)
+        self._ocr = OcrPool(workers=config.ocr_workers, runtime=config.ocr_runtime)
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
         # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
@@ -116,7 +119,8 @@ class Cloud:
                                      speech=SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
                                                                 clock=self.clock),
-                                     provisional=config.provisional_answers)
+                                     provisional=config.provisional_answers,
+                                     reuse_recognition=config.reuse_recognition)
         self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions
 
     @property
