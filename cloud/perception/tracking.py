@@ -25,7 +25,7 @@ import numpy.typing as npt
 from eyeline.cloud.model import Image, NormBox, Point
 from eyeline.cloud.perception import spend
 from eyeline.cloud.perception.ocr import AsyncTextReader, Quad, TextLine
-from eyeline.cloud.perception.registration import Registration, register
+from eyeline.cloud.perception.registration import Features, Registration, features_of, register
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -75,6 +75,18 @@ class _Cached:
     image: Image
     gray: npt.NDArray[np.uint8]
     lines: tuple[TextLine, ...]
+    features: Features | None = None   # its ORB features, once a registration computed them
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """How a new frame lies against the cached one: the registration (None: not found), the frame's features and,
+    where found, its stale pixels."""
+
+    found: Registration | None
+    features: Features
+    reference: Features
+    stale: npt.NDArray[np.bool_] | None
 
 
 class TrackedTextReader:
@@ -104,24 +116,23 @@ class TrackedTextReader:
             self.stats.exact_hits += 1
             return cached.lines
         gray = _gray(image_bgr)
-        found, spent_ns = await asyncio.to_thread(_measured, register, cached.gray, gray)
+        moved, spent_ns = await asyncio.to_thread(_measured, _register_onto, cached, gray)
         spend.note(spend.REGISTRATION, spent_ns)
-        if found is None or found.confidence < _MIN_CONFIDENCE:
-            return await self._whole(image_bgr, gray=gray)
-        return await self._carried(cached, found, image_bgr, gray)
+        cached = _Cached(cached.image, cached.gray, cached.lines, moved.reference)
+        if moved.found is None or moved.stale is None:
+            return await self._whole(image_bgr, gray=gray, features=moved.features)
+        return await self._carried(cached, moved.found, moved.stale, image_bgr, gray, moved.features)
 
     async def _whole(self, image: Image, *, gray: npt.NDArray[np.uint8] | None = None,
-                     remember: bool = True) -> tuple[TextLine, ...]:
+                     remember: bool = True, features: Features | None = None) -> tuple[TextLine, ...]:
         lines = await self._base.read(image)
         self.stats.whole_reads += 1
         if remember:
-            self._cached = _Cached(image, gray if gray is not None else _gray(image), lines)
+            self._cached = _Cached(image, gray if gray is not None else _gray(image), lines, features)
         return lines
 
-    async def _carried(self, cached: _Cached, found: Registration, image: Image,
-                       gray: npt.NDArray[np.uint8]) -> tuple[TextLine, ...]:
-        stale, spent_ns = await asyncio.to_thread(_measured, stale_mask, cached.gray, gray, found.homography)
-        spend.note(spend.REGISTRATION, spent_ns)
+    async def _carried(self, cached: _Cached, found: Registration, stale: npt.NDArray[np.bool_], image: Image,
+                       gray: npt.NDArray[np.uint8], features: Features) -> tuple[TextLine, ...]:
         regions = regions_of(stale)
         moved = [_moved(line, found, cached.gray.shape, gray.shape) for line in cached.lines]
         # A line the view now cuts is read again where it still shows.
@@ -130,7 +141,7 @@ class TrackedTextReader:
         padded = [_pad(box, _REGION_PAD) for box in (*regions, *(box for box in cut if box is not None))]
         regions = _grown(padded, moved)
         if sum(_area(region) for region in regions) > _WHOLE_READ_SHARE:
-            return await self._whole(image, gray=gray)
+            return await self._whole(image, gray=gray, features=features)
         kept = [line for line in moved if not any(_overlaps(line.box, region) for region in regions)]
         if not regions:
             fresh: tuple[TextLine, ...] = ()
@@ -142,7 +153,7 @@ class TrackedTextReader:
         self.stats.region_reads += len(regions)
         self.stats.lines_carried += len(kept)
         lines = (*kept, *fresh)
-        self._cached = _Cached(image, gray, lines)
+        self._cached = _Cached(image, gray, lines, features)
         return lines
 
     async def _reread_regions(self, reader: OutlineReader, image: Image, regions: Sequence[NormBox],
@@ -220,6 +231,17 @@ def _stale_share(stale: npt.NDArray[np.bool_], box: NormBox) -> float:
     x0, y0 = int(box.x0 * cols), int(box.y0 * rows)
     patch = stale[y0:max(int(box.y1 * rows), y0 + 1), x0:max(int(box.x1 * cols), x0 + 1)]
     return float(patch.mean()) if patch.size else 1.0
+
+
+def _register_onto(cached: _Cached, gray: npt.NDArray[np.uint8]) -> _Moved:
+    """Register ``gray`` onto the cached frame (reusing the features computed for it last time) and, where that
+    holds, find the pixels the moved cached frame does not explain. One worker hop for all of it."""
+    reference = cached.features or features_of(cached.gray)
+    features = features_of(gray)
+    found = register(cached.gray, gray, reference=reference, frame=features)
+    if found is None or found.confidence < _MIN_CONFIDENCE:
+        return _Moved(None, features, reference, None)
+    return _Moved(found, features, reference, stale_mask(cached.gray, gray, found.homography))
 
 
 def _measured(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> tuple[_R, int]:
