@@ -45,6 +45,7 @@ _MIN_CONFIDENCE = 0.3
 # line's pixels changed; the rest of the regions' outlines are recognised.
 _SAME_LINE_IOU = 0.5
 _UNCHANGED_SHARE = 0.05
+_MISSED_IOU = 0.2   # below this overlap with every outline found, a cached line counts as missed by the detector
 _DETECTION_SHORT_SIDE, _DETECTION_LONG_SIDE = 736, 1280
 _MIN_WINDOW_PX = 8   # a sliver narrower than this holds no readable line
 
@@ -159,7 +160,10 @@ class TrackedTextReader:
     async def _reread_regions(self, reader: OutlineReader, image: Image, regions: Sequence[NormBox],
                               candidates: Sequence[TextLine], stale: npt.NDArray[np.bool_]) -> tuple[TextLine, ...]:
         """The regions' outlines; cached text kept where it still holds, the rest recognised in one batch."""
-        outlines = _deduplicated(await self._detect_windows(reader, image, _windows(image, regions)))
+        # Each window is detected with a margin (text touching a crop's edge is found unreliably); what lies only
+        # in the margin is a carried line already.
+        found = await self._detect_windows(reader, image, _windows(image, [_pad(r, _REGION_PAD) for r in regions]))
+        outlines = _deduplicated([line for line in found if any(_overlaps(line.box, r) for r in regions)])
         reused: list[TextLine] = []
         unread: list[TextLine] = []
         for outline in outlines:
@@ -168,6 +172,9 @@ class TrackedTextReader:
                 unread.append(outline)
             else:
                 reused.append(TextLine(same.text, same.score, outline.box, outline.quad))
+        # A cached line on unchanged pixels that the detector missed this time is still there.
+        reused += [line for line in candidates if _stale_share(stale, line.box) <= _UNCHANGED_SHARE
+                   and not any(_iou(line.box, outline.box) > _MISSED_IOU for outline in outlines)]
         read = await reader.recognize(image, [line.quad for line in unread]) if unread else ()
         self.stats.lines_reused += len(reused)
         self.stats.lines_recognized += len(unread)
