@@ -24,7 +24,7 @@ from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Image, NormBox, Point
 from eyeline.cloud.perception import spend
 from eyeline.cloud.perception.ocr_runtime import (
-    ARENA_ONE_THREAD,
+    DETECT_1280,
     TODAY,
     OcrRuntime,
     apply_runtime,
@@ -44,7 +44,9 @@ _MODEL_FILES = {
 
 # What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why); TODAY selects
 # rapidocr's own sessions, the path before runtimes were measured.
-DEFAULT_RUNTIME = ARENA_ONE_THREAD
+# Detection is held to 1280 px on a photo's long side: the same text on the large real photos at a fraction of
+# the cost (docs/PERFORMANCE.md, "Answers"); camera frames of 1280 px or less are detected as before.
+DEFAULT_RUNTIME = DETECT_1280
 
 
 class OcrError(CloudError):
