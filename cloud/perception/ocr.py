@@ -138,7 +138,8 @@ class OcrEngine:
         detector = self._ocr._load_det_model()
         own_rule = detector.limit_side_len
         if scale is not None:
-            image_bgr = cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+            image_bgr = np.asarray(cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR),
+                                   dtype=np.uint8)
             detector.limit_side_len = 1   # no enlarging beyond ``scale``
         try:
             result = self._ocr(image_bgr, use_det=True, use_cls=False, use_rec=False)
@@ -248,6 +249,11 @@ class OcrPool:
         ``scale`` as ``OcrEngine.detect`` takes it."""
         return await self._run(lambda engine: _detect(engine, image_bgr, scale))
 
+    async def detect_each(self, images: Sequence[Image], *,
+                          scale: float | None = None) -> tuple[tuple[Quad, ...], ...]:
+        """``detect`` for each image, in one worker call (one wait for a worker rather than one per image)."""
+        return await self._run(lambda engine: _detect_all(engine, images, scale))
+
     async def recognize(self, image_bgr: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
         """Each outline's text, read from ``image_bgr`` in batches; None where nothing readable is there."""
         return await self._run(lambda engine: _recognize(engine, image_bgr, quads))
@@ -315,6 +321,19 @@ def _detect(engine: TextReader, image: Image, scale: float | None) -> tuple[Quad
         return tuple(line.quad for line in engine.read(image))
     found: tuple[Quad, ...] = detect(image, scale=scale)
     return found
+
+
+def _detect_all(engine: TextReader, images: Sequence[Image], scale: float | None) -> tuple[tuple[Quad, ...], ...]:
+    """Each image's outlines; the engine's ``last_parts`` then holds the parts of all of them, summed."""
+    found: list[tuple[Quad, ...]] = []
+    spent: dict[str, int] = {}
+    for image in images:
+        found.append(_detect(engine, image, scale))
+        for part, ns in getattr(engine, "last_parts", {}).items():
+            spent[part] = spent.get(part, 0) + ns
+    if hasattr(engine, "last_parts"):
+        engine.last_parts = spent
+    return tuple(found)
 
 
 def _recognize(engine: TextReader, image: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:

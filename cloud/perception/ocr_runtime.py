@@ -141,7 +141,7 @@ def cap_detection(ocr: Any, max_side: int) -> None:
 
     detector = ocr._load_det_model()
 
-    class CappedPreProcess(DetPreProcess):  # type: ignore[misc]
+    class CappedPreProcess(DetPreProcess):
         def resize(self, img: np.ndarray) -> np.ndarray | None:
             return _capped_resize(img, int(self.limit_side_len), max_side)
 

@@ -50,7 +50,7 @@ class Features:
 
 def features_of(gray: Gray, *, features: int = 2000) -> Features:
     keypoints, descriptors = cv2.ORB.create(nfeatures=features).detectAndCompute(_gray(gray), None)
-    return Features(tuple(keypoints), descriptors)
+    return Features(tuple(keypoints), None if descriptors is None else np.asarray(descriptors, dtype=np.uint8))
 
 
 def register(reference_gray: Gray, frame_gray: Gray, *, features: int = 2000, reference: Features | None = None,

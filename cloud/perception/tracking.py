@@ -54,7 +54,8 @@ _MIN_WINDOW_PX = 8   # a sliver narrower than this holds no readable line
 class OutlineReader(Protocol):
     """A reader that finds text outlines and reads given outlines as separate steps (the OCR pool)."""
 
-    async def detect(self, image_bgr: Image, *, scale: float | None = None) -> tuple[Quad, ...]: ...
+    async def detect_each(self, images: Sequence[Image], *,
+                          scale: float | None = None) -> tuple[tuple[Quad, ...], ...]: ...
 
     async def recognize(self, image_bgr: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]: ...
 
@@ -184,14 +185,13 @@ class TrackedTextReader:
     async def _detect_windows(reader: OutlineReader, image: Image, windows: Sequence[Window]) -> list[TextLine]:
         """Outlines found in each window on its own, at the scale the whole frame is detected at: detection costs
         per pixel, and a mosaic of a tall strip and a wide one is mostly blank canvas."""
-        scale = _frame_detection_scale(image)
         rows, cols = image.shape[:2]
+        windows = [w for w in windows if min(w[2] - w[0], w[3] - w[1]) >= _MIN_WINDOW_PX]
+        pieces = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
         found: list[TextLine] = []
-        for x0, y0, x1, y1 in windows:
-            piece = np.ascontiguousarray(image[y0:y1, x0:x1])
-            if min(piece.shape[:2]) < _MIN_WINDOW_PX:
-                continue
-            for quad in await reader.detect(piece, scale=scale):
+        for (x0, y0, x1, y1), quads in zip(windows, await reader.detect_each(
+                pieces, scale=_frame_detection_scale(image)), strict=True):
+            for quad in quads:
                 placed = tuple(((x0 + x * (x1 - x0)) / cols, (y0 + y * (y1 - y0)) / rows) for x, y in quad)
                 found.append(_outline((placed[0], placed[1], placed[2], placed[3])))
         return found
@@ -216,7 +216,8 @@ def _frame_detection_scale(image: Image) -> float:
     """The scale the detector reads a whole frame of this size at (PP-OCR raises its short side to 736 px,
     at most 1280 px along the long side): the mosaic of its pieces is read at the same scale."""
     rows, cols = image.shape[:2]
-    return min(max(1.0, _DETECTION_SHORT_SIDE / min(rows, cols)), max(1.0, _DETECTION_LONG_SIDE / max(rows, cols)))
+    short, long = float(min(rows, cols)), float(max(rows, cols))
+    return min(max(1.0, _DETECTION_SHORT_SIDE / short), max(1.0, _DETECTION_LONG_SIDE / long))
 
 
 def _outline(quad: Quad) -> TextLine:
