@@ -61,11 +61,13 @@ ARENA = OcrRuntime("onnxruntime, memory arena on", memory_arena=True)
 # "OCR runtimes"): two spinning intra-op threads on two busy cores mostly wait for each other. On a machine with
 # many cores, give the pool more workers (one thread each) rather than more threads per engine.
 ARENA_ONE_THREAD = OcrRuntime("onnxruntime, memory arena on, 1 intra-op thread", memory_arena=True, threads=1)
-# Detection on a large photo at no more than 1280 px on its long side (a 2000x2666 photo is detected at 960x1280
-# rather than 1504x2000): the detector finds a line's outline as well at that scale, and recognition still crops
-# each line from the full-resolution image, at the 48 px height the recogniser reads.
+# Detection on a large photo at no more than 1600 (or 1280) px on its long side (a 2000x2666 photo is detected at
+# 1216x1600 rather than 1504x2000); recognition still crops each line from the full-resolution image, at the 48 px
+# height the recogniser reads. 1600 px is the default (ocr.DEFAULT_RUNTIME); 1280 px lost two real photos of 21.
 DETECT_1280 = ARENA_ONE_THREAD.named("onnxruntime, memory arena on, 1 intra-op thread, detection at <= 1280 px",
                                      det_max_side=1280)
+DETECT_1600 = ARENA_ONE_THREAD.named("onnxruntime, memory arena on, 1 intra-op thread, detection at <= 1600 px",
+                                     det_max_side=1600)
 
 
 class _Model(Protocol):

@@ -13,7 +13,7 @@ import pytest
 
 from eyeline.cloud.model import NormBox
 from eyeline.cloud.perception.ocr import OcrEngine, OcrPool, TextLine
-from eyeline.cloud.perception.ocr_runtime import ARENA_ONE_THREAD, DETECT_1280
+from eyeline.cloud.perception.ocr_runtime import ARENA_ONE_THREAD, DETECT_1600
 from eyeline.cloud.perception.tracking import TrackedTextReader
 
 PANEL = "nutrition_labels/natthasath_ocr_eng_01.jpg"    # 960x1280, a US Nutrition Facts panel (seen at half size)
@@ -114,11 +114,11 @@ def _words(lines: tuple[TextLine, ...]) -> set[str]:
 
 
 @pytest.mark.slow
-def test_detection_at_1280_px_finds_the_text_of_a_large_photo_read_at_full_resolution(shared_data: Path) -> None:
+def test_detection_at_1600_px_finds_the_text_of_a_large_photo_read_at_full_resolution(shared_data: Path) -> None:
     photo = _photo(shared_data, LARGE)
     assert max(photo.shape[:2]) > 2000
     full = OcrEngine(runtime=ARENA_ONE_THREAD).read(photo)
-    capped_engine = OcrEngine(runtime=DETECT_1280)
+    capped_engine = OcrEngine(runtime=DETECT_1600)   # the default: detected at 1200x1600, not 1504x2000
     capped = capped_engine.read(photo)
     full_words, capped_words = _words(full), _words(capped)
     assert len(full_words & capped_words) >= 0.9 * len(full_words), (full_words - capped_words)
