@@ -6,8 +6,8 @@ asked keyframe, reading only the outlines in the changed regions whose cached te
 baseline, the path before that (``reuse_recognition=False``: the changed regions read whole, on one mosaic).
 Each round opens a session on each, shows a shelf keyframe and asks (which fills the session's tracked OCR
 cache, untimed), then shows the shelf as the head moved and asks again: that second question is timed, from
-sending it to the first and to
-the final overlay arriving at the edge. Rounds alternate between the clouds so both see the same load. The
+sending it to the first and to the final overlay arriving at the edge. Rounds alternate between the clouds so
+both see the same load. The
 final answers' cloud-side stages (``Answer.timing``), the OCR stage's parts and the question's and answer's
 trips (one process, one monotonic clock) are reported as medians.
 """
