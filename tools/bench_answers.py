@@ -46,8 +46,8 @@ class Samples:
     first_ms: list[float] = field(default_factory=list)
     final_ms: list[float] = field(default_factory=list)
     stages_us: dict[str, list[int]] = field(default_factory=dict)
-    parts_us: dict[str, list[int]] = field(default_factory=dict)
     warm: list[bool] = field(default_factory=list)
+    parts_us: dict[str, list[int]] = field(default_factory=dict)   # OCR parts, segmentation and trips
 
 
 def _frame(seq: int, seed: int, t_s: float) -> EncodedFrame:
