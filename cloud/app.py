@@ -24,6 +24,7 @@ from eyeline.cloud.ingress.grpc_ingress import GrpcIngress
 from eyeline.cloud.knowledge import demo_pack, grocery_pack
 from eyeline.cloud.model import Mode
 from eyeline.cloud.perception.ocr import OcrPool
+from eyeline.cloud.perception.ocr_runtime import OcrRuntime
 from eyeline.cloud.perception.speech import SpeechRecognizer
 from eyeline.cloud.reasoning.budgets import ModelConfig
 from eyeline.cloud.reasoning.model import ModelReasoner
@@ -87,6 +88,8 @@ class CloudConfig:
     provisional_answers: bool = True       # answer at once from the session's last read, then over the asked frame
     ray: str = ""                          # "" in process; "auto" a local Ray; else a Ray cluster's ADDRESS (Serve)
     ray_scale: ScaleConfig = field(default_factory=ScaleConfig)   # the Serve deployments' sizes, with ``ray``
+    reuse_recognition: bool = True         # tracked reads recognise only the outlines whose cached text no longer holds
+    ocr_runtime: OcrRuntime | None = None  # how the OCR models run (None: the default, ocr.DEFAULT_RUNTIME)
 
     @property
     def max_message_bytes(self) -> int:
@@ -105,7 +108,8 @@ class Cloud:
         # With ``ray``, the heavy work goes to Ray Serve deployments, the in-process pools kept as the fallback.
         self.scale = _scale_out(config)
         scale = self.scale
-        self._ocr = scale.ocr(config.ocr_workers) if scale else OcrPool(workers=config.ocr_workers)
+        self._ocr = (scale.ocr(config.ocr_workers) if scale
+                     else OcrPool(workers=config.ocr_workers, runtime=config.ocr_runtime))
         self._decode_pool = ThreadPoolExecutor(config.decode_workers, thread_name_prefix="decode")
         # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
         self._agents = ((scale.agents(config.agent_workers) if scale else AgentPool(config.agent_workers))
@@ -131,7 +135,8 @@ class Cloud:
                                      SpeechRecognizer(config.asr_model),
                                      proactive=ProactiveOfferer(self.embedded_router, config.proactive,
                                                                 clock=self.clock),
-                                     provisional=config.provisional_answers)
+                                     provisional=config.provisional_answers,
+                                     reuse_recognition=config.reuse_recognition)
         if scale is not None:
             self.dispatcher.observer = scale.mirror   # sessions written where another ingress can resume them
         self._background = TaskSet("cloud", logger=log)   # the reaper of detached sessions

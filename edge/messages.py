@@ -32,6 +32,23 @@ class AnswerTiming:
     total_us: int
     warm: bool                 # the cloud's OCR models were loaded before the question came
     frame_decode_us: int = 0   # the asked frame's decode, paid before the question
+    ocr_parts: tuple[StageTime, ...] = ()   # the ocr stage split: registration, detection, orientation, recognition
+    segmentation_us: int = 0   # package segmentation, run alongside the ocr stage
+    query_sent_ns: int = 0     # the edge's clock: when the question was sent
+    query_received_ns: int = 0  # the cloud's clock: when it arrived
+    answer_sent_ns: int = 0    # the cloud's clock: when the answer left
+
+    def uplink_us(self) -> int | None:
+        """The question's trip to the cloud; meaningful where both clocks share a base (loopback, one host)."""
+        if not self.query_sent_ns or not self.query_received_ns:
+            return None
+        return max(0, self.query_received_ns - self.query_sent_ns) // 1000
+
+    def return_us(self, arrived_ns: int) -> int | None:
+        """The answer's trip back, given its arrival on the edge's clock (same caveat as ``uplink_us``)."""
+        if not self.answer_sent_ns or not arrived_ns:
+            return None
+        return max(0, arrived_ns - self.answer_sent_ns) // 1000
 
 
 @dataclass(frozen=True, slots=True)

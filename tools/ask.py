@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -61,6 +61,7 @@ class AskResult:
     elapsed_ms: float = 0.0
     frame_size: tuple[int, int] = (0, 0)
     truth: Any = field(default=None, compare=False)   # ground truth of the answered frame, when the source has it
+    answer_arrived_ns: int = 0            # the final answer's arrival at the edge, on the edge's clock
 
 
 class StillSource:
@@ -105,11 +106,20 @@ async def ask_over(address: str, token: str, source: FrameSource, question: str,
         await source.aclose()
         raise
     events: list[CloudEvent] = []
+    arrived: dict[str, int] = {}
+    clock = MonotonicClock()   # the clock the runtime stamps questions with, so the return hop compares
+
+    def on_event(event: CloudEvent) -> None:
+        events.append(event)
+        if isinstance(event, Answer) and event.final:
+            arrived.setdefault(event.query_id, clock.now_ns())
+
     runtime = EdgeRuntime(source, uplink, renderer=OverlayRenderer(), config=EdgeConfig(max_width=MAX_WIDTH),
-                          on_event=events.append)
+                          on_event=on_event)
     running = asyncio.create_task(runtime.run(), name="ask-runtime")
     try:
-        return await _question(runtime, running, events, question, mode, source_name, timeout_s)
+        result = await _question(runtime, running, events, question, mode, source_name, timeout_s)
+        return replace(result, answer_arrived_ns=arrived.get(result.answer.query_id, 0))
     finally:
         await runtime.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -198,16 +208,19 @@ def result_json(result: AskResult) -> dict[str, Any]:
                    "confidence": round(s.confidence, 4), "cost_us": s.cost_us,
                    "evidence": [[b.x0, b.y0, b.x1, b.y1] for b in s.evidence]} for s in result.steps],
         "elapsed_ms": round(result.elapsed_ms, 1),
-        "timing": timing_json(result.answer.timing),
+        "timing": timing_json(result.answer.timing, result.answer_arrived_ns),
     }
 
 
-def timing_json(timing: AnswerTiming | None) -> dict[str, Any] | None:
-    """Where the final answer's time went on the cloud, stage by stage (``docs/ask-json.md``)."""
+def timing_json(timing: AnswerTiming | None, arrived_ns: int = 0) -> dict[str, Any] | None:
+    """Where the final answer's time went on the cloud, stage by stage, and its trips (``docs/ask-json.md``)."""
     if timing is None:
         return None
     return {"stages": [{"stage": s.stage, "us": s.us} for s in timing.stages], "total_us": timing.total_us,
-            "warm": timing.warm, "frame_decode_us": timing.frame_decode_us}
+            "warm": timing.warm, "frame_decode_us": timing.frame_decode_us,
+            "ocr_parts": [{"stage": s.stage, "us": s.us} for s in timing.ocr_parts],
+            "segmentation_us": timing.segmentation_us,
+            "hops": {"uplink_us": timing.uplink_us(), "return_us": timing.return_us(arrived_ns)}}
 
 
 def item_json(item: Item) -> dict[str, Any]:

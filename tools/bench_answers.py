@@ -2,11 +2,14 @@
 
 Two clouds run in this process on loopback gRPC, both warm (their OCR loaded and run before they listen):
 Eyeline, which answers at once from the session's last read view (a provisional overlay) and then over the
-asked keyframe, and the baseline, today's path without the provisional answer. Each round opens a session on
-each, shows a shelf keyframe and asks (which fills the session's tracked OCR cache, untimed), then shows the
-shelf as the head moved and asks again: that second question is timed, from sending it to the first and to
-the final overlay arriving at the edge. Rounds alternate between the clouds so both see the same load. The
-final answers' cloud-side stages (``Answer.timing``) are reported as medians.
+asked keyframe, reading only the outlines in the changed regions whose cached text no longer holds, and the
+baseline, the path before that (``reuse_recognition=False``: the changed regions read whole, on one mosaic).
+Each round opens a session on each, shows a shelf keyframe and asks (which fills the session's tracked OCR
+cache, untimed), then shows the shelf as the head moved and asks again: that second question is timed, from
+sending it to the first and to the final overlay arriving at the edge. Rounds alternate between the clouds so
+both see the same load. The
+final answers' cloud-side stages (``Answer.timing``), the OCR stage's parts and the question's and answer's
+trips (one process, one monotonic clock) are reported as medians.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut
 QUESTION = "which of these has the most protein?"
 HEADING = "## Answers: question -> provisional and final overlay (Instant shelf answer, warm)"
 STAGE_NAMES = ("queue", "provisional", "ocr", "reasoning", "overlay")
+PART_NAMES = ("registration", "detection", "orientation", "recognition", "segmentation", "uplink", "return")
 TABLE_HEAD = ("| path | first overlay p50 ms | first p95 ms | final overlay p50 ms | final p95 ms | "
               f"stages: {' / '.join(STAGE_NAMES)} | warm |\n|---|---|---|---|---|---|---|")
+PARTS_HEAD = (f"| path | {' | '.join(PART_NAMES)} |\n|---|{'---|' * len(PART_NAMES)}")
 
 
 @dataclass(slots=True)
@@ -42,6 +47,7 @@ class Samples:
     final_ms: list[float] = field(default_factory=list)
     stages_us: dict[str, list[int]] = field(default_factory=dict)
     warm: list[bool] = field(default_factory=list)
+    parts_us: dict[str, list[int]] = field(default_factory=dict)   # OCR parts, segmentation and trips
 
 
 def _frame(seq: int, seed: int, t_s: float) -> EncodedFrame:
@@ -57,12 +63,14 @@ def _hello(token: str) -> HelloOut:
 
 
 async def _ask_and_time(uplink: GrpcUplink, events: asyncio.Queue[object], query_id: str,
-                        seq: int) -> tuple[float, float, Answer]:
-    """Ask over keyframe ``seq``; (ms to the first overlay, ms to the final overlay, the final answer)."""
+                        seq: int) -> tuple[float, float, Answer, int]:
+    """Ask over keyframe ``seq``; (ms to the first overlay, ms to the final overlay, the final answer, the
+    answer's arrival in ns of the monotonic clock the cloud in this process stamps with)."""
     sent = time.perf_counter()
-    await uplink.ask(QueryOut(query_id, QUESTION, mode="instant", frame_seq=seq))
+    await uplink.ask(QueryOut(query_id, QUESTION, mode="instant", frame_seq=seq, asked_ns=time.monotonic_ns()))
     first_ms = final_ms = -1.0
     answer: Answer | None = None
+    arrived_ns = 0
     while final_ms < 0 or answer is None:
         event = await asyncio.wait_for(events.get(), 120)
         if isinstance(event, OverlayArrival) and event.overlay.overlay_id == f"answer-{query_id}":
@@ -71,8 +79,8 @@ async def _ask_and_time(uplink: GrpcUplink, events: asyncio.Queue[object], query
             if event.overlay.final:
                 final_ms = elapsed
         elif isinstance(event, Answer) and event.query_id == query_id and event.final:
-            answer = event
-    return first_ms, final_ms, answer
+            answer, arrived_ns = event, time.monotonic_ns()
+    return first_ms, final_ms, answer, arrived_ns
 
 
 async def _round(server: CloudServer, signer: TokenSigner, seed: int, samples: Samples) -> None:
@@ -90,7 +98,7 @@ async def _round(server: CloudServer, signer: TokenSigner, seed: int, samples: S
         await uplink.push_frame(first)
         await _ask_and_time(uplink, events, "warm", 1)          # the session reads the shelf once
         await uplink.push_frame(moved)
-        first_ms, final_ms, answer = await _ask_and_time(uplink, events, "timed", 2)
+        first_ms, final_ms, answer, arrived_ns = await _ask_and_time(uplink, events, "timed", 2)
     finally:
         await uplink.aclose()
         reader.cancel()
@@ -101,16 +109,23 @@ async def _round(server: CloudServer, signer: TokenSigner, seed: int, samples: S
         samples.warm.append(answer.timing.warm)
         for stage in answer.timing.stages:
             samples.stages_us.setdefault(stage.stage, []).append(stage.us)
+        parts = {part.stage: part.us for part in answer.timing.ocr_parts}
+        parts["segmentation"] = answer.timing.segmentation_us
+        parts["uplink"] = answer.timing.uplink_us() or 0
+        parts["return"] = answer.timing.return_us(arrived_ns) or 0
+        for name in PART_NAMES:
+            samples.parts_us.setdefault(name, []).append(parts.get(name, 0))
 
 
 async def run_answers(rounds: int) -> tuple[Samples, Samples, tuple[float, float, float]]:
     """(Eyeline, the baseline, the load average at the end) over ``rounds`` alternating rounds."""
     signer = TokenSigner(os.urandom(32))
     eyeline = CloudServer(CloudConfig(port=0, agent_workers=0), signer)
-    baseline = CloudServer(CloudConfig(port=0, agent_workers=0, provisional_answers=False), signer)
+    baseline = CloudServer(CloudConfig(port=0, agent_workers=0, reuse_recognition=False), signer)
     await eyeline.start()
     await baseline.start()
-    ours, theirs = Samples("Eyeline (provisional, then final)"), Samples("baseline (today's path: final only)")
+    ours = Samples("Eyeline (changed regions detected, only new outlines recognised)")
+    theirs = Samples("baseline (today's path: changed regions read whole)")
     try:
         for index in range(rounds):
             pair = ((eyeline, ours), (baseline, theirs))
@@ -133,6 +148,10 @@ def render_answers(ours: Samples, theirs: Samples, load: tuple[float, float, flo
                 f"{statistics.median(s.final_ms):.0f} | {_p95(s.final_ms):.0f} | {stages} | "
                 f"{sum(s.warm)}/{len(s.warm)} |")
 
+    def parts(s: Samples) -> str:
+        return f"| {s.name} | " + " | ".join(f"{statistics.median(s.parts_us.get(n, [0])) / 1000:.1f}"
+                                             for n in PART_NAMES) + " |"
+
     first_ratio = statistics.median(ours.first_ms) / statistics.median(theirs.first_ms)
     final_ratio = statistics.median(ours.final_ms) / statistics.median(theirs.final_ms)
     cores = os.cpu_count()
@@ -151,6 +170,13 @@ Load average at the end of the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f
 {row(theirs)}
 
 First overlay, Eyeline / baseline (p50): {first_ratio:.2f}. Final overlay, Eyeline / baseline (p50): {final_ratio:.2f}.
+
+Where the final answer's OCR went (medians, ms): the `ocr` stage's parts (`Answer.timing.ocr_parts`), the package
+segmentation that runs alongside it, and the question's trip to the cloud and the answer's trip back (loopback).
+
+{PARTS_HEAD}
+{parts(ours)}
+{parts(theirs)}
 """
 
 

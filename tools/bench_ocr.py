@@ -21,7 +21,7 @@ import numpy as np
 
 from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import DEFAULT_RUNTIME, OcrEngine
-from eyeline.cloud.perception.ocr_runtime import ARENA, ARENA_ONE_THREAD, TODAY, OcrRuntime
+from eyeline.cloud.perception.ocr_runtime import ARENA, ARENA_ONE_THREAD, DETECT_1280, TODAY, OcrRuntime
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 
 HEADING = "## OCR runtimes: the same frames through each CPU runtime of PP-OCR"
@@ -49,6 +49,7 @@ def candidates() -> list[OcrRuntime]:
         OcrRuntime("onnxruntime, parallel execution mode", parallel_execution=True),
         OcrRuntime("onnxruntime, 1 intra-op thread", threads=1),
         ARENA_ONE_THREAD,
+        DETECT_1280,
     ]
     try:
         import openvino  # noqa: F401

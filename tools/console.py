@@ -15,7 +15,10 @@ def format_timing(timing: AnswerTiming) -> str:
     """Where an answer's time went on the cloud, from the question's arrival to its overlay leaving."""
     stages = " · ".join(f"{s.stage} {s.us / 1000:.0f} ms" for s in timing.stages)
     warmth = "warm" if timing.warm else "cold: OCR loaded inside"
-    return f"timing: {stages} of {timing.total_us / 1000:.0f} ms ({warmth})"
+    parts = " · ".join(f"{s.stage} {s.us / 1000:.0f} ms" for s in timing.ocr_parts)
+    inside = f"; ocr: {parts}" if parts else ""
+    alongside = f"; segmentation {timing.segmentation_us / 1000:.0f} ms alongside" if timing.segmentation_us else ""
+    return f"timing: {stages} of {timing.total_us / 1000:.0f} ms ({warmth}){inside}{alongside}"
 
 
 def print_event(event: CloudEvent) -> None:

@@ -55,6 +55,7 @@ class QueryIn:
     text: str
     mode: Mode | None
     frame_seq: int | None  # None = the latest keyframe
+    asked_ns: int = 0      # when the edge sent it, on the edge's clock (0: not said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def _query(query: pb.Query) -> QueryIn | MalformedIn:
     if not query.text.strip():
         return MalformedIn("Query with no text")
     return QueryIn(query_id=query.query_id, text=query.text, mode=_MODE_FROM_WIRE.get(query.mode),
-                   frame_seq=query.frame_seq if query.HasField("frame_seq") else None)
+                   frame_seq=query.frame_seq if query.HasField("frame_seq") else None, asked_ns=query.asked_ns)
 
 
 def _ack(ack: pb.Ack) -> AckIn:
@@ -205,7 +206,10 @@ def answer(result: SkillResult, *, query_id: str, frame_seq: int, trace_id: str,
 
 def _timing(timing: AnswerTiming) -> pb.AnswerTiming:
     return pb.AnswerTiming(stages=[pb.StageTime(stage=s.stage, us=s.us) for s in timing.stages],
-                           total_us=timing.total_us, warm=timing.warm, frame_decode_us=timing.frame_decode_us)
+                           total_us=timing.total_us, warm=timing.warm, frame_decode_us=timing.frame_decode_us,
+                           ocr_parts=[pb.StageTime(stage=s.stage, us=s.us) for s in timing.ocr_parts],
+                           segmentation_us=timing.segmentation_us, query_sent_ns=timing.query_sent_ns,
+                           query_received_ns=timing.query_received_ns, answer_sent_ns=timing.answer_sent_ns)
 
 
 def _fact(fact: StatedFact) -> pb.AnswerFact:

@@ -10,21 +10,29 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
 
 from eyeline.cloud.errors import CloudError
 from eyeline.cloud.model import Image, NormBox, Point
-from eyeline.cloud.perception.ocr_runtime import ARENA_ONE_THREAD, TODAY, OcrRuntime, apply_runtime
+from eyeline.cloud.perception import spend
+from eyeline.cloud.perception.ocr_runtime import (
+    DETECT_1600,
+    TODAY,
+    OcrRuntime,
+    apply_runtime,
+    cap_detection,
+)
 
 Quad = tuple[Point, Point, Point, Point]
+_T = TypeVar("_T")
 
 # The files the rapidocr wheel ships; naming them explicitly is what keeps rapidocr from downloading.
 _MODEL_FILES = {
@@ -36,7 +44,10 @@ _MODEL_FILES = {
 
 # What engines run unless told otherwise (see docs/PERFORMANCE.md, "OCR runtimes", for why); TODAY selects
 # rapidocr's own sessions, the path before runtimes were measured.
-DEFAULT_RUNTIME = ARENA_ONE_THREAD
+# Detection is held to 1600 px on a photo's long side: the real photos were read right as often (21/21 in the
+# evaluation subset; 1280 px lost two) at less cost (docs/PERFORMANCE.md, "Answers: targets"); camera frames of
+# 1600 px or less are detected as before.
+DEFAULT_RUNTIME = DETECT_1600
 
 
 class OcrError(CloudError):
@@ -100,17 +111,63 @@ class OcrEngine:
         if self.runtime != TODAY:
             models = {section: Path(params[f"{section}.model_path"]) for section in _MODEL_FILES}
             apply_runtime(ocr, self.runtime, threads, models)
-        # Typed loosely: rapidocr's declared union covers det-only and rec-only modes we never enable.
-        self._ocr: Callable[[Image], Any] = ocr
+        if self.runtime.det_max_side:
+            cap_detection(ocr, self.runtime.det_max_side)
+        # Typed loosely: rapidocr's declared union covers det-only and rec-only modes.
+        self._ocr: Any = ocr
+        self.last_parts: dict[str, int] = {}   # ns per part (spend.PARTS) of the last call, in this thread
 
     def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
         """All text lines found; an empty tuple when the image holds no text."""
         height, width = _check_image(image_bgr)
-        result = self._ocr(image_bgr)
+        result = self._ocr(image_bgr, use_det=True, use_cls=True, use_rec=True)
+        elapsed = getattr(result, "elapse_list", None) or ()
+        self.last_parts = {part: int(float(s or 0) * 1e9) for part, s in
+                           zip((spend.DETECTION, spend.ORIENTATION, spend.RECOGNITION), elapsed, strict=False)}
         if result.boxes is None or result.txts is None or result.scores is None:
             return ()
         return tuple(_text_line(text, float(score), quad, width, height)
                      for text, score, quad in zip(result.txts, result.scores, result.boxes, strict=True))
+
+    def detect(self, image_bgr: Image, *, scale: float | None = None) -> tuple[Quad, ...]:
+        """The outlines of the text lines in the image (normalized), none of them read.
+
+        ``scale`` None sizes the image by the detector's own rule; a number resizes it by exactly that (a
+        mosaic of a frame's pieces is detected at the scale its frame would be, not enlarged as a small image).
+        """
+        height, width = _check_image(image_bgr)
+        detector = self._ocr._load_det_model()
+        own_rule = detector.limit_side_len
+        if scale is not None:
+            image_bgr = np.asarray(cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR),
+                                   dtype=np.uint8)
+            detector.limit_side_len = 1   # no enlarging beyond ``scale``
+        try:
+            result = self._ocr(image_bgr, use_det=True, use_cls=False, use_rec=False)
+        finally:
+            detector.limit_side_len = own_rule
+        self.last_parts = {spend.DETECTION: int(float(getattr(result, "elapse", 0) or 0) * 1e9)}
+        boxes = getattr(result, "boxes", None)
+        return () if boxes is None else tuple(_text_line("", 0.0, quad, width, height).quad for quad in boxes)
+
+    def recognize(self, image_bgr: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
+        """Each outline's text, cropped from ``image_bgr`` at its full resolution and read in batches, as a full
+        read reads it; None where the text is empty or below the score a full read keeps."""
+        height, width = _check_image(image_bgr)
+        if not quads:
+            self.last_parts = {}
+            return ()
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        pixels = [np.array([(x * width, y * height) for x, y in quad], np.float32) for quad in quads]
+        crops = [get_rotate_crop_image(image_bgr, box.copy()) for box in pixels]
+        upright, classified = self._ocr.cls_and_rotate(crops)
+        result = self._ocr.recognize_txt(upright)
+        self.last_parts = {spend.ORIENTATION: int(float(classified.elapse or 0) * 1e9),
+                           spend.RECOGNITION: int(float(result.elapse or 0) * 1e9)}
+        keep = float(self._ocr.text_score)
+        return tuple(_text_line(text, float(score), box, width, height) if text.strip() and score >= keep else None
+                     for text, score, box in zip(result.txts, result.scores, pixels, strict=True))
 
 
 def _rapidocr_params(threads: int) -> dict[str, Any]:
@@ -186,6 +243,23 @@ class OcrPool:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="ocr")
 
     async def read(self, image_bgr: Image) -> tuple[TextLine, ...]:
+        return await self._run(lambda engine: engine.read(image_bgr))
+
+    async def detect(self, image_bgr: Image, *, scale: float | None = None) -> tuple[Quad, ...]:
+        """The text outlines in the image, none read (an engine without ``detect`` reads them all instead);
+        ``scale`` as ``OcrEngine.detect`` takes it."""
+        return await self._run(lambda engine: _detect(engine, image_bgr, scale))
+
+    async def detect_each(self, images: Sequence[Image], *,
+                          scale: float | None = None) -> tuple[tuple[Quad, ...], ...]:
+        """``detect`` for each image, in one worker call (one wait for a worker rather than one per image)."""
+        return await self._run(lambda engine: _detect_all(engine, images, scale))
+
+    async def recognize(self, image_bgr: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
+        """Each outline's text, read from ``image_bgr`` in batches; None where nothing readable is there."""
+        return await self._run(lambda engine: _recognize(engine, image_bgr, quads))
+
+    async def _run(self, work: Callable[[TextReader], _T]) -> _T:
         if self._closed:
             raise OcrError("the OCR pool is closed")
         if self._pending >= self._max_pending:
@@ -193,13 +267,16 @@ class OcrPool:
         self._pending += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._read_in_worker, image_bgr)
+            result, parts = await loop.run_in_executor(self._executor, self._in_worker, work)
         except asyncio.CancelledError:
             if self._closed and not _caller_cancelled():
                 raise OcrError("the OCR pool was closed before this read ran") from None
             raise
         finally:
             self._pending -= 1
+        for part, ns in parts.items():
+            spend.note(part, ns)
+        return result
 
     async def warm_up(self) -> None:
         """Load the models and run them once on a camera-size image with several lines of text, so the first
@@ -228,14 +305,44 @@ class OcrPool:
                         tb: TracebackType | None) -> None:
         self.close()
 
-    def _read_in_worker(self, image_bgr: Image) -> tuple[TextLine, ...]:
+    def _in_worker(self, work: Callable[[TextReader], _T]) -> tuple[_T, dict[str, int]]:
         engine: TextReader | None = getattr(self._local, "engine", None)
         if engine is None:
             engine = self._make_engine()
             self._local.engine = engine
             with self._engines_lock:
                 self._engines_loaded += 1
-        return engine.read(image_bgr)
+        result = work(engine)
+        return result, dict(getattr(engine, "last_parts", {}))
+
+
+def _detect(engine: TextReader, image: Image, scale: float | None) -> tuple[Quad, ...]:
+    detect = getattr(engine, "detect", None)
+    if detect is None:
+        return tuple(line.quad for line in engine.read(image))
+    found: tuple[Quad, ...] = detect(image, scale=scale)
+    return found
+
+
+def _detect_all(engine: TextReader, images: Sequence[Image], scale: float | None) -> tuple[tuple[Quad, ...], ...]:
+    """Each image's outlines; the engine's ``last_parts`` then holds the parts of all of them, summed."""
+    found: list[tuple[Quad, ...]] = []
+    spent: dict[str, int] = {}
+    for image in images:
+        found.append(_detect(engine, image, scale))
+        for part, ns in getattr(engine, "last_parts", {}).items():
+            spent[part] = spent.get(part, 0) + ns
+    if hasattr(engine, "last_parts"):
+        engine.last_parts = spent
+    return tuple(found)
+
+
+def _recognize(engine: TextReader, image: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
+    recognize = getattr(engine, "recognize", None)
+    if recognize is not None:
+        found: tuple[TextLine | None, ...] = recognize(image, quads)
+        return found
+    raise OcrError(f"{type(engine).__name__} reads whole images only; it cannot recognise given outlines")
 
 
 def _warm_up_image(width: int = 1280, height: int = 960) -> Image:

@@ -40,11 +40,27 @@ class Registration:
         return np.asarray(cv2.perspectiveTransform(pts, self.homography), dtype=np.float64).reshape(-1, 2)
 
 
-def register(reference_gray: Gray, frame_gray: Gray, *, features: int = 2000) -> Registration | None:
-    """The homography from ``reference_gray`` onto ``frame_gray``, or None when it is not confidently found."""
-    orb = cv2.ORB.create(nfeatures=features)
-    ref_kp, ref_desc = orb.detectAndCompute(_gray(reference_gray), None)
-    frm_kp, frm_desc = orb.detectAndCompute(_gray(frame_gray), None)
+@dataclass(frozen=True, slots=True)
+class Features:
+    """One image's ORB keypoints and descriptors: computed once, registered against many times."""
+
+    keypoints: tuple[Any, ...]
+    descriptors: npt.NDArray[np.uint8] | None = field(repr=False)
+
+
+def features_of(gray: Gray, *, features: int = 2000) -> Features:
+    keypoints, descriptors = cv2.ORB.create(nfeatures=features).detectAndCompute(_gray(gray), None)
+    return Features(tuple(keypoints), None if descriptors is None else np.asarray(descriptors, dtype=np.uint8))
+
+
+def register(reference_gray: Gray, frame_gray: Gray, *, features: int = 2000, reference: Features | None = None,
+             frame: Features | None = None) -> Registration | None:
+    """The homography from ``reference_gray`` onto ``frame_gray``, or None when it is not confidently found.
+
+    ``reference`` and ``frame``, when given, are the images' features already computed (same ``features``)."""
+    ref = reference or features_of(reference_gray, features=features)
+    frm = frame or features_of(frame_gray, features=features)
+    ref_kp, ref_desc, frm_kp, frm_desc = ref.keypoints, ref.descriptors, frm.keypoints, frm.descriptors
     if ref_desc is None or frm_desc is None or len(ref_kp) < MIN_INLIERS or len(frm_kp) < MIN_INLIERS:
         return None
     pairs = _good_matches(ref_desc, frm_desc)

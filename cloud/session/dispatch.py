@@ -65,7 +65,7 @@ class Dispatcher:
                  clock: Clock | None = None, frame_skill: Skill | None = None,
                  max_queries_in_flight: int = 2, planner: Planner | None = None,
                  speech: SpeechRecognizer | None = None, proactive: ProactiveOfferer | None = None,
-                 provisional: bool = True) -> None:
+                 provisional: bool = True, reuse_recognition: bool = True) -> None:
         self._router = router
         self._ocr = ocr
         self._decode_pool = decode_pool
@@ -75,6 +75,7 @@ class Dispatcher:
         self._max_queries = max_queries_in_flight
         self._planner = planner or Planner()
         self._provisional = provisional   # a provisional answer from the session's last read, before the passes
+        self._reuse_recognition = reuse_recognition   # tracked reads recognise only outlines not already read
         self.speech = speech
         self.proactive = proactive or ProactiveOfferer(router, clock=self._clock)
         self._assemblers: weakref.WeakKeyDictionary[Session, UtteranceAssembler] = weakref.WeakKeyDictionary()
@@ -248,7 +249,8 @@ class Dispatcher:
         mode = query.mode or session.mode
         recent = tuple(Keyframe(f.seq, f.image) for f in session.recent_frames(frame.seq, RECENT_KEYFRAMES))
         timer = AnswerClock(self._clock, asked_ns, warm=self._ocr.warm,
-                            frame_decode_us=max(0, frame.decoded_ns - frame.received_ns) // 1000)
+                            frame_decode_us=max(0, frame.decoded_ns - frame.received_ns) // 1000,
+                            query_sent_ns=query.asked_ns)
         reader = TimedReader(self.reader(session), self._clock)
         context = SkillContext(question=query.text, mode=mode, image=frame.image, frame_seq=frame.seq,
                                ocr=reader, state=session.skill_state, recent=recent, clock=self._clock)
@@ -274,7 +276,8 @@ class Dispatcher:
             return 0
         begun = self._clock.now_ns()
         early = AnswerClock(self._clock, asked_ns, warm=self._ocr.warm,
-                            frame_decode_us=max(0, view.frame.decoded_ns - view.frame.received_ns) // 1000)
+                            frame_decode_us=max(0, view.frame.decoded_ns - view.frame.received_ns) // 1000,
+                            query_sent_ns=query.asked_ns)
         early.started()
         try:
             result = await provisional_answer(skill, query.text, view, session, self._clock)
@@ -289,7 +292,7 @@ class Dispatcher:
     def reader(self, session: Session) -> AsyncTextReader:
         """The session's OCR: the pool behind a tracker that carries lines from keyframe to keyframe."""
         if session.reader is None:
-            session.reader = TrackedTextReader(self._ocr)
+            session.reader = TrackedTextReader(self._ocr, reuse_recognition=self._reuse_recognition)
         return session.reader
 
     async def _send_result(self, session: Session, result: SkillResult, frame: DecodedFrame,

@@ -200,7 +200,10 @@ def cloud_event(message: pb.CloudMessage) -> CloudEvent:
 
 
 def _timing(t: pb.AnswerTiming) -> AnswerTiming:
-    return AnswerTiming(tuple(StageTime(s.stage, s.us) for s in t.stages), t.total_us, t.warm, t.frame_decode_us)
+    return AnswerTiming(tuple(StageTime(s.stage, s.us) for s in t.stages), t.total_us, t.warm, t.frame_decode_us,
+                        ocr_parts=tuple(StageTime(s.stage, s.us) for s in t.ocr_parts),
+                        segmentation_us=t.segmentation_us, query_sent_ns=t.query_sent_ns,
+                        query_received_ns=t.query_received_ns, answer_sent_ns=t.answer_sent_ns)
 
 
 def _hops(h: pb.HopTimes) -> HopTimes:
@@ -265,7 +268,10 @@ def answer_to_wire(answer: Answer) -> pb.Answer:
 
 def _timing_to_wire(t: AnswerTiming) -> pb.AnswerTiming:
     return pb.AnswerTiming(stages=[pb.StageTime(stage=s.stage, us=s.us) for s in t.stages], total_us=t.total_us,
-                           warm=t.warm, frame_decode_us=t.frame_decode_us)
+                           warm=t.warm, frame_decode_us=t.frame_decode_us,
+                           ocr_parts=[pb.StageTime(stage=s.stage, us=s.us) for s in t.ocr_parts],
+                           segmentation_us=t.segmentation_us, query_sent_ns=t.query_sent_ns,
+                           query_received_ns=t.query_received_ns, answer_sent_ns=t.answer_sent_ns)
 
 
 def trace_to_wire(step: TraceStep) -> pb.TraceStep:

@@ -499,16 +499,26 @@ class Answer(_message.Message):
     def __init__(self, query_id: _Optional[str] = ..., text: _Optional[str] = ..., frame_seq: _Optional[int] = ..., trace_id: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., final: _Optional[bool] = ..., speech: _Optional[bytes] = ..., speech_mime: _Optional[str] = ..., proactive: _Optional[bool] = ..., offer: _Optional[str] = ..., overlay_id: _Optional[str] = ..., timing: _Optional[_Union[AnswerTiming, _Mapping]] = ..., facts: _Optional[_Iterable[_Union[AnswerFact, _Mapping]]] = ...) -> None: ...
 
 class AnswerTiming(_message.Message):
-    __slots__ = ("stages", "total_us", "warm", "frame_decode_us")
+    __slots__ = ("stages", "total_us", "warm", "frame_decode_us", "ocr_parts", "segmentation_us", "query_sent_ns", "query_received_ns", "answer_sent_ns")
     STAGES_FIELD_NUMBER: _ClassVar[int]
     TOTAL_US_FIELD_NUMBER: _ClassVar[int]
     WARM_FIELD_NUMBER: _ClassVar[int]
     FRAME_DECODE_US_FIELD_NUMBER: _ClassVar[int]
+    OCR_PARTS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTATION_US_FIELD_NUMBER: _ClassVar[int]
+    QUERY_SENT_NS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_RECEIVED_NS_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_SENT_NS_FIELD_NUMBER: _ClassVar[int]
     stages: _containers.RepeatedCompositeFieldContainer[StageTime]
     total_us: int
     warm: bool
     frame_decode_us: int
-    def __init__(self, stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., total_us: _Optional[int] = ..., warm: _Optional[bool] = ..., frame_decode_us: _Optional[int] = ...) -> None: ...
+    ocr_parts: _containers.RepeatedCompositeFieldContainer[StageTime]
+    segmentation_us: int
+    query_sent_ns: int
+    query_received_ns: int
+    answer_sent_ns: int
+    def __init__(self, stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., total_us: _Optional[int] = ..., warm: _Optional[bool] = ..., frame_decode_us: _Optional[int] = ..., ocr_parts: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., segmentation_us: _Optional[int] = ..., query_sent_ns: _Optional[int] = ..., query_received_ns: _Optional[int] = ..., answer_sent_ns: _Optional[int] = ...) -> None: ...
 
 class AnswerFact(_message.Message):
     __slots__ = ("product", "nutrient", "amount", "unit", "basis", "serving_g", "computed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 
@@ -267,3 +268,17 @@ async def test_snapshot_to_a_missing_folder_is_a_clear_error(tmp_path: Path) -> 
 async def test_snapshot_must_be_png(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError, match=r"\.png"):
         await write_snapshot(tmp_path / "snap.jpg", frame(0))
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="per-thread priority is a POSIX (Linux) feature")
+async def test_a_video_file_encodes_at_a_lower_priority_than_the_live_path(tmp_path: Path) -> None:
+    sink = VideoFileSink(tmp_path / "out.avi", 10.0, (64, 48))
+    try:
+        await sink.write(np.zeros((48, 64, 3), np.uint8), 0)
+        await asyncio.sleep(0.2)                                   # the worker has started and lowered itself
+        worker = sink._worker._thread
+        assert worker.native_id is not None and worker.is_alive()
+        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) > os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        await sink.aclose()
+    assert sink.written == 1

@@ -3,6 +3,7 @@ reports ready has its OCR warm, so its first question pays no model load."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import cv2
@@ -10,6 +11,7 @@ import pytest
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.perception.spend import DETECTION, PARTS, RECOGNITION, REGISTRATION
 from eyeline.cloud.session.timing import OCR, STAGES
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer
@@ -37,7 +39,8 @@ async def final_answer(session: Session, query_id: str) -> Answer:
 
 async def ask_on_new_shelf(session: Session, seq: int, seed: int) -> Answer:
     await session.uplink.push_frame(shelf_frame(seq, seed))
-    await session.uplink.ask(QueryOut(f"q{seq}", QUESTION, mode="instant", frame_seq=seq))
+    await session.uplink.ask(QueryOut(f"q{seq}", QUESTION, mode="instant", frame_seq=seq,
+                                      asked_ns=time.monotonic_ns()))
     return await final_answer(session, f"q{seq}")
 
 
@@ -61,6 +64,9 @@ def check_stages(answer: Answer) -> None:
     assert tuple(s.stage for s in timing.stages) == STAGES
     assert sum(s.us for s in timing.stages) <= timing.total_us
     assert timing.frame_decode_us > 0
+    # The OCR stage's parts come in order and never sum past the stage they split.
+    assert [p.stage for p in timing.ocr_parts] == [n for n in PARTS if n in {p.stage for p in timing.ocr_parts}]
+    assert sum(p.us for p in timing.ocr_parts) <= sum(s.us for s in timing.stages if s.stage == OCR)
 
 
 async def test_a_ready_cloud_is_warm_and_its_first_answer_pays_no_model_load(warm_cloud: CloudServer,
@@ -80,6 +86,15 @@ async def test_a_ready_cloud_is_warm_and_its_first_answer_pays_no_model_load(war
     ocr_second = next(s.us for s in second.timing.stages if s.stage == OCR)
     # A model load (seconds on a small machine) would put the first read far beyond the second.
     assert ocr_first < 3 * ocr_second + 500_000, (ocr_first, ocr_second)
+    for answer in (first, second):               # a whole read: detected, then recognised; packages segmented
+        assert answer.timing is not None
+        parts = {p.stage: p.us for p in answer.timing.ocr_parts}
+        assert parts.get(DETECTION, 0) > 0 and parts.get(RECOGNITION, 0) > 0, parts
+        assert answer.timing.segmentation_us > 0
+        # One host, one monotonic clock: the question's trip is measured, and it arrived after it was sent.
+        uplink_us = answer.timing.uplink_us()
+        assert uplink_us is not None and answer.timing.query_received_ns >= answer.timing.query_sent_ns
+        assert answer.timing.return_us(time.monotonic_ns()) is not None
 
 
 async def test_a_cold_cloud_says_its_first_answer_was_cold(cloud: CloudServer, signer: TokenSigner) -> None:
@@ -121,6 +136,9 @@ async def test_a_question_over_a_new_view_gets_a_provisional_answer_before_its_o
     check_stages(provisional)
     check_stages(final)
     assert next(s.us for s in provisional.timing.stages if s.stage == OCR) == 0
+    assert provisional.timing.ocr_parts == ()
+    # The moved view was registered onto the cached one before anything in it was read again.
+    assert final.timing.ocr_parts[0].stage == REGISTRATION and final.timing.ocr_parts[0].us > 0
     # Both timed from the question's arrival: the provisional answer left before the new keyframe's OCR ended.
     final_ocr_end = sum(s.us for s in final.timing.stages if s.stage in ("queue", "provisional", OCR))
     assert provisional.timing.total_us < final_ocr_end

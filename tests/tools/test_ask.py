@@ -46,6 +46,11 @@ def test_ask_json_answers_a_repair_question_with_an_arrow_on_the_true_component(
     stages = ["queue", "provisional", "ocr", "reasoning", "overlay"]
     assert timing["warm"] and [s["stage"] for s in timing["stages"]] == stages
     assert sum(s["us"] for s in timing["stages"]) <= timing["total_us"] <= out["elapsed_ms"] * 1000
+    # The OCR stage's parts never sum past it, and both trips are measured (one host, one monotonic clock).
+    ocr_us = next(s["us"] for s in timing["stages"] if s["stage"] == "ocr")
+    assert sum(p["us"] for p in timing["ocr_parts"]) <= ocr_us
+    assert timing["hops"]["uplink_us"] is not None and timing["hops"]["return_us"] is not None
+    assert timing["hops"]["uplink_us"] + timing["total_us"] + timing["hops"]["return_us"] <= out["elapsed_ms"] * 1000
 
 
 def test_ask_json_states_the_facts_of_a_real_label(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
