@@ -1,4 +1,4 @@
-"""``eyeline bench capacity``: how many edges one cloud serves with answers under 2 s and every keyframe handled.
+"""``eyeline bench capacity``: how many edges one cloud serves with answers under 2 s and every keyframe kept.
 
 N simulated edges talk to one cloud over real gRPC on loopback, each through the edge's own uplink
 (``GrpcUplink``): every edge shows its own synthetic shelf (a scene per edge, seeded by its index, so no
@@ -9,8 +9,9 @@ starts, so the edges cost the machine what a real uplink costs the cloud's host:
 A step runs N edges for a fixed time, then lets the answers still in flight arrive. For each question the
 harness keeps the wall time from sending it to its final answer arriving, and the answer's own account of
 where the time went on the cloud (``Answer.timing``: queue, provisional, OCR, reasoning, overlay). For each
-edge it counts the keyframes sent and those the cloud handled: kept to answer over, or superseded (dropped
-unread because a newer keyframe of the same session was already waiting). N ramps up until a step fails:
+edge it counts the keyframes sent and those the cloud decoded and kept to answer over (a keyframe's own work
+on the cloud; its text is read when a question is asked over it, carried from the last keyframe read). N
+ramps up until a step fails:
 the capacity is the largest N whose answer p95 is under the target, with no question unanswered and no
 keyframe lost.
 
@@ -74,13 +75,16 @@ class StepResult:
     sessions: int
     latencies_ms: list[float] = field(default_factory=list)   # question sent -> final answer arrived (wall)
     asked: int = 0
-    failed: int = 0                    # answered with an error (overloaded, no frame ...)
+    errors: dict[str, int] = field(default_factory=dict)   # questions answered with an error, by its code
     keyframes_sent: int = 0
     keyframes_kept: int = 0
-    keyframes_superseded: int = 0
     stages_us: dict[str, list[int]] = field(default_factory=dict)
     cloud_total_us: list[int] = field(default_factory=list)
     load_average: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
 
     @property
     def answered(self) -> int:
@@ -94,17 +98,13 @@ class StepResult:
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else math.inf
 
-    @property
-    def keyframes_handled(self) -> int:
-        return self.keyframes_kept + self.keyframes_superseded
-
     def stage_mean_ms(self, stage: str) -> float:
         values = self.stages_us.get(stage, [])
         return sum(values) / len(values) / 1000 if values else 0.0
 
     def passed(self, target_p95_ms: float) -> bool:
         return (self.answered > 0 and self.failed == 0 and self.unanswered == 0
-                and self.percentile(95) < target_p95_ms and self.keyframes_handled == self.keyframes_sent)
+                and self.percentile(95) < target_p95_ms and self.keyframes_kept == self.keyframes_sent)
 
 
 @dataclass(slots=True)
@@ -149,7 +149,7 @@ class _EdgeTally:
     session_id: str = ""
     asked: dict[str, float] = field(default_factory=dict)   # query id -> perf_counter when sent
     answers: list[tuple[float, Answer]] = field(default_factory=list)
-    failed: int = 0
+    errors: list[str] = field(default_factory=list)   # the codes of the errors its questions were answered with
     warmed: asyncio.Event = field(default_factory=asyncio.Event)   # the untimed first question was answered
 
 
@@ -225,14 +225,14 @@ async def _read(uplink: GrpcUplink, tally: _EdgeTally) -> None:
         elif isinstance(event, Answer) and event.final and event.query_id in tally.asked:
             tally.answers.append((time.perf_counter(), event))
         elif isinstance(event, CloudErrorReport) and event.query_id in tally.asked:
-            tally.failed += 1
+            tally.errors.append(event.code)
 
 
 # ------------------------------------------------------------------ the cloud
 
-def cloud_config(backend: str) -> CloudConfig:
+def cloud_config(backend: str, *, ocr_workers: int = 1) -> CloudConfig:
     """The cloud for ``backend``: as ``eyeline cloud`` builds it, on local Ray Serve for ``ray``."""
-    base = CloudConfig(port=0, agent_workers=0)
+    base = CloudConfig(port=0, agent_workers=0, ocr_workers=ocr_workers)
     if backend == "inprocess":
         return base
     if backend == "ray":
@@ -243,14 +243,10 @@ def cloud_config(backend: str) -> CloudConfig:
     raise CapacityBenchError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def _handled_keyframes(server: CloudServer, session_id: str) -> tuple[int, int]:
-    """(kept, superseded) keyframes of a session, as the cloud counted them."""
+def _kept_keyframes(server: CloudServer, session_id: str) -> int:
+    """The keyframes of a session the cloud decoded and kept, as it counted them."""
     session = server.sessions.get(session_id)
-    if session is None:
-        return 0, 0
-    stats = session.stats
-    superseded = getattr(stats, "frames_superseded", 0)
-    return stats.frames_received - stats.frames_rejected - superseded, superseded
+    return 0 if session is None else session.stats.keyframes_kept
 
 
 async def run_step(server: CloudServer, signer: TokenSigner, store: FrameStore, sessions: int,
@@ -271,10 +267,7 @@ async def run_step(server: CloudServer, signer: TokenSigner, store: FrameStore, 
                                for i, edge in enumerate(edges)))
         tallies = [edge.tally for edge in edges]
         await _drain(tallies, load.drain_s)
-        for tally in tallies:
-            kept, superseded = _handled_keyframes(server, tally.session_id)
-            result.keyframes_kept += kept
-            result.keyframes_superseded += superseded
+        result.keyframes_kept = sum(_kept_keyframes(server, tally.session_id) for tally in tallies)
     finally:
         await asyncio.gather(*(edge.close() for edge in edges))
     for edge in edges:
@@ -286,14 +279,15 @@ async def run_step(server: CloudServer, signer: TokenSigner, store: FrameStore, 
 async def _drain(tallies: list[_EdgeTally], drain_s: float) -> None:
     deadline = time.perf_counter() + drain_s
     while time.perf_counter() < deadline:
-        if all(len(t.answers) + t.failed >= len(t.asked) for t in tallies):
+        if all(len(t.answers) + len(t.errors) >= len(t.asked) for t in tallies):
             return
         await asyncio.sleep(0.05)
 
 
 def _tally_into(tally: _EdgeTally, result: StepResult) -> None:
     result.asked += len(tally.asked)
-    result.failed += tally.failed
+    for code in tally.errors:
+        result.errors[code] = result.errors.get(code, 0) + 1
     result.keyframes_sent += tally.keyframes_sent
     for arrived, answer in tally.answers:
         result.latencies_ms.append((arrived - tally.asked[answer.query_id]) * 1000)
@@ -344,10 +338,10 @@ async def _step_with_progress(progress: Progress | None, label: str, load: Load,
 
 
 async def ramp(backend: str, ramp_sessions: Sequence[int], load: Load, *, progress: Progress | None = None,
-               whole_ramp: bool = False) -> BackendResult:
+               whole_ramp: bool = False, ocr_workers: int = 1) -> BackendResult:
     """Run each N of ``ramp_sessions`` in turn against one warm cloud; stop after the first that fails (or go on
     with ``whole_ramp``, for a picture of how latency grows past the capacity)."""
-    config = cloud_config(backend)
+    config = cloud_config(backend, ocr_workers=ocr_workers)
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(config, signer)
     await server.start()
@@ -374,16 +368,16 @@ def _ms(value: float) -> str:
 
 
 def render_table(result: BackendResult, load: Load) -> str:
-    head = ("| edges | questions answered / asked | p50 ms | p95 ms | p99 ms | keyframes handled / sent "
-            "(superseded) | mean " + " / ".join(STAGES) + " ms | load avg | pass |\n"
+    head = ("| edges | questions answered / asked | p50 ms | p95 ms | p99 ms | keyframes kept / sent "
+            "| mean " + " / ".join(STAGES) + " ms | load avg | pass |\n"
             "|---:|---:|---:|---:|---:|---:|---|---:|---|")
     rows = []
     for step in result.steps:
         stages = " / ".join(f"{step.stage_mean_ms(stage):.0f}" for stage in STAGES)
-        rows.append(f"| {step.sessions} | {step.answered} / {step.asked}"
-                    f"{f' ({step.failed} errors)' if step.failed else ''} | {_ms(step.percentile(50))} | "
-                    f"{_ms(step.percentile(95))} | {_ms(step.percentile(99))} | {step.keyframes_handled} / "
-                    f"{step.keyframes_sent} ({step.keyframes_superseded}) | {stages} | {step.load_average:.1f} | "
+        errors = ", ".join(f"{count} {code}" for code, count in sorted(step.errors.items()))
+        rows.append(f"| {step.sessions} | {step.answered} / {step.asked}{f' (errors: {errors})' if errors else ''} | "
+                    f"{_ms(step.percentile(50))} | {_ms(step.percentile(95))} | {_ms(step.percentile(99))} | "
+                    f"{step.keyframes_kept} / {step.keyframes_sent} | {stages} | {step.load_average:.1f} | "
                     f"{'yes' if step.passed(load.target_p95_ms) else '**no**'} |")
     return head + "\n" + "\n".join(rows)
 
@@ -397,11 +391,12 @@ def render_section(results: Sequence[BackendResult], load: Load, command: str) -
              f"\"{QUESTION}\" (Instant) every {load.question_every_s:g} s, the edges staggered; each step "
              f"runs {load.seconds:g} s, then waits up to {load.drain_s:g} s for answers in flight. Latency is "
              "the wall time from sending the question to its final answer arriving at the edge; the stages are "
-             "the means of the answers' own `Answer.timing`, on the cloud's clock. A keyframe is handled when "
-             "the cloud kept it to answer over, or superseded it (dropped it unread because a newer keyframe "
-             f"of the same session was already waiting). A step passes with p95 under "
-             f"{load.target_p95_ms / 1000:g} s, every question answered without an error and every keyframe "
-             "handled; the ramp stops at the first step that fails.", ""]
+             "the means of the answers' own `Answer.timing`, on the cloud's clock. Kept keyframes are those the "
+             "cloud decoded and kept to answer over, by its own count, once the answers are in (a keyframe's "
+             "text is read when a question is asked over it). Before the timed seconds each edge shows one "
+             "keyframe and asks over it, untimed: a session in its stride has read its shelf once. A step "
+             f"passes with p95 under {load.target_p95_ms / 1000:g} s, every question answered without an error "
+             "and every keyframe kept; the ramp stops at the first step that fails.", ""]
     for result in results:
         parts += [f"### Backend: {result.backend}", "",
                   f"Capacity: **{result.capacity(load.target_p95_ms)} sessions** at answer p95 under "
@@ -426,21 +421,23 @@ def backends_of(choice: str) -> tuple[str, ...]:
 
 
 async def run_capacity(backends: Sequence[str], ramp_sessions: Sequence[int], load: Load, *,
-                       progress: bool = True, whole_ramp: bool = False) -> list[BackendResult]:
+                       progress: bool = True, whole_ramp: bool = False, ocr_workers: int = 1
+                       ) -> list[BackendResult]:
     for backend in backends:   # refuse an unknown backend before spending minutes on another
         cloud_config(backend)
     bar = Progress(load.seconds * len(ramp_sessions) * len(backends)) if progress else None
     try:
-        return [await ramp(backend, ramp_sessions, load, progress=bar, whole_ramp=whole_ramp) for backend in backends]
+        return [await ramp(backend, ramp_sessions, load, progress=bar, whole_ramp=whole_ramp, ocr_workers=ocr_workers)
+                for backend in backends]
     finally:
         if bar is not None:
             bar.close()
 
 
 async def write_capacity_section(output: Path | None, backends: Sequence[str], ramp_sessions: Sequence[int],
-                                 load: Load, command: str, *, whole_ramp: bool = False) -> int:
+                                 load: Load, command: str, *, whole_ramp: bool = False, ocr_workers: int = 1) -> int:
     """Measure, print the section, and put it into ``output`` (when given) in place of the last one."""
-    results = await run_capacity(backends, ramp_sessions, load, whole_ramp=whole_ramp)
+    results = await run_capacity(backends, ramp_sessions, load, whole_ramp=whole_ramp, ocr_workers=ocr_workers)
     section = render_section(results, load, command)
     print(section)
     if output is not None:

@@ -241,6 +241,8 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--sessions", default="1,2,4,6,8,10,12,16,20,24",
                    help="capacity: the numbers of edges to ramp through, comma-separated")
     p.add_argument("--question-every", type=float, default=4.0, help="capacity: seconds between an edge's questions")
+    p.add_argument("--cloud-ocr-workers", type=int, default=1,
+                   help="capacity: the cloud's OCR threads (as --ocr-workers)")
     p.add_argument("--whole-ramp", action="store_true",
                    help="capacity: run every step of --sessions, not stopping at the first that fails")
     p.set_defaults(run=_run_bench)
@@ -494,11 +496,12 @@ def _run_capacity(args: argparse.Namespace) -> int:
     ramp = tuple(int(n) for n in args.sessions.split(",") if n.strip())
     command = (f"eyeline bench capacity --backend {args.backend} --seconds {args.seconds:g} "
                f"--sessions {','.join(map(str, ramp))} --question-every {args.question_every:g}"
+               + (f" --cloud-ocr-workers {args.cloud_ocr_workers}" if args.cloud_ocr_workers != 1 else "")
                + (" --whole-ramp" if args.whole_ramp else ""))
     load = Load(seconds=args.seconds, question_every_s=args.question_every)
     try:
         return asyncio.run(write_capacity_section(args.output, backends_of(args.backend), ramp, load, command,
-                                                  whole_ramp=args.whole_ramp))
+                                                  whole_ramp=args.whole_ramp, ocr_workers=args.cloud_ocr_workers))
     except CapacityBenchError as exc:
         print(f"eyeline bench capacity: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -27,15 +27,16 @@ from eyeline.tools.bench_capacity import (
 
 
 def step(sessions: int, latencies: list[float], *, sent: int = 10, kept: int = 10, failed: int = 0) -> StepResult:
-    return StepResult(sessions, latencies_ms=latencies, asked=len(latencies) + failed, failed=failed,
-                      keyframes_sent=sent, keyframes_kept=kept, stages_us={"ocr": [500_000, 700_000]})
+    return StepResult(sessions, latencies_ms=latencies, asked=len(latencies) + failed,
+                      errors={"overloaded": failed} if failed else {}, keyframes_sent=sent, keyframes_kept=kept,
+                      stages_us={"ocr": [500_000, 700_000]})
 
 
 def test_capacity_is_the_largest_step_that_passed_before_the_first_that_failed() -> None:
     result = BackendResult("inprocess", [step(1, [400.0, 500.0]), step(2, [900.0, 1200.0]),
                                          step(4, [1500.0, 2600.0, 2700.0])])
     assert result.capacity(2000.0) == 2
-    assert not step(1, [100.0], kept=9).passed(2000.0)          # a keyframe neither kept nor superseded
+    assert not step(1, [100.0], kept=9).passed(2000.0)          # a keyframe the cloud never kept
     assert not step(1, [100.0], failed=1).passed(2000.0)        # a question answered with an error
     unanswered = step(1, [100.0])
     unanswered.asked += 1
@@ -48,7 +49,9 @@ def test_the_section_has_one_row_per_step_and_replaces_its_earlier_self() -> Non
     text = render_section([BackendResult("inprocess", [step(1, [400.0, 600.0]), step(2, [3000.0, 3100.0])])], load,
                           "eyeline bench capacity --seconds 3")
     assert text.startswith(HEADING) and "Capacity: **1 sessions**" in text
-    assert "| 1 | 2 / 2 | 500 |" in text and "| 10 / 10 (0) | 0 / 0 / 600 / 0 / 0 |" in text
+    assert "| 1 | 2 / 2 | 500 |" in text and "| 10 / 10 | 0 / 0 / 600 / 0 / 0 |" in text
+    assert "| 1 | 1 / 2 (errors: 1 overloaded) |" in render_section(
+        [BackendResult("inprocess", [step(1, [400.0], failed=1)])], load, "")
     assert "| **no** |" in text and "`eyeline bench capacity --seconds 3`" in text
     document = f"# Performance\n\n## Round trip\n\nkept\n\n{HEADING}\n\nold\n\n## Modes\n\nalso kept\n"
     updated = replace_section(document, text)
@@ -92,7 +95,7 @@ async def test_a_short_ramp_over_real_grpc_measures_real_answers_and_keyframes(t
         answered, asked = (int(v) for v in row[1].split("(")[0].split("/"))
         assert asked >= int(row[0]) and answered > 0
         assert 0 < float(row[2]) <= float(row[3]) <= float(row[4])                 # p50 <= p95 <= p99, in ms
-        handled, sent = (int(v) for v in row[5].split("(")[0].split("/"))
-        assert handled > 0 and sent >= 2 * int(row[0])
+        kept, sent = (int(v) for v in row[5].split("/"))
+        assert 0 < kept <= sent and sent >= 2 * int(row[0])
         stages = [float(v) for v in row[6].split("/")]
         assert len(stages) == len(STAGES) and stages[STAGES.index("ocr")] > 0      # questions were read
