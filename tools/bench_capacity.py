@@ -37,6 +37,7 @@ import numpy as np
 
 from eyeline.cloud.app import CloudConfig, CloudServer
 from eyeline.cloud.ingress.auth import TokenSigner
+from eyeline.cloud.model import Image
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
@@ -139,7 +140,7 @@ class FrameStore:
         return self._frames[edge]
 
 
-def _jpeg(image: np.ndarray) -> bytes:  # type: ignore[type-arg]
+def _jpeg(image: Image) -> bytes:
     return bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes())
 
 
