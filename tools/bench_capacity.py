@@ -25,7 +25,6 @@ import asyncio
 import dataclasses
 import math
 import os
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +43,7 @@ from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut
 
 HEADING = "## Capacity: simulated edges per cloud"
+START, END = "<!-- capacity:start -->", "<!-- capacity:end -->"   # the section's bounds in PERFORMANCE.md
 QUESTION = "which of these has the most protein?"
 STAGES = ("queue", "provisional", "ocr", "reasoning", "overlay")
 BACKENDS = ("inprocess", "ray")
@@ -406,11 +406,21 @@ def render_section(results: Sequence[BackendResult], load: Load, command: str) -
 
 
 def replace_section(document: str, section: str) -> str:
-    """``document`` with the capacity section replaced by ``section``, or ``section`` added at the end."""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: section + "\n", document, count=1)
-    return document.rstrip("\n") + "\n\n" + section
+    """``document`` with the capacity section (between its markers) replaced by ``section``, or ``section``
+    added at the end."""
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    start, end = document.find(START), document.find(END)
+    if 0 <= start < end:
+        return document[:start] + block + document[end + len(END):]
+    return document.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def kept_section(path: Path) -> str:
+    """The capacity section ``path`` already holds, markers included (a blank line before it), or "": a full
+    ``eyeline bench``, which rewrites the document, keeps it rather than dropping minutes of measurement."""
+    text = path.read_text() if path.is_file() else ""
+    start, end = text.find(START), text.find(END)
+    return "\n" + text[start:end + len(END)] + "\n" if 0 <= start < end else ""
 
 
 def backends_of(choice: str) -> tuple[str, ...]:

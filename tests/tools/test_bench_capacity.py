@@ -11,8 +11,10 @@ import pytest
 
 from eyeline.cloud.app import CloudConfig
 from eyeline.tools.bench_capacity import (
+    END,
     HEADING,
     STAGES,
+    START,
     BackendResult,
     CapacityBenchError,
     Load,
@@ -20,6 +22,7 @@ from eyeline.tools.bench_capacity import (
     StepResult,
     backends_of,
     cloud_config,
+    kept_section,
     render_section,
     replace_section,
     write_capacity_section,
@@ -53,10 +56,18 @@ def test_the_section_has_one_row_per_step_and_replaces_its_earlier_self() -> Non
     assert "| 1 | 1 / 2 (errors: 1 overloaded) |" in render_section(
         [BackendResult("inprocess", [step(1, [400.0], failed=1)])], load, "")
     assert "| **no** |" in text and "`eyeline bench capacity --seconds 3`" in text
-    document = f"# Performance\n\n## Round trip\n\nkept\n\n{HEADING}\n\nold\n\n## Modes\n\nalso kept\n"
-    updated = replace_section(document, text)
-    assert "old" not in updated and updated.count(HEADING) == 1
+    added = replace_section("# Performance\n\n## Round trip\n\nkept\n", "## Capacity\n\nold\n")
+    assert added.endswith(f"{START}\n## Capacity\n\nold\n{END}\n") and "kept" in added
+    updated = replace_section(added + "\n## Modes\n\nalso kept\n", text)
+    assert "old" not in updated and updated.count(HEADING) == 1 and updated.count(START) == 1
     assert updated.index("kept") < updated.index(HEADING) < updated.index("## Modes") and "also kept" in updated
+
+
+def test_a_full_bench_run_keeps_the_capacity_section(tmp_path: Path) -> None:
+    path = tmp_path / "PERFORMANCE.md"
+    path.write_text(replace_section("# Performance\n\n## Round trip\n\nold figures\n", "## Capacity\n\nN=4\n"))
+    assert kept_section(path) == f"\n{START}\n## Capacity\n\nN=4\n{END}\n"
+    assert kept_section(tmp_path / "absent.md") == ""
 
 
 def test_the_ray_backend_needs_a_cloud_that_has_it() -> None:
