@@ -401,8 +401,27 @@ def render_section(results: Sequence[BackendResult], load: Load, command: str) -
     for result in results:
         parts += [f"### Backend: {result.backend}", "",
                   f"Capacity: **{result.capacity(load.target_p95_ms)} sessions** at answer p95 under "
-                  f"{load.target_p95_ms / 1000:g} s.", "", render_table(result, load), ""]
+                  f"{load.target_p95_ms / 1000:g} s.{where_the_time_goes(result, load)}", "",
+                  render_table(result, load), ""]
     return "\n".join(parts)
+
+
+def where_the_time_goes(result: BackendResult, load: Load) -> str:
+    """The first step's largest stage and, when it is OCR, the ceiling it puts on the sessions one cloud
+    serves: every question's reading, one after another at the one-edge speed, must fit between questions."""
+    first = next((step for step in result.steps if step.stages_us), None)
+    if first is None:
+        return ""
+    stage = max(STAGES, key=first.stage_mean_ms)
+    spent_ms = first.stage_mean_ms(stage)
+    total_ms = sum(first.stage_mean_ms(s) for s in STAGES)
+    text = (f" With {first.sessions} edge{'s' if first.sessions > 1 else ''}, an answer's time on the cloud goes "
+            f"mostly to {stage}: {spent_ms:.0f} of {total_ms:.0f} ms.")
+    if stage == "ocr" and spent_ms > 0:
+        ceiling = load.question_every_s * 1000 / spent_ms
+        text += (f" Read one after another at that speed, questions every {load.question_every_s:g} s from each "
+                 f"edge saturate the reader at about {ceiling:.1f} edges, before any queueing.")
+    return text
 
 
 def replace_section(document: str, section: str) -> str:
