@@ -11,9 +11,8 @@ harness keeps the wall time from sending it to its final answer arriving, and th
 where the time went on the cloud (``Answer.timing``: queue, provisional, OCR, reasoning, overlay). For each
 edge it counts the keyframes sent and those the cloud decoded and kept to answer over (a keyframe's own work
 on the cloud; its text is read when a question is asked over it, carried from the last keyframe read). N
-ramps up until a step fails:
-the capacity is the largest N whose answer p95 is under the target, with no question unanswered and no
-keyframe lost.
+ramps up until a step fails: the capacity is the largest N whose answer p95 is under the target, with no
+question unanswered and no keyframe lost.
 
 The cloud is built here, in this process, with ``CloudConfig``: ``inprocess`` is the cloud as ``eyeline
 cloud`` runs it; ``ray`` the same with ``ray="auto"`` (local Ray Serve), once ``CloudConfig`` has that field.
@@ -47,7 +46,6 @@ START, END = "<!-- capacity:start -->", "<!-- capacity:end -->"   # the section'
 QUESTION = "which of these has the most protein?"
 STAGES = ("queue", "provisional", "ocr", "reasoning", "overlay")
 BACKENDS = ("inprocess", "ray")
-DEFAULT_RAMP = (1, 2, 4, 6, 8, 10, 12, 16, 20, 24)
 WIDTH, HEIGHT = 1280, 720
 WARM_QUERY = "warm-up"
 # A step's first questions, one per edge at once, each a whole read of a new shelf: room for 24 on a busy machine.
