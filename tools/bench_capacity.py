@@ -78,6 +78,9 @@ class StepResult:
     keyframes_sent: int = 0
     keyframes_kept: int = 0
     stages_us: dict[str, list[int]] = field(default_factory=dict)
+    # The ocr stage's parts (registration, detection ...), from clouds whose answers report them: what the
+    # reading itself cost, the rest of the stage being the wait for the reader.
+    ocr_parts_us: dict[str, list[int]] = field(default_factory=dict)
     cloud_total_us: list[int] = field(default_factory=list)
     load_average: float = 0.0
 
@@ -100,6 +103,12 @@ class StepResult:
     def stage_mean_ms(self, stage: str) -> float:
         values = self.stages_us.get(stage, [])
         return sum(values) / len(values) / 1000 if values else 0.0
+
+    def ocr_parts_text(self) -> str:
+        """The ocr stage's parts as mean ms per answer ("detection 300 / recognition 200"), or "-"."""
+        answers = len(self.stages_us.get("ocr", [])) or 1
+        return " / ".join(f"{part} {sum(values) / answers / 1000:.0f}"
+                          for part, values in self.ocr_parts_us.items()) or "-"
 
     def passed(self, target_p95_ms: float) -> bool:
         return (self.answered > 0 and self.failed == 0 and self.unanswered == 0
@@ -294,6 +303,8 @@ def _tally_into(tally: _EdgeTally, result: StepResult) -> None:
             result.cloud_total_us.append(answer.timing.total_us)
             for stage in answer.timing.stages:
                 result.stages_us.setdefault(stage.stage, []).append(stage.us)
+            for part in getattr(answer.timing, "ocr_parts", ()):   # reported by newer clouds only
+                result.ocr_parts_us.setdefault(part.stage, []).append(part.us)
 
 
 # ------------------------------------------------------------------ the ramp
@@ -368,15 +379,16 @@ def _ms(value: float) -> str:
 
 def render_table(result: BackendResult, load: Load) -> str:
     head = ("| edges | questions answered / asked | p50 ms | p95 ms | p99 ms | keyframes kept / sent "
-            "| mean " + " / ".join(STAGES) + " ms | load avg | pass |\n"
-            "|---:|---:|---:|---:|---:|---:|---|---:|---|")
+            "| mean " + " / ".join(STAGES) + " ms | ocr parts, mean ms | load avg | pass |\n"
+            "|---:|---:|---:|---:|---:|---:|---|---|---:|---|")
     rows = []
     for step in result.steps:
         stages = " / ".join(f"{step.stage_mean_ms(stage):.0f}" for stage in STAGES)
         errors = ", ".join(f"{count} {code}" for code, count in sorted(step.errors.items()))
         rows.append(f"| {step.sessions} | {step.answered} / {step.asked}{f' (errors: {errors})' if errors else ''} | "
                     f"{_ms(step.percentile(50))} | {_ms(step.percentile(95))} | {_ms(step.percentile(99))} | "
-                    f"{step.keyframes_kept} / {step.keyframes_sent} | {stages} | {step.load_average:.1f} | "
+                    f"{step.keyframes_kept} / {step.keyframes_sent} | {stages} | {step.ocr_parts_text()} | "
+                    f"{step.load_average:.1f} | "
                     f"{'yes' if step.passed(load.target_p95_ms) else '**no**'} |")
     return head + "\n" + "\n".join(rows)
 

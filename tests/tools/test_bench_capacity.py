@@ -55,6 +55,10 @@ def test_the_section_has_one_row_per_step_and_replaces_its_earlier_self() -> Non
     assert "| 1 | 2 / 2 | 500 |" in text and "| 10 / 10 | 0 / 0 / 600 / 0 / 0 |" in text
     assert "| 1 | 1 / 2 (errors: 1 overloaded) |" in render_section(
         [BackendResult("inprocess", [step(1, [400.0], failed=1)])], load, "")
+    assert "| 0 / 0 / 600 / 0 / 0 | - |" in text                             # no ocr parts reported
+    parted = step(1, [400.0])
+    parted.ocr_parts_us = {"detection": [300_000, 100_000], "recognition": [200_000]}
+    assert parted.ocr_parts_text() == "detection 200 / recognition 100"      # per answer: 2 answers read
     assert "goes mostly to ocr: 600 of 600 ms" in text and "saturate the reader at about 6.7 edges" in text
     assert "| **no** |" in text and "`eyeline bench capacity --seconds 3`" in text
     added = replace_section("# Performance\n\n## Round trip\n\nkept\n", "## Capacity\n\nold\n")
