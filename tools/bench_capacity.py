@@ -274,7 +274,7 @@ async def run_step(server: CloudServer, signer: TokenSigner, store: FrameStore, 
         await asyncio.gather(*(_drive_edge(edge, i, sessions, frames[i], load, start)
                                for i, edge in enumerate(edges)))
         tallies = [edge.tally for edge in edges]
-        await _drain(tallies, load.drain_s)
+        await _drain(server, tallies, load.drain_s)
         result.keyframes_kept = sum(_kept_keyframes(server, tally.session_id) for tally in tallies)
     finally:
         await asyncio.gather(*(edge.close() for edge in edges))
@@ -284,10 +284,13 @@ async def run_step(server: CloudServer, signer: TokenSigner, store: FrameStore, 
     return result
 
 
-async def _drain(tallies: list[_EdgeTally], drain_s: float) -> None:
+async def _drain(server: CloudServer, tallies: list[_EdgeTally], drain_s: float) -> None:
+    """Wait, up to ``drain_s``, for every question's answer (or error) and every keyframe sent to be kept: the
+    last ones sent may still be on the wire or decoding."""
     deadline = time.perf_counter() + drain_s
     while time.perf_counter() < deadline:
-        if all(len(t.answers) + len(t.errors) >= len(t.asked) for t in tallies):
+        answered = all(len(t.answers) + len(t.errors) >= len(t.asked) for t in tallies)
+        if answered and all(_kept_keyframes(server, t.session_id) >= t.keyframes_sent for t in tallies):
             return
         await asyncio.sleep(0.05)
 
@@ -403,7 +406,7 @@ def render_section(results: Sequence[BackendResult], load: Load, command: str) -
              f"runs {load.seconds:g} s, then waits up to {load.drain_s:g} s for answers in flight. Latency is "
              "the wall time from sending the question to its final answer arriving at the edge; the stages are "
              "the means of the answers' own `Answer.timing`, on the cloud's clock. Kept keyframes are those the "
-             "cloud decoded and kept to answer over, by its own count, once the answers are in (a keyframe's "
+             "cloud decoded and kept to answer over, by its own count at the end of the drain (a keyframe's "
              "text is read when a question is asked over it). Before the timed seconds each edge shows one "
              "keyframe and asks over it, untimed: a session in its stride has read its shelf once. A step "
              f"passes with p95 under {load.target_p95_ms / 1000:g} s, every question answered without an error "
