@@ -55,6 +55,9 @@ async def run_benchmarks(output: Path, *, frames: int, fps: float, speech: bool 
     # The per-mode accuracy table takes many minutes of OCR; `eyeline eval --performance` writes it, and a
     # benchmark run keeps it rather than dropping it.
     report += await asyncio.to_thread(kept_section, output)
+    from eyeline.tools.bench_capacity import kept_section as kept_capacity
+
+    report += await asyncio.to_thread(kept_capacity, output)   # `eyeline bench capacity` takes minutes too
     await asyncio.to_thread(_write, output, report)
     print(report)
     return 0

@@ -241,6 +241,19 @@ def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--ocr-rounds", type=int, default=3, help="reads of each frame per runtime with --only-ocr")
     p.add_argument("--only-speech", action="store_true",
                    help="measure only speech (today's path and streaming in one run), replacing its section")
+    p.add_argument("section", nargs="?", choices=("capacity",),
+                   help="capacity: how many simulated edges one cloud serves (answer p95 under 2 s), replacing "
+                        "that section of --output")
+    p.add_argument("--backend", default="inprocess", choices=("inprocess", "ray", "both"),
+                   help="capacity: the cloud in this process, on local Ray Serve, or both")
+    p.add_argument("--seconds", type=float, default=20.0, help="capacity: how long each step of the ramp runs")
+    p.add_argument("--sessions", default="1,2,4,6,8,10,12,16,20,24",
+                   help="capacity: the numbers of edges to ramp through, comma-separated")
+    p.add_argument("--question-every", type=float, default=4.0, help="capacity: seconds between an edge's questions")
+    p.add_argument("--cloud-ocr-workers", type=int, default=1,
+                   help="capacity: the cloud's OCR threads (as --ocr-workers)")
+    p.add_argument("--whole-ramp", action="store_true",
+                   help="capacity: run every step of --sessions, not stopping at the first that fails")
     p.set_defaults(run=_run_bench)
 
 
@@ -473,6 +486,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     from eyeline.tools.bench import run_benchmarks
 
+    if args.section == "capacity":
+        return _run_capacity(args)
     if args.only_ocr:
         from eyeline.tools.bench_ocr import write_ocr_section
 
@@ -487,6 +502,23 @@ def _run_bench(args: argparse.Namespace) -> int:
         return asyncio.run(write_answers_section(args.output, args.rounds))
     return asyncio.run(run_benchmarks(args.output, frames=args.frames, fps=args.fps, speech=not args.no_speech,
                                      edge=not args.no_edge, modes=not args.no_modes, answer_rounds=args.rounds))
+
+
+def _run_capacity(args: argparse.Namespace) -> int:
+    from eyeline.tools.bench_capacity import CapacityBenchError, Load, backends_of, write_capacity_section
+
+    ramp = tuple(int(n) for n in args.sessions.split(",") if n.strip())
+    command = (f"eyeline bench capacity --backend {args.backend} --seconds {args.seconds:g} "
+               f"--sessions {','.join(map(str, ramp))} --question-every {args.question_every:g}"
+               + (f" --cloud-ocr-workers {args.cloud_ocr_workers}" if args.cloud_ocr_workers != 1 else "")
+               + (" --whole-ramp" if args.whole_ramp else ""))
+    load = Load(seconds=args.seconds, question_every_s=args.question_every)
+    try:
+        return asyncio.run(write_capacity_section(args.output, backends_of(args.backend), ramp, load, command,
+                                                  whole_ramp=args.whole_ramp, ocr_workers=args.cloud_ocr_workers))
+    except CapacityBenchError as exc:
+        print(f"eyeline bench capacity: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,7 @@ class SessionInfo:
 class SessionStats:
     frames_received: int = 0
     frames_rejected: int = 0
+    keyframes_kept: int = 0     # decoded and kept to reason over
     queries: int = 0
     errors_sent: int = 0
     bytes_in: int = 0           # EdgeMessages after Hello, as they took on the wire, whatever the transport
@@ -121,6 +122,7 @@ class Session:
     def keep_frame(self, frame: DecodedFrame) -> None:
         """Keep a keyframe to reason over (and show it to viewers that watch frames)."""
         self._frames[frame.seq] = frame
+        self.stats.keyframes_kept += 1
         self.show_preview(frame)
         while len(self._frames) > self._frames_kept:
             self._frames.popitem(last=False)

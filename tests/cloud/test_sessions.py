@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eyeline.cloud.app import _unused_path
 from eyeline.cloud.model import Mode
+from eyeline.cloud.session.frames import DecodedFrame
 from eyeline.cloud.session.sessions import SessionLimitError, SessionManager
 
 S = 1_000_000_000
@@ -25,6 +27,17 @@ async def test_the_oldest_detached_session_is_evicted_to_make_room_and_live_ones
     manager.open("e", "p", Mode.INSTANT, 4 * S)
     with pytest.raises(SessionLimitError):
         manager.open("f", "p", Mode.INSTANT, 5 * S)   # only live sessions left: the limit holds
+
+
+def test_a_session_counts_every_keyframe_it_kept_even_those_it_no_longer_holds() -> None:
+    session = SessionManager(max_sessions=1, frames_kept=2).open("a", "p", Mode.INSTANT, 0)
+    pixels = np.zeros((4, 4, 3), np.uint8)
+    for seq in (1, 2, 3):
+        session.keep_frame(DecodedFrame(seq, f"t{seq}", pixels, capture_ns=0, sent_ns=0, received_ns=0))
+    session.show_preview(DecodedFrame(4, "t4", pixels, capture_ns=0, sent_ns=0, received_ns=0, keyframe=False))
+    assert session.stats.keyframes_kept == 3                  # a preview is shown, never kept
+    latest = session.frame(None)
+    assert session.frame(1) is None and latest is not None and latest.seq == 3   # held: the last two only
 
 
 async def test_a_detached_session_is_reattached_by_its_subject_until_its_grace_runs_out() -> None:
