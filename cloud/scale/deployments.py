@@ -22,7 +22,7 @@ from ray import serve
 from ray.serve import Application, Deployment
 
 from eyeline.cloud.model import Image
-from eyeline.cloud.perception.ocr import OcrPool, TextLine
+from eyeline.cloud.perception.ocr import OcrPool, Quad, TextLine
 from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
 from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
 from eyeline.cloud.scale.config import DeploymentSize, ScaleConfig
@@ -39,11 +39,23 @@ class Perception:
     def __init__(self) -> None:
         self._ocr = OcrPool(workers=1)
         self._segmenter = ProductSegmenter()
-        self._served = {"read": 0, "segment": 0}
+        self._served = {"read": 0, "detect": 0, "recognize": 0, "segment": 0}
 
     async def read(self, image: Image) -> tuple[TextLine, ...]:
         lines = await self._ocr.read(image)
         self._served["read"] += 1
+        return lines
+
+    async def detect_each(self, images: list[Image], scale: float | None) -> tuple[tuple[Quad, ...], ...]:
+        """The text outlines in each image (a tracked read's changed windows), none read."""
+        found = await self._ocr.detect_each(images, scale=scale)
+        self._served["detect"] += 1
+        return found
+
+    async def recognize(self, image: Image, quads: list[Quad]) -> tuple[TextLine | None, ...]:
+        """The text of each outline (the new ones of a tracked read), read from the full frame."""
+        lines = await self._ocr.recognize(image, quads)
+        self._served["recognize"] += 1
         return lines
 
     async def segment(self, image: Image) -> tuple[ProductRegion, ...]:

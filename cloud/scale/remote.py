@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from eyeline.cloud.model import Image
-from eyeline.cloud.perception.ocr import OcrPool, TextLine
+from eyeline.cloud.perception.ocr import OcrPool, Quad, TextLine
 from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
 from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
 from eyeline.cloud.scale.backend import RayLink
@@ -42,9 +42,35 @@ class ServeOcrPool(OcrPool):
             return await local()
         return await self._link.failover.run("OCR", lambda: self._read_remote(image_bgr), local)
 
+    async def detect(self, image_bgr: Image, *, scale: float | None = None) -> tuple[Quad, ...]:
+        (quads,) = await self.detect_each([image_bgr], scale=scale)
+        return quads
+
+    async def detect_each(self, images: Sequence[Image], *,
+                          scale: float | None = None) -> tuple[tuple[Quad, ...], ...]:
+        """A tracked read's changed windows, detected on a replica (small crops: sent by value)."""
+        local = functools.partial(OcrPool.detect_each, self, images, scale=scale)
+        if not self._link.connected:
+            return await local()
+        return await self._link.failover.run(
+            "OCR detection", lambda: self._link.handle(PERCEPTION_APP).detect_each.remote(list(images), scale), local)
+
+    async def recognize(self, image_bgr: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
+        local = functools.partial(OcrPool.recognize, self, image_bgr, quads)
+        if not self._link.connected:
+            return await local()
+        return await self._link.failover.run("OCR recognition", lambda: self._recognize_remote(image_bgr, quads),
+                                             local)
+
     async def _read_remote(self, image: Image) -> tuple[TextLine, ...]:
         ref = await self._link.put(image)
         lines: tuple[TextLine, ...] = await self._link.handle(PERCEPTION_APP).read.remote(ref)
+        return lines
+
+    async def _recognize_remote(self, image: Image, quads: Sequence[Quad]) -> tuple[TextLine | None, ...]:
+        ref = await self._link.put(image)
+        lines: tuple[TextLine | None, ...] = await self._link.handle(PERCEPTION_APP).recognize.remote(ref,
+                                                                                                    list(quads))
         return lines
 
     async def warm_up(self) -> None:

@@ -47,9 +47,36 @@ class ScriptedRead:
         return respond()
 
 
+class ScriptedParts:
+    """``detect_each`` and ``recognize`` handle methods, recording what reached the replica."""
+
+    def __init__(self) -> None:
+        self.detected: list[tuple[int, float | None]] = []
+        self.recognized: list[tuple[object, int]] = []
+        self.detect_each = self._Method(self._detect_each)
+        self.recognize = self._Method(self._recognize)
+
+    class _Method:
+        def __init__(self, answer: Any) -> None:
+            self.remote = answer
+
+    async def _detect_each(self, images: list[Image], scale: float | None) -> tuple[tuple[Any, ...], ...]:
+        self.detected.append((len(images), scale))
+        return tuple((QUAD,) for _ in images)
+
+    async def _recognize(self, ref: object, quads: list[Any]) -> tuple[TextLine | None, ...]:
+        self.recognized.append((ref, len(quads)))
+        return tuple(line("recognised on serve") for _ in quads)
+
+
+QUAD = ((0.0, 0.0), (10.0, 0.0), (10.0, 5.0), (0.0, 5.0))
+
+
 class ScriptedHandle:
-    def __init__(self, read: ScriptedRead) -> None:
+    def __init__(self, read: ScriptedRead, parts: ScriptedParts | None = None) -> None:
         self.read = read
+        if parts is not None:
+            self.detect_each, self.recognize = parts.detect_each, parts.recognize
 
 
 class Refs:
@@ -74,6 +101,19 @@ async def test_a_read_whose_replica_died_is_answered_by_another() -> None:
     pool, link = serve_pool(read)
     assert [found.text for found in await pool.read(IMAGE)] == ["from serve"]
     assert read.calls == 2 and link.failover.retries == 1 and not link.failover.lost
+    pool.close()
+
+
+async def test_a_tracked_reads_detection_and_recognition_run_on_the_replica_too() -> None:
+    parts = ScriptedParts()
+    pool, link = serve_pool(ScriptedRead())
+    link._handles = {PERCEPTION_APP: ScriptedHandle(ScriptedRead(), parts)}
+    assert await pool.detect_each([IMAGE, IMAGE], scale=0.5) == ((QUAD,), (QUAD,))
+    assert await pool.detect(IMAGE) == (QUAD,)
+    [found] = await pool.recognize(IMAGE, [QUAD])
+    assert found is not None and found.text == "recognised on serve"
+    # Crops of changed windows go by value; the full frame goes by its object-store reference.
+    assert parts.detected == [(2, 0.5), (1, None)] and parts.recognized == [("ref-of-the-frame", 1)]
     pool.close()
 
 
