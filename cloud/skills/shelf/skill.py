@@ -245,8 +245,14 @@ def _keep_name(chosen: ProductReading, original: ProductReading) -> ProductReadi
     return chosen
 
 
+# A first place whose name was not read is pointed at by where it stands, not said: a deeper mode looks again.
+UNNAMED_TOP = 0.6
+
+
 def _ranking_confidence(ranking: Ranking) -> float:
-    """The least sure reading the ranking rests on; nothing ranked is no confidence at all."""
+    """The least sure reading the ranking rests on, held below the planner's bar when the first place has no
+    name; nothing ranked is no confidence at all."""
     deciding = (*ranking.ranked, *ranking.unknown)
-    return min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
+    least = min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
+    return min(least, UNNAMED_TOP) if ranking.ranked and not ranking.ranked[0].name else least
 
