@@ -27,6 +27,7 @@ from eyeline.cloud.perception.crops import from_crop, package_crop
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.segmentation import ProductSegmenter
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
+from eyeline.cloud.skills.nutrition.intents import Ask, parse_question
 from eyeline.cloud.skills.shelf.grounding import CatalogMatcher
 from eyeline.cloud.skills.shelf.ranking import (
     ProductReading,
@@ -80,7 +81,10 @@ class ProteinRankingSkill:
         return self._passes(self, mode) if self._passes is not None else ()
 
     def matches(self, question: str) -> bool:
-        return bool(_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question))
+        if not (_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question)):
+            return False
+        parsed = parse_question(question)   # "does A have more protein than B?" is a yes/no, not a ranking
+        return parsed is None or parsed.ask is not Ask.COMPARE
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []
