@@ -27,7 +27,8 @@ NUTRIENT_WORDS = {"protein": "protein", "sugar": "sugars", "fat": "fat"}
 
 def cases() -> list[tuple[str, str, str, str, bool]]:
     out = []
-    for opening, (said_a, said_b, a, b), word, more in itertools.product(OPENINGS, PAIRS, NUTRIENT_WORDS, (True, False)):
+    combos = itertools.product(OPENINGS, PAIRS, NUTRIENT_WORDS, (True, False))
+    for opening, (said_a, said_b, a, b), word, more in combos:
         question = opening.format(a=said_a, b=said_b, n=word, cmp="higher" if more else "lower",
                                   cmpn="more" if more else "less")
         out.append((question, a, b, NUTRIENT_WORDS[word], more))
