@@ -99,8 +99,9 @@ class Cloud:
         # Worker processes start at the first Contemplating question, each loading its own OCR engine once.
         self._agents = AgentPool(config.agent_workers) if config.agent_workers > 0 else None
         pack = demo_pack()
-        shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents))
+        # The shelf ranks fronts it knows from the grocery catalog too, not only the demo pack's products.
         catalog = (*pack.products, *grocery_pack().products)
+        shelf = ProteinRankingSkill(catalog, passes=ShelfPasses(catalog, self._ocr, self._agents))
         skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(catalog=CatalogLookup(catalog)), ReadTextSkill(),
                                RepairSkill(pack.kits), IngredientsSkill()]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked

@@ -400,12 +400,12 @@ def _run_evalset(args: argparse.Namespace) -> int:
         run_evalset,
         update_performance,
     )
-    from eyeline.tools.stress import format_stress_table, stress_section
+    from eyeline.tools.stress import format_stress_table, stress_section, stress_tier
 
     standard, stressed = args.tier != "stress", args.tier != "standard"
     report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf if standard else 0,
                                      repair=args.repair if standard else 0, photos=args.photos if standard else None,
-                                     model=model_config_of(args), stress=args.stress if stressed else 0,
+                                     model=model_config_of(args), tier=stress_tier(args.stress) if stressed else None,
                                      on_result=lambda result: print(format_case(result), flush=True)))
     if stressed:
         print(format_stress_table(report))

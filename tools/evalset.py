@@ -203,17 +203,18 @@ class EvalSetReport:
 
 
 Progress = Callable[[CaseResult], None]
+# Another tier's cases for one mode, given the cloud's address and a token: (kind, name, the job to run).
+ExtraTier = Callable[[str, str, str], Sequence[tuple[str, str, Callable[[], Coroutine[Any, Any, CaseResult]]]]]
 
 
 async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHELF_CASES,
                       repair: int = DEFAULT_REPAIR_CASES, photos: Path | None = None,
                       on_result: Progress | None = None, model: ModelConfig | None = None,
-                      stress: int = 0) -> EvalSetReport:
+                      tier: ExtraTier | None = None) -> EvalSetReport:
     """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any;
-    ``stress`` scenes per degradation and severity make the stress tier (``tools/stress.py``; 0: none)."""
+    ``tier`` adds a tier's cases to each mode (the stress tier: ``tools/stress.py`` ``stress_tier``)."""
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
-    from eyeline.tools.stress import stress_cases, stress_scene
 
     signer = TokenSigner(os.urandom(32))
     server = CloudServer(CloudConfig(port=0, max_sessions=EVAL_MAX_SESSIONS, model=model), signer)
@@ -227,9 +228,8 @@ async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHEL
             for case in [*shelf_cases(shelf), *repair_cases(repair)]:
                 job = _scene(server.address, token, case, mode)
                 _keep(report, await run_case(server, case.kind, case.name, mode, job), on_result)
-            for stressed in stress_cases(stress) if stress else []:
-                job = stress_scene(server.address, token, stressed, mode)
-                _keep(report, await run_case(server, "stress", stressed.name, mode, job), on_result)
+            for kind, name, make_job in tier(server.address, token, mode) if tier is not None else []:
+                _keep(report, await run_case(server, kind, name, mode, make_job()), on_result)
             for photo in photo_list:
                 job = _photo(server.address, token, photo, photos or Path(), mode)
                 _keep(report, await run_case(server, "photo", photo.name, mode, job), on_result)

@@ -11,7 +11,10 @@ comes from.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from eyeline.devices.base import Image
 from eyeline.devices.degrade import SEVERITIES, Degradation, degrade
@@ -23,6 +26,7 @@ from eyeline.tools.evalset import (
     STRESS_SECTION_START,
     CaseResult,
     EvalSetReport,
+    ExtraTier,
     model_tokens,
     shelf_cases,
     shelf_correct,
@@ -69,6 +73,17 @@ def render_stress_case(case: StressCase) -> tuple[Image, ShelfTruth]:
     base = shelf_cases(case.index + 1)[case.index]
     image, truth = render_shelf_frame(make_shelf_scene(base.seed, base.n_products, base.layouts), base.t_s)
     return degrade(image, case.degradation, case.severity, base.seed), truth
+
+
+def stress_tier(scenes: int = DEFAULT_STRESS_SCENES) -> ExtraTier:
+    """The stress tier as ``run_evalset`` runs a tier: every stress case, for one mode at a time."""
+    cases = stress_cases(scenes)
+
+    def jobs(address: str, token: str, mode: str) -> list[tuple[str, str, Callable[[], Coroutine[Any, Any,
+                                                                                                  CaseResult]]]]:
+        return [("stress", case.name, functools.partial(stress_scene, address, token, case, mode)) for case in cases]
+
+    return jobs
 
 
 async def stress_scene(address: str, token: str, case: StressCase, mode: str) -> CaseResult:
