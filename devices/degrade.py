@@ -80,11 +80,11 @@ def tilted(image: Image, degrees: float) -> Image:
 
 
 def _motion_blur(image: Image, length: int, degrees: float) -> Image:
-    kernel = np.zeros((length, length), np.float32)
-    kernel[length // 2, :] = 1.0
+    line = np.zeros((length, length), np.float32)
+    line[length // 2, :] = 1.0
     turn = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), degrees, 1.0)
-    kernel = cv2.warpAffine(kernel, turn, (length, length))
-    kernel /= max(float(kernel.sum()), 1e-6)
+    kernel = np.asarray(cv2.warpAffine(line, turn, (length, length)), dtype=np.float32)
+    kernel = kernel / max(float(kernel.sum()), 1e-6)
     return np.asarray(cv2.filter2D(image, -1, kernel), dtype=np.uint8)
 
 

@@ -51,7 +51,7 @@ class StressCase:
 def clean_scenes(count: int) -> list[int]:
     """The first ``count`` shelf cases with every panel printed and every product fully in view when rendered
     clean: a degradation is then the only difficulty, and no package's cut-off edge can move inside the frame."""
-    chosen = []
+    chosen: list[int] = []
     for case in shelf_cases(_SCENE_POOL):
         if len(chosen) == count:
             break

@@ -103,7 +103,7 @@ def restore(image: Image, lines: Sequence[TextLine]) -> RestoredView:
         done.append(f"turned {abs(turn):.0f}° back upright")
     if scale > 1.0:
         done.append(f"enlarged {scale:.1f}x (text {height:.0f} px tall)")
-    gray = cv2.cvtColor(restored, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(cv2.cvtColor(restored, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     if _contrast(gray) < WASHED_OUT_CONTRAST:
         restored = _equalised(restored)
         done.append("contrast restored")

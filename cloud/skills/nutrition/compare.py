@@ -46,9 +46,9 @@ def pick_pair(said: tuple[str, str], sides: Sequence[Side]) -> tuple[Side, Side]
             if chosen[index] is None and _is_deictic(said_side, words):
                 chosen[index] = next((s for s in by_place if s is not chosen[1 - index]), None)
     first, second = chosen
-    for side, words in ((first, said[0]), (second, said[1])):
+    for side, side_said in ((first, said[0]), (second, said[1])):
         if side is None:
-            return f"I can't find {words!r} among the products I read: " + ", ".join(s.name or "unnamed"
+            return f"I can't find {side_said!r} among the products I read: " + ", ".join(s.name or "unnamed"
                                                                                       for s in sides) + "."
     assert first is not None and second is not None
     if first is second:
