@@ -3,14 +3,23 @@ per mode and degradation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from eyeline.devices.base import DeviceSpecError
 from eyeline.devices.degrade import SEVERITIES, Degradation, degrade
 from eyeline.devices.synthetic import FULLY_VISIBLE
-from eyeline.tools.evalset import CaseResult, EvalSetReport
-from eyeline.tools.stress import clean_scenes, format_stress_table, render_stress_case, stress_cases
+from eyeline.tools.evalset import (
+    SECTION_END,
+    SECTION_START,
+    STRESS_SECTION_START,
+    CaseResult,
+    EvalSetReport,
+    update_performance,
+)
+from eyeline.tools.stress import clean_scenes, format_stress_table, render_stress_case, stress_cases, stress_section
 
 
 def test_cases_cover_every_degradation_and_severity_over_clean_scenes() -> None:
@@ -42,3 +51,14 @@ def test_the_table_has_a_column_per_degradation_and_the_total() -> None:
     assert table[0].startswith("| mode | small | blur | rotated | glare | occluded | all stress cases")
     assert table[2].startswith("| instant | 0% | 0% | 33% | 0% | 0% | 9% (1/11)")
     assert table[3].startswith("| thinking | 100% | 100% | 100% | 100% | 100% | 100% (10/10)")
+
+
+def test_the_stress_section_replaces_only_itself(tmp_path: Path) -> None:
+    doc = tmp_path / "PERFORMANCE.md"
+    doc.write_text(f"# Performance\n\n{SECTION_START}\nstandard table\n{SECTION_END}\n\nafter\n")
+    report = EvalSetReport(results=[CaseResult("stress", "stress-blur1-001", "instant", True, True, 3, 9.0, "")])
+    for _ in range(2):
+        update_performance(doc, stress_section(report, "eyeline eval --tier stress", 1))
+    text = doc.read_text()
+    assert text.count(STRESS_SECTION_START) == 1 and "standard table" in text and "after" in text
+    assert "| instant | — | 100% | — | — | — | 100% (1/1)" in text
