@@ -138,12 +138,16 @@ def stress_section(report: EvalSetReport, command: str, scenes: int) -> str:
         "Contemplating differ from Instant only by the passes they spend (`cloud/skills/shelf/passes.py`): "
         "the close re-read at 2x, fused views, and the restored view (`cloud/perception/restore.py`: turned "
         "upright by the text lines' own angle, enlarged when the text is small, sharpened when soft, contrast "
-        "restored when washed out).",
+        "restored when washed out). A ranking whose first place has no name read is not confident, so the "
+        "deeper modes spend their passes on it; Instant's answer is the same either way.",
         "",
         format_stress_table(report),
         "",
         "Cases answered wrongly:",
         "",
         *([f"- {mode}: {', '.join(names)}" for mode, names in wrong.items() if names] or ["- none"]),
+        "",
+        "Milliseconds: from asking to the final answer, on this machine; other work on it inflates them, and "
+        "modes ran one after another, so their medians saw different loads.",
         STRESS_SECTION_END,
     ])
