@@ -115,9 +115,10 @@ class Cloud:
         self._agents = ((scale.agents(config.agent_workers) if scale else AgentPool(config.agent_workers))
                         if config.agent_workers > 0 else None)
         pack = demo_pack()
-        shelf = ProteinRankingSkill(pack.products, passes=ShelfPasses(pack.products, self._ocr, self._agents),
-                                    segmenter=scale.segmenter() if scale else None)
+        # The shelf ranks fronts it knows from the grocery catalog too, not only the demo pack's products.
         catalog = (*pack.products, *grocery_pack().products)
+        shelf = ProteinRankingSkill(catalog, passes=ShelfPasses(catalog, self._ocr, self._agents),
+                                    segmenter=scale.segmenter() if scale else None)
         skills: list[Skill] = [GuardrailSkill(), shelf, NutritionSkill(catalog=CatalogLookup(catalog)), ReadTextSkill(),
                                RepairSkill(pack.kits), IngredientsSkill()]
         # The embedded engine alone: what /v1/chat/completions serves and what proactive offers use (unasked

@@ -170,6 +170,11 @@ def _eval_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--shelf", type=int, default=200, metavar="N", help="evaluation set: rendered shelf scenes")
     p.add_argument("--repair", type=int, default=50, metavar="N", help="evaluation set: rendered espresso scenes")
     p.add_argument("--photos", type=Path, metavar="DIR", help="evaluation set: the shared real-photo folder")
+    p.add_argument("--tier", choices=["standard", "stress", "all"], default="standard",
+                   help="evaluation set: the standard scenes, the stress tier (degraded shelves, per degradation), "
+                        "or both (the full run)")
+    p.add_argument("--stress", type=int, default=4, metavar="N",
+                   help="stress tier: clean scenes per degradation and severity")
     p.add_argument("--performance", type=Path, metavar="FILE",
                    help="evaluation set: write the per-mode table into this file's evaluation section")
     p.add_argument("--cloud", metavar="HOST:PORT", help="the cloud to replay through (default: one on loopback)")
@@ -418,10 +423,21 @@ def _run_evalset(args: argparse.Namespace) -> int:
         run_evalset,
         update_performance,
     )
+    from eyeline.tools.stress import format_stress_table, stress_section, stress_tier
 
-    report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf, repair=args.repair,
-                                     photos=args.photos, model=model_config_of(args),
+    standard, stressed = args.tier != "stress", args.tier != "standard"
+    report = asyncio.run(run_evalset(modes=args.mode or MODES, shelf=args.shelf if standard else 0,
+                                     repair=args.repair if standard else 0, photos=args.photos if standard else None,
+                                     model=model_config_of(args), tier=stress_tier(args.stress) if stressed else None,
                                      on_result=lambda result: print(format_case(result), flush=True)))
+    if stressed:
+        print(format_stress_table(report))
+        if args.performance is not None:
+            command = " ".join(["eyeline eval --tier stress", *(f"--mode {mode}" for mode in args.mode or []),
+                                f"--stress {args.stress} --performance {args.performance}"])
+            update_performance(args.performance, stress_section(report, command, args.stress))
+    if not standard:
+        return 0
     print(format_tables(report))
     if args.performance is not None:
         words = ["eyeline eval", *(f"--mode {mode}" for mode in args.mode or []),

@@ -203,12 +203,16 @@ class EvalSetReport:
 
 
 Progress = Callable[[CaseResult], None]
+# Another tier's cases for one mode, given the cloud's address and a token: (kind, name, the job to run).
+ExtraTier = Callable[[str, str, str], Sequence[tuple[str, str, Callable[[], Coroutine[Any, Any, CaseResult]]]]]
 
 
 async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHELF_CASES,
                       repair: int = DEFAULT_REPAIR_CASES, photos: Path | None = None,
-                      on_result: Progress | None = None, model: ModelConfig | None = None) -> EvalSetReport:
-    """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any."""
+                      on_result: Progress | None = None, model: ModelConfig | None = None,
+                      tier: ExtraTier | None = None) -> EvalSetReport:
+    """Every case in every mode, against one cloud on loopback; ``photos`` is the shared data folder, if any;
+    ``tier`` adds a tier's cases to each mode (the stress tier: ``tools/stress.py`` ``stress_tier``)."""
     from eyeline.cloud.app import CloudConfig, CloudServer
     from eyeline.cloud.ingress.auth import TokenSigner
 
@@ -224,6 +228,8 @@ async def run_evalset(*, modes: Sequence[str] = MODES, shelf: int = DEFAULT_SHEL
             for case in [*shelf_cases(shelf), *repair_cases(repair)]:
                 job = _scene(server.address, token, case, mode)
                 _keep(report, await run_case(server, case.kind, case.name, mode, job), on_result)
+            for kind, name, make_job in tier(server.address, token, mode) if tier is not None else []:
+                _keep(report, await run_case(server, kind, name, mode, make_job()), on_result)
             for photo in photo_list:
                 job = _photo(server.address, token, photo, photos or Path(), mode)
                 _keep(report, await run_case(server, "photo", photo.name, mode, job), on_result)
@@ -315,7 +321,7 @@ def _share(flags: Sequence[bool]) -> float | None:
 def summarize(report: EvalSetReport) -> list[ModeSummary]:
     rows = []
     for mode in dict.fromkeys(result.mode for result in report.results):
-        mine = [r for r in report.results if r.mode == mode]
+        mine = [r for r in report.results if r.mode == mode and r.kind != "stress"]   # the stress tier: its own table
         shelf = [r for r in mine if r.kind == "shelf"]
         repair = [r for r in mine if r.kind == "repair"]
         errors = [r.arrow_error for r in repair if r.arrow_error is not None]
@@ -369,13 +375,17 @@ SECTION_END = "<!-- eval:end -->"
 # With a model reasoner the table goes in a section of its own, beside the embedded engine's.
 MODEL_SECTION_START = "<!-- eval-model:start -->"
 MODEL_SECTION_END = "<!-- eval-model:end -->"
-_SECTIONS = ((SECTION_START, SECTION_END), (MODEL_SECTION_START, MODEL_SECTION_END))
+# The stress tier's table (``tools/stress.py``) has a section of its own too.
+STRESS_SECTION_START = "<!-- eval-stress:start -->"
+STRESS_SECTION_END = "<!-- eval-stress:end -->"
+_SECTIONS = ((SECTION_START, SECTION_END), (MODEL_SECTION_START, MODEL_SECTION_END),
+             (STRESS_SECTION_START, STRESS_SECTION_END))
 
 
 def _wrong_cases(report: EvalSetReport) -> list[str]:
     lines = []
     for mode in dict.fromkeys(result.mode for result in report.results):
-        wrong = [r.name for r in report.results if r.mode == mode and not r.correct]
+        wrong = [r.name for r in report.results if r.mode == mode and not r.correct and r.kind != "stress"]
         if wrong:
             lines.append(f"- {mode}: {', '.join(wrong)}")
     return lines or ["- none"]

@@ -25,7 +25,7 @@ BASES = {"": None, " per serving": Basis.SERVING, " per 100 g": Basis.PER_100, "
          " in the whole pack": Basis.PACKAGE, " per portion": Basis.SERVING}
 EXTREME_FRAMES = {"which has the most {n}?": Ask.MOST, "which of these has the highest {n}{b}?": Ask.MOST,
                   "which should I buy for {n}?": Ask.MOST, "which one has the least {n}{b}?": Ask.LEAST,
-                  "which of these is lowest in {n}?": Ask.LEAST, "is this higher in {n} than that one?": Ask.MOST}
+                  "which of these is lowest in {n}?": Ask.LEAST, "is this higher in {n} than that one?": Ask.COMPARE}
 
 
 def _cases() -> list[tuple[str, Nutrient, Basis | None]]:

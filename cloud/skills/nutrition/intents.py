@@ -4,7 +4,9 @@
     nutrient  := protein | calories/energy/kcal/kJ | fat | saturated fat | carbs | sugar | fibre | salt | sodium
                  (English words, and every name the label lexicon knows: "Eiweiß", "glucides", ...)
     extreme   := most | highest | richest | best for | buy for | more ... | least | lowest | fewest | less ...
-    comparison:= "is this higher/lower in N than that", "compare ..."
+    comparison:= yes/no: (is|does|has|are) A [have|got|contain] (higher|more|richer|lower|less|fewer|
+                 saltier|sweeter|fattier ...) [in|of] N than B  -- A, B: "this (one)", "that (one)", "the other
+                 (one)", "it", or words of a product's name; "compare ..." ranks (most)
     basis     := per serving | per portion | per 100 g/ml | per pack(age)/in the whole pack
     quantity  := in/for/per <n> g|ml|grams  |  <n> servings/portions
 
@@ -24,6 +26,7 @@ class Ask(enum.Enum):
     AMOUNT = "amount"
     MOST = "most"
     LEAST = "least"
+    COMPARE = "compare"     # a yes/no question: is A higher (or lower) in N than B?
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,10 @@ class NutritionQuestion:
     quantity_g: float | None = None    # "in 30 g": the amount eaten, in g or ml
     servings: float | None = None      # "in 2 servings"
     energy_unit: str = "kcal"          # "kJ" when asked in kilojoules
+    # COMPARE: who is asked about and against whom, as said ("this", "that one", "the other", a name), and
+    # whether A is asked to have more (True) or less (False).
+    pair: tuple[str, str] = ("", "")
+    more: bool = True
 
 
 def _any(*words: str) -> str:
@@ -81,20 +88,54 @@ _ASKING = re.compile(_any(r"wie ?viel\w*", r"combien", r"hoeveel", r"cuant[oa]s?
                           r"i (?:want|need|am looking for|m looking for)", r"find", r"pick", r"choose", r"buy"))
 
 
+_COMPARATIVE_MORE = r"higher|more|richer|bigger|greater|larger|saltier|sweeter|fattier|heavier"
+_COMPARATIVE_LESS = r"lower|less|fewer|smaller|leaner|lighter"
+# is A higher in N than B / does A have more N than B / is A lower in N compared to B
+_YES_NO = re.compile(r"^(?:is|does|do|has|have|are)\s+(?P<a>.+?)\s+(?:(?:have|has|got|contain|contains)\s+)?"
+                     r"(?:got\s+)?(?:a\s+)?(?:bit\s+|lot\s+|much\s+)?"
+                     rf"(?P<dir>{_COMPARATIVE_MORE}|{_COMPARATIVE_LESS})\b(?P<middle>.*?)"
+                     r"\b(?:than|compared (?:to|with)|vs|versus)\s+(?P<b>.+?)$")
+_FILLER_WORDS = re.compile(_any(r"in", r"of", r"on", r"the", r"amount", r"content", r"per serving", r"per 100 g?",
+                                r"per 100 grams", r"please", r"grams"))
+
+
+def _yes_no(said: str, nutrient: Nutrient) -> tuple[tuple[str, str], bool] | None:
+    """The pair a yes/no comparison names and whether A is asked to have more; None if it is no such question."""
+    found = _YES_NO.search(re.sub(r"^(?:ok |hey )?(?:eyeline,? |so,? |and,? |but,? )*", "", said.strip(" ?.!")))
+    if found is None:
+        return None
+    a, b = (_who(found.group(side), nutrient) for side in ("a", "b"))
+    if not a or not b:
+        return None
+    return (a, b), re.fullmatch(_COMPARATIVE_MORE, found.group("dir")) is not None
+
+
+def _who(said: str, nutrient: Nutrient) -> str:
+    """A side of a comparison with the nutrient and filler words taken out: "this one", "the other", a name."""
+    for other, pattern in _NUTRIENT_WORDS:
+        if other is nutrient:
+            said = pattern.sub(" ", said)
+    said = _FILLER_WORDS.sub(" ", _PER_100.sub(" ", _PER_SERVING.sub(" ", said)))
+    return " ".join(w for w in said.split() if w not in {"one", "product", "package", "pack", "1"}) or \
+        ("this" if "one" in said.split() else "")
+
+
 def parse_question(text: str) -> NutritionQuestion | None:
     """The nutrition question ``text`` asks, or None when it asks none."""
     said = " ".join(re.sub(r"[^\w\s.,%]", " ", fold(text)).split())
     nutrient = _nutrient(said)
     if nutrient is None or not _ASKING.search(said):
         return None
-    ask = _ask(said)
+    compared = _yes_no(said, nutrient)
+    ask = Ask.COMPARE if compared else _ask(said)
     quantity = _QUANTITY.search(_PER_100.sub(" ", said))
     servings = _SERVINGS.search(said)
     basis = Basis.PER_100 if _PER_100.search(said) else Basis.SERVING if _PER_SERVING.search(said) else \
         Basis.PACKAGE if _PER_PACKAGE.search(said) else None
     return NutritionQuestion(
         nutrient, ask, basis, float(quantity.group("num").replace(",", ".")) if quantity else None,
-        _servings(servings.group(1)) if servings else None, "kJ" if _KILOJOULES.search(said) else "kcal")
+        _servings(servings.group(1)) if servings else None, "kJ" if _KILOJOULES.search(said) else "kcal",
+        *((compared[0], compared[1]) if compared else ()))
 
 
 def _nutrient(said: str) -> Nutrient | None:

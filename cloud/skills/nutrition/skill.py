@@ -15,6 +15,7 @@ from eyeline.cloud.model import Mode, NormBox, NoticeItem, SkillResult, StatedFa
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.skills.base import Pass, SkillContext
 from eyeline.cloud.skills.nutrition.closer import ROW_PX_TARGETS, read_closer, windows
+from eyeline.cloud.skills.nutrition.compare import Side, compare, pick_pair
 from eyeline.cloud.skills.nutrition.facts import Fact, NutritionTable
 from eyeline.cloud.skills.nutrition.intents import Ask, NutritionQuestion, parse_question
 from eyeline.cloud.skills.nutrition.lexicon import Basis, Nutrient
@@ -142,6 +143,8 @@ def _respond(question: NutritionQuestion, lines: Sequence[TextLine], tables: Seq
         figure = _figure(group, question, steps, name)
         if figure is not None:
             figures.append((name, figure))
+    if question.ask is Ask.COMPARE:
+        return _compared(question, figures, {name: group[0].region for name, group in products}, steps)
     text, used = _answer_text(question, figures, len(products))
     if len(products) == 1 and question.ask is Ask.AMOUNT and question.basis is None and not figure_asked(question):
         extra = _other_bases(products[0][1], question, used)
@@ -155,6 +158,32 @@ def _respond(question: NutritionQuestion, lines: Sequence[TextLine], tables: Seq
     steps.append(TraceStep(StepKind.ANSWER, text, confidence=confidence, agent=AGENT))
     return SkillResult(answer=text, items=(NoticeItem(id="notice", text=NOTICE),) if used else (),
                        steps=tuple(steps), confidence=confidence, facts=facts)
+
+
+def _compared(question: NutritionQuestion, figures: Sequence[tuple[str, Figure]], regions: dict[str, NormBox],
+              steps: list[TraceStep]) -> SkillResult:
+    """A yes/no comparison of the two products the question names, worked out in ``compare``."""
+    sides = [Side(name, regions[name], f.value, f.unit, f.basis) for name, f in figures]
+    pair = pick_pair(question.pair, sides)
+    if isinstance(pair, str):
+        steps.append(TraceStep(StepKind.ANSWER, pair, confidence=0.0, agent=AGENT))
+        return SkillResult(answer=pair, steps=tuple(steps), confidence=0.0)
+    if pair[0].unit != pair[1].unit or pair[0].basis != pair[1].basis:
+        text = (f"I read {question.nutrient.value} on different bases, so I can't compare them fairly: "
+                f"{pair[0].name or 'unnamed'} {pair[0].value:g} {pair[0].unit} {pair[0].basis}; "
+                f"{pair[1].name or 'unnamed'} {pair[1].value:g} {pair[1].unit} {pair[1].basis}.")
+        steps.append(TraceStep(StepKind.ANSWER, text, confidence=0.0, agent=AGENT))
+        return SkillResult(answer=text, steps=tuple(steps), confidence=0.0)
+    text = compare(pair, question.more, question.nutrient.value, steps) + " Not medical advice."
+    chosen = {side.name for side in pair}
+    used = [(name, f) for name, f in figures if name in chosen]
+    confidence = min((f.confidence for _, f in used), default=0.0)
+    steps.append(TraceStep(StepKind.ANSWER, text, evidence=tuple(side.region for side in pair),
+                           confidence=confidence, agent=AGENT))
+    facts = tuple(StatedFact(name, question.nutrient.value, f.value, f.unit, f.basis, f.serving_g, bool(f.sum))
+                  for name, f in used)
+    return SkillResult(answer=text, items=(NoticeItem(id="notice", text=NOTICE),), steps=tuple(steps),
+                       confidence=confidence, facts=facts)
 
 
 def _products(tables: Sequence[NutritionTable], names: Sequence[str]) -> list[tuple[str, list[NutritionTable]]]:

@@ -24,7 +24,7 @@ _PROTEIN_WORD = r"(?:pr[o0]t[eéèê3]ine?s?|e[il1]w[il1]t(?:ten)?)"
 _LABEL_FIRST = re.compile(rf"{_PROTEIN_WORD}\s*[:.]?\s*{_NUMBER}\s*{_GRAMS}", re.IGNORECASE)
 _AMOUNT_FIRST = re.compile(rf"(?<![a-z0-9.,]){_NUMBER}\s*{_GRAMS}\s*(?:of\s+|de\s+|d['’]\s*)?{_PROTEIN_WORD}",
                            re.IGNORECASE)
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", ",": "."})
+_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "i": "1", "l": "1", ",": "."})
 
 # Bilingual tables name a row twice ("Eiwitten - Protéines").
 _BARE_PROTEIN_LABEL = re.compile(rf"^\W*{_PROTEIN_WORD}(?:\W+{_PROTEIN_WORD})?\W*$", re.IGNORECASE)
@@ -51,7 +51,10 @@ def parse_protein_grams(text: str) -> float | None:
     match = _LABEL_FIRST.search(text) or _AMOUNT_FIRST.search(text)
     if match is None:
         return None
-    grams = float(match.group("num").translate(_DIGIT_LOOKALIKES))
+    try:
+        grams = float(match.group("num").translate(_DIGIT_LOOKALIKES))
+    except ValueError:
+        return None  # a lookalike the table does not map: not a number after all
     if match.group("unit").lower().startswith("m"):
         grams /= 1000.0  # milligrams: normalised to grams like every other figure
     return grams if 0.0 <= grams <= MAX_PLAUSIBLE_PROTEIN_G else None

@@ -1,8 +1,9 @@
 """What the deeper modes spend on a shelf question, beyond the Instant pass every mode starts with.
 
-Thinking: re-read doubtful packages from 2x crops, then fuse the last keyframes into the current view.
-Contemplating: the sub-agents in worker processes and their orchestrator (Thinking's passes where the cloud
-has no worker processes). The shelf skill is given these passes and declares them as its own.
+Thinking: re-read doubtful packages from 2x crops, then fuse the last keyframes into the current view, or read
+a restored view of it (turned upright, enlarged, sharpened: ``restored``) where that reads more surely.
+Contemplating: the restored view, then the sub-agents in worker processes and their orchestrator (Thinking's
+passes where the cloud has no worker processes). The shelf skill is given these passes and declares them as its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from eyeline.cloud.perception.ocr import AsyncTextReader
 from eyeline.cloud.perception.tracking import TrackedTextReader
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentPool, contemplate
+from eyeline.cloud.skills.shelf.restored import answer_restored
 
 # Earlier keyframes fused into the current view by Thinking's last pass.
 FUSED_VIEWS = 2
@@ -35,9 +37,15 @@ class ShelfPasses:
         if mode is Mode.INSTANT:
             return ()
         if mode is Mode.CONTEMPLATING and self._agents is not None:
-            return (Pass("contemplating", self._contemplate),)
+            # A tilted, small or washed-out frame is restored first; the sub-agents run only if that is unsure.
+            return (Pass("restored view", lambda ctx: answer_restored(skill, ctx)),
+                    Pass("contemplating", self._contemplate))
         return (Pass("close re-read", lambda ctx: skill.answer(replace(ctx, mode=Mode.THINKING))),
-                Pass("fused views", lambda ctx: self._fused(skill, ctx)))
+                Pass("fused and restored views", lambda ctx: self._fused_or_restored(skill, ctx)))
+
+    async def _fused_or_restored(self, skill: Skill, ctx: SkillContext) -> SkillResult:
+        """The fused views' answer, or the restored view's where that one reads at least as surely."""
+        return await answer_restored(skill, ctx, lambda: self._fused(skill, ctx))
 
     async def _fused(self, skill: Skill, ctx: SkillContext) -> SkillResult:
         others = [frame.image for frame in ctx.recent[:FUSED_VIEWS]]

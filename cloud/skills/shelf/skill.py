@@ -27,6 +27,8 @@ from eyeline.cloud.perception.crops import from_crop, package_crop
 from eyeline.cloud.perception.ocr import TextLine
 from eyeline.cloud.perception.segmentation import ProductSegmenter
 from eyeline.cloud.skills.base import Pass, Skill, SkillContext
+from eyeline.cloud.skills.nutrition.intents import Ask, parse_question
+from eyeline.cloud.skills.shelf.fronts import front_readings
 from eyeline.cloud.skills.shelf.grounding import CatalogMatcher
 from eyeline.cloud.skills.shelf.ranking import (
     ProductReading,
@@ -75,6 +77,7 @@ class ProteinRankingSkill:
     def __init__(self, catalog: Sequence[CatalogProduct] = (), passes: DeeperPasses | None = None,
                  segmenter: ProductSegmenter | None = None) -> None:
         self._matcher = CatalogMatcher(catalog)
+        self._catalog = tuple(catalog)
         self._passes = passes
         self._segmenter = segmenter or ProductSegmenter()   # a Serve deployment's, with --ray
 
@@ -82,7 +85,10 @@ class ProteinRankingSkill:
         return self._passes(self, mode) if self._passes is not None else ()
 
     def matches(self, question: str) -> bool:
-        return bool(_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question))
+        if not (_PROTEIN_QUESTION.search(question) and _RANKING_WORDS.search(question)):
+            return False
+        parsed = parse_question(question)   # "does A have more protein than B?" is a yes/no, not a ranking
+        return parsed is None or parsed.ask is not Ask.COMPARE
 
     async def answer(self, ctx: SkillContext) -> SkillResult:
         steps: list[TraceStep] = []
@@ -92,6 +98,7 @@ class ProteinRankingSkill:
         readings = self._read_all(lines, packages, aspect, steps, ctx.clock)
         if ctx.mode is not Mode.INSTANT and _doubtful(readings):
             readings = await self._reread(ctx, readings, packages, steps)
+        readings = self._fronts(lines, packages, readings, steps, ctx.clock)
         readings = on_packages(self._verify(readings, steps, ctx.clock), packages)
         ranking = self._compare(readings, steps, ctx.clock)
         started = ctx.clock.now_ns()
@@ -165,6 +172,22 @@ class ProteinRankingSkill:
                                cost_us=elapsed_us(clock, started), agent=AGENT))
         return reading
 
+    def _fronts(self, lines: Sequence[TextLine], packages: Sequence[NormBox], readings: list[ProductReading],
+                steps: list[TraceStep], clock: Clock) -> list[ProductReading]:
+        """Packages with no reading of their own, known by their fronts' words through the catalog; a front
+        named this way replaces the unknown reading of the same place."""
+        started = clock.now_ns()
+        fronts = front_readings(lines, packages, readings, self._catalog)
+        for reading in fronts:
+            figure = (f"{reading.per_serving_g:g} g per serving" if reading.per_serving_g is not None
+                      else f"{reading.per_100g:g} g per 100 g" if reading.per_100g is not None else "no protein figure")
+            steps.append(TraceStep(StepKind.GROUND, f"{reading.display_name}: no panel in view; {reading.note}; from "
+                                   f"the catalog: {figure}", evidence=(reading.region,),
+                                   confidence=reading.confidence, cost_us=elapsed_us(clock, started), agent=AGENT))
+        kept = [r for r in readings if not (r.source is Source.UNKNOWN and any(
+            _centre_in(f.region, r.region) for f in fronts))]
+        return kept + fronts
+
     async def _reread(self, ctx: SkillContext, readings: list[ProductReading], packages: Sequence[NormBox],
                       steps: list[TraceStep]) -> list[ProductReading]:
         """Re-read each doubtful package from a crop at twice the resolution; keep the better reading."""
@@ -233,6 +256,11 @@ def _doubtful(readings: Sequence[ProductReading]) -> bool:
     return any(_is_doubtful(reading) for reading in readings)
 
 
+def _centre_in(box: NormBox, inner: NormBox) -> bool:
+    x, y = (inner.x0 + inner.x1) / 2, (inner.y0 + inner.y1) / 2
+    return box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1
+
+
 def _same_package(found: NormBox, wanted: NormBox) -> bool:
     return same_column(found, wanted)
 
@@ -246,8 +274,14 @@ def _keep_name(chosen: ProductReading, original: ProductReading) -> ProductReadi
     return chosen
 
 
+# A first place whose name was not read is pointed at by where it stands, not said: a deeper mode looks again.
+UNNAMED_TOP = 0.6
+
+
 def _ranking_confidence(ranking: Ranking) -> float:
-    """The least sure reading the ranking rests on; nothing ranked is no confidence at all."""
+    """The least sure reading the ranking rests on, held below the planner's bar when the first place has no
+    name; nothing ranked is no confidence at all."""
     deciding = (*ranking.ranked, *ranking.unknown)
-    return min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
+    least = min((reading.confidence for reading in deciding), default=0.0) if ranking.ranked else 0.0
+    return min(least, UNNAMED_TOP) if ranking.ranked and not ranking.ranked[0].name else least
 
