@@ -127,7 +127,9 @@ class Cloud:
         scope = ScopeSkill(skills)
         identity = IdentitySkill(catalog, fallback=scope)
         self.embedded_router = SkillRouter([*skills, identity, scope])
-        self.reasoner = ModelReasoner(config.model, self.clock) if config.model is not None else None
+        self.reasoner = (ModelReasoner(config.model, self.clock,
+                                       endpoint=scale.model_endpoint(config.model, self.clock) if scale else None)
+                         if config.model is not None else None)
         self.router = (SkillRouter(model_backed([*skills, identity], self.reasoner, open_fallback=scope))
                        if self.reasoner else self.embedded_router)
         self.dispatcher = Dispatcher(self.router, self._ocr, self._decode_pool, limits=config.frame_limits,

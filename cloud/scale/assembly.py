@@ -5,11 +5,20 @@ from __future__ import annotations
 from eyeline.cloud.perception.ocr import OcrPool
 from eyeline.cloud.perception.segmentation import ProductSegmenter
 from eyeline.cloud.perception.speech import SpeechRecognizer
+from eyeline.cloud.reasoning.budgets import ModelConfig
+from eyeline.cloud.reasoning.model_client import ModelEndpoint
 from eyeline.cloud.scale.backend import RayLink
 from eyeline.cloud.scale.config import ScaleConfig
 from eyeline.cloud.scale.mirror import SessionMirror
-from eyeline.cloud.scale.remote import ServeAgentPool, ServeOcrPool, ServeSegmenter, ServeSpeechRecognizer
+from eyeline.cloud.scale.remote import (
+    ServeAgentPool,
+    ServeModelEndpoint,
+    ServeOcrPool,
+    ServeSegmenter,
+    ServeSpeechRecognizer,
+)
 from eyeline.cloud.skills.shelf.agents import AgentPool
+from eyeline.protos.clock import Clock
 
 
 class ScaleOut:
@@ -30,6 +39,9 @@ class ScaleOut:
 
     def agents(self, workers: int) -> AgentPool:
         return ServeAgentPool(self.link, workers)
+
+    def model_endpoint(self, config: ModelConfig, clock: Clock) -> ModelEndpoint:
+        return ServeModelEndpoint(self.link, config, clock)
 
     async def start(self) -> None:
         """Join (or start) Ray and its deployments: ``RayUnavailableError`` when it cannot."""

@@ -22,7 +22,7 @@ from ray.serve import exceptions as sx
 
 from eyeline.cloud.model import Image
 from eyeline.cloud.scale.config import NAMESPACE, ScaleConfig
-from eyeline.cloud.scale.deployments import AGENTS_APP, PERCEPTION_APP, SPEECH_APP, applications
+from eyeline.cloud.scale.deployments import AGENTS_APP, MODEL_APP, PERCEPTION_APP, SPEECH_APP, applications
 from eyeline.cloud.scale.failover import Failover, Fault, RayUnavailableError
 from eyeline.cloud.scale.session_store import open_store
 
@@ -102,7 +102,8 @@ class RayLink:
                 if name not in running:
                     log.info("deploying the Serve application %s", name)
                     serve.run(app, name=name, route_prefix=None)
-            self._handles = {name: serve.get_app_handle(name) for name in (PERCEPTION_APP, SPEECH_APP, AGENTS_APP)}
+            self._handles = {name: serve.get_app_handle(name)
+                             for name in (PERCEPTION_APP, SPEECH_APP, AGENTS_APP, MODEL_APP)}
             self.store = open_store(self.scale.session_ttl_s)
         except (rx.RayError, sx.RayServeException, ConnectionError) as exc:
             raise RayUnavailableError(f"Ray Serve could not start Eyeline's deployments: {exc}") from exc

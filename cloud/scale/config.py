@@ -43,6 +43,10 @@ class ScaleConfig:
     agents: DeploymentSize = field(default_factory=lambda: DeploymentSize(min_replicas=0, max_replicas=8,
                                                                           target_ongoing_requests=1.0,
                                                                           max_ongoing_requests=1))
+    # Calls to the wearers' model endpoints wait on the network, not a core: many in flight per small replica.
+    model: DeploymentSize = field(default_factory=lambda: DeploymentSize(min_replicas=1, max_replicas=4,
+                                                                         num_cpus=0.25, target_ongoing_requests=16.0,
+                                                                         max_ongoing_requests=64))
     num_cpus: int | None = None            # CPUs of a local Ray started by ``--ray auto`` (None: all)
     call_timeout_s: float = 60.0           # one remote call; past it the work is done in process
     attempts: int = 3                      # tries on other replicas when one dies mid-call
@@ -54,4 +58,6 @@ def tiny() -> ScaleConfig:
     speech and sub-agents scaled to zero when unused."""
     small = DeploymentSize(min_replicas=1, max_replicas=1, num_cpus=0.25, target_ongoing_requests=4.0)
     idle = DeploymentSize(min_replicas=0, max_replicas=1, num_cpus=0.25)
-    return ScaleConfig(perception=small, speech=idle, agents=replace(idle, max_ongoing_requests=1), num_cpus=2)
+    calls = DeploymentSize(min_replicas=1, max_replicas=1, num_cpus=0.1, max_ongoing_requests=16)
+    return ScaleConfig(perception=small, speech=idle, agents=replace(idle, max_ongoing_requests=1), model=calls,
+                       num_cpus=2)

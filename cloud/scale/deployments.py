@@ -5,6 +5,8 @@
   in the replica, so pixels are never re-encoded or sent twice.
 - ``Speech`` (``eyeline-speech``): Whisper; the model loads at the replica's first utterance.
 - ``SubAgents`` (``eyeline-agents``): Contemplating's sub-agents, each replica with its own OCR engine.
+- ``ModelCalls`` (``eyeline-model``): calls to the wearers' OpenAI-compatible model endpoints, one endpoint
+  (concurrency limit, retries, circuit breaker) per configured endpoint, shared by every ingress that uses it.
 
 Each application is built by a function taking Serve's ``args`` (``perception_app`` ...), the form the
 ``import_path`` of a ``serve deploy`` config file names (``deploy/serve.yaml``).
@@ -14,6 +16,7 @@ Autoscaling bounds and replica sizes come from ``ScaleConfig`` (or the config fi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -25,12 +28,17 @@ from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import OcrPool, Quad, TextLine
 from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
 from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
+from eyeline.cloud.reasoning.budgets import ModelConfig
+from eyeline.cloud.reasoning.model_client import ModelEndpoint
+from eyeline.cloud.reasoning.model_parse import ModelReply
 from eyeline.cloud.scale.config import DeploymentSize, ScaleConfig
 from eyeline.cloud.skills.shelf.agents import AgentJob, AgentReport, load_worker_engine, run_agent
+from eyeline.protos.clock import MonotonicClock
 
 PERCEPTION_APP = "eyeline-perception"
 SPEECH_APP = "eyeline-speech"
 AGENTS_APP = "eyeline-agents"
+MODEL_APP = "eyeline-model"
 
 
 class Perception:
@@ -98,6 +106,34 @@ class SubAgents:
             return await asyncio.to_thread(run_agent, whole)
 
 
+class ModelCalls:
+    """The model reasoner's calls, from any ingress. The endpoint's key comes with each call: it is never part
+    of the application's stored config. The deadline comes as the seconds left, counted here on this replica's
+    clock (clocks of different machines are not comparable)."""
+
+    def __init__(self) -> None:
+        self._clock = MonotonicClock()
+        self._endpoints: dict[tuple[str, str, str], ModelEndpoint] = {}
+        self._served = 0
+
+    async def complete(self, config: ModelConfig, api_key: str, messages: list[dict[str, Any]], max_tokens: int,
+                       timeout_s: float, response_format: dict[str, Any] | None, model: str) -> ModelReply:
+        endpoint = self._endpoint(config, api_key)
+        self._served += 1
+        return await endpoint.complete(messages, max_tokens=max_tokens,
+                                       deadline_ns=self._clock.now_ns() + int(timeout_s * 1e9),
+                                       response_format=response_format, model=model)
+
+    async def served(self) -> int:
+        return self._served
+
+    def _endpoint(self, config: ModelConfig, api_key: str) -> ModelEndpoint:
+        key = (config.base_url, config.model, hashlib.sha256(api_key.encode()).hexdigest())
+        if key not in self._endpoints:
+            self._endpoints[key] = ModelEndpoint(replace(config, api_key=api_key), self._clock)
+        return self._endpoints[key]
+
+
 def _size(args: dict[str, Any], default: DeploymentSize) -> dict[str, Any]:
     """Serve options from ``default``, with ``min_replicas``/``max_replicas``/``num_cpus`` from ``args``."""
     size = DeploymentSize(min_replicas=int(args.get("min_replicas", default.min_replicas)),
@@ -127,12 +163,17 @@ def agents_app(args: dict[str, Any]) -> Application:
     return _application(SubAgents, _size(args, ScaleConfig().agents))
 
 
+def model_app(args: dict[str, Any]) -> Application:
+    return _application(ModelCalls, _size(args, ScaleConfig().model))
+
+
 def applications(scale: ScaleConfig, asr_model: str = "") -> dict[str, Application]:
     """Every Eyeline application by name, sized by ``scale``."""
     return {
         PERCEPTION_APP: perception_app(_args(scale.perception)),
         SPEECH_APP: speech_app({**_args(scale.speech), "model": asr_model}),
         AGENTS_APP: agents_app(_args(scale.agents)),
+        MODEL_APP: model_app(_args(scale.model)),
     }
 
 

@@ -54,14 +54,16 @@ class Failover:
         self.retries = 0         # calls tried again after their replica died
         self.fallbacks = 0       # calls that ran in process
 
-    async def run(self, what: str, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, what: str, remote: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]], *,
+                  timeout_s: float | None = None) -> T:
         """``remote()`` on Serve, tried again on another replica when one dies; ``local()`` once Ray is gone
-        or every attempt lost its replica."""
+        or every attempt lost its replica. A call longer than ``timeout_s`` (default: the configured one)
+        counts as Ray lost."""
         if self.lost:
             return await self._local(local)
         for attempt in range(1, self._attempts + 1):
             try:
-                return await asyncio.wait_for(remote(), self._timeout_s)
+                return await asyncio.wait_for(remote(), timeout_s or self._timeout_s)
             except Exception as exc:
                 fault = Fault.RAY_LOST if isinstance(exc, TimeoutError) else self._classify(exc)
                 if fault is Fault.OTHER:
@@ -78,7 +80,8 @@ class Failover:
     def mark_lost(self, why: str) -> None:
         """Ray is gone: say so once, and do every later call in process."""
         if not self.lost:
-            log.warning("Ray was lost (%s); perception, speech and sub-agents now run in this process", why)
+            log.warning("Ray was lost (%s); perception, speech, sub-agents and model calls now run in this process",
+                        why)
         self.lost = True
 
     async def _local(self, local: Callable[[], Awaitable[T]]) -> T:

@@ -1,10 +1,10 @@
 """The Serve deployments behind the interfaces the cloud already calls, each with its in-process fallback.
 
 Each class is the in-process one it stands for (``OcrPool``, ``ProductSegmenter``, ``SpeechRecognizer``,
-``AgentPool``), so the dispatcher, skills and passes take it unchanged. Its work goes to a deployment through
-``RayLink.failover``: tried again on another replica when one dies, done by the parent class in this process
-once Ray is lost. The in-process parts cost nothing until then: OCR engines, Whisper and agent processes all
-load at their first use.
+``AgentPool``, ``ModelEndpoint``), so the dispatcher, skills, passes and reasoner take it unchanged. Its work goes
+to a deployment through ``RayLink.failover``: tried again on another replica when one dies, done by the parent
+class in this process once Ray is lost. The in-process parts cost nothing until then: OCR engines, Whisper and
+agent processes all load at their first use.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import OcrPool, Quad, TextLine
 from eyeline.cloud.perception.segmentation import ProductRegion, ProductSegmenter
 from eyeline.cloud.perception.speech import CloudTranscript, Samples, SpeechRecognizer
+from eyeline.cloud.reasoning.budgets import ModelConfig
+from eyeline.cloud.reasoning.model_client import ModelEndpoint, ModelUnavailableError
+from eyeline.cloud.reasoning.model_parse import ModelReply
 from eyeline.cloud.scale.backend import RayLink
-from eyeline.cloud.scale.deployments import AGENTS_APP, EMPTY_IMAGE, PERCEPTION_APP, SPEECH_APP
+from eyeline.cloud.scale.deployments import AGENTS_APP, EMPTY_IMAGE, MODEL_APP, PERCEPTION_APP, SPEECH_APP
 from eyeline.cloud.skills.shelf.agents import AgentJob, AgentPool, AgentReport, run_agent
+from eyeline.protos.clock import Clock
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -196,3 +200,32 @@ async def _in_executor(executor: Executor, fn: Callable[[AgentJob], AgentReport]
 
 async def _false() -> bool:
     return False
+
+
+class ServeModelEndpoint(ModelEndpoint):
+    """Model calls on the ``ModelCalls`` deployment: every ingress's calls to one endpoint share its concurrency
+    limit and circuit breaker there. The key travels with each call, never in the application's config."""
+
+    _GRACE_S = 5.0   # past the deadline the replica keeps itself to: only then does a call count as Ray lost
+
+    def __init__(self, link: RayLink, config: ModelConfig, clock: Clock) -> None:
+        super().__init__(config, clock)
+        self._link = link
+        self._keyless = replace(config, api_key="")
+
+    async def complete(self, messages: Sequence[dict[str, Any]], *, max_tokens: int, deadline_ns: int,
+                       response_format: dict[str, Any] | None = None, model: str = "") -> ModelReply:
+        local = functools.partial(ModelEndpoint.complete, self, messages, max_tokens=max_tokens,
+                                  deadline_ns=deadline_ns, response_format=response_format, model=model)
+        if not self._link.connected:
+            return await local()
+        timeout_s = (deadline_ns - self._clock.now_ns()) / 1e9
+        if timeout_s <= 0:
+            raise ModelUnavailableError("no time left in this mode's deadline to ask the model")
+
+        async def remote() -> ModelReply:
+            reply: ModelReply = await self._link.handle(MODEL_APP).complete.remote(
+                self._keyless, self.config.api_key, list(messages), max_tokens, timeout_s, response_format, model)
+            return reply
+
+        return await self._link.failover.run("model call", remote, local, timeout_s=timeout_s + self._GRACE_S)

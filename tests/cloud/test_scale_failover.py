@@ -151,11 +151,11 @@ def test_the_serve_config_file_is_valid_and_builds_every_application() -> None:
     from ray.serve import Application
     from ray.serve.schema import ServeDeploySchema
 
-    from eyeline.cloud.scale.deployments import AGENTS_APP, PERCEPTION_APP, SPEECH_APP
+    from eyeline.cloud.scale.deployments import AGENTS_APP, MODEL_APP, PERCEPTION_APP, SPEECH_APP
 
     path = Path(__file__).resolve().parents[2] / "deploy" / "serve.yaml"
     config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
-    assert {app.name for app in config.applications} == {PERCEPTION_APP, SPEECH_APP, AGENTS_APP}
+    assert {app.name for app in config.applications} == {PERCEPTION_APP, SPEECH_APP, AGENTS_APP, MODEL_APP}
     for app in config.applications:
         module, _, builder = app.import_path.partition(":")
         built = getattr(importlib.import_module(module), builder)(app.args)

@@ -150,3 +150,65 @@ async def test_an_ocr_error_raised_in_the_replica_goes_up_and_is_not_retried() -
 ])
 def test_ray_errors_are_classified(error: BaseException, fault: Fault) -> None:
     assert classify(error) is fault
+
+
+class ScriptedModelCalls:
+    """The ``ModelCalls`` handle: records what each call carried, answers or fails as scripted."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = list(errors)
+        self.calls: list[tuple[Any, ...]] = []
+        self.complete = self
+
+    def remote(self, *args: Any) -> Any:
+        self.calls.append(args)
+
+        async def respond() -> Any:
+            if self.errors:
+                raise self.errors.pop(0)
+            from eyeline.cloud.reasoning.model_parse import parse_completion
+            from tests.model_helpers import completion
+            return parse_completion(completion('{"answer": "from the model replica", "steps": [], "overlay": []}'))
+
+        return respond()
+
+
+def serve_model(calls: ScriptedModelCalls) -> tuple[Any, RayLink, Any]:
+    from eyeline.cloud.reasoning.budgets import ModelConfig
+    from eyeline.cloud.scale.deployments import MODEL_APP
+    from eyeline.cloud.scale.remote import ServeModelEndpoint
+    from eyeline.protos.clock import VirtualClock
+
+    link = RayLink("auto", ScaleConfig(attempts=3))
+    link._handles = {MODEL_APP: calls}
+    clock = VirtualClock()
+    config = ModelConfig(base_url="http://127.0.0.1:9/v1", model="vl", api_key="the-secret-key")
+    return ServeModelEndpoint(link, config, clock), link, clock
+
+
+async def test_a_model_call_goes_to_the_replica_with_its_key_apart_and_the_seconds_left() -> None:
+    calls = ScriptedModelCalls()
+    endpoint, link, clock = serve_model(calls)
+    reply = await endpoint.complete([{"role": "user", "content": "hi"}], max_tokens=64,
+                                    deadline_ns=clock.now_ns() + 8_000_000_000)
+    assert reply.answer == "from the model replica"
+    [(config, key, messages, max_tokens, timeout_s, _, model)] = calls.calls
+    assert config.api_key == "" and key == "the-secret-key"   # never in what Serve might keep
+    assert messages == [{"role": "user", "content": "hi"}] and max_tokens == 64 and model == ""
+    assert timeout_s == 8.0 and link.failover.fallbacks == 0 and endpoint.calls == 0
+    await endpoint.aclose()
+
+
+async def test_a_model_error_on_the_replica_goes_up_and_ray_lost_calls_the_endpoint_from_here() -> None:
+    from eyeline.cloud.reasoning.model_client import ModelUnavailableError
+
+    error = rx.RayTaskError("complete", "traceback", ModelUnavailableError("down")).as_instanceof_cause()
+    endpoint, link, clock = serve_model(ScriptedModelCalls(error))
+    with pytest.raises(ModelUnavailableError):
+        await endpoint.complete([], max_tokens=8, deadline_ns=clock.now_ns() + 10**9)
+    assert link.failover.fallbacks == 0 and not link.failover.lost
+    endpoint, link, clock = serve_model(ScriptedModelCalls(rx.RaySystemError("gone")))
+    with pytest.raises(ModelUnavailableError):   # in process now: port 9 answers nothing
+        await endpoint.complete([], max_tokens=8, deadline_ns=clock.now_ns() + 10**9)
+    assert link.failover.lost and link.failover.fallbacks == 1 and endpoint.calls >= 1
+    await endpoint.aclose()

@@ -1,7 +1,7 @@
 """Scale-out on Ray Serve with a real local Ray (two CPUs): a shelf question answered through the Serve
 deployments, a session resumed through a second ``eyeline cloud`` process after the first was killed, a
-replica killed mid-read, Contemplating's sub-agents on Serve, ``eyeline demo --ray``, and a cluster that is not
-there.
+replica killed mid-read, Contemplating's sub-agents and the model reasoner's calls on Serve, ``eyeline demo
+--ray``, and a cluster that is not there.
 
 One Ray and one set of deployments serve the whole module, deployed here as ``serve deploy`` would: the
 ingresses find them running and only take handles. Skipped only where Ray is not installed.
@@ -10,6 +10,7 @@ ingresses find them running and only take handles. Skipped only where Ray is not
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
 import sys
@@ -25,10 +26,11 @@ serve = pytest.importorskip("ray.serve")
 from eyeline.cloud.ingress.auth import TokenSigner  # noqa: E402
 from eyeline.cloud.knowledge import demo_pack  # noqa: E402
 from eyeline.cloud.model import Mode  # noqa: E402
+from eyeline.cloud.reasoning.budgets import ModelConfig  # noqa: E402
 from eyeline.cloud.scale.backend import RayLink  # noqa: E402
 from eyeline.cloud.scale.config import NAMESPACE, tiny  # noqa: E402
-from eyeline.cloud.scale.deployments import PERCEPTION_APP, applications  # noqa: E402
-from eyeline.cloud.scale.remote import ServeAgentPool, ServeOcrPool  # noqa: E402
+from eyeline.cloud.scale.deployments import MODEL_APP, PERCEPTION_APP, applications  # noqa: E402
+from eyeline.cloud.scale.remote import ServeAgentPool, ServeModelEndpoint, ServeOcrPool  # noqa: E402
 from eyeline.cloud.scale.session_store import STORE_NAME  # noqa: E402
 from eyeline.cloud.skills.base import SkillContext  # noqa: E402
 from eyeline.cloud.skills.shelf.agents import contemplate  # noqa: E402
@@ -36,6 +38,8 @@ from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame  # no
 from eyeline.edge.messages import Answer  # noqa: E402
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions  # noqa: E402
 from eyeline.edge.transport.wire import QueryOut  # noqa: E402
+from eyeline.protos.clock import MonotonicClock  # noqa: E402
+from tests.model_helpers import ScriptedModel, completion  # noqa: E402
 
 from .helpers import Session, hello, jpeg_frame  # noqa: E402
 
@@ -186,6 +190,28 @@ async def test_contemplating_runs_its_sub_agents_on_serve_with_the_frame_put_onc
         agents.close()
         ocr.close()
         await link.close()
+
+
+async def test_model_calls_go_through_serve_with_the_key_sent_per_call(ray_address: str) -> None:
+    link = RayLink(ray_address, tiny())
+    await link.connect()
+    answer = json.dumps({"answer": "answered behind serve", "steps": [], "overlay": []})
+    async with ScriptedModel(lambda request: completion(answer)) as model:
+        clock = MonotonicClock()
+        config = ModelConfig(base_url=model.url, model="scripted-vl", api_key="key-of-the-wearer")
+        endpoint = ServeModelEndpoint(link, config, clock)
+        try:
+            reply = await endpoint.complete([{"role": "user", "content": "what is this?"}], max_tokens=32,
+                                            deadline_ns=clock.now_ns() + 60 * 10**9)
+        finally:
+            await endpoint.aclose()
+            await link.close()
+    assert reply.answer == "answered behind serve"
+    # Sent by the ModelCalls replica, not from this process, with the key as an ordinary bearer token.
+    assert endpoint.calls == 0 and link.failover.fallbacks == 0 and len(model.requests) == 1
+    assert model.headers[0]["Authorization"] == "Bearer key-of-the-wearer"
+    served: int = await asyncio.to_thread(lambda: serve.get_app_handle(MODEL_APP).served.remote().result())
+    assert served >= 1
 
 
 def _perception_replica() -> object:
