@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, OverlayArrival
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut
+from eyeline.tools.sections import replace_headed
 
 QUESTION = "which of these has the most protein?"
 HEADING = "## Answers: question -> provisional and final overlay (Instant shelf answer, warm)"
@@ -181,11 +181,8 @@ segmentation that runs alongside it, and the question's trip to the cloud and th
 
 
 def replace_section(document: str, section: str) -> str:
-    """``document`` with the answers section replaced by ``section``, or ``section`` added at the end."""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: section + "\n", document, count=1)
-    return document.rstrip("\n") + "\n\n" + section
+    """``document`` with this benchmark's section replaced by ``section``, or ``section`` added at the end."""
+    return replace_headed(document, HEADING, section)
 
 
 async def answers_section(rounds: int) -> str:

@@ -40,6 +40,7 @@ from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
 from eyeline.edge.messages import Answer, CloudErrorReport
 from eyeline.edge.transport.grpc_uplink import GrpcUplink, UplinkOptions
 from eyeline.edge.transport.wire import EncodedFrame, HelloOut, QueryOut
+from eyeline.tools.sections import marked, replace_marked
 
 HEADING = "## Capacity: simulated edges per cloud"
 START, END = "<!-- capacity:start -->", "<!-- capacity:end -->"   # the section's bounds in PERFORMANCE.md
@@ -440,19 +441,13 @@ def where_the_time_goes(result: BackendResult, load: Load) -> str:
 def replace_section(document: str, section: str) -> str:
     """``document`` with the capacity section (between its markers) replaced by ``section``, or ``section``
     added at the end."""
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    start, end = document.find(START), document.find(END)
-    if 0 <= start < end:
-        return document[:start] + block + document[end + len(END):]
-    return document.rstrip("\n") + "\n\n" + block + "\n"
+    return replace_marked(document, START, END, f"{START}\n{section.rstrip()}\n{END}")
 
 
 def kept_section(path: Path) -> str:
     """The capacity section ``path`` already holds, markers included (a blank line before it), or "": a full
     ``eyeline bench``, which rewrites the document, keeps it rather than dropping minutes of measurement."""
-    text = path.read_text() if path.is_file() else ""
-    start, end = text.find(START), text.find(END)
-    return "\n" + text[start:end + len(END)] + "\n" if 0 <= start < end else ""
+    return marked(path.read_text() if path.is_file() else "", START, END)
 
 
 def backends_of(choice: str) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from eyeline.cloud.perception.ocr import OcrEngine, TextLine
 from eyeline.cloud.skills.base import Keyframe, SkillContext
 from eyeline.cloud.skills.shelf.agents import AgentPool, agent_jobs, contemplate, run_agent
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
+from eyeline.tools.sections import replace_headed
 
 HEADING = "## Contemplating: parallel sub-agents vs one after another"
 QUESTION = "which of these has the most protein?"
@@ -92,12 +93,8 @@ def render_section(parallel: list[float], sequential: list[float], agents: int, 
 
 
 def replace_section(document: str, section: str) -> str:
-    """``document`` with this benchmark's section replaced (or appended when absent)."""
-    start = document.find(HEADING)
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + section
-    end = document.find("\n## ", start + len(HEADING))
-    return document[:start] + section + (document[end + 1:] if end >= 0 else "")
+    """``document`` with this benchmark's section replaced by ``section``, or ``section`` added at the end."""
+    return replace_headed(document, HEADING, section)
 
 
 async def contemplating_section(workers: int = 2) -> str:

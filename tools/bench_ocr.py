@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from eyeline.cloud.model import Image
 from eyeline.cloud.perception.ocr import DEFAULT_RUNTIME, OcrEngine
 from eyeline.cloud.perception.ocr_runtime import ARENA, ARENA_ONE_THREAD, DETECT_1280, TODAY, OcrRuntime
 from eyeline.devices.synthetic import make_shelf_scene, render_shelf_frame
+from eyeline.tools.sections import replace_headed
 
 HEADING = "## OCR runtimes: the same frames through each CPU runtime of PP-OCR"
 NOTES = """\
@@ -133,10 +133,8 @@ Load average at the end of the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f
 
 
 def replace_section(document: str, section: str) -> str:
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |^<!-- |\Z)", re.M | re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: section + "\n", document, count=1)
-    return document.rstrip("\n") + "\n\n" + section
+    """``document`` with this benchmark's section replaced by ``section``, or ``section`` added at the end."""
+    return replace_headed(document, HEADING, section)
 
 
 def write_ocr_section(output: Path, rounds: int, data_dir: Path) -> int:

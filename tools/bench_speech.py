@@ -31,6 +31,7 @@ from eyeline.edge.voice.front_end import PushToTalk, VoiceFrontEnd, VoiceOptions
 from eyeline.edge.voice.intents import Intent, normalize, parse_intent
 from eyeline.edge.voice.speech import EspeakSynthesizer
 from eyeline.protos.clock import Clock, MonotonicClock, VirtualClock
+from eyeline.tools.sections import replace_headed
 
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-scotland")
 Expected = tuple[str, str, str]   # intent kind, skill, mode: labelled by hand
@@ -228,11 +229,8 @@ async def speech_section(command: str) -> str:
 
 
 def replace_section(document: str, section: str) -> str:
-    """``document`` with the speech section replaced by ``section``, or ``section`` added at the end."""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |^<!-- |\Z)", re.M | re.S)
-    if pattern.search(document):
-        return pattern.sub(lambda _: section + "\n", document, count=1)
-    return document.rstrip("\n") + "\n\n" + section
+    """``document`` with this benchmark's section replaced by ``section``, or ``section`` added at the end."""
+    return replace_headed(document, HEADING, section)
 
 
 async def write_speech_section(output: Path) -> int:

@@ -43,6 +43,7 @@ from eyeline.edge.errors import EdgeError
 from eyeline.edge.overlays import ArrowShape
 from eyeline.tools.ask import AskResult, StillSource, ask_over
 from eyeline.tools.photo_eval import PhotoCase, PhotoScore, format_photo_table, photo_cases, photo_correct
+from eyeline.tools.sections import marked, replace_marked
 
 if TYPE_CHECKING:
     from eyeline.cloud.app import CloudServer
@@ -447,11 +448,7 @@ _MODEL_NOTE = ("Model tokens: prompt plus completion tokens of every model call 
 def kept_section(path: Path) -> str:
     """The evaluation sections ``path`` already holds (each with a blank line before it), or ""."""
     text = path.read_text() if path.is_file() else ""
-    kept = ""
-    for start_marker, end_marker in _SECTIONS:
-        start, end = text.find(start_marker), text.find(end_marker)
-        kept += "\n" + text[start:end + len(end_marker)] + "\n" if 0 <= start < end else ""
-    return kept
+    return "".join(marked(text, start, end) for start, end in _SECTIONS)
 
 
 def update_performance(path: Path, section: str) -> None:
@@ -459,10 +456,4 @@ def update_performance(path: Path, section: str) -> None:
     section as it is."""
     text = path.read_text() if path.is_file() else "# Performance\n"
     start_marker = section.split("\n", 1)[0]
-    end_marker = dict(_SECTIONS).get(start_marker, SECTION_END)
-    start, end = text.find(start_marker), text.find(end_marker)
-    if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(end_marker):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    path.write_text(replace_marked(text, start_marker, dict(_SECTIONS).get(start_marker, SECTION_END), section))
