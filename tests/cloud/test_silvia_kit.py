@@ -56,23 +56,15 @@ class Lines:
 
 
 @pytest.fixture(scope="module")
-def photos(shared_data_dir: Path) -> Iterator[dict[str, tuple[Image, Lines]]]:
+def photos(shared_data: Path) -> Iterator[dict[str, tuple[Image, Lines]]]:
     pool = OcrPool(workers=1)
     read: dict[str, tuple[Image, Lines]] = {}
     for name in (*SILVIAS, LELIT, CLOSE_UP):
-        image = cv2.imread(str(shared_data_dir / "espresso" / name))
+        image = cv2.imread(str(shared_data / "espresso" / name))
         assert image is not None, name
         read[name] = (image, Lines(asyncio.run(pool.read(image))))
     yield read
     pool.close()
-
-
-@pytest.fixture(scope="module")
-def shared_data_dir() -> Path:
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    if not shared.is_dir():
-        pytest.skip(f"real test data not present at {shared}")
-    return shared
 
 
 @pytest.fixture(scope="module")
